@@ -1,0 +1,15 @@
+import { Redis } from 'ioredis';
+import { Knex } from 'knex';
+import { AppConfig } from './config/app-config';
+import { Logger } from './infra/logger';
+import { Metrics } from './infra/metrics';
+
+/** What the app is built from; server.ts makes the real ones, tests make their own. */
+export interface AppDeps {
+  config: AppConfig;
+  knex: Knex;
+  redis?: Redis;
+  logger: Logger;
+  metrics: Metrics;
+  lifecycle: { draining: boolean };
+}

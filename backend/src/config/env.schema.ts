@@ -1,0 +1,31 @@
+import Joi from 'joi';
+
+const postgresUrl = Joi.string().uri({ scheme: ['postgres', 'postgresql'] });
+
+/** Every environment variable the service reads, with its default. Unknown variables are ignored. */
+export const envSchema = Joi.object({
+  NODE_ENV: Joi.string().valid('development', 'test', 'production').default('development'),
+  HOST: Joi.string().hostname().default('0.0.0.0'),
+  PORT: Joi.number().integer().min(0).max(65535).default(3000),
+  DATABASE_URL: postgresUrl,
+  APP_DATABASE_URL: postgresUrl,
+  DB_POOL_MAX: Joi.number().integer().min(1).max(200).default(10),
+  DB_STATEMENT_TIMEOUT_MS: Joi.number().integer().min(100).default(30_000),
+  DB_CONNECT_TIMEOUT_MS: Joi.number().integer().min(100).default(5_000),
+  EMBEDDED_PG_DIR: Joi.string().default('.data/postgres'),
+  EMBEDDED_PG_PORT: Joi.number().integer().min(1).max(65535).default(54329),
+  REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+  JWT_SECRET: Joi.string().min(32).when('NODE_ENV', {
+    is: 'production',
+    then: Joi.required().messages({ 'any.required': '"JWT_SECRET" is required in production' }),
+  }),
+  JWT_ISSUER: Joi.string().default('crm-api'),
+  ACCESS_TOKEN_TTL_SECONDS: Joi.number().integer().min(60).max(86_400).default(900),
+  REFRESH_TOKEN_TTL_SECONDS: Joi.number().integer().min(3600).default(7 * 86_400),
+  CORS_ORIGINS: Joi.string().allow('').default(''),
+  TRUST_PROXY: Joi.alternatives(Joi.boolean(), Joi.number().integer().min(0), Joi.string()).default(false),
+  BODY_LIMIT: Joi.string().pattern(/^\d+(b|kb|mb)$/i).default('1mb'),
+  LOG_LEVEL: Joi.string().valid('error', 'warn', 'info', 'http', 'debug', 'silent').default('info'),
+  SHUTDOWN_TIMEOUT_MS: Joi.number().integer().min(0).default(10_000),
+  METRICS_TOKEN: Joi.string().min(16),
+});

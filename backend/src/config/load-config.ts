@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { AppConfig } from './app-config';
+import { envSchema } from './env.schema';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the environment once; every part of the app reads the returned object, never process.env. */
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const { value, error } = envSchema.validate(present, { abortEarly: false, allowUnknown: true, convert: true });
+  if (error) throw new ConfigError(error.details.map((d) => d.message));
+
+  const trustProxy = value.TRUST_PROXY === 'true' ? true : value.TRUST_PROXY === 'false' ? false : value.TRUST_PROXY;
+  return {
+    env: value.NODE_ENV,
+    http: {
+      host: value.HOST,
+      port: value.PORT,
+      bodyLimit: value.BODY_LIMIT,
+      corsOrigins: value.CORS_ORIGINS.split(',')
+        .map((origin: string) => origin.trim())
+        .filter(Boolean),
+      trustProxy,
+      shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
+    },
+    db: {
+      adminUrl: value.DATABASE_URL,
+      appUrl: value.APP_DATABASE_URL,
+      poolMax: value.DB_POOL_MAX,
+      statementTimeoutMs: value.DB_STATEMENT_TIMEOUT_MS,
+      connectTimeoutMs: value.DB_CONNECT_TIMEOUT_MS,
+      embedded: { dir: value.EMBEDDED_PG_DIR, port: value.EMBEDDED_PG_PORT },
+    },
+    redisUrl: value.REDIS_URL,
+    jwt: {
+      secret: value.JWT_SECRET ?? randomBytes(48).toString('base64url'),
+      secretGenerated: value.JWT_SECRET === undefined,
+      issuer: value.JWT_ISSUER,
+      accessTtlSeconds: value.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: value.REFRESH_TOKEN_TTL_SECONDS,
+    },
+    log: { level: value.LOG_LEVEL },
+    metricsToken: value.METRICS_TOKEN,
+  };
+}
+
+/** For entry points: a bad environment stops the process with a message naming each variable. */
+export function loadConfigOrExit(env: Record<string, string | undefined>): AppConfig {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,30 @@
+import path from 'node:path';
+import { AppConfig } from '../config/app-config';
+import { PROJECT_ROOT } from '../lib/project-root';
+import { startEmbeddedPostgres } from './embedded-postgres';
+import { loadLocalSecrets } from './local-secrets';
+import { Logger } from './logger';
+
+export interface DatabaseTarget {
+  adminUrl: string;
+  embedded: boolean;
+  /** The JWT secret kept beside the embedded data, when the config had none. */
+  localJwtSecret?: string;
+  stop(): Promise<void>;
+}
+
+/** DATABASE_URL when given; otherwise the embedded PostgreSQL kept in EMBEDDED_PG_DIR. */
+export async function resolveDatabase(config: AppConfig, logger: Logger): Promise<DatabaseTarget> {
+  if (config.db.adminUrl) return { adminUrl: config.db.adminUrl, embedded: false, stop: async () => undefined };
+  const dir = path.resolve(PROJECT_ROOT, config.db.embedded.dir);
+  const secrets = loadLocalSecrets(path.dirname(dir));
+  logger.info('DATABASE_URL is not set: starting the embedded PostgreSQL', { dir, port: config.db.embedded.port });
+  const database = await startEmbeddedPostgres({
+    dir,
+    port: config.db.embedded.port,
+    password: secrets.postgresPassword,
+    database: 'crm',
+    logger,
+  });
+  return { adminUrl: database.adminUrl, embedded: true, localJwtSecret: secrets.jwtSecret, stop: database.stop };
+}

@@ -1,0 +1,44 @@
+import { createHmac } from 'node:crypto';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../lib/project-root';
+
+interface RoleNames {
+  groupRoleFor(database: string): string;
+  loginRoleFor(database: string): string;
+}
+// One definition of the role names, shared with the migrations that grant to them.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const roleNames = require(path.join(PROJECT_ROOT, 'migrations', 'support', 'role-names.js')) as RoleNames;
+
+export interface RuntimeCredentials {
+  url: string;
+  user: string;
+  password?: string;
+  /** NOLOGIN role holding the grants; the login role is made a member of it. */
+  groupRole: string;
+}
+
+export const databaseName = (url: string): string => decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+
+/**
+ * The credentials the server connects with: APP_DATABASE_URL when given, else a login role derived from
+ * DATABASE_URL. Its password is an HMAC of the admin password, so DATABASE_URL alone suffices and the
+ * runtime password never reveals the admin one.
+ */
+export function runtimeCredentials(adminUrl: string, appUrl?: string): RuntimeCredentials {
+  const groupRole = roleNames.groupRoleFor(databaseName(adminUrl));
+  if (appUrl) {
+    const parsed = new URL(appUrl);
+    const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+    return { url: appUrl, user: decodeURIComponent(parsed.username), password, groupRole };
+  }
+  const parsed = new URL(adminUrl);
+  const user = roleNames.loginRoleFor(databaseName(adminUrl));
+  const adminPassword = decodeURIComponent(parsed.password);
+  const password = adminPassword
+    ? createHmac('sha256', adminPassword).update(`runtime-role:${user}`).digest('base64url')
+    : undefined;
+  parsed.username = encodeURIComponent(user);
+  parsed.password = password ? encodeURIComponent(password) : '';
+  return { url: parsed.toString(), user, password, groupRole };
+}

@@ -1,0 +1,48 @@
+import knexFactory, { Knex } from 'knex';
+import { knexSnakeCaseMappers } from 'objection';
+
+export interface PoolOptions {
+  poolMax: number;
+  statementTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+/** The server's pool: camelCase in code, snake_case in SQL, bounded waits so a dead database fails fast. */
+export function createAppKnex(url: string, options: PoolOptions): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: {
+      connectionString: url,
+      statement_timeout: options.statementTimeoutMs,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      application_name: 'crm-api',
+    },
+    pool: { min: 0, max: options.poolMax },
+    acquireConnectionTimeout: options.connectTimeoutMs,
+    ...knexSnakeCaseMappers(),
+  });
+}
+
+/** A privileged connection for migrations and seeds, as the schema owner. */
+export function createAdminKnex(url: string): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString: url, application_name: 'crm-migrate' },
+    pool: { min: 0, max: 2 },
+  });
+}
+
+export interface PoolStats {
+  used: number;
+  free: number;
+  pending: number;
+  max: number;
+}
+
+export function poolStats(knex: Knex): PoolStats {
+  const pool = knex.client.pool as
+    | { numUsed(): number; numFree(): number; numPendingAcquires(): number; max: number }
+    | undefined;
+  if (!pool) return { used: 0, free: 0, pending: 0, max: 0 };
+  return { used: pool.numUsed(), free: pool.numFree(), pending: pool.numPendingAcquires(), max: pool.max };
+}

@@ -1,0 +1,35 @@
+import { Knex } from 'knex';
+import client from 'prom-client';
+import { poolStats } from './db';
+
+export interface Metrics {
+  registry: client.Registry;
+  httpDuration: client.Histogram<'method' | 'route' | 'status_code'>;
+}
+
+/** One registry per app instance, so several apps in one process (tests) never collide. */
+export function createMetrics(knex: Knex): Metrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const httpDuration = new client.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route template and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'db_pool_connections',
+    help: 'Database pool connections by state',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const stats = poolStats(knex);
+      this.set({ state: 'used' }, stats.used);
+      this.set({ state: 'free' }, stats.free);
+      this.set({ state: 'pending' }, stats.pending);
+      this.set({ state: 'max' }, stats.max);
+    },
+  });
+  return { registry, httpDuration };
+}

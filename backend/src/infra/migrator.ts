@@ -1,0 +1,80 @@
+import path from 'node:path';
+import { Knex } from 'knex';
+import { PROJECT_ROOT } from '../lib/project-root';
+import { createAdminKnex } from './db';
+import { databaseName, runtimeCredentials, RuntimeCredentials } from './db-roles';
+
+export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'migrations');
+export const SEEDS_DIR = path.join(PROJECT_ROOT, 'seeders');
+
+/**
+ * Applies pending migrations as the privileged user, then makes sure the runtime login role exists,
+ * may log in with the expected password, holds the runtime grants and nothing more.
+ */
+export async function migrateDatabase(adminUrl: string, appUrl?: string): Promise<string[]> {
+  const credentials = runtimeCredentials(adminUrl, appUrl);
+  const knex = createAdminKnex(adminUrl);
+  try {
+    const [, applied] = (await knex.migrate.latest({ directory: MIGRATIONS_DIR, loadExtensions: ['.js'] })) as [
+      number,
+      string[],
+    ];
+    await ensureLoginRole(knex, credentials, databaseName(adminUrl), appUrl === undefined);
+    return applied;
+  } finally {
+    await knex.destroy();
+  }
+}
+
+async function ensureLoginRole(
+  knex: Knex,
+  credentials: RuntimeCredentials,
+  database: string,
+  derived: boolean,
+): Promise<void> {
+  const { rows } = await knex.raw<{ rows: Array<{ rolsuper: boolean; rolbypassrls: boolean }> }>(
+    'select rolsuper, rolbypassrls from pg_roles where rolname = ?',
+    [credentials.user],
+  );
+  const existing = rows[0];
+  if (!existing) {
+    await execFormatted(knex, 'CREATE ROLE %I LOGIN', [credentials.user]);
+  } else if (!derived && (existing.rolsuper || existing.rolbypassrls)) {
+    // An operator-given role is never altered behind their back; refuse instead of running with RLS bypassed.
+    throw new Error(
+      `APP_DATABASE_URL logs in as "${credentials.user}", which is a superuser or has BYPASSRLS; row-level security would not apply`,
+    );
+  }
+  if (derived || !existing) {
+    await execFormatted(knex, 'ALTER ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION INHERIT', [
+      credentials.user,
+    ]);
+    if (credentials.password) {
+      await execFormatted(knex, 'ALTER ROLE %I PASSWORD %L', [credentials.user, credentials.password]);
+    } else {
+      await execFormatted(knex, 'ALTER ROLE %I PASSWORD NULL', [credentials.user]);
+    }
+  }
+  await execFormatted(knex, 'GRANT %I TO %I', [credentials.groupRole, credentials.user]);
+  await execFormatted(knex, 'GRANT CONNECT ON DATABASE %I TO %I', [database, credentials.user]);
+}
+
+/** Utility statements take no bind parameters; format() quotes identifiers and literals safely. */
+async function execFormatted(knex: Knex, template: string, args: string[]): Promise<void> {
+  const placeholders = args.map(() => '?::text').join(', ');
+  const { rows } = await knex.raw<{ rows: Array<{ sql: string }> }>(`select format(?, ${placeholders}) as sql`, [
+    template,
+    ...args,
+  ]);
+  await knex.raw(rows[0]!.sql);
+}
+
+/** Runs the demo seeders as the schema owner; they set the tenant scope themselves (RLS is forced). */
+export async function seedDatabase(adminUrl: string): Promise<void> {
+  const knex = createAdminKnex(adminUrl);
+  try {
+    await knex.seed.run({ directory: SEEDS_DIR, loadExtensions: ['.js'] });
+  } finally {
+    await knex.destroy();
+  }
+}

@@ -1,0 +1,50 @@
+import { AppError, ErrorDetail } from './errors';
+
+interface PgLikeError {
+  code?: string;
+  detail?: string;
+  column?: string;
+  constraint?: string;
+  name?: string;
+  nativeError?: PgLikeError;
+}
+
+const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '53300', '57014', '40P01']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
+const INVALID_INPUT_CODES = new Set(['23502', '23514', '22P02', '22001', '22003', '22007', '22008', '2201B', '22023']);
+
+/**
+ * Maps a PostgreSQL (or objection-wrapped) error to the contract, naming fields but never values,
+ * SQL or constraint internals. Returns undefined for errors that are not the database's.
+ */
+export function fromDatabaseError(error: unknown): AppError | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const err = ((error as PgLikeError).nativeError ?? error) as PgLikeError;
+  const code = err.code ?? '';
+
+  if (err.name === 'KnexTimeoutError' || NETWORK_CODES.has(code) || code.startsWith('08') || UNAVAILABLE_CODES.has(code)) {
+    return new AppError('SERVICE_UNAVAILABLE', 'The database is unavailable, please retry', undefined, {
+      'Retry-After': '1',
+    });
+  }
+  if (code === '23505') return new AppError('CONFLICT', 'A record with the same unique value already exists', keyFields(err));
+  if (code === '23503') return new AppError('CONFLICT', 'The record is referenced by, or references, another record', keyFields(err));
+  if (INVALID_INPUT_CODES.has(code)) {
+    const details = err.column ? [{ field: camel(err.column), message: 'is invalid' }] : keyFields(err);
+    return new AppError('VALIDATION_ERROR', 'A value is missing or invalid', details);
+  }
+  return undefined;
+}
+
+/** "Key (tenant_id, email)=(...)" -> [{field: 'email'}]; tenant_id is ours, not the client's. */
+function keyFields(err: PgLikeError): ErrorDetail[] | undefined {
+  const match = err.detail?.match(/^Key \(([^)]+)\)/);
+  if (!match?.[1]) return undefined;
+  return match[1]
+    .split(',')
+    .map((column) => column.trim())
+    .filter((column) => column !== 'tenant_id' && /^[a-z_]+$/.test(column))
+    .map((column) => ({ field: camel(column), message: 'conflicts with an existing record' }));
+}
+
+const camel = (column: string): string => column.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());

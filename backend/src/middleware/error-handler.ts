@@ -1,0 +1,49 @@
+import { ErrorRequestHandler } from 'express';
+import { fromDatabaseError } from '../lib/database-errors';
+import { AppError } from '../lib/errors';
+import { Logger } from '../infra/logger';
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+}
+
+const BODY_ERRORS: Record<string, () => AppError> = {
+  'entity.parse.failed': () => new AppError('INVALID_JSON', 'The request body is not valid JSON'),
+  'entity.too.large': () => new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large'),
+  'encoding.unsupported': () => new AppError('UNSUPPORTED_MEDIA_TYPE', 'The content encoding is not supported'),
+  'charset.unsupported': () => new AppError('UNSUPPORTED_MEDIA_TYPE', 'The charset is not supported'),
+  'request.aborted': () => new AppError('VALIDATION_ERROR', 'The request was aborted by the client'),
+};
+
+/** Anything thrown, as the contract's error. Unknown errors become a logged 500 that reveals nothing. */
+export function toAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  const bodyError = BODY_ERRORS[(error as BodyParserError)?.type ?? ''];
+  if (bodyError) return bodyError();
+  return fromDatabaseError(error);
+}
+
+/** The one place that turns errors into the `{error: {...}}` envelope. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const known = toAppError(error);
+    const appError = known ?? new AppError('INTERNAL_ERROR', 'An unexpected error occurred');
+    if (!known || appError.status >= 500) {
+      logger.error('request failed', { error, method: req.method, path: req.path, code: appError.code });
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (appError.headers) res.set(appError.headers);
+    res.status(appError.status).json({
+      error: {
+        code: appError.code,
+        message: appError.message,
+        ...(appError.details?.length ? { details: appError.details } : {}),
+        requestId: res.locals.requestId,
+      },
+    });
+  };
+}

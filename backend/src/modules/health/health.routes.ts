@@ -1,0 +1,70 @@
+import { timingSafeEqual } from 'node:crypto';
+import { AppError } from '../../lib/errors';
+import { defineRoute, raw, RouteDefinition } from '../../lib/http/route';
+import { Metrics } from '../../infra/metrics';
+import { checkDatabase, healthReport, HealthDeps } from './health.service';
+
+export interface HealthRouteDeps extends HealthDeps {
+  metrics: Metrics;
+  metricsToken?: string;
+}
+
+/** Operational endpoints for load balancers, orchestrators and Prometheus; outside /api/v1. */
+export function healthRoutes(deps: HealthRouteDeps): RouteDefinition[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/live',
+      permission: 'public',
+      versioned: false,
+      summary: 'Liveness: the process answers',
+      tags: ['Operations'],
+      handler: async () => raw(200, { status: 'alive' }),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/ready',
+      permission: 'public',
+      versioned: false,
+      summary: 'Readiness: 503 while the database is unreachable or the server drains',
+      tags: ['Operations'],
+      handler: async () => {
+        if (deps.lifecycle.draining) return raw(503, { status: 'draining' });
+        const database = await checkDatabase(deps);
+        return database.status === 'up' ? raw(200, { status: 'ready' }) : raw(503, { status: 'unavailable', database });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/health',
+      permission: 'public',
+      versioned: false,
+      summary: 'Health of the service and its dependencies, with latencies',
+      tags: ['Operations'],
+      handler: async () => {
+        const report = await healthReport(deps);
+        return raw(report.status === 'unhealthy' ? 503 : 200, report, { 'Cache-Control': 'no-store' });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/metrics',
+      permission: 'public',
+      versioned: false,
+      summary: 'Prometheus metrics (bearer METRICS_TOKEN when configured)',
+      tags: ['Operations'],
+      handler: async (input) => {
+        if (deps.metricsToken && !bearerMatches(input.headers.authorization, deps.metricsToken)) {
+          throw new AppError('UNAUTHORIZED', 'A valid metrics token is required');
+        }
+        return { kind: 'text', status: 200, contentType: deps.metrics.registry.contentType, text: await deps.metrics.registry.metrics() };
+      },
+    }),
+  ];
+}
+
+function bearerMatches(header: string | string[] | undefined, token: string): boolean {
+  const given = Buffer.from(typeof header === 'string' ? header.replace(/^Bearer\s+/i, '') : '');
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

@@ -1,0 +1,90 @@
+import http from 'node:http';
+import { createApp } from './app';
+import { loadConfigOrExit } from './config/load-config';
+import { createAppKnex } from './infra/db';
+import { runtimeCredentials } from './infra/db-roles';
+import { resolveDatabase } from './infra/database-target';
+import { createLogger, Logger } from './infra/logger';
+import { createMetrics } from './infra/metrics';
+import { migrateDatabase, seedDatabase } from './infra/migrator';
+import { createRedis } from './infra/redis';
+import { printDemoLogins } from './cli/demo-logins';
+
+/** Boot order: config -> database (embedded when DATABASE_URL is unset) -> app -> listen. */
+async function main(): Promise<void> {
+  let config = loadConfigOrExit(process.env);
+  const logger = createLogger(config.log.level);
+
+  const database = await resolveDatabase(config, logger);
+  if (database.embedded) {
+    await migrateDatabase(database.adminUrl);
+    await seedDatabase(database.adminUrl);
+    if (config.jwt.secretGenerated && database.localJwtSecret) {
+      config = { ...config, jwt: { ...config.jwt, secret: database.localJwtSecret, secretGenerated: false } };
+    }
+  }
+  if (config.jwt.secretGenerated) {
+    logger.warn('JWT_SECRET is not set: using a random secret, so tokens will not survive a restart');
+  }
+  if (!config.redisUrl) logger.warn('REDIS_URL is not set: rate-limit counters are kept in memory, per process');
+
+  const credentials = runtimeCredentials(database.adminUrl, config.db.appUrl);
+  const knex = createAppKnex(credentials.url, config.db);
+  const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
+  const lifecycle = { draining: false };
+  const app = createApp({ config, knex, redis, logger, metrics: createMetrics(knex), lifecycle });
+
+  const server = http.createServer(app);
+  server.listen(config.http.port, config.http.host, () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.http.port;
+    logger.info('listening', { port, host: config.http.host, database: database.embedded ? 'embedded' : 'external' });
+    if (database.embedded) printDemoLogins(port);
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    lifecycle.draining = true;
+    logger.info('shutting down: draining in-flight requests', { signal });
+    const force = setTimeout(() => {
+      logger.error('shutdown timed out: closing remaining connections');
+      server.closeAllConnections();
+    }, config.http.shutdownTimeoutMs);
+    force.unref();
+    server.close(() => {
+      void closeResources(logger, [
+        () => knex.destroy(),
+        async () => {
+          if (redis) await redis.quit();
+        },
+        () => database.stop(),
+      ]).then((clean) => {
+        logger.info('shutdown complete');
+        process.exit(clean ? 0 : 1);
+      });
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function closeResources(logger: Logger, closers: Array<() => Promise<unknown>>): Promise<boolean> {
+  let clean = true;
+  for (const close of closers) {
+    try {
+      await close();
+    } catch (error) {
+      clean = false;
+      logger.error('error while closing a resource', { error });
+    }
+  }
+  return clean;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Startup failed: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});
