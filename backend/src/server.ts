@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   if (!config.redisUrl) logger.warn('REDIS_URL is not set: rate-limit counters are kept in memory, per process');
 
   const credentials = runtimeCredentials(database.adminUrl, config.db.appUrl);
-  const knex = createAppKnex(credentials.url, config.db);
+  const knex = createAppKnex(credentials.url, config.db, logger);
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
   const lifecycle = { draining: false };
   const app = createApp({ config, knex, redis, logger, metrics: createMetrics(knex), lifecycle });

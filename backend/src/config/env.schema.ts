@@ -7,7 +7,10 @@ export const envSchema = Joi.object({
   NODE_ENV: Joi.string().valid('development', 'test', 'production').default('development'),
   HOST: Joi.string().hostname().default('0.0.0.0'),
   PORT: Joi.number().integer().min(0).max(65535).default(3000),
-  DATABASE_URL: postgresUrl,
+  DATABASE_URL: postgresUrl.when('NODE_ENV', {
+    is: 'production',
+    then: Joi.required().messages({ 'any.required': '"DATABASE_URL" is required in production (the embedded default is for development)' }),
+  }),
   APP_DATABASE_URL: postgresUrl,
   DB_POOL_MAX: Joi.number().integer().min(1).max(200).default(10),
   DB_STATEMENT_TIMEOUT_MS: Joi.number().integer().min(100).default(30_000),

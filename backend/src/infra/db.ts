@@ -1,5 +1,6 @@
 import knexFactory, { Knex } from 'knex';
 import { knexSnakeCaseMappers } from 'objection';
+import { Logger } from './logger';
 
 export interface PoolOptions {
   poolMax: number;
@@ -8,7 +9,7 @@ export interface PoolOptions {
 }
 
 /** The server's pool: camelCase in code, snake_case in SQL, bounded waits so a dead database fails fast. */
-export function createAppKnex(url: string, options: PoolOptions): Knex {
+export function createAppKnex(url: string, options: PoolOptions, logger?: Logger): Knex {
   return knexFactory({
     client: 'pg',
     connection: {
@@ -19,6 +20,13 @@ export function createAppKnex(url: string, options: PoolOptions): Knex {
     },
     pool: { min: 0, max: options.poolMax },
     acquireConnectionTimeout: options.connectTimeoutMs,
+    // knex would print to the console; its warnings belong in the structured log.
+    log: {
+      warn: (message: unknown) => logger?.warn('knex', { detail: String(message) }),
+      error: (message: unknown) => logger?.error('knex', { detail: String(message) }),
+      deprecate: (message: unknown) => logger?.warn('knex deprecation', { detail: String(message) }),
+      debug: () => undefined,
+    },
     ...knexSnakeCaseMappers(),
   });
 }

@@ -37,18 +37,16 @@ async function ensureLoginRole(
     [credentials.user],
   );
   const existing = rows[0];
-  if (!existing) {
-    await execFormatted(knex, 'CREATE ROLE %I LOGIN', [credentials.user]);
-  } else if (!derived && (existing.rolsuper || existing.rolbypassrls)) {
-    // An operator-given role is never altered behind their back; refuse instead of running with RLS bypassed.
+  if (existing && (existing.rolsuper || existing.rolbypassrls)) {
+    // Never altered behind anyone's back (a non-superuser owner could not anyway): refuse instead.
     throw new Error(
-      `APP_DATABASE_URL logs in as "${credentials.user}", which is a superuser or has BYPASSRLS; row-level security would not apply`,
+      `The runtime role "${credentials.user}" is a superuser or has BYPASSRLS; row-level security would not apply`,
     );
   }
+  // A new role gets NOSUPERUSER NOBYPASSRLS NOREPLICATION by default, which is all a CREATEROLE owner may set.
+  if (!existing) await execFormatted(knex, 'CREATE ROLE %I LOGIN NOCREATEDB NOCREATEROLE INHERIT', [credentials.user]);
   if (derived || !existing) {
-    await execFormatted(knex, 'ALTER ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION INHERIT', [
-      credentials.user,
-    ]);
+    await execFormatted(knex, 'ALTER ROLE %I LOGIN NOCREATEDB NOCREATEROLE INHERIT', [credentials.user]);
     if (credentials.password) {
       await execFormatted(knex, 'ALTER ROLE %I PASSWORD %L', [credentials.user, credentials.password]);
     } else {

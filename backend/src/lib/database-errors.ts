@@ -5,6 +5,7 @@ interface PgLikeError {
   detail?: string;
   column?: string;
   constraint?: string;
+  table?: string;
   name?: string;
   nativeError?: PgLikeError;
 }
@@ -36,15 +37,20 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
   return undefined;
 }
 
-/** "Key (tenant_id, email)=(...)" -> [{field: 'email'}]; tenant_id is ours, not the client's. */
+/**
+ * The fields behind a violated key. PostgreSQL omits the "Key (...)" detail on tables with row-level
+ * security, so the constraint name (`<table>_<column>_key|fkey|unique`) is the reliable source.
+ */
 function keyFields(err: PgLikeError): ErrorDetail[] | undefined {
-  const match = err.detail?.match(/^Key \(([^)]+)\)/);
-  if (!match?.[1]) return undefined;
-  return match[1]
-    .split(',')
+  const fromDetail = err.detail?.match(/^Key \(([^)]+)\)/)?.[1]?.split(',');
+  const fromName = err.constraint && err.table && err.constraint.startsWith(`${err.table}_`)
+    ? [err.constraint.slice(err.table.length + 1).replace(/_(key|fkey|unique)$/, '').replace(/^tenant_id_/, '')]
+    : undefined;
+  const columns = (fromDetail ?? fromName ?? [])
     .map((column) => column.trim())
-    .filter((column) => column !== 'tenant_id' && /^[a-z_]+$/.test(column))
-    .map((column) => ({ field: camel(column), message: 'conflicts with an existing record' }));
+    .filter((column) => column !== 'tenant_id' && /^[a-z_]+$/.test(column));
+  if (!columns.length) return undefined;
+  return columns.map((column) => ({ field: camel(column), message: 'conflicts with an existing record' }));
 }
 
 const camel = (column: string): string => column.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());

@@ -1,0 +1,22 @@
+import { tenantScope } from '../../infra/tenant-scope';
+import { Role } from '../roles/role.model';
+import { Tenant } from './tenant.model';
+
+export interface NewTenant {
+  name: string;
+  subdomain: string;
+  plan?: string;
+}
+
+/**
+ * Creates the tenant of the current scope with its system roles, copied from the role matrix the
+ * migrations keep as data. Runs inside withTenant(knex, newTenantId, ...), with the rest of the sign-up.
+ */
+export async function provisionTenant(input: NewTenant): Promise<Tenant> {
+  const tenant = await Tenant.query().insert({ name: input.name, subdomain: input.subdomain, plan: input.plan ?? 'free' });
+  const templates = await tenantScope()
+    .trx('roleTemplates')
+    .select<Array<{ key: string; name: string; permissions: string[] }>>('key', 'name', 'permissions');
+  await Role.query().insert(templates.map((template) => ({ ...template, isSystem: true })));
+  return tenant;
+}

@@ -1,0 +1,52 @@
+import { ConfigError, loadConfig } from '../src/config/load-config';
+
+describe('configuration', () => {
+  it('when nothing is set, then the embedded defaults apply and a JWT secret is generated', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      env: 'development',
+      http: { port: 3000, bodyLimit: '1mb', corsOrigins: [], trustProxy: false },
+      db: { adminUrl: undefined, embedded: { dir: '.data/postgres', port: 54329 } },
+      redisUrl: undefined,
+      jwt: { secretGenerated: true, accessTtlSeconds: 900, refreshTtlSeconds: 604800 },
+    });
+    expect(config.jwt.secret.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('when values are given, then they are converted and typed', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://u:p@db:5432/crm',
+      REDIS_URL: 'redis://cache:6379',
+      CORS_ORIGINS: 'https://a.example.com, https://b.example.com',
+      TRUST_PROXY: '1',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config.http.port).toBe(8080);
+    expect(config.http.corsOrigins).toEqual(['https://a.example.com', 'https://b.example.com']);
+    expect(config.http.trustProxy).toBe(1);
+    expect(config.db.adminUrl).toBe('postgres://u:p@db:5432/crm');
+    expect(config.log.level).toBe('debug');
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ DATABASE_URL: 'mysql://x@y/z' }, 'DATABASE_URL'],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
+    [{ LOG_LEVEL: 'chatty' }, 'LOG_LEVEL'],
+    [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],
+    [{ NODE_ENV: 'production' }, 'JWT_SECRET'],
+  ])('when the environment is %j, then loading fails naming %s', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(new RegExp(`"${variable}"`));
+  });
+
+  it('when several values are bad, then every one is named at once', () => {
+    try {
+      loadConfig({ PORT: '-1', DB_POOL_MAX: '0' });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as ConfigError).problems).toHaveLength(2);
+    }
+  });
+});

@@ -1,0 +1,103 @@
+import request from 'supertest';
+import { createAppKnex } from '../src/infra/db';
+import { buildTestApp, TestApp } from './support/test-app';
+
+const DEAD_POSTGRES = 'postgres://nobody@127.0.0.1:1/nothing';
+const DEAD_REDIS = 'redis://127.0.0.1:1';
+const redisUrl = process.env.REDIS_URL;
+
+describe('operations endpoints', () => {
+  let t: TestApp;
+  beforeAll(() => {
+    t = buildTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('when everything is up, then /health is healthy with a latency per check', async () => {
+    const res = await request(t.app).get('/health');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      status: 'healthy',
+      checks: { database: { status: 'up', latencyMs: expect.any(Number) } },
+    });
+    expect(res.body.checks.redis.status).toBe(redisUrl ? 'up' : 'disabled');
+    expect(res.headers['cache-control']).toBe('no-store');
+  });
+
+  it('when the process runs, then /live answers 200 and /ready answers 200 with the database up', async () => {
+    expect((await request(t.app).get('/live')).body).toEqual({ status: 'alive' });
+    const ready = await request(t.app).get('/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toEqual({ status: 'ready' });
+  });
+
+  it('when the server drains, then /ready answers 503 so the balancer stops sending traffic', async () => {
+    t.deps.lifecycle.draining = true;
+    try {
+      const res = await request(t.app).get('/ready');
+      expect(res.status).toBe(503);
+      expect(res.body.status).toBe('draining');
+    } finally {
+      t.deps.lifecycle.draining = false;
+    }
+  });
+
+  it('when Prometheus scrapes, then it gets default metrics, the request histogram by route and pool gauges', async () => {
+    await request(t.app).get('/live');
+    const res = await request(t.app).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/plain/);
+    expect(res.text).toContain('process_cpu_user_seconds_total');
+    expect(res.text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/live",status_code="200"\} \d+/);
+    expect(res.text).toMatch(/db_pool_connections\{state="max"\} \d+/);
+  });
+
+  describe('when the database is unreachable', () => {
+    let down: TestApp;
+    beforeAll(() => {
+      down = buildTestApp({
+        knex: createAppKnex(DEAD_POSTGRES, { poolMax: 1, statementTimeoutMs: 1000, connectTimeoutMs: 500 }),
+      });
+    });
+    afterAll(() => down.close());
+
+    it('then /health is unhealthy with 503 and /ready is 503, while /live stays 200', async () => {
+      const health = await request(down.app).get('/health');
+      expect(health.status).toBe(503);
+      expect(health.body).toMatchObject({ status: 'unhealthy', checks: { database: { status: 'down' } } });
+      expect((await request(down.app).get('/ready')).status).toBe(503);
+      expect((await request(down.app).get('/live')).status).toBe(200);
+    });
+  });
+
+  describe('when Redis is unreachable', () => {
+    let degraded: TestApp;
+    beforeAll(() => {
+      degraded = buildTestApp({ env: { REDIS_URL: DEAD_REDIS } });
+    });
+    afterAll(() => degraded.close());
+
+    it('then /health reports degraded (200) and /ready stays 200', async () => {
+      const health = await request(degraded.app).get('/health');
+      expect(health.status).toBe(200);
+      expect(health.body).toMatchObject({ status: 'degraded', checks: { redis: { status: 'down' }, database: { status: 'up' } } });
+      expect((await request(degraded.app).get('/ready')).status).toBe(200);
+    });
+  });
+
+  describe('when METRICS_TOKEN is set', () => {
+    let guarded: TestApp;
+    beforeAll(() => {
+      guarded = buildTestApp({ env: { METRICS_TOKEN: 'metrics-token-0123456789' } });
+    });
+    afterAll(() => guarded.close());
+
+    it('then /metrics needs it as a bearer token', async () => {
+      const anonymous = await request(guarded.app).get('/metrics');
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.body.error.code).toBe('UNAUTHORIZED');
+      expect((await request(guarded.app).get('/metrics').set('Authorization', 'Bearer wrong-token-0123456789')).status).toBe(401);
+      expect((await request(guarded.app).get('/metrics').set('Authorization', 'Bearer metrics-token-0123456789')).status).toBe(200);
+    });
+  });
+});

@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { Knex } from 'knex';
+import winston from 'winston';
+import { createApp } from '../../src/app';
+import { AppDeps } from '../../src/app-deps';
+import { AppConfig } from '../../src/config/app-config';
+import { loadConfig } from '../../src/config/load-config';
+import { createAdminKnex, createAppKnex } from '../../src/infra/db';
+import { runtimeCredentials } from '../../src/infra/db-roles';
+import { createLogger } from '../../src/infra/logger';
+import { createMetrics } from '../../src/infra/metrics';
+import { createRedis } from '../../src/infra/redis';
+import { withTenant } from '../../src/infra/tenant-scope';
+import { provisionTenant } from '../../src/modules/tenants/tenants.service';
+import { createUser } from '../../src/modules/users/users.service';
+import { TEST_ENV } from './test-database';
+
+export const adminUrl = (): string => {
+  const url = process.env[TEST_ENV.adminUrl];
+  if (!url) throw new Error('The test database is not set up (jest globalSetup)');
+  return url;
+};
+
+/** The config a test app runs with: the test database, Redis when REDIS_URL is set, quiet logs. */
+export function testConfig(env: Record<string, string | undefined> = {}): AppConfig {
+  return loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: adminUrl(),
+    REDIS_URL: process.env.REDIS_URL,
+    LOG_LEVEL: 'silent',
+    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
+    ...env,
+  });
+}
+
+export interface TestApp {
+  app: ReturnType<typeof createApp>;
+  deps: AppDeps;
+  /** Every line the app logged, parsed. */
+  logs: Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** An app wired like server.ts does it, against the test database as the runtime role. */
+export function buildTestApp(options: { env?: Record<string, string | undefined>; knex?: Knex } = {}): TestApp {
+  const config = testConfig(options.env);
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = createLogger('info');
+  logger.clear();
+  logger.add(
+    new winston.transports.Stream({
+      stream: new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+          done();
+        },
+      }),
+    }),
+  );
+  const knex = options.knex ?? createAppKnex(runtimeCredentials(adminUrl()).url, config.db, logger);
+  const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
+  const deps: AppDeps = { config, knex, redis, logger, metrics: createMetrics(knex), lifecycle: { draining: false } };
+  return {
+    app: createApp(deps),
+    deps,
+    logs,
+    close: async () => {
+      await knex.destroy();
+      redis?.disconnect();
+    },
+  };
+}
+
+/** The runtime role's pool, as the server has it. */
+export const runtimeKnex = (poolMax = 2): Knex =>
+  createAppKnex(runtimeCredentials(adminUrl()).url, { poolMax, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000 });
+
+/** The schema owner, for assertions about the catalogue and for bypassing the app on purpose. */
+export const ownerKnex = (): Knex => createAdminKnex(adminUrl());
+
+export interface TenantFixture {
+  tenantId: string;
+  subdomain: string;
+  users: Record<string, { id: string; email: string; password: string }>;
+}
+
+const PASSWORD = 'Fixture-Passw0rd';
+
+/** A tenant with one user per given role, made through the service layer. */
+export async function createTenantFixture(
+  knex: Knex,
+  roles: string[] = ['tenant_admin'],
+): Promise<TenantFixture> {
+  const tenantId = randomUUID();
+  const subdomain = `t-${tenantId.slice(0, 8)}`;
+  const users: TenantFixture['users'] = {};
+  await withTenant(knex, tenantId, async () => {
+    await provisionTenant({ name: `Tenant ${subdomain}`, subdomain, plan: 'pro' });
+    for (const role of roles) {
+      const email = `${role}.${subdomain}@example.com`;
+      const user = await createUser(
+        { email, password: PASSWORD, firstName: 'Test', lastName: role, roleKey: role },
+        4,
+      );
+      users[role] = { id: user.id, email, password: PASSWORD };
+    }
+  });
+  return { tenantId, subdomain, users };
+}

@@ -1,0 +1,11 @@
+#!/bin/sh
+# Runs once when the postgres container's data volume is new (/docker-entrypoint-initdb.d).
+# The schema belongs to a non-superuser owner with CREATEROLE, so migrations need no superuser and
+# forced row-level security applies even to the owner.
+set -e
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
+  -v owner="${CRM_OWNER:-crm_owner}" -v password="$CRM_OWNER_PASSWORD" -v db="$POSTGRES_DB" <<'SQL'
+CREATE ROLE :"owner" LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS PASSWORD :'password';
+ALTER DATABASE :"db" OWNER TO :"owner";
+ALTER SCHEMA public OWNER TO :"owner";
+SQL

@@ -1,0 +1,30 @@
+// @ts-check
+const js = require('@eslint/js');
+const tseslint = require('typescript-eslint');
+
+module.exports = tseslint.config(
+  { ignores: ['node_modules/', 'backend/dist/', '.data/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // One validated config object: only the config loader and entry points may touch the environment.
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read the config object (backend/src/config) instead.' }],
+    },
+  },
+  {
+    files: ['backend/src/server.ts', 'backend/src/cli/**/*.ts', 'backend/test/**/*.ts', 'backend/bench/**/*.ts'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+  {
+    files: ['**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', exports: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    files: ['knexfile.js'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+);

@@ -1,0 +1,11 @@
+/** Tests run against real PostgreSQL and Redis (DATABASE_URL / REDIS_URL), else the embedded default. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/backend/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  globalSetup: '<rootDir>/backend/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/backend/test/support/global-teardown.ts',
+  testTimeout: 30000,
+  maxWorkers: 2,
+};
