@@ -14,6 +14,7 @@ import { bodyParsers } from '../src/middleware/body-parsers';
 import { errorHandler } from '../src/middleware/error-handler';
 import { notFound } from '../src/middleware/not-found';
 import { requestId } from '../src/middleware/request-id';
+import { isKnownPermission } from '../src/modules/roles/permissions';
 import { createTenantFixture, runtimeKnex, TenantFixture } from './support/test-app';
 
 /** The declaration mechanism alone, with the real links around it and a real database behind it. */
@@ -112,6 +113,7 @@ describe('route declarations', () => {
         if (route.permission !== 'public' && !res.locals.auth) throw new AppError('UNAUTHORIZED', 'Authentication is required');
         return work();
       },
+      isKnownPermission,
     });
     app = express().use(requestId()).use(bodyParsers('1mb')).use('/api/v1', router).use('/api', router).use(notFound()).use(errorHandler(logger));
   });
@@ -188,13 +190,15 @@ describe('route declarations', () => {
 
     it('when a route declares no permission, then registration fails', () => {
       const undeclared = { ...base, path: '/x' } as unknown as RouteDefinition;
-      expect(() => assertRoutesValid([undeclared])).toThrow(/declares no permission/);
+      expect(() => assertRoutesValid([undeclared], isKnownPermission)).toThrow(/declares no permission/);
     });
 
-    it('when a permission is malformed or a route is declared twice, then registration fails', () => {
-      expect(() => assertRoutesValid([{ ...base, path: '/x', permission: 'Leads-Read' as never }])).toThrow(/malformed/);
+    it('when a permission is malformed, unknown, or a route is declared twice, then registration fails', () => {
+      expect(() => assertRoutesValid([{ ...base, path: '/x', permission: 'Leads-Read' as never }], isKnownPermission)).toThrow(/malformed/);
+      expect(() => assertRoutesValid([{ ...base, path: '/x', permission: 'leads:fly' }], isKnownPermission)).toThrow(/unknown permission/);
       const route = { ...base, path: '/x', permission: 'public' as const };
-      expect(() => assertRoutesValid([route, route])).toThrow(/declared twice/);
+      expect(() => assertRoutesValid([route, route], isKnownPermission)).toThrow(/declared twice/);
+      expect(() => assertRoutesValid([{ ...base, path: '/x', permission: 'leads:read' }], isKnownPermission)).not.toThrow();
     });
   });
 });

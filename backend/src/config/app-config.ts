@@ -28,6 +28,15 @@ export interface AppConfig {
     accessTtlSeconds: number;
     refreshTtlSeconds: number;
   };
+  auth: {
+    bcryptCost: number;
+    lockoutThreshold: number;
+    lockoutSeconds: number;
+    inviteTtlSeconds: number;
+    /** Hosts under this domain name their tenant by subdomain (acme.example.com); unset: no subdomains. */
+    tenantBaseDomain?: string;
+    superAdmin?: { email: string; password: string };
+  };
   log: { level: string };
   metricsToken?: string;
 }

@@ -44,6 +44,16 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       accessTtlSeconds: value.ACCESS_TOKEN_TTL_SECONDS,
       refreshTtlSeconds: value.REFRESH_TOKEN_TTL_SECONDS,
     },
+    auth: {
+      bcryptCost: value.BCRYPT_COST,
+      lockoutThreshold: value.LOGIN_LOCKOUT_THRESHOLD,
+      lockoutSeconds: value.LOGIN_LOCKOUT_SECONDS,
+      inviteTtlSeconds: value.INVITE_TTL_SECONDS,
+      tenantBaseDomain: value.TENANT_BASE_DOMAIN?.toLowerCase(),
+      superAdmin: value.SUPER_ADMIN_EMAIL
+        ? { email: value.SUPER_ADMIN_EMAIL, password: value.SUPER_ADMIN_PASSWORD }
+        : undefined,
+    },
     log: { level: value.LOG_LEVEL },
     metricsToken: value.METRICS_TOKEN,
   };

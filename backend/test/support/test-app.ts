@@ -16,6 +16,8 @@ import { provisionTenant } from '../../src/modules/tenants/tenants.service';
 import { createUser } from '../../src/modules/users/users.service';
 import { TEST_ENV } from './test-database';
 
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
 export const adminUrl = (): string => {
   const url = process.env[TEST_ENV.adminUrl];
   if (!url) throw new Error('The test database is not set up (jest globalSetup)');
@@ -29,7 +31,8 @@ export function testConfig(env: Record<string, string | undefined> = {}): AppCon
     DATABASE_URL: adminUrl(),
     REDIS_URL: process.env.REDIS_URL,
     LOG_LEVEL: 'silent',
-    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
+    JWT_SECRET: TEST_JWT_SECRET,
+    BCRYPT_COST: '10',
     ...env,
   });
 }

@@ -1,5 +1,7 @@
+import { parse as parseCookies } from 'cookie';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
-import { RouteDefinition, RouteResult } from './route';
+import { Principal } from '../../modules/auth/principal';
+import { RouteDefinition, RouteInput, RouteResult } from './route';
 import { validateInput } from './validate-input';
 
 const PERMISSION = /^[a-z][a-z_]*:[a-z][a-z_]*$/;
@@ -7,18 +9,27 @@ const PERMISSION = /^[a-z][a-z_]*:[a-z][a-z_]*$/;
 export interface RouterOptions {
   /** Links of the chain a declaration asks for (authentication, authorization, ...), before validation. */
   chainFor(route: RouteDefinition): RequestHandler[];
-  /** Runs the handler, inside a tenant transaction when the route needs one. */
-  execute<T>(route: RouteDefinition, res: Response, work: () => Promise<T>): Promise<T>;
+  /**
+   * Runs the handler: for non-public routes, inside the caller's tenant transaction (or the platform
+   * path) once the caller is confirmed and authorized, handing the handler its principal.
+   */
+  execute<T>(route: RouteDefinition, res: Response, work: (principal?: Principal) => Promise<T>): Promise<T>;
+  /** Whether a declared permission exists in the catalogue. */
+  isKnownPermission(permission: string): boolean;
 }
 
 /** Refuses a declaration set that would leave a door open or ambiguous, before the server listens. */
-export function assertRoutesValid(routes: RouteDefinition[]): void {
+export function assertRoutesValid(routes: RouteDefinition[], isKnownPermission: (permission: string) => boolean): void {
   const seen = new Set<string>();
   for (const route of routes) {
     const id = `${route.method.toUpperCase()} ${route.path}`;
     if (!route.permission) throw new Error(`Route ${id} declares no permission (use 'public' explicitly)`);
-    if (route.permission !== 'public' && !PERMISSION.test(route.permission)) {
+    const special = route.permission === 'public' || route.permission === 'authenticated';
+    if (!special && !PERMISSION.test(route.permission)) {
       throw new Error(`Route ${id} declares a malformed permission "${route.permission}"`);
+    }
+    if (!special && !isKnownPermission(route.permission)) {
+      throw new Error(`Route ${id} declares the unknown permission "${route.permission}"`);
     }
     const key = `${route.versioned === false ? '' : 'v1'} ${id}`;
     if (seen.has(key)) throw new Error(`Route ${id} is declared twice`);
@@ -27,7 +38,7 @@ export function assertRoutesValid(routes: RouteDefinition[]): void {
 }
 
 export function buildRouter(routes: RouteDefinition[], options: RouterOptions): express.Router {
-  assertRoutesValid(routes);
+  assertRoutesValid(routes, options.isKnownPermission);
   const router = express.Router({ strict: false });
   for (const route of routes) {
     router[route.method](route.path, ...options.chainFor(route), runner(route, options));
@@ -38,10 +49,17 @@ export function buildRouter(routes: RouteDefinition[], options: RouterOptions): 
 function runner(route: RouteDefinition, options: RouterOptions): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const input = validateInput(route, { params: req.params, query: req.query, body: req.body });
-      const result = await options.execute(route, res, () =>
-        route.handler({ ...input, headers: req.headers, requestId: String(res.locals.requestId) }),
-      );
+      const validated = validateInput(route, { params: req.params, query: req.query, body: req.body });
+      const input: RouteInput = {
+        ...validated,
+        headers: req.headers,
+        cookies: req.headers.cookie ? parseCookies(req.headers.cookie) : {},
+        requestId: String(res.locals.requestId),
+        ip: req.ip ?? '',
+        userAgent: req.get('user-agent'),
+        requestedTenantId: res.locals.requestedTenantId as string | undefined,
+      };
+      const result = await options.execute(route, res, (principal) => route.handler({ ...input, principal }));
       send(res, result);
     } catch (error) {
       next(error);
@@ -59,6 +77,7 @@ function send(res: Response, result: RouteResult): void {
       res.status(result.status).type(result.contentType).send(result.text);
       return;
     case 'empty':
+      if (result.headers) res.set(result.headers);
       res.status(204).end();
       return;
     case 'stream':

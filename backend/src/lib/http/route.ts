@@ -1,24 +1,48 @@
 import { Readable } from 'node:stream';
 import Joi from 'joi';
+import { Principal } from '../../modules/auth/principal';
+import { AppError } from '../errors';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 /** `resource:action`, e.g. `leads:write`; checked against the catalogue when routes are registered. */
 export type Permission = `${string}:${string}`;
 
+/**
+ * Who may call: anyone (`public`), any authenticated tenant caller (`authenticated`), or callers holding a
+ * permission. `platform:*` permissions make a platform (cross-tenant, admin-token) route.
+ */
+export type Access = Permission | 'public' | 'authenticated';
+
 export interface RouteInput<P = Record<string, string>, Q = Record<string, unknown>, B = unknown> {
   params: P;
   query: Q;
   body: B;
   headers: Record<string, string | string[] | undefined>;
+  cookies: Record<string, string | undefined>;
   requestId: string;
+  ip: string;
+  userAgent?: string;
+  /** The tenant the request names (X-Tenant-ID or subdomain), before any authentication. */
+  requestedTenantId?: string;
+  /** The authenticated caller; set on every route that is not public. */
+  principal?: Principal;
+}
+
+/** The caller of a non-public route; its absence there is a programming error. */
+export function principalOf<K extends Principal['kind']>(input: RouteInput, ...kinds: K[]): Extract<Principal, { kind: K }> {
+  const principal = input.principal;
+  if (!principal || (kinds.length > 0 && !kinds.includes(principal.kind as K))) {
+    throw new AppError('FORBIDDEN', 'This endpoint is not available to this kind of caller');
+  }
+  return principal as Extract<Principal, { kind: K }>;
 }
 
 export type RouteResult =
   | { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
   | { kind: 'text'; status: number; contentType: string; text: string }
   | { kind: 'stream'; status: number; contentType: string; filename?: string; stream: Readable }
-  | { kind: 'empty'; status: 204 };
+  | { kind: 'empty'; status: 204; headers?: Record<string, string> };
 
 /**
  * Everything about one endpoint, declared once: the request chain, the OpenAPI document and the
@@ -27,7 +51,9 @@ export type RouteResult =
 export interface RouteDefinition {
   method: HttpMethod;
   path: string;
-  permission: Permission | 'public';
+  permission: Access;
+  /** Only signed-in users, not API keys (sessions, password, logout). */
+  usersOnly?: boolean;
   /** Mounted under /api/v1 (and the /api alias) unless false, as the operational routes are. */
   versioned?: boolean;
   summary: string;
@@ -47,8 +73,13 @@ export const ok = (data: unknown, headers?: Record<string, string>): RouteResult
   body: { data },
   headers,
 });
-export const created = (data: unknown): RouteResult => ({ kind: 'json', status: 201, body: { data } });
-export const noContent = (): RouteResult => ({ kind: 'empty', status: 204 });
+export const created = (data: unknown, headers?: Record<string, string>): RouteResult => ({
+  kind: 'json',
+  status: 201,
+  body: { data },
+  headers,
+});
+export const noContent = (headers?: Record<string, string>): RouteResult => ({ kind: 'empty', status: 204, headers });
 /** A body outside the `{data}` envelope, for operational endpoints whose shape tools expect. */
 export const raw = (status: number, body: unknown, headers?: Record<string, string>): RouteResult => ({
   kind: 'json',

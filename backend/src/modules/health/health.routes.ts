@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { constantTimeEquals } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { defineRoute, raw, RouteDefinition } from '../../lib/http/route';
 import { Metrics } from '../../infra/metrics';
@@ -64,7 +64,5 @@ export function healthRoutes(deps: HealthRouteDeps): RouteDefinition[] {
 }
 
 function bearerMatches(header: string | string[] | undefined, token: string): boolean {
-  const given = Buffer.from(typeof header === 'string' ? header.replace(/^Bearer\s+/i, '') : '');
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return typeof header === 'string' && constantTimeEquals(header.replace(/^Bearer\s+/i, ''), token);
 }

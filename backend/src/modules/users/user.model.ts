@@ -1,4 +1,6 @@
+import { Model, RelationMappings } from 'objection';
 import { TenantModel } from '../../infra/tenant-model';
+import { Role } from '../roles/role.model';
 
 export type UserStatus = 'active' | 'invited' | 'disabled';
 
@@ -12,5 +14,19 @@ export class User extends TenantModel {
   lastName!: string;
   roleId!: string;
   status!: UserStatus;
+  teamId!: string | null;
+  lastLoginAt!: Date | null;
+  failedLoginCount!: number;
+  lockedUntil!: Date | null;
+  passwordChangedAt!: Date | null;
   createdAt!: Date;
+  updatedAt!: Date;
+  deletedAt!: Date | null;
+  role?: Role;
+
+  static override get relationMappings(): RelationMappings {
+    return {
+      role: { relation: Model.BelongsToOneRelation, modelClass: Role, join: { from: 'users.roleId', to: 'roles.id' } },
+    };
+  }
 }

@@ -1,0 +1,12 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export const sha256Hex = (value: string): string => createHash('sha256').update(value).digest('hex');
+
+/** A random secret with a readable prefix, e.g. `crm_live_...`; 32 bytes of entropy. */
+export const randomSecret = (prefix: string): string => `${prefix}${randomBytes(32).toString('base64url')}`;
+
+export function constantTimeEquals(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}

@@ -1,0 +1,85 @@
+import { RequestHandler } from 'express';
+import { Knex } from 'knex';
+import { withCredentialLookup } from '../infra/credential-lookup';
+import { sha256Hex } from '../lib/crypto';
+import { AppError } from '../lib/errors';
+import {
+  claimedAudience,
+  JwtSettings,
+  PLATFORM_AUDIENCE,
+  PlatformClaims,
+  TENANT_AUDIENCE,
+  TenantClaims,
+  verifyToken,
+} from '../modules/auth/access-tokens';
+import { API_KEY_PREFIX } from '../modules/api-keys/api-key-format';
+import { Credential } from '../modules/auth/principal';
+
+/**
+ * Link 6, on every non-public route: reads a bearer JWT (tenant or platform audience) or an API key
+ * (`Authorization: Bearer crm_live_...` or `X-API-Key`) into res.locals.credential. The token's tenant
+ * is the truth: a request naming another tenant is 403 TENANT_MISMATCH. Revocation, user status and
+ * permissions are checked against the database inside the request's transaction (app.ts).
+ */
+export function authenticate(knex: Knex, jwtSettings: JwtSettings): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      const credential = await readCredential(knex, jwtSettings, req.get('authorization'), req.get('x-api-key'));
+      const requested = res.locals.requestedTenantId as string | undefined;
+      if (requested && 'tenantId' in credential && credential.tenantId !== requested) {
+        throw new AppError('TENANT_MISMATCH', 'The request names a different tenant than its credentials');
+      }
+      res.locals.credential = credential;
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+async function readCredential(
+  knex: Knex,
+  jwtSettings: JwtSettings,
+  authorization: string | undefined,
+  apiKeyHeader: string | undefined,
+): Promise<Credential> {
+  if (apiKeyHeader !== undefined) return apiKeyCredential(knex, apiKeyHeader);
+  if (!authorization) throw new AppError('UNAUTHORIZED', 'Authentication is required');
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+  if (!match?.[1]) throw new AppError('UNAUTHORIZED', 'Use an "Authorization: Bearer <token>" header');
+  const token = match[1];
+  if (token.startsWith(API_KEY_PREFIX)) return apiKeyCredential(knex, token);
+
+  if (claimedAudience(token) === PLATFORM_AUDIENCE) {
+    const claims = verifyToken<PlatformClaims>(jwtSettings, token, PLATFORM_AUDIENCE);
+    return { kind: 'platform_admin', adminId: claims.sub, role: claims.role };
+  }
+  const claims = verifyToken<TenantClaims>(jwtSettings, token, TENANT_AUDIENCE);
+  if (typeof claims.tenantId !== 'string' || typeof claims.sid !== 'string') {
+    throw new AppError('UNAUTHORIZED', 'The access token is invalid');
+  }
+  return {
+    kind: 'user',
+    tenantId: claims.tenantId,
+    userId: claims.sub,
+    sessionId: claims.sid,
+    jti: claims.jti,
+    exp: claims.exp,
+    ...(claims.imp ? { impersonatorId: claims.imp } : {}),
+  };
+}
+
+async function apiKeyCredential(knex: Knex, key: string): Promise<Credential> {
+  const invalid = new AppError('UNAUTHORIZED', 'The API key is invalid, expired or revoked');
+  if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) throw invalid;
+  const hash = sha256Hex(key);
+  const row = await withCredentialLookup(knex, 'token', hash, (trx) =>
+    trx('apiKeys')
+      .where({ keyHash: hash })
+      .whereNull('revokedAt')
+      .where((q) => q.whereNull('expiresAt').orWhere('expiresAt', '>', trx.fn.now()))
+      .first<{ tenantId: string; id: string } | undefined>('tenantId', 'id'),
+  );
+  if (!row) throw invalid;
+  return { kind: 'api_key', tenantId: row.tenantId, apiKeyId: row.id };
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { AppError } from '../../lib/errors';
+
+export const TENANT_AUDIENCE = 'crm-api';
+export const PLATFORM_AUDIENCE = 'crm-admin';
+const ALGORITHM = 'HS256';
+
+export interface JwtSettings {
+  secret: string;
+  issuer: string;
+  accessTtlSeconds: number;
+}
+
+export interface TenantClaims {
+  sub: string;
+  tenantId: string;
+  role: string;
+  sid: string;
+  jti: string;
+  exp: number;
+  /** The platform admin acting as this user, for support sessions. */
+  imp?: string;
+}
+
+export interface PlatformClaims {
+  sub: string;
+  role: 'super_admin' | 'support';
+  jti: string;
+  exp: number;
+}
+
+export function signTenantToken(
+  settings: JwtSettings,
+  claims: { userId: string; tenantId: string; role: string; sessionId: string; impersonatorId?: string },
+): { token: string; jti: string; expiresIn: number } {
+  const jti = randomUUID();
+  const payload = { tenantId: claims.tenantId, role: claims.role, sid: claims.sessionId, ...(claims.impersonatorId ? { imp: claims.impersonatorId } : {}) };
+  const token = jwt.sign(payload, settings.secret, {
+    algorithm: ALGORITHM,
+    subject: claims.userId,
+    audience: TENANT_AUDIENCE,
+    issuer: settings.issuer,
+    expiresIn: settings.accessTtlSeconds,
+    jwtid: jti,
+  });
+  return { token, jti, expiresIn: settings.accessTtlSeconds };
+}
+
+export function signPlatformToken(
+  settings: JwtSettings,
+  claims: { adminId: string; role: 'super_admin' | 'support' },
+): { token: string; expiresIn: number } {
+  const token = jwt.sign({ role: claims.role }, settings.secret, {
+    algorithm: ALGORITHM,
+    subject: claims.adminId,
+    audience: PLATFORM_AUDIENCE,
+    issuer: settings.issuer,
+    expiresIn: settings.accessTtlSeconds,
+    jwtid: randomUUID(),
+  });
+  return { token, expiresIn: settings.accessTtlSeconds };
+}
+
+/** The audience a token claims, read without trusting it, to route it to the right verifier. */
+export function claimedAudience(token: string): string | undefined {
+  const decoded = jwt.decode(token, { json: true });
+  const aud = decoded?.aud;
+  return typeof aud === 'string' ? aud : undefined;
+}
+
+/**
+ * Verifies signature, algorithm (pinned: `alg: none` and algorithm swaps are refused), audience,
+ * issuer and expiry. An expired token is TOKEN_EXPIRED; anything else wrong is UNAUTHORIZED.
+ */
+export function verifyToken<T extends TenantClaims | PlatformClaims>(settings: JwtSettings, token: string, audience: string): T {
+  try {
+    const claims = jwt.verify(token, settings.secret, {
+      algorithms: [ALGORITHM],
+      audience,
+      issuer: settings.issuer,
+    }) as jwt.JwtPayload;
+    if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string') throw new Error('missing claims');
+    return claims as unknown as T;
+  } catch (error) {
+    if (error instanceof jwt.TokenExpiredError) throw new AppError('TOKEN_EXPIRED', 'The access token has expired');
+    throw new AppError('UNAUTHORIZED', 'The access token is invalid');
+  }
+}

@@ -1,0 +1,125 @@
+import { AppDeps } from '../../app-deps';
+import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { createAuthService } from './auth.service';
+import { changePasswordBody, loginBody, refreshBody, registerBody, sessionParams } from './auth.schema';
+import { clearedRefreshCookie, REFRESH_COOKIE, refreshCookie } from './refresh-cookie';
+import { listActiveSessions, revokeOwnSession } from './sessions.service';
+
+export function authRoutes(deps: AppDeps): RouteDefinition[] {
+  const auth = createAuthService(deps);
+  const client = (input: RouteInput) => ({ ip: input.ip, userAgent: input.userAgent });
+  const withCookie = (result: { tokens: { refreshToken: string } }) => ({
+    'Set-Cookie': refreshCookie(result.tokens.refreshToken, deps.config.jwt.refreshTtlSeconds),
+  });
+  const tags = ['Auth'];
+
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/auth/register',
+      permission: 'public',
+      summary: 'Create an organization (tenant) and its first user, a tenant admin',
+      tags,
+      schema: { body: registerBody },
+      handler: async (input) => {
+        const result = await auth.register(input.body as Parameters<typeof auth.register>[0], client(input));
+        return created(result, withCookie(result));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/login',
+      permission: 'public',
+      summary: 'Sign in with email and password',
+      tags,
+      schema: { body: loginBody },
+      handler: async (input) => {
+        const result = await auth.login(input.body as Parameters<typeof auth.login>[0], input.requestedTenantId, client(input));
+        return ok(result, withCookie(result));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/refresh',
+      permission: 'public',
+      summary: 'Exchange a refresh token (body or httpOnly cookie) for a new pair; the old one is spent',
+      tags,
+      schema: { body: refreshBody },
+      handler: async (input) => {
+        const body = (input.body ?? {}) as { refreshToken?: string };
+        const result = await auth.refresh(body.refreshToken ?? input.cookies[REFRESH_COOKIE]);
+        return ok(result, withCookie(result));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/logout',
+      permission: 'authenticated',
+      usersOnly: true,
+      summary: 'Sign out: the refresh family is revoked and the access token stops working at once',
+      tags,
+      handler: async (input) => {
+        await auth.logout(principalOf(input, 'user'));
+        return noContent({ 'Set-Cookie': clearedRefreshCookie() });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/auth/me',
+      permission: 'authenticated',
+      usersOnly: true,
+      summary: 'The signed-in user, tenant, role and effective permissions',
+      tags,
+      handler: async (input) => ok(await auth.me(principalOf(input, 'user'))),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/password',
+      permission: 'authenticated',
+      usersOnly: true,
+      summary: 'Change password; every other session of the user is revoked',
+      tags,
+      schema: { body: changePasswordBody },
+      handler: async (input) => {
+        await auth.changePassword(principalOf(input, 'user'), input.body as { currentPassword: string; newPassword: string });
+        return noContent();
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/sessions',
+      permission: 'authenticated',
+      usersOnly: true,
+      summary: "The caller's active sessions",
+      tags: ['Sessions'],
+      handler: async (input) => {
+        const principal = principalOf(input, 'user');
+        const sessions = await listActiveSessions(principal.userId);
+        return ok(
+          sessions.map((session) => ({
+            id: session.id,
+            createdAt: session.createdAt,
+            lastUsedAt: session.lastUsedAt,
+            expiresAt: session.expiresAt,
+            ip: session.ip,
+            userAgent: session.userAgent,
+            current: session.id === principal.sessionId,
+          })),
+        );
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/sessions/:id',
+      permission: 'authenticated',
+      usersOnly: true,
+      summary: 'Sign out one of the caller’s sessions',
+      tags: ['Sessions'],
+      schema: { params: sessionParams },
+      handler: async (input) => {
+        await revokeOwnSession(principalOf(input, 'user').userId, input.params.id!);
+        return noContent();
+      },
+    }),
+  ];
+}

@@ -1,0 +1,249 @@
+import { randomUUID } from 'node:crypto';
+import { Knex } from 'knex';
+import { AppConfig } from '../../config/app-config';
+import { enableCredentialLookup, withCredentialLookup } from '../../infra/credential-lookup';
+import { tenantScope, withTenant } from '../../infra/tenant-scope';
+import { AppError } from '../../lib/errors';
+import { fromDatabaseError } from '../../lib/database-errors';
+import { Tenant } from '../tenants/tenant.model';
+import { presentTenant } from '../tenants/tenant.presenter';
+import { provisionTenant } from '../tenants/tenants.service';
+import { User } from '../users/user.model';
+import { presentUser } from '../users/user.presenter';
+import { createUser } from '../users/users.service';
+import { signTenantToken } from './access-tokens';
+import { hashPassword, verifyPassword } from './passwords';
+import { UserPrincipal } from './principal';
+import {
+  ClientInfo,
+  denylistAccessToken,
+  openSession,
+  refreshFailure,
+  revokeSessions,
+  rotateRefreshToken,
+} from './sessions.service';
+
+export interface AuthDeps {
+  knex: Knex;
+  config: AppConfig;
+}
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  firstName: string;
+  lastName: string;
+  company: string;
+  subdomain?: string;
+  plan?: string;
+}
+
+export interface LoginInput {
+  email: string;
+  password: string;
+  tenantId?: string;
+}
+
+const badCredentials = () => new AppError('UNAUTHORIZED', 'Invalid email or password');
+
+interface LoginCandidate {
+  tenantId: string;
+  id: string;
+  passwordHash: string | null;
+  status: string;
+  lockedUntil: Date | null;
+}
+
+export function createAuthService({ knex, config }: AuthDeps) {
+  /** Signs an access token and shapes the answer every sign-in returns. */
+  async function signedIn(user: User, tenant: Tenant, session: { sessionId: string; refreshToken: string }) {
+    const role = user.role?.key ?? user.roleId;
+    const access = signTenantToken(config.jwt, { userId: user.id, tenantId: tenant.id, role, sessionId: session.sessionId });
+    return {
+      user: presentUser(user),
+      tenant: presentTenant(tenant),
+      tokens: {
+        accessToken: access.token,
+        refreshToken: session.refreshToken,
+        tokenType: 'Bearer',
+        expiresIn: access.expiresIn,
+      },
+    };
+  }
+
+  const loadUser = (userId: string) => User.query().findById(userId).withGraphFetched('role').throwIfNotFound();
+  const currentTenant = () => Tenant.query().findById(tenantScope().tenantId).throwIfNotFound();
+
+  return {
+    /** Tenant, its system roles, its first user (tenant_admin) and a session: all or nothing. */
+    async register(input: RegisterInput, client: ClientInfo) {
+      const tenantId = randomUUID();
+      const subdomain = input.subdomain ?? subdomainFrom(input.company);
+      try {
+        return await withTenant(knex, tenantId, async (trx) => {
+          // One registration per email at a time, and none for an email already in use anywhere.
+          await trx.raw('select pg_advisory_xact_lock(hashtext(lower(?)))', [input.email]);
+          await enableCredentialLookup(trx, 'email', input.email);
+          const taken = await trx('users').where({ email: input.email }).whereNull('deletedAt').first('id');
+          if (taken) {
+            throw new AppError('CONFLICT', 'An account with this email already exists', [
+              { field: 'email', message: 'is already registered' },
+            ]);
+          }
+          await provisionTenant({ name: input.company, subdomain, plan: input.plan });
+          const created = await createUser(
+            { email: input.email, password: input.password, firstName: input.firstName, lastName: input.lastName, roleKey: 'tenant_admin' },
+            config.auth.bcryptCost,
+          );
+          const user = await loadUser(created.id);
+          const session = await openSession(user.id, client, config.jwt.refreshTtlSeconds);
+          return signedIn(user, await currentTenant(), session);
+        });
+      } catch (error) {
+        throw renameTenantConflict(error);
+      }
+    },
+
+    async login(input: LoginInput, requestedTenantId: string | undefined, client: ClientInfo) {
+      if (input.tenantId && requestedTenantId && input.tenantId !== requestedTenantId) {
+        throw new AppError('TENANT_MISMATCH', 'tenantId and X-Tenant-ID name different tenants');
+      }
+      const tenantId = input.tenantId ?? requestedTenantId;
+      const candidates = (
+        await withCredentialLookup(knex, 'email', input.email, (trx) =>
+          trx('users')
+            .where({ email: input.email })
+            .whereNull('deletedAt')
+            .select<LoginCandidate[]>('tenantId', 'id', 'passwordHash', 'status', 'lockedUntil'),
+        )
+      ).filter((candidate) => !tenantId || candidate.tenantId === tenantId);
+
+      const now = new Date();
+      const open = candidates.filter((candidate) => !candidate.lockedUntil || candidate.lockedUntil <= now);
+      if (candidates.length > 0 && open.length === 0) throw lockedOut(candidates, now);
+
+      const matches: LoginCandidate[] = [];
+      for (const candidate of open.length ? open : [undefined]) {
+        if (await verifyPassword(input.password, candidate?.passwordHash, config.auth.bcryptCost)) matches.push(candidate!);
+      }
+      if (matches.length === 0) {
+        await Promise.all(open.map((candidate) => recordFailedLogin(candidate)));
+        throw badCredentials();
+      }
+      if (matches.length > 1) {
+        throw new AppError('VALIDATION_ERROR', 'This email belongs to several organizations: name one with tenantId', [
+          { field: 'tenantId', message: `is required; one of ${matches.map((m) => m.tenantId).join(', ')}` },
+        ]);
+      }
+      const match = matches[0]!;
+      return withTenant(knex, match.tenantId, async () => {
+        const tenant = await currentTenant();
+        if (tenant.status !== 'active') throw new AppError('TENANT_SUSPENDED', 'This organization is suspended');
+        if (match.status !== 'active') throw new AppError('FORBIDDEN', 'This account is disabled');
+        await User.query()
+          .findById(match.id)
+          .patch({ lastLoginAt: new Date(), failedLoginCount: 0, lockedUntil: null });
+        const user = await loadUser(match.id);
+        const session = await openSession(user.id, client, config.jwt.refreshTtlSeconds);
+        return signedIn(user, tenant, session);
+      });
+    },
+
+    async refresh(refreshToken: string | undefined) {
+      if (!refreshToken) throw refreshFailure();
+      const rotation = await rotateRefreshToken(knex, refreshToken);
+      if (rotation.outcome !== 'rotated') throw refreshFailure();
+      return withTenant(knex, rotation.tenantId, async () => {
+        const tenant = await currentTenant();
+        if (tenant.status !== 'active') throw new AppError('TENANT_SUSPENDED', 'This organization is suspended');
+        const user = await User.query().findById(rotation.userId).withGraphFetched('role');
+        if (!user || user.status !== 'active' || user.deletedAt) throw refreshFailure();
+        return signedIn(user, tenant, rotation);
+      });
+    },
+
+    /** Ends the session: its refresh family is revoked and this access token is refused from now on. */
+    async logout(principal: UserPrincipal) {
+      await revokeSessions({ sessionId: principal.sessionId }, 'logout');
+      await denylistAccessToken(principal.jti, principal.userId, principal.tokenExpiresAt);
+    },
+
+    async me(principal: UserPrincipal) {
+      const user = await loadUser(principal.userId);
+      return {
+        user: presentUser(user),
+        tenant: presentTenant(await currentTenant()),
+        role: user.role ? { id: user.role.id, key: user.role.key, name: user.role.name } : null,
+        permissions: [...principal.permissions].sort(),
+      };
+    },
+
+    /** Every other session of the user is revoked; this one stays signed in. */
+    async changePassword(principal: UserPrincipal, input: { currentPassword: string; newPassword: string }) {
+      const user = await User.query().findById(principal.userId).throwIfNotFound();
+      if (!(await verifyPassword(input.currentPassword, user.passwordHash, config.auth.bcryptCost))) {
+        throw new AppError('VALIDATION_ERROR', 'The current password is incorrect', [
+          { field: 'currentPassword', message: 'is incorrect' },
+        ]);
+      }
+      await User.query()
+        .findById(user.id)
+        .patch({ passwordHash: await hashPassword(input.newPassword, config.auth.bcryptCost), passwordChangedAt: new Date() });
+      await revokeSessions({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
+    },
+  };
+
+  /** Counted per account in its own transaction, so the 401 that follows cannot roll it back. */
+  async function recordFailedLogin(candidate: LoginCandidate): Promise<void> {
+    await withTenant(knex, candidate.tenantId, async (trx) => {
+      const [row] = await trx('users')
+        .where({ id: candidate.id })
+        .update({
+          failedLoginCount: trx.raw(
+            'case when last_failed_login_at > now() - make_interval(secs => ?) then failed_login_count + 1 else 1 end',
+            [config.auth.lockoutSeconds],
+          ),
+          lastFailedLoginAt: trx.fn.now(),
+        })
+        .returning<Array<{ failedLoginCount: number }>>('failedLoginCount');
+      if (row && row.failedLoginCount >= config.auth.lockoutThreshold) {
+        await trx('users')
+          .where({ id: candidate.id })
+          .update({ lockedUntil: trx.raw('now() + make_interval(secs => ?)', [config.auth.lockoutSeconds]), failedLoginCount: 0 });
+      }
+    });
+  }
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;
+
+function lockedOut(candidates: LoginCandidate[], now: Date): AppError {
+  const until = Math.min(...candidates.map((candidate) => candidate.lockedUntil!.getTime()));
+  const seconds = Math.max(1, Math.ceil((until - now.getTime()) / 1000));
+  return new AppError('RATE_LIMITED', 'Too many failed sign-ins: this account is locked for a while', undefined, {
+    'Retry-After': String(seconds),
+  });
+}
+
+/** A subdomain from the company name: lowercase letters, digits and dashes. */
+function subdomainFrom(company: string): string {
+  const slug = company
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 50)
+    .replace(/-+$/g, '');
+  return slug || `org-${randomUUID().slice(0, 8)}`;
+}
+
+/** A clash on the tenants table is about the company name or subdomain the client chose. */
+function renameTenantConflict(error: unknown): unknown {
+  const constraint = (error as { constraint?: string; nativeError?: { constraint?: string } }).nativeError?.constraint
+    ?? (error as { constraint?: string }).constraint;
+  const field = constraint === 'tenants_name_key' ? 'company' : constraint === 'tenants_subdomain_key' ? 'subdomain' : undefined;
+  if (!field) return error;
+  const mapped = fromDatabaseError(error);
+  return new AppError(mapped?.code ?? 'CONFLICT', `This ${field} is already taken`, [{ field, message: 'is already taken' }]);
+}

@@ -1,0 +1,117 @@
+import { Knex } from 'knex';
+import { tenantScope } from '../../infra/tenant-scope';
+import { AppError } from '../../lib/errors';
+import { Access } from '../../lib/http/route';
+import { isPlatformPermission, PLATFORM_ROLE_PERMISSIONS } from '../roles/permissions';
+import { ApiKeyPrincipal, Credential, PlatformAdminPrincipal, TenantPrincipal, UserPrincipal } from './principal';
+
+const signedOut = () => new AppError('UNAUTHORIZED', 'The session has ended; sign in again');
+const suspended = () => new AppError('TENANT_SUSPENDED', 'This organization is suspended');
+
+/**
+ * Confirms a tenant credential inside the request's tenant transaction: the user is active, the
+ * session and the access token are not revoked, the tenant is not suspended; and loads the role's
+ * current permissions. One query for users, so revocation and role changes take effect at once.
+ */
+export async function loadTenantPrincipal(credential: Exclude<Credential, { kind: 'platform_admin' }>): Promise<TenantPrincipal> {
+  const { trx } = tenantScope();
+  return credential.kind === 'user' ? loadUser(trx, credential) : loadApiKey(trx, credential);
+}
+
+async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, { kind: 'user' }>): Promise<UserPrincipal> {
+  const row = await trx('users as u')
+    .join('roles as r', 'r.id', 'u.roleId')
+    .join('tenants as t', 't.id', 'u.tenantId')
+    .leftJoin('sessions as s', (join) => join.onVal('s.id', '=', credential.sessionId).andOn('s.userId', '=', 'u.id'))
+    .where('u.id', credential.userId)
+    .whereNull('u.deletedAt')
+    .first<
+      | {
+          email: string;
+          status: string;
+          teamId: string | null;
+          roleId: string;
+          roleKey: string | null;
+          permissions: string[];
+          tenantStatus: string;
+          sessionRevokedAt: Date | null;
+          sessionExpiresAt: Date | null;
+          jtiRevoked: boolean;
+        }
+      | undefined
+    >(
+      'u.email',
+      'u.status',
+      'u.teamId',
+      'r.id as roleId',
+      'r.key as roleKey',
+      'r.permissions',
+      't.status as tenantStatus',
+      's.revokedAt as sessionRevokedAt',
+      's.expiresAt as sessionExpiresAt',
+      trx.raw('exists (select 1 from revoked_access_tokens x where x.jti = ?) as jti_revoked', [credential.jti]),
+    );
+  if (!row || row.status !== 'active' || row.jtiRevoked || !row.sessionExpiresAt || row.sessionRevokedAt) throw signedOut();
+  if (row.tenantStatus !== 'active') throw suspended();
+  return {
+    kind: 'user',
+    tenantId: credential.tenantId,
+    userId: credential.userId,
+    sessionId: credential.sessionId,
+    jti: credential.jti,
+    tokenExpiresAt: credential.exp,
+    email: row.email,
+    roleId: row.roleId,
+    roleKey: row.roleKey,
+    teamId: row.teamId,
+    permissions: new Set(row.permissions),
+    ...(credential.impersonatorId ? { impersonatorId: credential.impersonatorId } : {}),
+  };
+}
+
+async function loadApiKey(trx: Knex.Transaction, credential: Extract<Credential, { kind: 'api_key' }>): Promise<ApiKeyPrincipal> {
+  const row = await trx('apiKeys as k')
+    .leftJoin('roles as r', (join) => join.on('r.id', '=', 'k.roleId').andOnNull('r.deletedAt'))
+    .join('tenants as t', 't.id', 'k.tenantId')
+    .where('k.id', credential.apiKeyId)
+    .first<{ keyPermissions: string[] | null; rolePermissions: string[] | null; tenantStatus: string } | undefined>(
+      'k.permissions as keyPermissions',
+      'r.permissions as rolePermissions',
+      't.status as tenantStatus',
+    );
+  if (!row) throw new AppError('UNAUTHORIZED', 'The API key is invalid, expired or revoked');
+  if (row.tenantStatus !== 'active') throw suspended();
+  // A key never exceeds its role: explicit permissions narrow the role's, they cannot widen them.
+  const role = new Set(row.rolePermissions ?? []);
+  const permissions = row.keyPermissions ? row.keyPermissions.filter((p) => role.has(p)) : [...role];
+  await trx('apiKeys')
+    .where('id', credential.apiKeyId)
+    .where((q) => q.whereNull('lastUsedAt').orWhere('lastUsedAt', '<', trx.raw("now() - interval '1 minute'")))
+    .update({ lastUsedAt: trx.fn.now() });
+  return { kind: 'api_key', tenantId: credential.tenantId, apiKeyId: credential.apiKeyId, permissions: new Set(permissions) };
+}
+
+/** Platform admins live outside tenants; their table is global. */
+export async function loadPlatformPrincipal(
+  knex: Knex,
+  credential: Extract<Credential, { kind: 'platform_admin' }>,
+): Promise<PlatformAdminPrincipal> {
+  const row = await knex('platformAdmins')
+    .where({ id: credential.adminId, status: 'active' })
+    .first<{ role: 'super_admin' | 'support' } | undefined>('role');
+  if (!row) throw signedOut();
+  return { kind: 'platform_admin', adminId: credential.adminId, role: row.role, permissions: new Set(PLATFORM_ROLE_PERMISSIONS[row.role]) };
+}
+
+/** RBAC: the declared permission must be among the principal's. */
+export function authorize(access: Access, principal: TenantPrincipal | PlatformAdminPrincipal, usersOnly = false): void {
+  if (usersOnly && principal.kind !== 'user') {
+    throw new AppError('FORBIDDEN', 'This endpoint needs a signed-in user, not an API key');
+  }
+  if (access === 'authenticated' || access === 'public') return;
+  if (!principal.permissions.has(access)) {
+    throw new AppError('FORBIDDEN', `This action needs the "${access}" permission`);
+  }
+}
+
+export const isPlatformRoute = (access: Access): boolean => isPlatformPermission(access);

@@ -1,0 +1,45 @@
+/** Who is calling, as established from the token or key and checked against the database. */
+export type Principal = UserPrincipal | ApiKeyPrincipal | PlatformAdminPrincipal;
+
+export interface UserPrincipal {
+  kind: 'user';
+  tenantId: string;
+  userId: string;
+  sessionId: string;
+  jti: string;
+  /** Access token expiry, seconds since the epoch. */
+  tokenExpiresAt: number;
+  email: string;
+  roleId: string;
+  roleKey: string | null;
+  teamId: string | null;
+  permissions: ReadonlySet<string>;
+  /** Set when a platform admin acts as this tenant (support sessions). */
+  impersonatorId?: string;
+}
+
+export interface ApiKeyPrincipal {
+  kind: 'api_key';
+  tenantId: string;
+  apiKeyId: string;
+  permissions: ReadonlySet<string>;
+}
+
+export interface PlatformAdminPrincipal {
+  kind: 'platform_admin';
+  adminId: string;
+  role: 'super_admin' | 'support';
+  permissions: ReadonlySet<string>;
+}
+
+/** What the authenticate link read off the request, before the database confirmed it. */
+export type Credential =
+  | { kind: 'user'; tenantId: string; userId: string; sessionId: string; jti: string; exp: number; impersonatorId?: string }
+  | { kind: 'api_key'; tenantId: string; apiKeyId: string }
+  | { kind: 'platform_admin'; adminId: string; role: 'super_admin' | 'support' };
+
+export type TenantPrincipal = UserPrincipal | ApiKeyPrincipal;
+
+/** The id recorded as the actor of a change (created_by, audit). */
+export const actorId = (principal: Principal): string =>
+  principal.kind === 'user' ? principal.userId : principal.kind === 'api_key' ? principal.apiKeyId : principal.adminId;
