@@ -27,10 +27,11 @@ const ROLE_TEMPLATES = [
     name: 'Manager',
     permissions: [...crud(CRM_RESOURCES, CRM_ACTIONS), 'reports:read'],
   },
+  // Sales users may also delete, but only their own and their team's records (enforced per record).
   {
     key: 'sales_user',
     name: 'Sales User',
-    permissions: crud(['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities'], ['read', 'write']),
+    permissions: crud(['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities'], ['read', 'write', 'delete']),
   },
   {
     key: 'support_user',

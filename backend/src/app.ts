@@ -1,28 +1,63 @@
-import express, { RequestHandler, Response } from 'express';
+import express, { Request, RequestHandler, Response } from 'express';
 import { AppDeps } from './app-deps';
 import { withTenant } from './infra/tenant-scope';
 import { AppError } from './lib/errors';
 import { buildRouter, RouterOptions } from './lib/http/build-router';
-import { RouteDefinition } from './lib/http/route';
+import { RouteDefinition, RouteResult } from './lib/http/route';
 import { authenticate } from './middleware/authenticate';
 import { bodyParsers } from './middleware/body-parsers';
 import { corsPolicy } from './middleware/cors-policy';
-import { errorHandler } from './middleware/error-handler';
+import { errorHandler, toAppError } from './middleware/error-handler';
 import { notFound } from './middleware/not-found';
+import { createRateLimiters, RateLimiters } from './middleware/rate-limits';
 import { requestId } from './middleware/request-id';
 import { requestLogger } from './middleware/request-logger';
+import { sanitize } from './middleware/sanitize';
 import { securityHeaders } from './middleware/security-headers';
 import { tenantResolver } from './middleware/tenant-resolver';
-import { Credential } from './modules/auth/principal';
-import { authorize, isPlatformRoute, loadPlatformPrincipal, loadTenantPrincipal } from './modules/auth/principal.service';
+import { accountsRoutes } from './modules/accounts/accounts.routes';
+import { activitiesRoutes } from './modules/activities/activities.routes';
+import { adminAuthRoutes } from './modules/admin/admin-auth.routes';
+import { apiKeysRoutes } from './modules/api-keys/api-keys.routes';
+import { AuditActor, runWithAuditContext } from './modules/audit/audit-context';
 import { authRoutes } from './modules/auth/auth.routes';
+import { Credential, TenantPrincipal } from './modules/auth/principal';
+import { authorize, isPlatformRoute, loadPlatformPrincipal, loadTenantPrincipal } from './modules/auth/principal.service';
+import { contactsRoutes } from './modules/contacts/contacts.routes';
+import { dealsRoutes } from './modules/deals/deals.routes';
 import { healthRoutes } from './modules/health/health.routes';
+import { claimKey, completeKey, fingerprint, settleFailedKey } from './modules/idempotency/idempotency.service';
+import { leadsRoutes } from './modules/leads/leads.routes';
+import { requireFeature } from './modules/plans/plan-gates';
+import { rateLimitRoutes } from './modules/plans/rate-limit.routes';
 import { isKnownPermission } from './modules/roles/permissions';
+import { rolesRoutes } from './modules/roles/roles.routes';
+import { tasksRoutes } from './modules/tasks/tasks.routes';
+import { ticketsRoutes } from './modules/tickets/tickets.routes';
+import { usersRoutes } from './modules/users/users.routes';
 
 /** Every declared route of the service, in one list: the chain, the OpenAPI document and tests read it. */
-export function declaredRoutes(deps: AppDeps): RouteDefinition[] {
-  return [...healthRoutes({ ...deps, metricsToken: deps.config.metricsToken }), ...authRoutes(deps)];
+export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefinition[] {
+  return [
+    ...healthRoutes({ ...deps, metricsToken: deps.config.metricsToken }),
+    ...authRoutes(deps),
+    ...adminAuthRoutes(deps),
+    ...usersRoutes(deps),
+    ...rolesRoutes(),
+    ...apiKeysRoutes(),
+    ...rateLimitRoutes(limiters),
+    ...leadsRoutes(),
+    ...contactsRoutes(),
+    ...accountsRoutes(),
+    ...dealsRoutes(),
+    ...tasksRoutes(),
+    ...activitiesRoutes(),
+    ...ticketsRoutes(),
+  ];
 }
+
+const WRITE_METHODS = new Set(['post', 'put', 'patch', 'delete']);
+const versionedPaths = (path: string) => [`/api/v1${path}`, `/api${path}`];
 
 /** Builds the Express app without listening, so tests drive it in-process. The order of links matters. */
 export function createApp(deps: AppDeps): express.Express {
@@ -30,20 +65,27 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.http.trustProxy);
 
+  // Sign-in routes take their limits per route (failing closed); every other anonymous request shares one.
+  let authPaths = new Set<string>();
+  const limiters = createRateLimiters(deps, (path) => authPaths.has(path));
+  const routes = declaredRoutes(deps, limiters);
+  authPaths = new Set(routes.filter((route) => route.rateLimit).flatMap((route) => versionedPaths(route.path)));
+
   app.use(requestId());
   app.use(requestLogger(deps.logger, deps.metrics));
   app.use(securityHeaders());
   app.use(corsPolicy(deps.config.http.corsOrigins));
   app.use(bodyParsers(deps.config.http.bodyLimit));
+  app.use(limiters.anonymous);
   app.use(tenantResolver(deps.knex, deps.config.auth.tenantBaseDomain));
+  app.use(sanitize());
 
   const authenticateLink = authenticate(deps.knex, deps.config.jwt);
   const options: RouterOptions = {
-    chainFor: (route) => chainFor(route, authenticateLink),
-    execute: (route, res, work) => execute(deps, route, res, work),
+    chainFor: (route) => chainFor(route, authenticateLink, limiters),
+    execute: (route, res, run) => execute(deps, limiters, route, res, run),
     isKnownPermission,
   };
-  const routes = declaredRoutes(deps);
   app.use(buildRouter(routes.filter((route) => route.versioned === false), options));
   const api = buildRouter(routes.filter((route) => route.versioned !== false), options);
   app.use('/api/v1', api);
@@ -55,21 +97,27 @@ export function createApp(deps: AppDeps): express.Express {
 }
 
 /** The per-route links a declaration asks for, between the global chain and the handler. */
-function chainFor(route: RouteDefinition, authenticateLink: RequestHandler): RequestHandler[] {
+function chainFor(route: RouteDefinition, authenticateLink: RequestHandler, limiters: RateLimiters): RequestHandler[] {
+  if (route.rateLimit === 'login') return [limiters.auth, limiters.login];
+  if (route.rateLimit === 'auth') return [limiters.auth];
   return route.permission === 'public' ? [] : [authenticateLink];
 }
 
 /**
- * Tenant routes run in one transaction bound to the caller's tenant (row-level security applies), which
- * first confirms the caller and checks the route's permission; platform routes take the platform path.
+ * Links 7-11 around the handler. Tenant routes run in one transaction bound to the caller's tenant
+ * (row-level security applies) that first confirms the caller (revocation, status, suspension), checks
+ * the permission, the plan feature and the plan's request budget, and writes the audit entries last.
+ * With an Idempotency-Key, the key is claimed in a transaction of its own before the work starts and
+ * completed in the work's transaction. Platform routes take the platform path.
  */
-async function execute<T>(
+async function execute(
   deps: AppDeps,
+  limiters: RateLimiters,
   route: RouteDefinition,
   res: Response,
-  work: (principal?: Parameters<typeof authorize>[1]) => Promise<T>,
-): Promise<T> {
-  if (route.permission === 'public') return work();
+  run: (principal?: Parameters<typeof authorize>[1]) => Promise<RouteResult>,
+): Promise<RouteResult> {
+  if (route.permission === 'public') return run();
   const credential = res.locals.credential as Credential | undefined;
   if (!credential) throw new AppError('UNAUTHORIZED', 'Authentication is required');
 
@@ -77,15 +125,72 @@ async function execute<T>(
     if (credential.kind !== 'platform_admin') throw new AppError('FORBIDDEN', 'This endpoint is for platform administrators');
     const principal = await loadPlatformPrincipal(deps.knex, credential);
     authorize(route.permission, principal);
-    return work(principal);
+    return run(principal);
   }
   if (credential.kind === 'platform_admin') {
     throw new AppError('UNAUTHORIZED', 'A platform token is not valid for tenant endpoints');
   }
-  res.locals.auth = { tenantId: credential.tenantId };
-  return withTenant(deps.knex, credential.tenantId, async () => {
+
+  const req = res.req as Request;
+  const tenantId = credential.tenantId;
+  res.locals.auth = { tenantId };
+  const admit = async (): Promise<TenantPrincipal> => {
     const principal = await loadTenantPrincipal(credential);
+    res.locals.principal = principal;
     authorize(route.permission, principal, route.usersOnly);
-    return work(principal);
+    if (route.feature) requireFeature(principal, route.feature);
+    await runLink(limiters.principal, req, res);
+    return principal;
+  };
+  const actor: AuditActor = {
+    actorType: credential.kind,
+    actorId: credential.kind === 'user' ? credential.userId : credential.apiKeyId,
+    impersonatorId: credential.kind === 'user' ? (credential.impersonatorId ?? null) : null,
+    ip: req.ip ?? null,
+    userAgent: req.get('user-agent') ?? null,
+    requestId: String(res.locals.requestId),
+  };
+
+  return runWithAuditContext(actor, async () => {
+    const key = WRITE_METHODS.has(route.method) ? idempotencyKeyOf(req) : undefined;
+    if (key === undefined) {
+      return withTenant(deps.knex, tenantId, async () => run(await admit()));
+    }
+    const caller = `${actor.actorType}:${actor.actorId}`;
+    const print = fingerprint(req.method, req.originalUrl, req.body);
+    const { principal, claim } = await withTenant(deps.knex, tenantId, async () => {
+      const admitted = await admit();
+      return { principal: admitted, claim: await claimKey(caller, key, print, deps.config.idempotency.ttlSeconds) };
+    });
+    if (claim.kind === 'replay') return claim.result;
+    try {
+      return await withTenant(deps.knex, tenantId, async () => {
+        const result = await run(principal);
+        await completeKey(claim.id, result);
+        return result;
+      });
+    } catch (error) {
+      await withTenant(deps.knex, tenantId, () => settleFailedKey(claim.id, toAppError(error), actor.requestId ?? ''));
+      throw error;
+    }
+  });
+}
+
+/** `Idempotency-Key` (IETF draft): 1 to 255 characters. */
+function idempotencyKeyOf(req: Request): string | undefined {
+  const key = req.get('idempotency-key');
+  if (key === undefined) return undefined;
+  if (key.length < 1 || key.length > 255) {
+    throw new AppError('VALIDATION_ERROR', 'Idempotency-Key must be 1 to 255 characters', [
+      { field: 'Idempotency-Key', message: 'must be 1 to 255 characters' },
+    ]);
+  }
+  return key;
+}
+
+/** Runs an Express middleware (a rate limiter) inline, inside the transaction that knows the caller. */
+function runLink(link: RequestHandler, req: Request, res: Response): Promise<void> {
+  return new Promise((resolve, reject) => {
+    void link(req, res, (error?: unknown) => (error ? reject(error) : resolve()));
   });
 }

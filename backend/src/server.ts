@@ -8,6 +8,7 @@ import { createLogger, Logger } from './infra/logger';
 import { createMetrics } from './infra/metrics';
 import { migrateDatabase, seedDatabase } from './infra/migrator';
 import { createRedis } from './infra/redis';
+import { ensureSuperAdmin } from './modules/admin/platform-admins.service';
 import { printDemoLogins } from './cli/demo-logins';
 
 /** Boot order: config -> database (embedded when DATABASE_URL is unset) -> app -> listen. */
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
 
   const credentials = runtimeCredentials(database.adminUrl, config.db.appUrl);
   const knex = createAppKnex(credentials.url, config.db, logger);
+  await ensureSuperAdmin(knex, config, logger);
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
   const lifecycle = { draining: false };
   const app = createApp({ config, knex, redis, logger, metrics: createMetrics(knex), lifecycle });

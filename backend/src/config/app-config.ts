@@ -20,6 +20,8 @@ export interface AppConfig {
     embedded: { dir: string; port: number };
   };
   redisUrl?: string;
+  /** Namespaces every key this deployment writes to Redis, so deployments (or test runs) can share one. */
+  redisKeyPrefix: string;
   jwt: {
     secret: string;
     /** True when no JWT_SECRET was given and a random one was made for this process. */
@@ -37,6 +39,19 @@ export interface AppConfig {
     tenantBaseDomain?: string;
     superAdmin?: { email: string; password: string };
   };
+  /** Per-plan request budgets are data (plans.requests_per_hour); these cover callers without a plan. */
+  rateLimits: {
+    anonymous: { max: number; windowSeconds: number };
+    login: { max: number; windowSeconds: number };
+    /** When Redis is unreachable, auth routes answer 503 unless this is true; other routes always pass. */
+    authFailOpen: boolean;
+  };
+  idempotency: { ttlSeconds: number };
+  /**
+   * Key-encryption key (AES-256) for keys kept in the database, such as the per-person audit keys.
+   * Outside production it defaults to one derived from the JWT secret.
+   */
+  encryptionKey: Buffer;
   log: { level: string };
   metricsToken?: string;
 }

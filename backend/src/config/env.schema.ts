@@ -18,10 +18,19 @@ export const envSchema = Joi.object({
   EMBEDDED_PG_DIR: Joi.string().default('.data/postgres'),
   EMBEDDED_PG_PORT: Joi.number().integer().min(1).max(65535).default(54329),
   REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+  REDIS_KEY_PREFIX: Joi.string().pattern(/^[A-Za-z0-9:_-]{1,50}$/).default('crm:'),
   JWT_SECRET: Joi.string().min(32).when('NODE_ENV', {
     is: 'production',
     then: Joi.required().messages({ 'any.required': '"JWT_SECRET" is required in production' }),
   }),
+  ENCRYPTION_KEY: Joi.string()
+    .base64({ paddingRequired: false })
+    .length(44)
+    .when('NODE_ENV', {
+      is: 'production',
+      then: Joi.required().messages({ 'any.required': '"ENCRYPTION_KEY" is required in production (32 random bytes, base64)' }),
+    })
+    .messages({ 'string.length': '{{#label}} must be 32 bytes, base64-encoded (44 characters)' }),
   JWT_ISSUER: Joi.string().default('crm-api'),
   ACCESS_TOKEN_TTL_SECONDS: Joi.number().integer().min(60).max(86_400).default(900),
   REFRESH_TOKEN_TTL_SECONDS: Joi.number().integer().min(3600).default(7 * 86_400),
@@ -35,6 +44,12 @@ export const envSchema = Joi.object({
     is: Joi.exist(),
     then: Joi.required().messages({ 'any.required': '"SUPER_ADMIN_PASSWORD" is required with SUPER_ADMIN_EMAIL' }),
   }),
+  RATE_LIMIT_ANONYMOUS_MAX: Joi.number().integer().min(1).default(100),
+  RATE_LIMIT_ANONYMOUS_WINDOW_SECONDS: Joi.number().integer().min(1).default(900),
+  RATE_LIMIT_LOGIN_MAX: Joi.number().integer().min(1).default(5),
+  RATE_LIMIT_LOGIN_WINDOW_SECONDS: Joi.number().integer().min(1).default(900),
+  RATE_LIMIT_AUTH_FAIL_OPEN: Joi.boolean().default(false),
+  IDEMPOTENCY_TTL_SECONDS: Joi.number().integer().min(60).default(86_400),
   CORS_ORIGINS: Joi.string().allow('').default(''),
   TRUST_PROXY: Joi.alternatives(Joi.boolean(), Joi.number().integer().min(0), Joi.string()).default(false),
   BODY_LIMIT: Joi.string().pattern(/^\d+(b|kb|mb)$/i).default('1mb'),

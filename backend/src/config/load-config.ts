@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { AppConfig } from './app-config';
 import { envSchema } from './env.schema';
 
@@ -15,6 +15,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const { value, error } = envSchema.validate(present, { abortEarly: false, allowUnknown: true, convert: true });
   if (error) throw new ConfigError(error.details.map((d) => d.message));
 
+  const jwtSecret: string = value.JWT_SECRET ?? randomBytes(48).toString('base64url');
   const trustProxy = value.TRUST_PROXY === 'true' ? true : value.TRUST_PROXY === 'false' ? false : value.TRUST_PROXY;
   return {
     env: value.NODE_ENV,
@@ -37,8 +38,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       embedded: { dir: value.EMBEDDED_PG_DIR, port: value.EMBEDDED_PG_PORT },
     },
     redisUrl: value.REDIS_URL,
+    redisKeyPrefix: value.REDIS_KEY_PREFIX,
     jwt: {
-      secret: value.JWT_SECRET ?? randomBytes(48).toString('base64url'),
+      secret: jwtSecret,
       secretGenerated: value.JWT_SECRET === undefined,
       issuer: value.JWT_ISSUER,
       accessTtlSeconds: value.ACCESS_TOKEN_TTL_SECONDS,
@@ -54,6 +56,15 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
         ? { email: value.SUPER_ADMIN_EMAIL, password: value.SUPER_ADMIN_PASSWORD }
         : undefined,
     },
+    rateLimits: {
+      anonymous: { max: value.RATE_LIMIT_ANONYMOUS_MAX, windowSeconds: value.RATE_LIMIT_ANONYMOUS_WINDOW_SECONDS },
+      login: { max: value.RATE_LIMIT_LOGIN_MAX, windowSeconds: value.RATE_LIMIT_LOGIN_WINDOW_SECONDS },
+      authFailOpen: value.RATE_LIMIT_AUTH_FAIL_OPEN,
+    },
+    idempotency: { ttlSeconds: value.IDEMPOTENCY_TTL_SECONDS },
+    encryptionKey: value.ENCRYPTION_KEY
+      ? Buffer.from(value.ENCRYPTION_KEY, 'base64')
+      : createHash('sha256').update(`encryption-key:${jwtSecret}`).digest(),
     log: { level: value.LOG_LEVEL },
     metricsToken: value.METRICS_TOKEN,
   };

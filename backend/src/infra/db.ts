@@ -1,6 +1,13 @@
 import knexFactory, { Knex } from 'knex';
 import { knexSnakeCaseMappers } from 'objection';
+import pg from 'pg';
 import { Logger } from './logger';
+
+// JSON shapes for the API: dates stay 'YYYY-MM-DD' (not a local-midnight Date), and numeric/bigint
+// become numbers (amounts fit in 14 digits, counts and ticket numbers far below 2^53).
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number(value));
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export interface PoolOptions {
   poolMax: number;

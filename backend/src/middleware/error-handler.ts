@@ -19,6 +19,8 @@ const BODY_ERRORS: Record<string, () => AppError> = {
 /** Anything thrown, as the contract's error. Unknown errors become a logged 500 that reveals nothing. */
 export function toAppError(error: unknown): AppError | undefined {
   if (error instanceof AppError) return error;
+  // objection's throwIfNotFound(): a row the tenant cannot see is, to the caller, a row that does not exist.
+  if ((error as { name?: string })?.name === 'NotFoundError') return new AppError('NOT_FOUND', 'Resource not found');
   const bodyError = BODY_ERRORS[(error as BodyParserError)?.type ?? ''];
   if (bodyError) return bodyError();
   return fromDatabaseError(error);

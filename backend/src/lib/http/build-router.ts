@@ -13,7 +13,7 @@ export interface RouterOptions {
    * Runs the handler: for non-public routes, inside the caller's tenant transaction (or the platform
    * path) once the caller is confirmed and authorized, handing the handler its principal.
    */
-  execute<T>(route: RouteDefinition, res: Response, work: (principal?: Principal) => Promise<T>): Promise<T>;
+  execute(route: RouteDefinition, res: Response, work: (principal?: Principal) => Promise<RouteResult>): Promise<RouteResult>;
   /** Whether a declared permission exists in the catalogue. */
   isKnownPermission(permission: string): boolean;
 }

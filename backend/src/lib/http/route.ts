@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import Joi from 'joi';
 import { Principal } from '../../modules/auth/principal';
+import { PlanFeature } from '../../modules/plans/plan-gates';
 import { AppError } from '../errors';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -54,6 +55,10 @@ export interface RouteDefinition {
   permission: Access;
   /** Only signed-in users, not API keys (sessions, password, logout). */
   usersOnly?: boolean;
+  /** The plan feature the route needs (402 PLAN_FEATURE_UNAVAILABLE without it). */
+  feature?: PlanFeature;
+  /** Sign-in routes: their IP limit fails closed when Redis is away; `login` adds the IP + account limit. */
+  rateLimit?: 'auth' | 'login';
   /** Mounted under /api/v1 (and the /api alias) unless false, as the operational routes are. */
   versioned?: boolean;
   summary: string;
@@ -78,6 +83,12 @@ export const created = (data: unknown, headers?: Record<string, string>): RouteR
   status: 201,
   body: { data },
   headers,
+});
+/** A list answer: `{data: [...], pagination: {limit, nextCursor, hasMore}}`. */
+export const page = (data: unknown[], pagination: { limit: number; nextCursor: string | null; hasMore: boolean }): RouteResult => ({
+  kind: 'json',
+  status: 200,
+  body: { data, pagination },
 });
 export const noContent = (headers?: Record<string, string>): RouteResult => ({ kind: 'empty', status: 204, headers });
 /** A body outside the `{data}` envelope, for operational endpoints whose shape tools expect. */

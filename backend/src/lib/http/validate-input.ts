@@ -18,7 +18,8 @@ export function validateInput(
     const { value: converted, error } = schema.validate(value, OPTIONS);
     if (error) {
       for (const item of error.details) {
-        details.push({ field: [prefix, ...item.path].filter(Boolean).join('.'), message: item.message });
+        // Only the body's empty prefix is dropped: an array index 0 is part of the field's path.
+        details.push({ field: [prefix, ...item.path].filter((part) => part !== '').join('.'), message: item.message });
       }
     }
     return converted;

@@ -17,6 +17,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/auth/register',
+      rateLimit: 'auth',
       permission: 'public',
       summary: 'Create an organization (tenant) and its first user, a tenant admin',
       tags,
@@ -29,6 +30,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/auth/login',
+      rateLimit: 'login',
       permission: 'public',
       summary: 'Sign in with email and password',
       tags,
@@ -41,6 +43,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/auth/refresh',
+      rateLimit: 'auth',
       permission: 'public',
       summary: 'Exchange a refresh token (body or httpOnly cookie) for a new pair; the old one is spent',
       tags,

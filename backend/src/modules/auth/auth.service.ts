@@ -9,6 +9,7 @@ import { Tenant } from '../tenants/tenant.model';
 import { presentTenant } from '../tenants/tenant.presenter';
 import { provisionTenant } from '../tenants/tenants.service';
 import { User } from '../users/user.model';
+import { acceptInvitation, invitationTenant } from '../users/invitations.service';
 import { presentUser } from '../users/user.presenter';
 import { createUser } from '../users/users.service';
 import { signTenantToken } from './access-tokens';
@@ -159,6 +160,21 @@ export function createAuthService({ knex, config }: AuthDeps) {
         const user = await User.query().findById(rotation.userId).withGraphFetched('role');
         if (!user || user.status !== 'active' || user.deletedAt) throw refreshFailure();
         return signedIn(user, tenant, rotation);
+      });
+    },
+
+    /** The invitee chooses a password and is signed in; the invitation is spent. */
+    async acceptInvite(input: { token: string; password: string }, client: ClientInfo) {
+      const invalid = () => new AppError('UNAUTHORIZED', 'The invitation is invalid, expired or already used');
+      const tenantId = await invitationTenant(knex, input.token);
+      if (!tenantId) throw invalid();
+      return withTenant(knex, tenantId, async () => {
+        const tenant = await currentTenant();
+        if (tenant.status !== 'active') throw new AppError('TENANT_SUSPENDED', 'This organization is suspended');
+        const userId = await acceptInvitation(input.token, await hashPassword(input.password, config.auth.bcryptCost));
+        if (!userId) throw invalid();
+        const session = await openSession(userId, client, config.jwt.refreshTtlSeconds);
+        return signedIn(await loadUser(userId), tenant, session);
       });
     },
 

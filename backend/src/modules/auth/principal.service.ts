@@ -3,7 +3,23 @@ import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
 import { Access } from '../../lib/http/route';
 import { isPlatformPermission, PLATFORM_ROLE_PERMISSIONS } from '../roles/permissions';
-import { ApiKeyPrincipal, Credential, PlatformAdminPrincipal, TenantPrincipal, UserPrincipal } from './principal';
+import { ApiKeyPrincipal, Credential, PlanLimits, PlatformAdminPrincipal, TenantPrincipal, UserPrincipal } from './principal';
+
+interface PlanColumns {
+  plan: string;
+  planFeatures: string[];
+  planQuotas: Record<string, number | null>;
+  requestsPerHour: number;
+}
+
+const PLAN_COLUMNS = ['t.plan', 'p.features as planFeatures', 'p.quotas as planQuotas', 'p.requestsPerHour'];
+
+const planOf = (row: PlanColumns): PlanLimits => ({
+  code: row.plan,
+  features: new Set(row.planFeatures),
+  quotas: row.planQuotas,
+  requestsPerHour: row.requestsPerHour,
+});
 
 const signedOut = () => new AppError('UNAUTHORIZED', 'The session has ended; sign in again');
 const suspended = () => new AppError('TENANT_SUSPENDED', 'This organization is suspended');
@@ -22,11 +38,12 @@ async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, {
   const row = await trx('users as u')
     .join('roles as r', 'r.id', 'u.roleId')
     .join('tenants as t', 't.id', 'u.tenantId')
+    .join('plans as p', 'p.code', 't.plan')
     .leftJoin('sessions as s', (join) => join.onVal('s.id', '=', credential.sessionId).andOn('s.userId', '=', 'u.id'))
     .where('u.id', credential.userId)
     .whereNull('u.deletedAt')
     .first<
-      | {
+      | ({
           email: string;
           status: string;
           teamId: string | null;
@@ -37,7 +54,7 @@ async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, {
           sessionRevokedAt: Date | null;
           sessionExpiresAt: Date | null;
           jtiRevoked: boolean;
-        }
+        } & PlanColumns)
       | undefined
     >(
       'u.email',
@@ -47,6 +64,7 @@ async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, {
       'r.key as roleKey',
       'r.permissions',
       't.status as tenantStatus',
+      ...PLAN_COLUMNS,
       's.revokedAt as sessionRevokedAt',
       's.expiresAt as sessionExpiresAt',
       trx.raw('exists (select 1 from revoked_access_tokens x where x.jti = ?) as jti_revoked', [credential.jti]),
@@ -65,6 +83,7 @@ async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, {
     roleKey: row.roleKey,
     teamId: row.teamId,
     permissions: new Set(row.permissions),
+    plan: planOf(row),
     ...(credential.impersonatorId ? { impersonatorId: credential.impersonatorId } : {}),
   };
 }
@@ -73,12 +92,12 @@ async function loadApiKey(trx: Knex.Transaction, credential: Extract<Credential,
   const row = await trx('apiKeys as k')
     .leftJoin('roles as r', (join) => join.on('r.id', '=', 'k.roleId').andOnNull('r.deletedAt'))
     .join('tenants as t', 't.id', 'k.tenantId')
+    .join('plans as p', 'p.code', 't.plan')
     .where('k.id', credential.apiKeyId)
-    .first<{ keyPermissions: string[] | null; rolePermissions: string[] | null; tenantStatus: string } | undefined>(
-      'k.permissions as keyPermissions',
-      'r.permissions as rolePermissions',
-      't.status as tenantStatus',
-    );
+    .first<
+      | ({ keyPermissions: string[] | null; rolePermissions: string[] | null; tenantStatus: string } & PlanColumns)
+      | undefined
+    >('k.permissions as keyPermissions', 'r.permissions as rolePermissions', 't.status as tenantStatus', ...PLAN_COLUMNS);
   if (!row) throw new AppError('UNAUTHORIZED', 'The API key is invalid, expired or revoked');
   if (row.tenantStatus !== 'active') throw suspended();
   // A key never exceeds its role: explicit permissions narrow the role's, they cannot widen them.
@@ -88,7 +107,13 @@ async function loadApiKey(trx: Knex.Transaction, credential: Extract<Credential,
     .where('id', credential.apiKeyId)
     .where((q) => q.whereNull('lastUsedAt').orWhere('lastUsedAt', '<', trx.raw("now() - interval '1 minute'")))
     .update({ lastUsedAt: trx.fn.now() });
-  return { kind: 'api_key', tenantId: credential.tenantId, apiKeyId: credential.apiKeyId, permissions: new Set(permissions) };
+  return {
+    kind: 'api_key',
+    tenantId: credential.tenantId,
+    apiKeyId: credential.apiKeyId,
+    permissions: new Set(permissions),
+    plan: planOf(row),
+  };
 }
 
 /** Platform admins live outside tenants; their table is global. */

@@ -1,3 +1,12 @@
+/** The tenant's plan as it stands for this request (plans are data: the `plans` table). */
+export interface PlanLimits {
+  code: string;
+  features: ReadonlySet<string>;
+  /** null: unlimited. */
+  quotas: Readonly<Record<string, number | null>>;
+  requestsPerHour: number;
+}
+
 /** Who is calling, as established from the token or key and checked against the database. */
 export type Principal = UserPrincipal | ApiKeyPrincipal | PlatformAdminPrincipal;
 
@@ -14,6 +23,7 @@ export interface UserPrincipal {
   roleKey: string | null;
   teamId: string | null;
   permissions: ReadonlySet<string>;
+  plan: PlanLimits;
   /** Set when a platform admin acts as this tenant (support sessions). */
   impersonatorId?: string;
 }
@@ -23,6 +33,7 @@ export interface ApiKeyPrincipal {
   tenantId: string;
   apiKeyId: string;
   permissions: ReadonlySet<string>;
+  plan: PlanLimits;
 }
 
 export interface PlatformAdminPrincipal {

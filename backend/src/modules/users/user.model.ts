@@ -19,6 +19,11 @@ export class User extends TenantModel {
   failedLoginCount!: number;
   lockedUntil!: Date | null;
   passwordChangedAt!: Date | null;
+  /** SHA-256 of the one-time invitation token; the token itself is only ever in the creator's answer. */
+  inviteTokenHash!: string | null;
+  inviteExpiresAt!: Date | null;
+  createdBy!: string | null;
+  updatedBy!: string | null;
   createdAt!: Date;
   updatedAt!: Date;
   deletedAt!: Date | null;

@@ -1,0 +1,99 @@
+import { Request, RequestHandler, Response } from 'express';
+import { ipKeyGenerator, Options, rateLimit, RateLimitRequestHandler } from 'express-rate-limit';
+import { Redis } from 'ioredis';
+import client from 'prom-client';
+import { AppConfig } from '../config/app-config';
+import { Logger } from '../infra/logger';
+import { Metrics } from '../infra/metrics';
+import { redisRateLimitStore } from '../infra/rate-limit-store';
+import { AppError } from '../lib/errors';
+import { TenantPrincipal } from '../modules/auth/principal';
+
+export interface RateLimitDeps {
+  config: AppConfig;
+  redis?: Redis;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface RateLimiters {
+  /** Link 4: anonymous traffic per client IP. */
+  anonymous: RequestHandler;
+  /** Sign-in routes: the same IP budget (but failing closed) and, for login, IP + account. */
+  auth: RequestHandler;
+  login: RequestHandler;
+  /** Per user or API key, by the tenant's plan; runs once the principal is known. */
+  principal: RateLimitRequestHandler;
+}
+
+const OPERATIONAL = new Set(['/live', '/ready', '/health', '/metrics']);
+const clientIp = (req: Request) => ipKeyGenerator(req.ip ?? '');
+const hasCredentials = (req: Request) => req.get('authorization') !== undefined || req.get('x-api-key') !== undefined;
+
+export const principalKey = (principal: TenantPrincipal): string =>
+  principal.kind === 'user' ? `user:${principal.userId}` : `api_key:${principal.apiKeyId}`;
+
+/**
+ * express-rate-limit with IETF draft-8 headers (RateLimit-Policy, RateLimit) and Retry-After on 429.
+ * With REDIS_URL every instance shares the counters; without it each process counts alone.
+ * While Redis is away, general limits let traffic through (counted in rate_limit_store_errors_total)
+ * and sign-in limits refuse it with 503, unless RATE_LIMIT_AUTH_FAIL_OPEN says otherwise.
+ */
+export function createRateLimiters(deps: RateLimitDeps, isAuthPath: (path: string) => boolean): RateLimiters {
+  const { anonymous, login, authFailOpen } = deps.config.rateLimits;
+  const storeErrors = new client.Counter({
+    name: 'rate_limit_store_errors_total',
+    help: 'Rate-limit checks that could not reach the store',
+    registers: [deps.metrics.registry],
+  });
+  const base = (prefix: string): Partial<Options> => ({
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    ...(deps.redis ? { store: redisRateLimitStore(deps.redis, deps.config.redisKeyPrefix, prefix) } : {}),
+    logger: {
+      error: (error: unknown, message?: string) => {
+        storeErrors.inc();
+        deps.logger.warn(message ?? 'rate-limit store error', { error });
+      },
+      warn: (warning: unknown) => deps.logger.warn('rate limiter', { detail: String(warning) }),
+    },
+    handler: (_req: Request, _res: Response, next) =>
+      next(new AppError('RATE_LIMITED', 'Too many requests: retry after the number of seconds in Retry-After')),
+  });
+
+  return {
+    anonymous: rateLimit({
+      ...base('ip'),
+      windowMs: anonymous.windowSeconds * 1000,
+      limit: anonymous.max,
+      identifier: 'anonymous',
+      keyGenerator: clientIp,
+      skip: (req) => hasCredentials(req) || OPERATIONAL.has(req.path) || isAuthPath(req.path),
+      passOnStoreError: true,
+    }),
+    auth: rateLimit({
+      ...base('ip'),
+      windowMs: anonymous.windowSeconds * 1000,
+      limit: anonymous.max,
+      identifier: 'anonymous',
+      keyGenerator: clientIp,
+      passOnStoreError: authFailOpen,
+    }),
+    login: rateLimit({
+      ...base('login'),
+      windowMs: login.windowSeconds * 1000,
+      limit: login.max,
+      identifier: 'login',
+      keyGenerator: (req) => `${clientIp(req)}:${String((req.body as { email?: unknown })?.email ?? '').toLowerCase().slice(0, 254)}`,
+      passOnStoreError: authFailOpen,
+    }),
+    principal: rateLimit({
+      ...base('principal'),
+      windowMs: 3600 * 1000,
+      limit: (_req, res) => (res.locals.principal as TenantPrincipal).plan.requestsPerHour,
+      identifier: (_req, res) => `plan-${(res.locals.principal as TenantPrincipal).plan.code}`,
+      keyGenerator: (_req, res) => principalKey(res.locals.principal as TenantPrincipal),
+      passOnStoreError: true,
+    }),
+  };
+}

@@ -1,0 +1,48 @@
+import { RequestHandler } from 'express';
+import { AppError, ErrorDetail } from '../lib/errors';
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** A tag, comment or doctype opener: `<b`, `</`, `<!`; plain text like "a < b" or "<3" passes. */
+const MARKUP = /<[a-zA-Z/!?]/;
+/** Secrets are compared, never displayed, so any character is allowed in them. */
+const SECRET_FIELDS = new Set(['password', 'currentPassword', 'newPassword', 'token', 'refreshToken']);
+const MAX_DEPTH = 20;
+
+/**
+ * Link 8: refuses operator-style keys (`$where`, `a.b`), prototype keys anywhere in the body or query,
+ * markup in text (so nothing stored can execute in a browser that shows it), and absurd nesting.
+ */
+export function sanitize(): RequestHandler {
+  return (req, _res, next) => {
+    const problems: ErrorDetail[] = [];
+    inspect(req.body, '', 0, problems);
+    inspect(req.query, 'query', 0, problems);
+    if (problems.length) {
+      next(new AppError('VALIDATION_ERROR', 'The request contains forbidden keys or markup', problems.slice(0, 20)));
+      return;
+    }
+    next();
+  };
+}
+
+function inspect(value: unknown, path: string, depth: number, problems: ErrorDetail[]): void {
+  if (typeof value === 'string') {
+    const field = path.split('.').pop() ?? '';
+    if (!SECRET_FIELDS.has(field) && MARKUP.test(value)) problems.push({ field: path, message: 'must not contain HTML or script markup' });
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  if (depth > MAX_DEPTH) {
+    problems.push({ field: path, message: `nests deeper than ${MAX_DEPTH} levels` });
+    return;
+  }
+  const entries = Array.isArray(value) ? value.map((item, index) => [String(index), item] as const) : Object.entries(value);
+  for (const [key, inner] of entries) {
+    const childPath = path ? `${path}.${key}` : key;
+    if (!Array.isArray(value) && (FORBIDDEN_KEYS.has(key) || key.startsWith('$') || key.includes('.'))) {
+      problems.push({ field: childPath, message: 'is not an allowed key' });
+      continue;
+    }
+    inspect(inner, childPath, depth + 1, problems);
+  }
+}

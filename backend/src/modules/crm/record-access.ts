@@ -1,0 +1,32 @@
+import { tenantScope } from '../../infra/tenant-scope';
+import { AppError } from '../../lib/errors';
+import { TenantPrincipal } from '../auth/principal';
+import { RecordData, ResourceDefinition } from './resource-definition';
+
+/**
+ * Sales users read every record but change only their own and their team's: the owner must be them,
+ * or a user of their team. Other roles are bounded by their permissions alone.
+ */
+export async function assertMayChange(def: ResourceDefinition, principal: TenantPrincipal, record: RecordData): Promise<void> {
+  if (principal.kind !== 'user' || principal.roleKey !== 'sales_user' || !def.ownerField) return;
+  const owner = record[def.ownerField] as string | null | undefined;
+  if (owner === principal.userId) return;
+  if (owner && principal.teamId) {
+    const teammate = await tenantScope().trx('users').where({ id: owner, teamId: principal.teamId }).first('id');
+    if (teammate) return;
+  }
+  throw new AppError('FORBIDDEN', `Sales users may change only their own and their team's ${def.name}`);
+}
+
+/** Every referenced id must name a live record of this tenant: a foreign or unknown id is a 400, not a link. */
+export async function assertReferencesExist(def: ResourceDefinition, data: RecordData): Promise<void> {
+  const { trx } = tenantScope();
+  const problems: Array<{ field: string; message: string }> = [];
+  for (const [field, table] of Object.entries(def.references)) {
+    const id = data[field];
+    if (typeof id !== 'string') continue;
+    const found = await trx(table).where({ id }).whereNull('deletedAt').first('id');
+    if (!found) problems.push({ field, message: `does not name an existing ${table.replace(/s$/, '')}` });
+  }
+  if (problems.length) throw new AppError('VALIDATION_ERROR', 'A referenced record does not exist', problems);
+}

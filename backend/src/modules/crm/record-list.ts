@@ -1,0 +1,128 @@
+import Joi from 'joi';
+import { AppError } from '../../lib/errors';
+import { encodeCursor, Pagination } from '../../lib/pagination';
+import { FilterSpec, ResourceDefinition, SortColumn } from './resource-definition';
+import { presentRecord } from './record-model';
+
+const TIMESTAMP_SORTS: Record<string, SortColumn[]> = {
+  createdAt: [{ column: 'createdAt', type: 'timestamp' }],
+  updatedAt: [{ column: 'updatedAt', type: 'timestamp' }],
+};
+
+const isoDate = Joi.date().iso();
+export const COMMON_FILTERS: Record<string, FilterSpec> = {
+  createdAfter: { column: 'createdAt', op: '>=', schema: isoDate },
+  createdBefore: { column: 'createdAt', op: '<=', schema: isoDate },
+  updatedAfter: { column: 'updatedAt', op: '>=', schema: isoDate },
+  updatedBefore: { column: 'updatedAt', op: '<=', schema: isoDate },
+};
+
+export const sortsOf = (def: ResourceDefinition): Record<string, SortColumn[]> => ({ ...TIMESTAMP_SORTS, ...def.sorts });
+export const filtersOf = (def: ResourceDefinition): Record<string, FilterSpec> => ({ ...COMMON_FILTERS, ...def.filters });
+
+/** The list query parameters a resource accepts; anything else is a 400. */
+export function listQuerySchema(def: ResourceDefinition): Joi.ObjectSchema {
+  const sortKeys = Object.keys(sortsOf(def)).flatMap((key) => [key, `-${key}`]);
+  const filters = Object.fromEntries(Object.entries(filtersOf(def)).map(([name, spec]) => [name, spec.schema]));
+  return Joi.object({
+    limit: Joi.number().integer().min(1).max(500).default(50),
+    cursor: Joi.string().max(1024),
+    sort: Joi.string().valid(...sortKeys).default('-createdAt'),
+    q: Joi.string().trim().min(1).max(200),
+    includeDeleted: Joi.boolean().default(false),
+    ...filters,
+  });
+}
+
+export interface ListQuery {
+  limit: number;
+  cursor?: string;
+  sort: string;
+  q?: string;
+  includeDeleted: boolean;
+  [filter: string]: unknown;
+}
+
+const PRECISE = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+
+/** A sort column as SQL, so that comparing, ordering and reading the cursor all use the same expression. */
+function sortExpression(table: string, sort: SortColumn): string {
+  const column = `"${table}"."${sort.column.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}"`;
+  return sort.nullable ? `coalesce(${column}, '')` : column;
+}
+
+function cursorValueExpression(expression: string, sort: SortColumn): string {
+  if (sort.type === 'timestamp') return `to_char(${expression} at time zone 'UTC', ${PRECISE})`;
+  return `${expression}::text`;
+}
+
+/**
+ * Keyset pagination over a whitelisted sort: the cursor carries the sort key and the last row's sort
+ * values and id, so a page costs the same at any depth and rows inserted meanwhile never shift a page.
+ */
+export async function listRecords(def: ResourceDefinition, query: ListQuery): Promise<{ data: unknown[]; pagination: Pagination }> {
+  const table = def.model.tableName;
+  const descending = query.sort.startsWith('-');
+  const sortKey = descending ? query.sort.slice(1) : query.sort;
+  const sorts = sortsOf(def)[sortKey]!;
+  const expressions = sorts.map((sort) => sortExpression(table, sort));
+
+  const builder = def.model.query();
+  if (!query.includeDeleted) builder.whereNull(`${table}.deletedAt`);
+  for (const [name, spec] of Object.entries(filtersOf(def))) {
+    if (query[name] !== undefined) builder.where(`${table}.${spec.column}`, spec.op, query[name] as never);
+  }
+  if (query.q) builder.whereRaw(`"${table}"."search" @@ websearch_to_tsquery('simple', ?)`, [query.q]);
+
+  if (query.cursor) {
+    const values = decodeListCursor(query.cursor, query.sort, sorts.length);
+    const casts = sorts.map((sort) => (sort.type === 'timestamp' ? '?::timestamptz' : sort.type === 'number' ? '?::numeric' : sort.type === 'date' ? '?::date' : '?'));
+    builder.whereRaw(`(${[...expressions, `"${table}"."id"`].join(', ')}) ${descending ? '<' : '>'} (${[...casts, '?::uuid'].join(', ')})`, values);
+  }
+  const direction = descending ? 'desc' : 'asc';
+  const rows = await builder
+    .select(
+      `${table}.*`,
+      ...expressions.map((expression, index) => def.model.raw(`${cursorValueExpression(expression, sorts[index]!)} as cursor_value_${index}`)),
+    )
+    .orderByRaw([...expressions, `"${table}"."id"`].map((expression) => `${expression} ${direction}`).join(', '))
+    .limit(query.limit + 1);
+
+  const hasMore = rows.length > query.limit;
+  const page = rows.slice(0, query.limit) as unknown as Array<Record<string, unknown>>;
+  const last = page.at(-1);
+  const nextCursor =
+    hasMore && last ? encodeCursor([query.sort, ...sorts.map((_, index) => String(last[`cursorValue${index}`])), String(last.id)]) : null;
+  return {
+    data: page.map((row) => presentRecord(stripCursorValues(row), def.present)),
+    pagination: { limit: query.limit, nextCursor, hasMore },
+  };
+}
+
+function stripCursorValues(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).filter(([key]) => !key.startsWith('cursorValue')));
+}
+
+/** A cursor is only valid for the sort it was made for; anything else is a 400, never a database error. */
+function decodeListCursor(cursor: string, sort: string, width: number): string[] {
+  const invalid = new AppError('VALIDATION_ERROR', 'The cursor is invalid', [
+    { field: 'query.cursor', message: 'is not a cursor this list gave out for this sort' },
+  ]);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid;
+  }
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== width + 2 ||
+    parsed[0] !== sort ||
+    !parsed.every((value) => typeof value === 'string' && value.length <= 512) ||
+    !uuid.test(parsed[width + 1])
+  ) {
+    throw invalid;
+  }
+  return parsed.slice(1) as string[];
+}

@@ -1,0 +1,107 @@
+import { AppError, notFound } from '../../lib/errors';
+import { actorId, TenantPrincipal } from '../auth/principal';
+import { recordAudit } from '../audit/audit-context';
+import { assertWithinQuota } from '../plans/plan-gates';
+import { assertMayChange, assertReferencesExist } from './record-access';
+import { presentRecord } from './record-model';
+import { RecordData, ResourceDefinition } from './resource-definition';
+
+/** Fields that differ between two versions of a row, as {field: {before, after}}. */
+function changedFields(before: RecordData, after: RecordData, fields: string[]): { before: RecordData; after: RecordData } {
+  const changed = fields.filter((field) => JSON.stringify(before[field] ?? null) !== JSON.stringify(after[field] ?? null));
+  return {
+    before: Object.fromEntries(changed.map((field) => [field, before[field] ?? null])),
+    after: Object.fromEntries(changed.map((field) => [field, after[field] ?? null])),
+  };
+}
+
+const subjectOf = (def: ResourceDefinition, ...rows: Array<RecordData | undefined>): string | null => {
+  if (!def.subjectField) return null;
+  const value = rows.map((row) => row?.[def.subjectField!]).find((email) => typeof email === 'string');
+  return (value as string | undefined) ?? null;
+};
+
+/** Create, read, update and delete of one resource, in the request's tenant transaction, audited. */
+export function recordsService(def: ResourceDefinition) {
+  const fields = Object.keys(def.fields);
+
+  async function load(id: string, options: { includeDeleted?: boolean; lock?: boolean } = {}): Promise<RecordData> {
+    const query = def.model.query().findById(id);
+    if (!options.includeDeleted) query.whereNull('deletedAt');
+    if (options.lock) query.forUpdate();
+    const row = await query;
+    if (!row) throw notFound(def.singular.charAt(0).toUpperCase() + def.singular.slice(1));
+    return row as unknown as RecordData;
+  }
+
+  return {
+    load,
+
+    async get(id: string, includeDeleted = false) {
+      return presentRecord(await load(id, { includeDeleted }), def.present);
+    },
+
+    async create(principal: TenantPrincipal, input: RecordData) {
+      await assertWithinQuota(principal, 'records', def.model.tableName);
+      let data: RecordData = { ...input };
+      if (def.ownerField && data[def.ownerField] === undefined && principal.kind === 'user') data[def.ownerField] = principal.userId;
+      data = def.prepare ? await def.prepare(data, { principal }) : data;
+      await assertMayChange(def, principal, data);
+      await assertReferencesExist(def, data);
+      const actor = actorId(principal);
+      const row = (await def.model.query().insert({ ...data, createdBy: actor, updatedBy: actor } as never)) as unknown as RecordData;
+      await def.afterWrite?.(row, { principal });
+      recordAudit({
+        action: `${def.singular}.create`,
+        resourceType: def.singular,
+        resourceId: row.id as string,
+        after: Object.fromEntries(fields.filter((field) => row[field] !== undefined).map((field) => [field, row[field]])),
+        subject: subjectOf(def, row),
+      });
+      return presentRecord(row, def.present);
+    },
+
+    async update(principal: TenantPrincipal, id: string, patch: RecordData) {
+      const existing = await load(id, { lock: true });
+      await assertMayChange(def, principal, existing);
+      const data = def.prepare ? await def.prepare({ ...patch }, { principal, existing }) : { ...patch };
+      if (def.ownerField && data[def.ownerField] !== undefined) await assertMayChange(def, principal, data);
+      await assertReferencesExist(def, data);
+      const row = (await def.model
+        .query()
+        .patchAndFetchById(id, { ...data, updatedBy: actorId(principal) } as never)) as unknown as RecordData;
+      await def.afterWrite?.(row, { principal, existing });
+      const diff = changedFields(existing, row, fields);
+      if (Object.keys(diff.after).length) {
+        recordAudit({
+          action: `${def.singular}.update`,
+          resourceType: def.singular,
+          resourceId: id,
+          ...diff,
+          subject: subjectOf(def, row, existing),
+        });
+      }
+      return presentRecord(row, def.present);
+    },
+
+    /** Soft delete by default; `hard` erases the row for good (tenant admins). */
+    async remove(principal: TenantPrincipal, id: string, hard: boolean) {
+      if (hard && !principal.permissions.has('organization:manage')) {
+        throw new AppError('FORBIDDEN', 'Only tenant admins may delete records permanently');
+      }
+      const existing = await load(id, { lock: true, includeDeleted: hard });
+      await assertMayChange(def, principal, existing);
+      if (hard) await def.model.query().deleteById(id);
+      else await def.model.query().patchAndFetchById(id, { deletedAt: new Date(), updatedBy: actorId(principal) } as never);
+      recordAudit({
+        action: hard ? `${def.singular}.purge` : `${def.singular}.delete`,
+        resourceType: def.singular,
+        resourceId: id,
+        before: Object.fromEntries(fields.filter((field) => existing[field] !== undefined).map((field) => [field, existing[field]])),
+        subject: subjectOf(def, existing),
+      });
+    },
+  };
+}
+
+export type RecordsService = ReturnType<typeof recordsService>;

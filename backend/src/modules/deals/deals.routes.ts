@@ -1,0 +1,29 @@
+import Joi from 'joi';
+import { defineRoute, ok, RouteDefinition } from '../../lib/http/route';
+import { recordRoutes } from '../crm/record.routes';
+import { recordsService } from '../crm/records.service';
+import { dealsResource } from './deals.resource';
+import { dealForecast, dealPipeline } from './deals.service';
+
+export function dealsRoutes(): RouteDefinition[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/deals/forecast',
+      permission: 'deals:read',
+      summary: 'Forecast: amount and amount x probability by stage and by expected close month',
+      tags: ['Deals'],
+      schema: { query: Joi.object({ byOwner: Joi.boolean().default(false) }) },
+      handler: async (input) => ok(await dealForecast(input.query.byOwner === true)),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/deals/pipeline',
+      permission: 'deals:read',
+      summary: 'Pipeline: deal counts and amounts per stage',
+      tags: ['Deals'],
+      handler: async () => ok(await dealPipeline()),
+    }),
+    ...recordRoutes(dealsResource, recordsService(dealsResource)),
+  ];
+}

@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import { raw as rawResult, RouteResult } from '../../lib/http/route';
+import { AppError } from '../../lib/errors';
+import { IdempotencyKey } from './idempotency-key.model';
+
+/** Longer than any request may run (statement timeout), after which a crashed attempt may be retried. */
+const LOCK_SECONDS = 120;
+
+export type Claim = { kind: 'claimed'; id: string } | { kind: 'replay'; result: RouteResult };
+
+/** method + path + body with sorted keys: the same request, however its JSON was spelled. */
+export function fingerprint(method: string, path: string, body: unknown): string {
+  return createHash('sha256').update(`${method.toUpperCase()} ${path}\n${canonicalJson(body ?? null)}`).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.keys(value as object)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Claims a key for this caller in the current tenant scope. Its transaction commits before the work
+ * starts, so a concurrent duplicate finds the row: in progress (409), finished (replayed), or made
+ * for a different request (422). An expired key, or one whose attempt died, is claimed afresh.
+ */
+export async function claimKey(caller: string, key: string, print: string, ttlSeconds: number): Promise<Claim> {
+  const now = Date.now();
+  const fresh = {
+    caller,
+    key,
+    fingerprint: print,
+    status: 'in_progress' as const,
+    lockedUntil: new Date(now + LOCK_SECONDS * 1000),
+    expiresAt: new Date(now + ttlSeconds * 1000),
+  };
+  const inserted = await IdempotencyKey.query().insert(fresh).onConflict(['tenantId', 'caller', 'key']).ignore();
+  if (inserted.id) return { kind: 'claimed', id: inserted.id };
+
+  const existing = await IdempotencyKey.query().findOne({ caller, key }).forUpdate();
+  if (!existing) throw new AppError('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is in progress');
+  const expired = existing.expiresAt.getTime() <= now;
+  const abandoned = existing.status === 'in_progress' && (existing.lockedUntil?.getTime() ?? 0) <= now;
+  if (expired || (abandoned && existing.fingerprint === print)) {
+    await IdempotencyKey.query().findById(existing.id).patch({ ...fresh, responseStatus: null, responseBody: null, responseHeaders: null, completedAt: null });
+    return { kind: 'claimed', id: existing.id };
+  }
+  if (existing.fingerprint !== print) {
+    throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different request');
+  }
+  if (existing.status === 'in_progress') {
+    throw new AppError('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is in progress', undefined, { 'Retry-After': '1' });
+  }
+  return { kind: 'replay', result: replay(existing) };
+}
+
+function replay(row: IdempotencyKey): RouteResult {
+  const headers = { ...(row.responseHeaders ?? {}), 'Idempotent-Replayed': 'true' };
+  if (row.responseStatus === 204) return { kind: 'empty', status: 204, headers };
+  return rawResult(row.responseStatus ?? 200, row.responseBody, headers);
+}
+
+/** Stores the answer in the same transaction as the work, so both commit or neither does. */
+export async function completeKey(id: string, result: RouteResult): Promise<void> {
+  const stored =
+    result.kind === 'json'
+      ? { responseStatus: result.status, responseBody: result.body, responseHeaders: result.headers ?? null }
+      : { responseStatus: result.status, responseBody: null, responseHeaders: result.kind === 'empty' ? (result.headers ?? null) : null };
+  await IdempotencyKey.query().findById(id).patch({ ...stored, status: 'completed', completedAt: new Date(), lockedUntil: null });
+}
+
+/** After a failed attempt: a 4xx is the answer and is kept; a 5xx frees the key for a retry. */
+export async function settleFailedKey(id: string, error: AppError | undefined, requestId: string): Promise<void> {
+  if (!error || error.status >= 500) {
+    await IdempotencyKey.query().deleteById(id);
+    return;
+  }
+  const body = {
+    error: { code: error.code, message: error.message, ...(error.details?.length ? { details: error.details } : {}), requestId },
+  };
+  await IdempotencyKey.query()
+    .findById(id)
+    .patch({ status: 'completed', responseStatus: error.status, responseBody: body, responseHeaders: error.headers ?? null, completedAt: new Date(), lockedUntil: null });
+}

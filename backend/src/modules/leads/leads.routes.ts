@@ -1,0 +1,30 @@
+import Joi from 'joi';
+import { defineRoute, ok, principalOf, RouteDefinition } from '../../lib/http/route';
+import { accountsResource } from '../accounts/accounts.resource';
+import { createBodySchema, recordRoutes } from '../crm/record.routes';
+import { recordsService } from '../crm/records.service';
+import { dealsResource } from '../deals/deals.resource';
+import { leadsResource } from './leads.resource';
+import { convertLead, ConvertLeadInput } from './leads.service';
+
+const convertBody = Joi.object({
+  accountId: Joi.string().uuid(),
+  account: Joi.object(accountsResource.fields),
+  contactId: Joi.string().uuid(),
+  deal: createBodySchema(dealsResource).fork(['accountId', 'contactId'], (schema) => schema.forbidden()),
+}).oxor('accountId', 'account');
+
+export function leadsRoutes(): RouteDefinition[] {
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/leads/:id/convert',
+      permission: 'leads:write',
+      summary: 'Convert a lead into an account, a contact and optionally a deal, in one transaction',
+      tags: ['Leads'],
+      schema: { params: Joi.object({ id: Joi.string().uuid().required() }), body: convertBody },
+      handler: async (input) => ok(await convertLead(principalOf(input, 'user', 'api_key'), input.params.id!, input.body as ConvertLeadInput)),
+    }),
+    ...recordRoutes(leadsResource, recordsService(leadsResource)),
+  ];
+}

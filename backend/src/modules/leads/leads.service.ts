@@ -1,0 +1,71 @@
+import { AppError } from '../../lib/errors';
+import { actorId, TenantPrincipal } from '../auth/principal';
+import { recordAudit } from '../audit/audit-context';
+import { accountsResource } from '../accounts/accounts.resource';
+import { contactsResource } from '../contacts/contacts.resource';
+import { recordsService } from '../crm/records.service';
+import { presentRecord } from '../crm/record-model';
+import { dealsResource } from '../deals/deals.resource';
+import { leadsResource } from './leads.resource';
+
+export interface ConvertLeadInput {
+  accountId?: string;
+  account?: Record<string, unknown>;
+  contactId?: string;
+  deal?: Record<string, unknown>;
+}
+
+const leads = recordsService(leadsResource);
+const accounts = recordsService(accountsResource);
+const contacts = recordsService(contactsResource);
+const deals = recordsService(dealsResource);
+
+/**
+ * Lead -> account (new or existing) + contact (new or existing) + optional deal, and the lead marked
+ * converted: one transaction (the request's), so a failure anywhere leaves nothing half-converted.
+ */
+export async function convertLead(principal: TenantPrincipal, leadId: string, input: ConvertLeadInput) {
+  const lead = await leads.load(leadId, { lock: true });
+  if (lead.status === 'converted') throw new AppError('CONFLICT', 'This lead is already converted');
+  const person = [lead.firstName, lead.lastName].filter(Boolean).join(' ');
+
+  const account = input.accountId
+    ? presentRecord(await accounts.load(input.accountId).catch(() => missing('accountId', 'account')))
+    : await accounts.create(principal, { name: lead.company || person || 'Unnamed account', ownerId: lead.ownerId ?? null, ...input.account });
+  const contact = input.contactId
+    ? presentRecord(await contacts.load(input.contactId).catch(() => missing('contactId', 'contact')))
+    : await contacts.create(principal, {
+        firstName: lead.firstName ?? null,
+        lastName: lead.lastName ?? null,
+        email: lead.email ?? null,
+        phone: lead.phone ?? null,
+        title: lead.title ?? null,
+        accountId: account.id,
+        ownerId: lead.ownerId ?? null,
+      });
+  const deal = input.deal
+    ? await deals.create(principal, { accountId: account.id, contactId: contact.id, ownerId: lead.ownerId ?? null, ...input.deal })
+    : null;
+
+  const converted = await leadsResource.model.query().patchAndFetchById(leadId, {
+    status: 'converted',
+    convertedAt: new Date(),
+    convertedAccountId: account.id,
+    convertedContactId: contact.id,
+    convertedDealId: deal?.id ?? null,
+    updatedBy: actorId(principal),
+  } as never);
+  recordAudit({
+    action: 'lead.convert',
+    resourceType: 'lead',
+    resourceId: leadId,
+    before: { status: lead.status },
+    after: { status: 'converted', accountId: account.id, contactId: contact.id, dealId: deal?.id ?? null },
+    subject: (lead.email as string | null) ?? null,
+  });
+  return { lead: presentRecord(converted), account, contact, deal };
+}
+
+function missing(field: string, what: string): never {
+  throw new AppError('VALIDATION_ERROR', `The ${what} does not exist`, [{ field, message: `does not name an existing ${what}` }]);
+}

@@ -1,0 +1,66 @@
+import Joi from 'joi';
+import { tenantScope } from '../../infra/tenant-scope';
+import { id, PRIORITIES, text } from '../crm/field-schemas';
+import { recordModel } from '../crm/record-model';
+import { RecordData, ResourceDefinition, WriteContext } from '../crm/resource-definition';
+
+const STATUSES = ['open', 'in_progress', 'waiting_for_customer', 'resolved', 'closed'] as const;
+const isDone = (status: unknown) => status === 'resolved' || status === 'closed';
+
+/**
+ * Ticket numbers come from a per-tenant counter bumped with UPDATE ... RETURNING: concurrent creates
+ * queue on the counter row, so numbers never repeat (a rolled-back create may leave a gap).
+ */
+async function nextTicketNumber(): Promise<number> {
+  const { trx, tenantId } = tenantScope();
+  const [row] = await trx('counters')
+    .insert({ tenantId, name: 'tickets', value: 1 })
+    .onConflict(['tenantId', 'name'])
+    .merge({ value: trx.raw('counters.value + 1') })
+    .returning<Array<{ value: number }>>('value');
+  return Number(row!.value);
+}
+
+async function prepare(data: RecordData, { existing }: WriteContext): Promise<RecordData> {
+  if (!existing) data.number = await nextTicketNumber();
+  const status = data.status ?? existing?.status;
+  if (data.status !== undefined && isDone(status) !== isDone(existing?.status)) data.resolvedAt = isDone(status) ? new Date() : null;
+  return data;
+}
+
+export const formatTicketNumber = (number: number): string => `TCK-${String(number).padStart(6, '0')}`;
+
+export const ticketsResource: ResourceDefinition = {
+  name: 'tickets',
+  singular: 'ticket',
+  model: recordModel('tickets'),
+  fields: {
+    subject: Joi.string().trim().min(1).max(300),
+    description: text(20_000),
+    status: Joi.string().valid(...STATUSES),
+    priority: Joi.string().valid(...PRIORITIES),
+    assigneeId: id,
+    contactId: id,
+    accountId: id,
+  },
+  required: ['subject'],
+  references: { assigneeId: 'users', contactId: 'contacts', accountId: 'accounts' },
+  filters: {
+    status: { column: 'status', op: '=', schema: Joi.string().valid(...STATUSES) },
+    priority: { column: 'priority', op: '=', schema: Joi.string().valid(...PRIORITIES) },
+    assigneeId: { column: 'assigneeId', op: '=', schema: Joi.string().uuid() },
+    contactId: { column: 'contactId', op: '=', schema: Joi.string().uuid() },
+    accountId: { column: 'accountId', op: '=', schema: Joi.string().uuid() },
+  },
+  sorts: { number: [{ column: 'number', type: 'number' }] },
+  ownerField: 'assigneeId',
+  prepare,
+  present: (ticket) => ({
+    ...ticket,
+    number: formatTicketNumber(ticket.number as number),
+    resolutionSeconds:
+      ticket.resolvedAt instanceof Date && ticket.createdAt instanceof Date
+        ? Math.round((ticket.resolvedAt.getTime() - ticket.createdAt.getTime()) / 1000)
+        : null,
+  }),
+};

@@ -1,0 +1,85 @@
+import { AppDeps } from '../../app-deps';
+import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { CreationPage } from '../../lib/pagination';
+import { createAuthService } from '../auth/auth.service';
+import { presentUser } from './user.presenter';
+import { UserStatus } from './user.model';
+import { acceptInviteBody, createUserBody, listUsersQuery, updateUserBody, userParams } from './users.schema';
+import { addUser, getUser, listUsers, removeUser, updateUser, UserChanges, UserDraft } from './users.service';
+
+export function usersRoutes(deps: AppDeps): RouteDefinition[] {
+  const auth = createAuthService(deps);
+  const tags = ['Users'];
+  const caller = (input: RouteInput) => principalOf(input, 'user', 'api_key');
+
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/users',
+      permission: 'users:manage',
+      summary: 'The members of the organization, oldest first, keyset-paged',
+      tags,
+      schema: { query: listUsersQuery },
+      handler: async (input) => {
+        const { rows, pagination } = await listUsers(input.query as unknown as CreationPage & { status?: UserStatus });
+        return page(rows.map(presentUser), pagination);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/users/:id',
+      permission: 'users:manage',
+      summary: 'One member of the organization',
+      tags,
+      schema: { params: userParams },
+      handler: async (input) => ok(presentUser(await getUser(input.params.id!))),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/users',
+      permission: 'users:manage',
+      summary: 'Add a member: active with a password, else invited with a one-time inviteToken in this answer only',
+      tags,
+      schema: { body: createUserBody },
+      handler: async (input) => {
+        const { user, invitation } = await addUser(caller(input), input.body as UserDraft, deps.config.auth);
+        const shown = invitation ? { inviteToken: invitation.token, inviteExpiresAt: invitation.expiresAt } : {};
+        return created({ ...presentUser(user), ...shown });
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/users/:id',
+      permission: 'users:manage',
+      summary: "Change a member's role, status or profile; disabling revokes their sessions at once",
+      tags,
+      schema: { params: userParams, body: updateUserBody },
+      handler: async (input) => ok(presentUser(await updateUser(caller(input), input.params.id!, input.body as UserChanges))),
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/users/:id',
+      permission: 'users:manage',
+      summary: 'Remove a member (soft delete); their sessions end at once',
+      tags,
+      schema: { params: userParams },
+      handler: async (input) => {
+        await removeUser(caller(input), input.params.id!);
+        return noContent();
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/accept-invite',
+      rateLimit: 'auth',
+      permission: 'public',
+      summary: 'Accept an invitation: set a password and sign in (401 when the token is invalid, expired or used)',
+      tags: ['Auth'],
+      schema: { body: acceptInviteBody },
+      handler: async (input) => {
+        const result = await auth.acceptInvite(input.body as { token: string; password: string }, { ip: input.ip, userAgent: input.userAgent });
+        return ok(result);
+      },
+    }),
+  ];
+}
