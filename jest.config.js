@@ -8,4 +8,6 @@ module.exports = {
   globalTeardown: '<rootDir>/backend/test/support/global-teardown.ts',
   testTimeout: 30000,
   maxWorkers: 2,
+  // A leaked handle must never hang CI; `npx jest --detectOpenHandles` is how to find one.
+  forceExit: true,
 };

@@ -6,6 +6,7 @@ import { buildRouter, RouterOptions } from './lib/http/build-router';
 import { RouteDefinition, RouteResult } from './lib/http/route';
 import { authenticate } from './middleware/authenticate';
 import { bodyParsers } from './middleware/body-parsers';
+import { bulkBody } from './middleware/bulk-body';
 import { corsPolicy } from './middleware/cors-policy';
 import { errorHandler, toAppError } from './middleware/error-handler';
 import { notFound } from './middleware/not-found';
@@ -20,10 +21,14 @@ import { activitiesRoutes } from './modules/activities/activities.routes';
 import { adminAuthRoutes } from './modules/admin/admin-auth.routes';
 import { apiKeysRoutes } from './modules/api-keys/api-keys.routes';
 import { AuditActor, runWithAuditContext } from './modules/audit/audit-context';
+import { useAuditEncryptionKey } from './modules/audit/audit-crypto';
+import { flushAudit, writeAuditNow } from './modules/audit/audit-store';
+import { auditRoutes } from './modules/audit/audit.routes';
 import { authRoutes } from './modules/auth/auth.routes';
 import { Credential, TenantPrincipal } from './modules/auth/principal';
 import { authorize, isPlatformRoute, loadPlatformPrincipal, loadTenantPrincipal } from './modules/auth/principal.service';
 import { contactsRoutes } from './modules/contacts/contacts.routes';
+import { importUndoRoutes } from './modules/crm/import.routes';
 import { dealsRoutes } from './modules/deals/deals.routes';
 import { healthRoutes } from './modules/health/health.routes';
 import { claimKey, completeKey, fingerprint, settleFailedKey } from './modules/idempotency/idempotency.service';
@@ -45,6 +50,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...usersRoutes(deps),
     ...rolesRoutes(),
     ...apiKeysRoutes(),
+    ...auditRoutes(),
     ...rateLimitRoutes(limiters),
     ...leadsRoutes(),
     ...contactsRoutes(),
@@ -53,6 +59,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...tasksRoutes(),
     ...activitiesRoutes(),
     ...ticketsRoutes(),
+    ...importUndoRoutes(),
   ];
 }
 
@@ -61,6 +68,7 @@ const versionedPaths = (path: string) => [`/api/v1${path}`, `/api${path}`];
 
 /** Builds the Express app without listening, so tests drive it in-process. The order of links matters. */
 export function createApp(deps: AppDeps): express.Express {
+  useAuditEncryptionKey(deps.config.encryptionKey);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.http.trustProxy);
@@ -75,7 +83,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(requestLogger(deps.logger, deps.metrics));
   app.use(securityHeaders());
   app.use(corsPolicy(deps.config.http.corsOrigins));
-  app.use(bodyParsers(deps.config.http.bodyLimit));
+  // Bulk bodies (imports) may exceed BODY_LIMIT and be CSV: their routes read them, after authentication.
+  const bulkRequests = new Set(
+    routes.filter((route) => route.bulkBody).flatMap((route) => versionedPaths(route.path).map((path) => `${route.method} ${path}`.toLowerCase())),
+  );
+  app.use(bodyParsers(deps.config.http.bodyLimit, (req) => bulkRequests.has(`${req.method} ${req.path.replace(/\/$/, '')}`.toLowerCase())));
   app.use(limiters.anonymous);
   app.use(tenantResolver(deps.knex, deps.config.auth.tenantBaseDomain));
   app.use(sanitize());
@@ -100,7 +112,8 @@ export function createApp(deps: AppDeps): express.Express {
 function chainFor(route: RouteDefinition, authenticateLink: RequestHandler, limiters: RateLimiters): RequestHandler[] {
   if (route.rateLimit === 'login') return [limiters.auth, limiters.login];
   if (route.rateLimit === 'auth') return [limiters.auth];
-  return route.permission === 'public' ? [] : [authenticateLink];
+  if (route.permission === 'public') return [];
+  return route.bulkBody ? [authenticateLink, bulkBody(route.bulkBody)] : [authenticateLink];
 }
 
 /**
@@ -151,29 +164,69 @@ async function execute(
     requestId: String(res.locals.requestId),
   };
 
-  return runWithAuditContext(actor, async () => {
-    const key = WRITE_METHODS.has(route.method) ? idempotencyKeyOf(req) : undefined;
-    if (key === undefined) {
-      return withTenant(deps.knex, tenantId, async () => run(await admit()));
-    }
-    const caller = `${actor.actorType}:${actor.actorId}`;
-    const print = fingerprint(req.method, req.originalUrl, req.body);
-    const { principal, claim } = await withTenant(deps.knex, tenantId, async () => {
-      const admitted = await admit();
-      return { principal: admitted, claim: await claimKey(caller, key, print, deps.config.idempotency.ttlSeconds) };
-    });
-    if (claim.kind === 'replay') return claim.result;
-    try {
-      return await withTenant(deps.knex, tenantId, async () => {
-        const result = await run(principal);
-        await completeKey(claim.id, result);
-        return result;
+  // Entries queued by the work are written last in its transaction (flushAudit), so they commit with it.
+  const work = async (principal: TenantPrincipal) => {
+    const result = await run(principal);
+    await flushAudit();
+    return result;
+  };
+  let admitted = false;
+  const admitOnce = async () => {
+    const principal = await admit();
+    admitted = true;
+    return principal;
+  };
+
+  try {
+    return await runWithAuditContext(actor, async () => {
+      const key = WRITE_METHODS.has(route.method) ? idempotencyKeyOf(req) : undefined;
+      if (key === undefined) {
+        return withTenant(deps.knex, tenantId, async () => work(await admitOnce()));
+      }
+      const caller = `${actor.actorType}:${actor.actorId}`;
+      const print = fingerprint(req.method, req.originalUrl, req.body);
+      const { principal, claim } = await withTenant(deps.knex, tenantId, async () => {
+        const confirmed = await admitOnce();
+        return { principal: confirmed, claim: await claimKey(caller, key, print, deps.config.idempotency.ttlSeconds) };
       });
-    } catch (error) {
-      await withTenant(deps.knex, tenantId, () => settleFailedKey(claim.id, toAppError(error), actor.requestId ?? ''));
-      throw error;
-    }
-  });
+      if (claim.kind === 'replay') return claim.result;
+      try {
+        return await withTenant(deps.knex, tenantId, async () => {
+          const result = await work(principal);
+          await completeKey(claim.id, result);
+          return result;
+        });
+      } catch (error) {
+        await withTenant(deps.knex, tenantId, () => settleFailedKey(claim.id, toAppError(error), actor.requestId ?? ''));
+        throw error;
+      }
+    });
+  } catch (error) {
+    if (admitted && WRITE_METHODS.has(route.method)) await auditFailure(deps, tenantId, actor, route, req, error);
+    throw error;
+  }
+}
+
+/** A refused or failed write by a confirmed caller is audited too, in its own transaction (the work's rolled back). */
+async function auditFailure(deps: AppDeps, tenantId: string, actor: AuditActor, route: RouteDefinition, req: Request, error: unknown) {
+  const appError = toAppError(error);
+  const resourceId = typeof req.params.id === 'string' && /^[0-9a-f-]{36}$/i.test(req.params.id) ? req.params.id : undefined;
+  try {
+    await withTenant(deps.knex, tenantId, () =>
+      writeAuditNow(actor, [
+        {
+          action: 'request.failed',
+          resourceType: route.path.split('/')[1],
+          ...(resourceId ? { resourceId } : {}),
+          after: { method: route.method.toUpperCase(), route: route.path },
+          result: 'failure',
+          errorCode: appError?.code ?? 'INTERNAL_ERROR',
+        },
+      ]),
+    );
+  } catch (auditError) {
+    deps.logger.error('could not audit a failed request', { error: auditError });
+  }
 }
 
 /** `Idempotency-Key` (IETF draft): 1 to 255 characters. */

@@ -22,6 +22,8 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
 export interface ErrorDetail {
+  /** The 1-based data row of a bulk import the problem is in. */
+  row?: number;
   field?: string;
   message: string;
 }

@@ -9,13 +9,18 @@ const hasBody = (req: Request) =>
 /**
  * Link 3c: JSON bodies up to the configured limit; a body of any other type than JSON or CSV is 415.
  * Parse errors reach the error handler, which maps them to INVALID_JSON and PAYLOAD_TOO_LARGE.
+ * Bodies of bulk routes (`parsedByRoute`) are left unread: their route parses them after authentication.
  * `next` is bound to the request's async context, which the body stream's callbacks would otherwise lose.
  */
-export function bodyParsers(limit: string): RequestHandler {
+export function bodyParsers(limit: string, parsedByRoute: (req: Request) => boolean = () => false): RequestHandler {
   const json = express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
   return (req, res, next) => {
     if (hasBody(req) && !req.is(ACCEPTED_TYPES)) {
       next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json (or text/csv for imports)'));
+      return;
+    }
+    if (parsedByRoute(req)) {
+      next();
       return;
     }
     json(req, res, AsyncResource.bind(next));

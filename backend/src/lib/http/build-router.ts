@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream/promises';
 import { parse as parseCookies } from 'cookie';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Principal } from '../../modules/auth/principal';
@@ -59,15 +60,21 @@ function runner(route: RouteDefinition, options: RouterOptions): RequestHandler 
         userAgent: req.get('user-agent'),
         requestedTenantId: res.locals.requestedTenantId as string | undefined,
       };
-      const result = await options.execute(route, res, (principal) => route.handler({ ...input, principal }));
-      send(res, result);
+      const result = await options.execute(route, res, async (principal) => {
+        const answer = await route.handler({ ...input, principal });
+        // A stream reads from the request's transaction, which ends when this work returns: it is sent
+        // to its last byte here, so the transaction commits (and writes its audit entries) only after that.
+        if (answer.kind === 'stream') await sendStream(res, answer);
+        return answer;
+      });
+      if (result.kind !== 'stream') send(res, result);
     } catch (error) {
       next(error);
     }
   };
 }
 
-function send(res: Response, result: RouteResult): void {
+function send(res: Response, result: Exclude<RouteResult, { kind: 'stream' }>): void {
   switch (result.kind) {
     case 'json':
       if (result.headers) res.set(result.headers);
@@ -80,11 +87,18 @@ function send(res: Response, result: RouteResult): void {
       if (result.headers) res.set(result.headers);
       res.status(204).end();
       return;
-    case 'stream':
-      res.status(result.status).type(result.contentType);
-      if (result.filename) res.attachment(result.filename);
-      result.stream.on('error', (error) => res.destroy(error));
-      result.stream.pipe(res);
-      return;
+  }
+}
+
+async function sendStream(res: Response, result: Extract<RouteResult, { kind: 'stream' }>): Promise<void> {
+  res.status(result.status).type(result.contentType);
+  // Quoted whatever the name, as clients expect; the names are the server's own (ASCII).
+  if (result.filename) res.set('Content-Disposition', `attachment; filename="${result.filename.replace(/["\\]/g, '\\$&')}"`);
+  try {
+    await pipeline(result.stream, res);
+  } catch (error) {
+    // A client that hangs up mid-download is no server failure: what was sent stays sent (and audited).
+    const clientLeft = (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' && !res.writableFinished;
+    if (!clientLeft) throw error;
   }
 }

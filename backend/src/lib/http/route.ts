@@ -39,6 +39,12 @@ export function principalOf<K extends Principal['kind']>(input: RouteInput, ...k
   return principal as Extract<Principal, { kind: K }>;
 }
 
+/** A body too large for BODY_LIMIT (bulk imports): JSON or text/csv, parsed into rows by the route's own link. */
+export interface BulkBody {
+  limitBytes: number;
+  maxRows: number;
+}
+
 export type RouteResult =
   | { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
   | { kind: 'text'; status: number; contentType: string; text: string }
@@ -57,6 +63,8 @@ export interface RouteDefinition {
   usersOnly?: boolean;
   /** The plan feature the route needs (402 PLAN_FEATURE_UNAVAILABLE without it). */
   feature?: PlanFeature;
+  /** Takes a bulk body, parsed after authentication instead of by the global JSON link. */
+  bulkBody?: BulkBody;
   /** Sign-in routes: their IP limit fails closed when Redis is away; `login` adds the IP + account limit. */
   rateLimit?: 'auth' | 'login';
   /** Mounted under /api/v1 (and the /api alias) unless false, as the operational routes are. */

@@ -5,6 +5,7 @@ import { assertHolds, resolveRole } from '../roles/roles.service';
 import { newApiKey } from './api-key-format';
 import { ApiKey } from './api-key.model';
 import { presentApiKey } from './api-key.presenter';
+import { recordAudit } from '../audit/audit-context';
 
 export interface NewApiKey {
   name: string;
@@ -51,6 +52,12 @@ export async function createApiKey(input: NewApiKey, creator: UserPrincipal) {
     })
     .returning('*');
   apiKey.role = role;
+  recordAudit({
+    action: 'api_key.create',
+    resourceType: 'api_key',
+    resourceId: apiKey.id,
+    after: { name: apiKey.name, prefix, roleId: role.id, permissions: apiKey.permissions, expiresAt: apiKey.expiresAt },
+  });
   return { ...presentApiKey(apiKey), key };
 }
 
@@ -58,5 +65,7 @@ export async function createApiKey(input: NewApiKey, creator: UserPrincipal) {
 export async function revokeApiKey(id: string, actorId: string): Promise<void> {
   const apiKey = await ApiKey.query().findById(id);
   if (!apiKey) throw notFound('API key');
-  if (!apiKey.revokedAt) await ApiKey.query().findById(id).patch({ revokedAt: new Date(), updatedBy: actorId });
+  if (apiKey.revokedAt) return;
+  await ApiKey.query().findById(id).patch({ revokedAt: new Date(), updatedBy: actorId });
+  recordAudit({ action: 'api_key.revoke', resourceType: 'api_key', resourceId: id, before: { name: apiKey.name, prefix: apiKey.prefix } });
 }

@@ -4,6 +4,8 @@ import { AppConfig } from '../../config/app-config';
 import { enableCredentialLookup, withCredentialLookup } from '../../infra/credential-lookup';
 import { tenantScope, withTenant } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
+import { AuditEvent, recordAudit } from '../audit/audit-context';
+import { writeAuditNow } from '../audit/audit-store';
 import { fromDatabaseError } from '../../lib/database-errors';
 import { Tenant } from '../tenants/tenant.model';
 import { presentTenant } from '../tenants/tenant.presenter';
@@ -72,6 +74,10 @@ export function createAuthService({ knex, config }: AuthDeps) {
     };
   }
 
+  /** Sign-in flows run their own transactions, so they write their audit entries at once, in them. */
+  const audit = (client: ClientInfo, userId: string | null, events: AuditEvent[]) =>
+    writeAuditNow({ actorType: 'user', actorId: userId, ip: client.ip || null, userAgent: client.userAgent ?? null }, events);
+
   const loadUser = (userId: string) => User.query().findById(userId).withGraphFetched('role').throwIfNotFound();
   const currentTenant = () => Tenant.query().findById(tenantScope().tenantId).throwIfNotFound();
 
@@ -98,7 +104,13 @@ export function createAuthService({ knex, config }: AuthDeps) {
           );
           const user = await loadUser(created.id);
           const session = await openSession(user.id, client, config.jwt.refreshTtlSeconds);
-          return signedIn(user, await currentTenant(), session);
+          const tenant = await currentTenant();
+          await audit(client, user.id, [
+            { action: 'tenant.register', resourceType: 'tenant', resourceId: tenant.id, after: { name: tenant.name, subdomain: tenant.subdomain, plan: tenant.plan } },
+            { action: 'user.create', resourceType: 'user', resourceId: user.id, after: { email: user.email, roleId: user.roleId }, subject: user.email },
+            { action: 'auth.login', resourceType: 'session', resourceId: session.sessionId, subject: user.email },
+          ]);
+          return signedIn(user, tenant, session);
         });
       } catch (error) {
         throw renameTenantConflict(error);
@@ -128,7 +140,7 @@ export function createAuthService({ knex, config }: AuthDeps) {
         if (await verifyPassword(input.password, candidate?.passwordHash, config.auth.bcryptCost)) matches.push(candidate!);
       }
       if (matches.length === 0) {
-        await Promise.all(open.map((candidate) => recordFailedLogin(candidate)));
+        await Promise.all(open.map((candidate) => recordFailedLogin(candidate, input.email, client)));
         throw badCredentials();
       }
       if (matches.length > 1) {
@@ -146,6 +158,7 @@ export function createAuthService({ knex, config }: AuthDeps) {
           .patch({ lastLoginAt: new Date(), failedLoginCount: 0, lockedUntil: null });
         const user = await loadUser(match.id);
         const session = await openSession(user.id, client, config.jwt.refreshTtlSeconds);
+        await audit(client, user.id, [{ action: 'auth.login', resourceType: 'session', resourceId: session.sessionId, subject: user.email }]);
         return signedIn(user, tenant, session);
       });
     },
@@ -174,7 +187,9 @@ export function createAuthService({ knex, config }: AuthDeps) {
         const userId = await acceptInvitation(input.token, await hashPassword(input.password, config.auth.bcryptCost));
         if (!userId) throw invalid();
         const session = await openSession(userId, client, config.jwt.refreshTtlSeconds);
-        return signedIn(await loadUser(userId), tenant, session);
+        const user = await loadUser(userId);
+        await audit(client, userId, [{ action: 'auth.invite_accepted', resourceType: 'user', resourceId: userId, subject: user.email }]);
+        return signedIn(user, tenant, session);
       });
     },
 
@@ -182,6 +197,7 @@ export function createAuthService({ knex, config }: AuthDeps) {
     async logout(principal: UserPrincipal) {
       await revokeSessions({ sessionId: principal.sessionId }, 'logout');
       await denylistAccessToken(principal.jti, principal.userId, principal.tokenExpiresAt);
+      recordAudit({ action: 'auth.logout', resourceType: 'session', resourceId: principal.sessionId });
     },
 
     async me(principal: UserPrincipal) {
@@ -205,13 +221,17 @@ export function createAuthService({ knex, config }: AuthDeps) {
       await User.query()
         .findById(user.id)
         .patch({ passwordHash: await hashPassword(input.newPassword, config.auth.bcryptCost), passwordChangedAt: new Date() });
-      await revokeSessions({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
+      const revoked = await revokeSessions({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
+      recordAudit({ action: 'auth.password_change', resourceType: 'user', resourceId: user.id, after: { sessionsRevoked: revoked } });
     },
   };
 
   /** Counted per account in its own transaction, so the 401 that follows cannot roll it back. */
-  async function recordFailedLogin(candidate: LoginCandidate): Promise<void> {
+  async function recordFailedLogin(candidate: LoginCandidate, email: string, client: ClientInfo): Promise<void> {
     await withTenant(knex, candidate.tenantId, async (trx) => {
+      await audit(client, null, [
+        { action: 'auth.login_failed', resourceType: 'user', resourceId: candidate.id, result: 'failure', errorCode: 'UNAUTHORIZED', subject: email },
+      ]);
       const [row] = await trx('users')
         .where({ id: candidate.id })
         .update({

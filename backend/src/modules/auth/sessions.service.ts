@@ -3,6 +3,7 @@ import { withCredentialLookup } from '../../infra/credential-lookup';
 import { withTenant } from '../../infra/tenant-scope';
 import { randomSecret, sha256Hex } from '../../lib/crypto';
 import { AppError, notFound } from '../../lib/errors';
+import { writeAuditNow } from '../audit/audit-store';
 import { RefreshToken, RevokedAccessToken, Session } from './session.model';
 
 const REFRESH_PREFIX = 'rt_';
@@ -58,6 +59,9 @@ export async function rotateRefreshToken(knex: Knex, token: string): Promise<Rot
     }
     if (current.usedAt) {
       await revokeSessions({ sessionId: session.id }, 'refresh_token_reuse');
+      await writeAuditNow({ actorType: 'system', actorId: null }, [
+        { action: 'auth.refresh_reuse_detected', resourceType: 'session', resourceId: session.id, result: 'failure', errorCode: 'UNAUTHORIZED' },
+      ]);
       return { outcome: 'reused' } as const;
     }
     const successor = await issueRefreshToken(session.id, session.userId, session.expiresAt);

@@ -8,7 +8,18 @@ export const phone = Joi.string().trim().max(40).pattern(/^[0-9+()\-.\s/x]*$/).a
 export const url = Joi.string().trim().uri({ scheme: ['http', 'https'] }).max(500).allow(null, '');
 export const id = Joi.string().uuid().allow(null);
 export const isoDate = Joi.date().iso().allow(null);
-export const dateOnly = Joi.string().isoDate().pattern(/^\d{4}-\d{2}-\d{2}$/).allow(null);
+/**
+ * A calendar date, kept as 'YYYY-MM-DD'. Not isoDate(): with conversion on, it rewrites the value into a
+ * full timestamp, which the pattern then refused, so no date was ever accepted.
+ */
+export const dateOnly = Joi.string()
+  .pattern(/^\d{4}-\d{2}-\d{2}$/)
+  .custom((value: string, helpers) => {
+    const date = new Date(`${value}T00:00:00Z`);
+    // Date rolls 2026-02-30 over into March: a real calendar date reads back unchanged.
+    return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value) ? value : helpers.error('any.invalid');
+  })
+  .allow(null);
 export const address = Joi.object({
   line1: text(200),
   line2: text(200),

@@ -34,13 +34,17 @@ export function listQuerySchema(def: ResourceDefinition): Joi.ObjectSchema {
   });
 }
 
-export interface ListQuery {
-  limit: number;
-  cursor?: string;
+/** Which rows a list (or the CSV export) covers, and in what order. */
+export interface ListFilters {
   sort: string;
   q?: string;
   includeDeleted: boolean;
   [filter: string]: unknown;
+}
+
+export interface ListQuery extends ListFilters {
+  limit: number;
+  cursor?: string;
 }
 
 const PRECISE = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
@@ -49,6 +53,26 @@ const PRECISE = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 function sortExpression(table: string, sort: SortColumn): string {
   const column = `"${table}"."${sort.column.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}"`;
   return sort.nullable ? `coalesce(${column}, '')` : column;
+}
+
+/** The rows a list walks through before any cursor: live unless asked otherwise, filtered, matching q. */
+export function filteredRecords(def: ResourceDefinition, query: ListFilters) {
+  const table = def.model.tableName;
+  const builder = def.model.query();
+  if (!query.includeDeleted) builder.whereNull(`${table}.deletedAt`);
+  for (const [name, spec] of Object.entries(filtersOf(def))) {
+    if (query[name] !== undefined) builder.where(`${table}.${spec.column}`, spec.op, query[name] as never);
+  }
+  if (query.q) builder.whereRaw(`"${table}"."search" @@ websearch_to_tsquery('simple', ?)`, [query.q]);
+  return builder;
+}
+
+/** ORDER BY for a sort key (`name`, `-createdAt`), the id last so that the order is total. */
+export function orderBySql(def: ResourceDefinition, sort: string): string {
+  const descending = sort.startsWith('-');
+  const table = def.model.tableName;
+  const expressions = sortsOf(def)[descending ? sort.slice(1) : sort]!.map((column) => sortExpression(table, column));
+  return [...expressions, `"${table}"."id"`].map((expression) => `${expression} ${descending ? 'desc' : 'asc'}`).join(', ');
 }
 
 function cursorValueExpression(expression: string, sort: SortColumn): string {
@@ -67,25 +91,18 @@ export async function listRecords(def: ResourceDefinition, query: ListQuery): Pr
   const sorts = sortsOf(def)[sortKey]!;
   const expressions = sorts.map((sort) => sortExpression(table, sort));
 
-  const builder = def.model.query();
-  if (!query.includeDeleted) builder.whereNull(`${table}.deletedAt`);
-  for (const [name, spec] of Object.entries(filtersOf(def))) {
-    if (query[name] !== undefined) builder.where(`${table}.${spec.column}`, spec.op, query[name] as never);
-  }
-  if (query.q) builder.whereRaw(`"${table}"."search" @@ websearch_to_tsquery('simple', ?)`, [query.q]);
-
+  const builder = filteredRecords(def, query);
   if (query.cursor) {
-    const values = decodeListCursor(query.cursor, query.sort, sorts.length);
+    const values = decodeListCursor(query.cursor, query.sort, sorts);
     const casts = sorts.map((sort) => (sort.type === 'timestamp' ? '?::timestamptz' : sort.type === 'number' ? '?::numeric' : sort.type === 'date' ? '?::date' : '?'));
     builder.whereRaw(`(${[...expressions, `"${table}"."id"`].join(', ')}) ${descending ? '<' : '>'} (${[...casts, '?::uuid'].join(', ')})`, values);
   }
-  const direction = descending ? 'desc' : 'asc';
   const rows = await builder
     .select(
       `${table}.*`,
       ...expressions.map((expression, index) => def.model.raw(`${cursorValueExpression(expression, sorts[index]!)} as cursor_value_${index}`)),
     )
-    .orderByRaw([...expressions, `"${table}"."id"`].map((expression) => `${expression} ${direction}`).join(', '))
+    .orderByRaw(orderBySql(def, query.sort))
     .limit(query.limit + 1);
 
   const hasMore = rows.length > query.limit;
@@ -103,8 +120,20 @@ function stripCursorValues(row: Record<string, unknown>): Record<string, unknown
   return Object.fromEntries(Object.entries(row).filter(([key]) => !key.startsWith('cursorValue')));
 }
 
-/** A cursor is only valid for the sort it was made for; anything else is a 400, never a database error. */
-function decodeListCursor(cursor: string, sort: string, width: number): string[] {
+/** The form each kind of sort value takes in the cursors this list gives out. */
+const CURSOR_VALUE: Record<SortColumn['type'], (value: string) => boolean> = {
+  timestamp: (value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(value) && !Number.isNaN(Date.parse(value)),
+  number: (value) => /^-?\d{1,20}(\.\d{1,10})?$/.test(value),
+  date: (value) => /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value)),
+  text: () => true,
+};
+
+/**
+ * A cursor is only valid for the sort it was made for, with values of the form this list writes (else
+ * PostgreSQL would take 'yesterday' or 'infinity' as timestamps); anything else is a 400, never a database error.
+ */
+function decodeListCursor(cursor: string, sort: string, sorts: SortColumn[]): string[] {
+  const width = sorts.length;
   const invalid = new AppError('VALIDATION_ERROR', 'The cursor is invalid', [
     { field: 'query.cursor', message: 'is not a cursor this list gave out for this sort' },
   ]);
@@ -120,6 +149,7 @@ function decodeListCursor(cursor: string, sort: string, width: number): string[]
     parsed.length !== width + 2 ||
     parsed[0] !== sort ||
     !parsed.every((value) => typeof value === 'string' && value.length <= 512) ||
+    !sorts.every((column, index) => CURSOR_VALUE[column.type](parsed[index + 1])) ||
     !uuid.test(parsed[width + 1])
   ) {
     throw invalid;

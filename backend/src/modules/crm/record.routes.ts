@@ -1,6 +1,8 @@
 import Joi from 'joi';
 import { AppError } from '../../lib/errors';
 import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../lib/http/route';
+import { exportRoute } from './export.routes';
+import { importRoute } from './import.routes';
 import { listQuerySchema, listRecords, ListQuery } from './record-list';
 import { recordTimeline } from './record-timeline';
 import { RecordsService } from './records.service';
@@ -16,7 +18,7 @@ export const createBodySchema = (def: ResourceDefinition): Joi.ObjectSchema =>
     ),
   );
 
-/** The standard routes of a CRM resource: list, create, read, update, delete, timeline. */
+/** The standard routes of a CRM resource: list, create, bulk import, CSV export, read, update, delete, timeline. */
 export function recordRoutes(def: ResourceDefinition, records: RecordsService): RouteDefinition[] {
   const tags = [def.name.charAt(0).toUpperCase() + def.name.slice(1)];
   const canSeeDeleted = (permissions: ReadonlySet<string>) => permissions.has(`${def.name}:delete`);
@@ -47,6 +49,8 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       schema: { body: createBodySchema(def) },
       handler: async (input) => created(await records.create(principalOf(input, 'user', 'api_key'), input.body as Record<string, unknown>)),
     }),
+    importRoute(def),
+    exportRoute(def),
     defineRoute({
       method: 'get',
       path: `/${def.name}/:id`,

@@ -49,7 +49,12 @@ export function recordsService(def: ResourceDefinition) {
       await assertMayChange(def, principal, data);
       await assertReferencesExist(def, data);
       const actor = actorId(principal);
-      const row = (await def.model.query().insert({ ...data, createdBy: actor, updatedBy: actor } as never)) as unknown as RecordData;
+      // returning('*'): objection otherwise answers only the fields sent plus the id, so database defaults
+      // (createdAt, a deal's stage, a lead's status) would be missing from the answer and from afterWrite.
+      const row = (await def.model
+        .query()
+        .insert({ ...data, createdBy: actor, updatedBy: actor } as never)
+        .returning('*')) as unknown as RecordData;
       await def.afterWrite?.(row, { principal });
       recordAudit({
         action: `${def.singular}.create`,

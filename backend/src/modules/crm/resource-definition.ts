@@ -49,6 +49,15 @@ export interface ResourceDefinition {
   present?(record: RecordData): RecordData;
   /** Side effects in the same transaction, after the row is written (history rows, counters). */
   afterWrite?(record: RecordData, context: WriteContext): Promise<void>;
+  /**
+   * Bulk import's counterparts of prepare and afterWrite for new rows, for resources whose per-row hooks
+   * cost a query per row (a ticket number, a related-record check, a stage-history row). The import
+   * checks references and related records itself, a chunk at a time. Without them it calls the per-row hooks.
+   */
+  batch?: {
+    prepare?(rows: RecordData[], context: WriteContext): Promise<RecordData[]> | RecordData[];
+    afterWrite?(rows: RecordData[], context: WriteContext): Promise<void>;
+  };
 }
 
 export interface WriteContext {

@@ -42,6 +42,13 @@ async function recordStageChange(deal: RecordData, { existing, principal }: Writ
   });
 }
 
+/** New deals of an import enter their first stage together: one multi-row insert. */
+async function recordFirstStages(deals: RecordData[], { principal }: WriteContext): Promise<void> {
+  const { trx, tenantId } = tenantScope();
+  const changedBy = actorId(principal);
+  await trx('dealStageChanges').insert(deals.map((deal) => ({ tenantId, dealId: deal.id, fromStage: null, toStage: deal.stage, changedBy })));
+}
+
 export const dealsResource: ResourceDefinition = {
   name: 'deals',
   singular: 'deal',
@@ -75,4 +82,5 @@ export const dealsResource: ResourceDefinition = {
   ownerField: 'ownerId',
   prepare,
   afterWrite: recordStageChange,
+  batch: { afterWrite: recordFirstStages },
 };

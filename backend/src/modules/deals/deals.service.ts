@@ -21,7 +21,7 @@ export async function dealForecast(byOwner: boolean) {
   return { byStage, byCloseMonth: byMonth };
 }
 
-/** Open deals per stage: how many and how much. */
+/** Deals per stage, closed ones included: how many and how much. */
 export async function dealPipeline() {
   const { trx } = tenantScope();
   const stages = await trx('deals')

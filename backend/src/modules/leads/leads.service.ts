@@ -3,6 +3,7 @@ import { actorId, TenantPrincipal } from '../auth/principal';
 import { recordAudit } from '../audit/audit-context';
 import { accountsResource } from '../accounts/accounts.resource';
 import { contactsResource } from '../contacts/contacts.resource';
+import { assertMayChange } from '../crm/record-access';
 import { recordsService } from '../crm/records.service';
 import { presentRecord } from '../crm/record-model';
 import { dealsResource } from '../deals/deals.resource';
@@ -26,7 +27,11 @@ const deals = recordsService(dealsResource);
  */
 export async function convertLead(principal: TenantPrincipal, leadId: string, input: ConvertLeadInput) {
   const lead = await leads.load(leadId, { lock: true });
-  if (lead.status === 'converted') throw new AppError('CONFLICT', 'This lead is already converted');
+  // Converting changes the lead: a sales user may convert only their own or their team's, even onto
+  // existing records (where no new record's owner check would catch it).
+  await assertMayChange(leadsResource, principal, lead);
+  // convertedAt stays when a PATCH moves the status back, so a reopened lead cannot spawn a second account.
+  if (lead.status === 'converted' || lead.convertedAt) throw new AppError('CONFLICT', 'This lead is already converted');
   const person = [lead.firstName, lead.lastName].filter(Boolean).join(' ');
 
   const account = input.accountId

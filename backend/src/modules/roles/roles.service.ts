@@ -4,6 +4,7 @@ import { ApiKey } from '../api-keys/api-key.model';
 import { actorId, TenantPrincipal } from '../auth/principal';
 import { User } from '../users/user.model';
 import { Role } from './role.model';
+import { recordAudit } from '../audit/audit-context';
 
 export interface RoleDraft {
   name: string;
@@ -43,7 +44,9 @@ export async function createRole(caller: TenantPrincipal, draft: RoleDraft): Pro
   assertHolds(caller, draft.permissions, 'grant these permissions');
   await assertNameFree(draft.name);
   const actor = actorId(caller);
-  return Role.query().insert({ ...draft, key: null, isSystem: false, createdBy: actor, updatedBy: actor }).returning('*');
+  const role = await Role.query().insert({ ...draft, key: null, isSystem: false, createdBy: actor, updatedBy: actor }).returning('*');
+  recordAudit({ action: 'role.create', resourceType: 'role', resourceId: role.id, after: { name: role.name, permissions: role.permissions } });
+  return role;
 }
 
 export async function updateRole(caller: TenantPrincipal, id: string, patch: Partial<RoleDraft>): Promise<Role> {
@@ -51,12 +54,20 @@ export async function updateRole(caller: TenantPrincipal, id: string, patch: Par
   if (caller.kind === 'user' && caller.roleId === id) throw new AppError('FORBIDDEN', 'You cannot change your own role');
   if (patch.permissions) assertHolds(caller, patch.permissions, 'grant these permissions');
   if (patch.name && patch.name.toLowerCase() !== role.name.toLowerCase()) await assertNameFree(patch.name);
-  return Role.query().patchAndFetchById(id, { ...patch, updatedBy: actorId(caller) });
+  const updated = await Role.query().patchAndFetchById(id, { ...patch, updatedBy: actorId(caller) });
+  recordAudit({
+    action: 'role.update',
+    resourceType: 'role',
+    resourceId: id,
+    before: { name: role.name, permissions: role.permissions },
+    after: { name: updated.name, permissions: updated.permissions },
+  });
+  return updated;
 }
 
 /** Soft delete; a role still held by a user or a live API key stays, so nobody is left without one. */
 export async function deleteRole(caller: TenantPrincipal, id: string): Promise<void> {
-  await customRoleInReach(caller, id, 'delete this role');
+  const role = await customRoleInReach(caller, id, 'delete this role');
   const [user, apiKey] = await Promise.all([
     User.query().where({ roleId: id }).whereNull('deletedAt').first(),
     ApiKey.query()
@@ -71,6 +82,7 @@ export async function deleteRole(caller: TenantPrincipal, id: string): Promise<v
     ]);
   }
   await Role.query().findById(id).patch({ deletedAt: new Date(), updatedBy: actorId(caller) });
+  recordAudit({ action: 'role.delete', resourceType: 'role', resourceId: id, before: { name: role.name, permissions: role.permissions } });
 }
 
 /** A custom role the caller may change: system roles are data from the migrations, the same for every tenant. */

@@ -6,10 +6,14 @@ import { assertRelatedExists } from '../crm/related-record';
 
 const STATUSES = ['open', 'in_progress', 'done', 'cancelled'] as const;
 
-async function prepare(data: RecordData, { existing }: WriteContext): Promise<RecordData> {
-  await assertRelatedExists(data, existing);
+function stampCompletion(data: RecordData, existing?: RecordData): RecordData {
   if (data.status !== undefined && data.status !== existing?.status) data.completedAt = data.status === 'done' ? new Date() : null;
   return data;
+}
+
+async function prepare(data: RecordData, { existing }: WriteContext): Promise<RecordData> {
+  await assertRelatedExists(data, existing);
+  return stampCompletion(data, existing);
 }
 
 export const tasksResource: ResourceDefinition = {
@@ -40,4 +44,5 @@ export const tasksResource: ResourceDefinition = {
   sorts: { title: [{ column: 'title', type: 'text' }] },
   ownerField: 'assigneeId',
   prepare,
+  batch: { prepare: (rows) => rows.map((row) => stampCompletion(row)) },
 };

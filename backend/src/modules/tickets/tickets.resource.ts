@@ -9,23 +9,33 @@ const isDone = (status: unknown) => status === 'resolved' || status === 'closed'
 
 /**
  * Ticket numbers come from a per-tenant counter bumped with UPDATE ... RETURNING: concurrent creates
- * queue on the counter row, so numbers never repeat (a rolled-back create may leave a gap).
+ * queue on the counter row, so numbers never repeat (a rolled-back create may leave a gap). An import
+ * takes a block of `count` numbers in the same one statement; the first of the block is answered.
  */
-async function nextTicketNumber(): Promise<number> {
+async function allocateTicketNumbers(count: number): Promise<number> {
   const { trx, tenantId } = tenantScope();
   const [row] = await trx('counters')
-    .insert({ tenantId, name: 'tickets', value: 1 })
+    .insert({ tenantId, name: 'tickets', value: count })
     .onConflict(['tenantId', 'name'])
-    .merge({ value: trx.raw('counters.value + 1') })
+    .merge({ value: trx.raw('counters.value + ?', [count]) })
     .returning<Array<{ value: number }>>('value');
-  return Number(row!.value);
+  return Number(row!.value) - count + 1;
 }
 
-async function prepare(data: RecordData, { existing }: WriteContext): Promise<RecordData> {
-  if (!existing) data.number = await nextTicketNumber();
+function stampResolution(data: RecordData, existing?: RecordData): RecordData {
   const status = data.status ?? existing?.status;
   if (data.status !== undefined && isDone(status) !== isDone(existing?.status)) data.resolvedAt = isDone(status) ? new Date() : null;
   return data;
+}
+
+async function prepare(data: RecordData, { existing }: WriteContext): Promise<RecordData> {
+  if (!existing) data.number = await allocateTicketNumbers(1);
+  return stampResolution(data, existing);
+}
+
+async function prepareBatch(rows: RecordData[]): Promise<RecordData[]> {
+  const first = await allocateTicketNumbers(rows.length);
+  return rows.map((row, index) => stampResolution({ ...row, number: first + index }));
 }
 
 export const formatTicketNumber = (number: number): string => `TCK-${String(number).padStart(6, '0')}`;
@@ -55,6 +65,7 @@ export const ticketsResource: ResourceDefinition = {
   sorts: { number: [{ column: 'number', type: 'number' }] },
   ownerField: 'assigneeId',
   prepare,
+  batch: { prepare: prepareBatch },
   present: (ticket) => ({
     ...ticket,
     number: formatTicketNumber(ticket.number as number),

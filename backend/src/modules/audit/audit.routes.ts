@@ -1,0 +1,65 @@
+import { defineRoute, ok, RouteDefinition } from '../../lib/http/route';
+import { verifyAuditChain } from './audit-chain';
+import { exportAuditEntries } from './audit-export';
+import { auditStats, listAuditEntries } from './audit.service';
+import { auditStatsQuery, ExportAuditLogsQuery, exportAuditLogsQuery, ListAuditLogsQuery, listAuditLogsQuery } from './audit.schema';
+
+const FILTERS_DESCRIPTION =
+  'Filters: `action`, `resourceType`, `resourceId`, `userId` (the acting user or API key), `from` and `to` (ISO-8601, both inclusive).';
+
+export function auditRoutes(): RouteDefinition[] {
+  const tags = ['Audit'];
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/audit-logs',
+      permission: 'audit:read',
+      summary: "The tenant's audit trail, newest first; personal data shows as `[erased]` once its subject is erased",
+      description: FILTERS_DESCRIPTION,
+      tags,
+      schema: { query: listAuditLogsQuery },
+      handler: async (input) => {
+        const { limit, cursor, ...filters } = input.query as ListAuditLogsQuery;
+        const page = await listAuditEntries(filters, { limit, cursor });
+        return { kind: 'json', status: 200, body: page };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/audit-logs/export',
+      permission: 'audit:read',
+      feature: 'audit_export',
+      summary: 'The filtered audit trail as CSV or a JSON array, oldest first, streamed',
+      description: `${FILTERS_DESCRIPTION} \`format\`: \`csv\` (default) or \`json\`. CSV cells that a spreadsheet would run as a formula start with a quote.`,
+      tags,
+      schema: { query: exportAuditLogsQuery },
+      handler: async (input) => {
+        const { format, ...filters } = input.query as ExportAuditLogsQuery;
+        return {
+          kind: 'stream',
+          status: 200,
+          contentType: format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8',
+          filename: `audit-logs-${new Date().toISOString().slice(0, 10)}.${format}`,
+          stream: exportAuditEntries(filters, format),
+        };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/audit-logs/stats',
+      permission: 'audit:read',
+      summary: 'Audit entry counts by action, by actor and by UTC day over `from`..`to` (default: the last 30 days)',
+      tags,
+      schema: { query: auditStatsQuery },
+      handler: async (input) => ok(await auditStats(input.query as { from?: Date; to?: Date })),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/audit-logs/verify',
+      permission: 'audit:read',
+      summary: "Recomputes the tenant's hash chain from its anchor and names the first broken entry, if any",
+      tags,
+      handler: async () => ok(await verifyAuditChain()),
+    }),
+  ];
+}

@@ -1,0 +1,35 @@
+import Joi from 'joi';
+import { AppError } from '../../lib/errors';
+import { defineRoute, principalOf, RouteDefinition } from '../../lib/http/route';
+import { exportRecords } from './export.service';
+import { ListFilters, listQuerySchema } from './record-list';
+import { ResourceDefinition } from './resource-definition';
+
+const yyyymmdd = (date: Date): string => date.toISOString().slice(0, 10).replaceAll('-', '');
+
+export function exportRoute(def: ResourceDefinition): RouteDefinition {
+  return defineRoute({
+    method: 'get',
+    path: `/${def.name}/export/csv`,
+    permission: `${def.name}:export`,
+    summary: `Export ${def.name} as CSV (the list's filters, q and sort; every matching row, streamed)`,
+    description:
+      "Header row of field names (an import takes them back, less id and the server's columns). Cells that " +
+      "start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.",
+    tags: [def.name.charAt(0).toUpperCase() + def.name.slice(1)],
+    schema: { query: listQuerySchema(def).keys({ limit: Joi.any().forbidden(), cursor: Joi.any().forbidden() }) },
+    handler: async (input) => {
+      const query = input.query as ListFilters;
+      if (query.includeDeleted && !principalOf(input).permissions.has(`${def.name}:delete`)) {
+        throw new AppError('FORBIDDEN', `includeDeleted needs the ${def.name}:delete permission`);
+      }
+      return {
+        kind: 'stream',
+        status: 200,
+        contentType: 'text/csv; charset=utf-8',
+        filename: `${def.name}-${yyyymmdd(new Date())}.csv`,
+        stream: await exportRecords(def, query),
+      };
+    },
+  });
+}

@@ -1,0 +1,75 @@
+import { tenantScope } from '../../infra/tenant-scope';
+import { TenantPrincipal } from '../auth/principal';
+import { RELATED_TYPES } from './field-schemas';
+import { ImportRow } from './import-rows';
+import { RecordData, ResourceDefinition } from './resource-definition';
+
+/** Upsert keys compare as their columns do: emails are citext, and domains are stored lower-cased. */
+export const matchKey = (value: unknown): string | undefined =>
+  typeof value === 'string' && value !== '' ? value.toLowerCase() : undefined;
+
+const distinct = (rows: ImportRow[], field: string): string[] => [
+  ...new Set(rows.map((row) => row.data[field]).filter((value): value is string => typeof value === 'string')),
+];
+
+/** The live records whose upsert key equals a row's, by key: one query for the whole chunk. */
+export async function findMatches(def: ResourceDefinition, key: string, rows: ImportRow[]): Promise<Map<string, RecordData[]>> {
+  const matches = new Map<string, RecordData[]>();
+  const values = distinct(rows, key).filter((value) => value !== '');
+  if (values.length === 0) return matches;
+  const { trx, tenantId } = tenantScope();
+  const found: RecordData[] = await trx(def.model.tableName).where({ tenantId }).whereIn(key, values).whereNull('deletedAt');
+  for (const record of found) {
+    const match = matchKey(record[key])!;
+    matches.set(match, [...(matches.get(match) ?? []), record]);
+  }
+  return matches;
+}
+
+/** Every referenced id must name a live record of this tenant: one query per referenced table per chunk. */
+export async function checkReferences(def: ResourceDefinition, rows: ImportRow[]): Promise<void> {
+  const { trx } = tenantScope();
+  for (const [field, table] of Object.entries(def.references)) {
+    const ids = distinct(rows, field);
+    if (ids.length === 0) continue;
+    const found = new Set<string>(await trx(table).whereIn('id', ids).whereNull('deletedAt').pluck('id'));
+    for (const row of rows) {
+      const id = row.data[field];
+      if (typeof id === 'string' && !found.has(id)) {
+        row.errors.push({ row: row.row, field, message: `does not name an existing ${table.replace(/s$/, '')}` });
+      }
+    }
+  }
+}
+
+/** relatedType and relatedId go together and name a live record: one query per related table per chunk. */
+export async function checkRelated(def: ResourceDefinition, rows: ImportRow[]): Promise<void> {
+  if (!def.fields.relatedType || !def.fields.relatedId) return;
+  const byType = new Map<string, ImportRow[]>();
+  for (const row of rows) {
+    const { relatedType: type, relatedId: id } = row.data;
+    if ((type === null || type === undefined) !== (id === null || id === undefined)) {
+      row.errors.push({ row: row.row, field: type ? 'relatedId' : 'relatedType', message: 'is required with the other' });
+    } else if (typeof type === 'string') {
+      byType.set(type, [...(byType.get(type) ?? []), row]);
+    }
+  }
+  const { trx } = tenantScope();
+  for (const [type, group] of byType) {
+    const table = RELATED_TYPES[type as keyof typeof RELATED_TYPES];
+    const found = new Set<string>(await trx(table).whereIn('id', distinct(group, 'relatedId')).whereNull('deletedAt').pluck('id'));
+    for (const row of group) {
+      if (!found.has(row.data.relatedId as string)) row.errors.push({ row: row.row, field: 'relatedId', message: `does not name an existing ${type}` });
+    }
+  }
+}
+
+/**
+ * The owners a sales user may give or take records from (themselves and their team), as in
+ * assertMayChange; null when the caller is bounded by permissions alone.
+ */
+export async function allowedOwners(def: ResourceDefinition, principal: TenantPrincipal): Promise<Set<string> | null> {
+  if (principal.kind !== 'user' || principal.roleKey !== 'sales_user' || !def.ownerField) return null;
+  const team: string[] = principal.teamId ? await tenantScope().trx('users').where({ teamId: principal.teamId }).pluck('id') : [];
+  return new Set([principal.userId, ...team]);
+}

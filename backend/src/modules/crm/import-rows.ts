@@ -1,0 +1,81 @@
+import Joi from 'joi';
+import { AppError, ErrorDetail } from '../../lib/errors';
+import { forbiddenContent } from '../../middleware/sanitize';
+import { RecordData, ResourceDefinition } from './resource-definition';
+
+export type ImportFormat = 'csv' | 'json';
+
+export interface RowError extends ErrorDetail {
+  row: number;
+}
+
+/**
+ * One input row once read: its 1-based position among the data rows (a CSV header is not counted), its
+ * validated values, and what is wrong with it. Blank CSV rows (every cell empty) are skipped, not failed.
+ */
+export interface ImportRow {
+  row: number;
+  data: RecordData;
+  errors: RowError[];
+  blank: boolean;
+}
+
+const VALIDATION: Joi.ValidationOptions = { abortEarly: false, convert: true };
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Columns must be fields of the resource: a misspelt header is a 400 naming it, never a column silently dropped. */
+export function assertKnownColumns(def: ResourceDefinition, rows: unknown[]): void {
+  const unknown = new Set<string>();
+  for (const row of rows) {
+    if (!isObject(row)) continue;
+    for (const column of Object.keys(row)) if (!Object.hasOwn(def.fields, column)) unknown.add(column);
+  }
+  if (unknown.size === 0) return;
+  const names = [...unknown];
+  throw new AppError(
+    'VALIDATION_ERROR',
+    `Unknown columns: ${names.slice(0, 20).join(', ')}`,
+    names.slice(0, 100).map((column) => ({ field: column, message: `is not a field of ${def.name}` })),
+  );
+}
+
+/**
+ * Validates every row as a create or update body would be (markup refused, values converted), without
+ * requiring the required fields yet: whether a row creates or updates is known only after matching.
+ * CSV cells are text: an empty cell leaves the field out (so an update keeps its value), and the cells of
+ * object fields (an address, custom attributes) hold JSON.
+ */
+export function readRows(def: ResourceDefinition, rows: unknown[], format: ImportFormat): ImportRow[] {
+  const schema = Joi.object(def.fields);
+  const objectFields = new Set(Object.keys(def.fields).filter((field) => def.fields[field]!.type === 'object'));
+  return rows.map((input, index) => {
+    const row = index + 1;
+    if (!isObject(input)) return { row, data: {}, errors: [{ row, message: 'must be an object of field values' }], blank: false };
+    const errors: RowError[] = [];
+    const values = format === 'csv' ? fromCells(input as Record<string, string>, objectFields, row, errors) : input;
+    if (format === 'csv' && errors.length === 0 && Object.keys(values).length === 0) return { row, data: {}, errors, blank: true };
+    for (const problem of forbiddenContent(values)) errors.push({ row, field: problem.field, message: problem.message });
+    const { value, error } = schema.validate(values, VALIDATION);
+    for (const detail of error?.details ?? []) errors.push({ row, field: detail.path.join('.'), message: detail.message });
+    return { row, data: value as RecordData, errors, blank: false };
+  });
+}
+
+function fromCells(cells: Record<string, string>, objectFields: Set<string>, row: number, errors: RowError[]): RecordData {
+  const values: RecordData = {};
+  for (const [field, cell] of Object.entries(cells)) {
+    if (cell === '') continue;
+    if (!objectFields.has(field)) {
+      values[field] = cell;
+      continue;
+    }
+    try {
+      values[field] = JSON.parse(cell);
+    } catch {
+      errors.push({ row, field, message: `"${field}" must be a JSON object` });
+    }
+  }
+  return values;
+}
