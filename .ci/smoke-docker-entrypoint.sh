@@ -26,6 +26,7 @@ POSTGRES_USER=postgres POSTGRES_DB="$db" CRM_OWNER="$owner" CRM_OWNER_PASSWORD=s
 NODE_ENV=production PORT=$port HOST=127.0.0.1 LOG_LEVEL=warn \
   DATABASE_URL="postgres://$owner:smoke-password@127.0.0.1:5432/$db" REDIS_URL="$REDIS_URL" \
   JWT_SECRET=smoke-test-secret-0123456789abcdef0123456789 \
+  ENCRYPTION_KEY=c21va2UtdGVzdC1lbmNyeXB0aW9uLWtleS0zMmJ5dGU= \
   docker/entrypoint.sh &
 pid=$!
 

@@ -20,9 +20,11 @@ async function main(): Promise<void> {
   if (database.embedded) {
     await migrateDatabase(database.adminUrl);
     await seedDatabase(database.adminUrl);
-    if (config.jwt.secretGenerated && database.localJwtSecret) {
-      config = { ...config, jwt: { ...config.jwt, secret: database.localJwtSecret, secretGenerated: false } };
+    const local = database.localSecrets;
+    if (local && config.jwt.secretGenerated) {
+      config = { ...config, jwt: { ...config.jwt, secret: local.jwtSecret, secretGenerated: false } };
     }
+    if (local && config.encryptionKeyDerived) config = { ...config, encryptionKey: local.encryptionKey, encryptionKeyDerived: false };
   }
   if (config.jwt.secretGenerated) {
     logger.warn('JWT_SECRET is not set: using a random secret, so tokens will not survive a restart');

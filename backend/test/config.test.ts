@@ -36,6 +36,10 @@ describe('configuration', () => {
     [{ LOG_LEVEL: 'chatty' }, 'LOG_LEVEL'],
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],
     [{ NODE_ENV: 'production' }, 'JWT_SECRET'],
+    [{ NODE_ENV: 'production' }, 'ENCRYPTION_KEY'],
+    [{ NODE_ENV: 'production' }, 'DATABASE_URL'],
+    [{ ENCRYPTION_KEY: 'dG9vLXNob3J0' }, 'ENCRYPTION_KEY'],
+    [{ REDIS_KEY_PREFIX: 'has spaces' }, 'REDIS_KEY_PREFIX'],
   ])('when the environment is %j, then loading fails naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`"${variable}"`));

@@ -52,6 +52,8 @@ export interface AppConfig {
    * Outside production it defaults to one derived from the JWT secret.
    */
   encryptionKey: Buffer;
+  /** True when no ENCRYPTION_KEY was given and the key was derived from the JWT secret. */
+  encryptionKeyDerived: boolean;
   log: { level: string };
   metricsToken?: string;
 }

@@ -65,6 +65,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     encryptionKey: value.ENCRYPTION_KEY
       ? Buffer.from(value.ENCRYPTION_KEY, 'base64')
       : createHash('sha256').update(`encryption-key:${jwtSecret}`).digest(),
+    encryptionKeyDerived: value.ENCRYPTION_KEY === undefined,
     log: { level: value.LOG_LEVEL },
     metricsToken: value.METRICS_TOKEN,
   };

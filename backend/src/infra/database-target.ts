@@ -8,8 +8,8 @@ import { Logger } from './logger';
 export interface DatabaseTarget {
   adminUrl: string;
   embedded: boolean;
-  /** The JWT secret kept beside the embedded data, when the config had none. */
-  localJwtSecret?: string;
+  /** Secrets kept beside the embedded data, for what the configuration leaves unset. */
+  localSecrets?: { jwtSecret: string; encryptionKey: Buffer };
   stop(): Promise<void>;
 }
 
@@ -26,5 +26,10 @@ export async function resolveDatabase(config: AppConfig, logger: Logger): Promis
     database: 'crm',
     logger,
   });
-  return { adminUrl: database.adminUrl, embedded: true, localJwtSecret: secrets.jwtSecret, stop: database.stop };
+  return {
+    adminUrl: database.adminUrl,
+    embedded: true,
+    localSecrets: { jwtSecret: secrets.jwtSecret, encryptionKey: Buffer.from(secrets.encryptionKey, 'base64') },
+    stop: database.stop,
+  };
 }

@@ -5,6 +5,8 @@ import path from 'node:path';
 export interface LocalSecrets {
   postgresPassword: string;
   jwtSecret: string;
+  /** base64, 32 bytes. */
+  encryptionKey: string;
 }
 
 /**
@@ -13,12 +15,15 @@ export interface LocalSecrets {
  */
 export function loadLocalSecrets(dataDir: string): LocalSecrets {
   const file = path.join(dataDir, 'secrets.json');
-  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as LocalSecrets;
+  const existing = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<LocalSecrets>) : {};
   const secrets: LocalSecrets = {
-    postgresPassword: randomBytes(24).toString('base64url'),
-    jwtSecret: randomBytes(48).toString('base64url'),
+    postgresPassword: existing.postgresPassword ?? randomBytes(24).toString('base64url'),
+    jwtSecret: existing.jwtSecret ?? randomBytes(48).toString('base64url'),
+    encryptionKey: existing.encryptionKey ?? randomBytes(32).toString('base64'),
   };
-  fs.mkdirSync(dataDir, { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  if (Object.keys(existing).length !== Object.keys(secrets).length) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
   return secrets;
 }
