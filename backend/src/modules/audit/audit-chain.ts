@@ -1,3 +1,4 @@
+import { canonicalJson } from '../../lib/canonical-json';
 import { tenantScope } from '../../infra/tenant-scope';
 import { sha256Hex } from '../../lib/crypto';
 
@@ -42,19 +43,6 @@ export const CHAINED_COLUMNS: readonly (keyof ChainedEntry)[] = [
   'errorCode',
 ];
 
-/** JSON with sorted keys, so the same entry always hashes the same however jsonb reorders it. */
-export function canonicalJson(value: unknown): string {
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const fields = Object.entries(value)
-      .filter(([, inner]) => inner !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([field, inner]) => `${JSON.stringify(field)}:${canonicalJson(inner)}`);
-    return `{${fields.join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
 
 /** The entry under its column names: the hash must not depend on how code happens to name things. */
 export const canonicalEntry = (entry: ChainedEntry): string =>

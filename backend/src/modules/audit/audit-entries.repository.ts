@@ -33,7 +33,8 @@ export interface AuditLogRow {
   subjectKeys: Record<string, string | null> | null;
 }
 
-const ENTRY_COLUMNS = [
+/** The stored columns readers get, in the order exports write them. */
+export const ENTRY_COLUMNS = [
   'id',
   'seq',
   'occurredAt',

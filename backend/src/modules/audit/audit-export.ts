@@ -1,29 +1,12 @@
 import { pipeline, Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { tenantScope } from '../../infra/tenant-scope';
-import { AuditFilters, AuditLogRow, entriesMatching } from './audit-entries.repository';
+import { AuditFilters, AuditLogRow, ENTRY_COLUMNS, entriesMatching } from './audit-entries.repository';
 import { presentAuditEntry, PresentedAuditEntry } from './audit-entry.presenter';
 
 export type ExportFormat = 'csv' | 'json';
 
-const CSV_COLUMNS = [
-  'id',
-  'seq',
-  'occurredAt',
-  'actorType',
-  'actorId',
-  'impersonatorId',
-  'action',
-  'resourceType',
-  'resourceId',
-  'changes',
-  'ip',
-  'userAgent',
-  'requestId',
-  'result',
-  'errorCode',
-  'hash',
-] as const;
+const CSV_COLUMNS = ENTRY_COLUMNS;
 
 /** Spreadsheets run a cell starting with these as a formula; a leading quote makes it text. */
 const FORMULA_START = /^[=+\-@\t\r]/;

@@ -2,7 +2,8 @@ import { isIP } from 'node:net';
 import { Knex } from 'knex';
 import { currentRequestContext } from '../../infra/request-context';
 import { tenantScope } from '../../infra/tenant-scope';
-import { canonicalJson, chainHash, ChainedEntry } from './audit-chain';
+import { canonicalJson } from '../../lib/canonical-json';
+import { chainHash, ChainedEntry } from './audit-chain';
 import { AuditActor, AuditEvent, drainAudit } from './audit-context';
 import { encryptValue, isPersonalField, normalizeSubject, recordSubject, SubjectKey, subjectKeyFor } from './audit-crypto';
 

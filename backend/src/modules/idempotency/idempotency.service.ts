@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../lib/canonical-json';
 import { raw as rawResult, RouteResult } from '../../lib/http/route';
 import { AppError } from '../../lib/errors';
 import { IdempotencyKey } from './idempotency-key.model';
@@ -13,16 +14,6 @@ export function fingerprint(method: string, path: string, body: unknown): string
   return createHash('sha256').update(`${method.toUpperCase()} ${path}\n${canonicalJson(body ?? null)}`).digest('hex');
 }
 
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.keys(value as object)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 /**
  * Claims a key for this caller in the current tenant scope. Its transaction commits before the work
