@@ -92,7 +92,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(tenantResolver(deps.knex, deps.config.auth.tenantBaseDomain));
   app.use(sanitize());
 
-  const authenticateLink = authenticate(deps.knex, deps.config.jwt);
+  const authenticateLink = authenticate(deps.knex, deps.config.jwt, limiters.failedAuthentication);
   const options: RouterOptions = {
     chainFor: (route) => chainFor(route, authenticateLink, limiters),
     execute: (route, res, run) => execute(deps, limiters, route, res, run),

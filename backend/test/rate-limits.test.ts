@@ -46,6 +46,18 @@ describe('rate limits', () => {
       expectRateLimited(await request(t.app).get('/api/v1/nothing-here'));
     });
 
+    it('when credentials fail, then each failure is charged to the IP, so guessing keys or tokens is limited too', async () => {
+      const guesser = buildTestApp({ env: { RATE_LIMIT_ANONYMOUS_MAX: '2' } });
+      try {
+        for (let i = 0; i < 2; i++) {
+          expect((await request(guesser.app).get('/api/v1/auth/me').set('X-API-Key', `crm_live_guess${i}`)).status).toBe(401);
+        }
+        expectRateLimited(await request(guesser.app).get('/api/v1/auth/me').set('Authorization', 'Bearer not-a-token'));
+      } finally {
+        await guesser.close();
+      }
+    });
+
     it('when health probes or authenticated callers come from that IP, then they are not counted against it', async () => {
       for (let i = 0; i < 5; i++) expect((await request(t.app).get('/live')).status).toBe(200);
       const account = await registerTenantThroughOpenLimits();

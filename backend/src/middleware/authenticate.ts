@@ -20,8 +20,9 @@ import { Credential } from '../modules/auth/principal';
  * (`Authorization: Bearer crm_live_...` or `X-API-Key`) into res.locals.credential. The token's tenant
  * is the truth: a request naming another tenant is 403 TENANT_MISMATCH. Revocation, user status and
  * permissions are checked against the database inside the request's transaction (app.ts).
+ * A failed authentication is charged to the client IP's anonymous budget (`chargeFailure`).
  */
-export function authenticate(knex: Knex, jwtSettings: JwtSettings): RequestHandler {
+export function authenticate(knex: Knex, jwtSettings: JwtSettings, chargeFailure: RequestHandler): RequestHandler {
   return async (req, res, next) => {
     try {
       const credential = await readCredential(knex, jwtSettings, req.get('authorization'), req.get('x-api-key'));
@@ -32,7 +33,9 @@ export function authenticate(knex: Knex, jwtSettings: JwtSettings): RequestHandl
       res.locals.credential = credential;
       next();
     } catch (error) {
-      next(error);
+      // Credentials skip the anonymous IP budget; failed ones are charged to it, so guessing keys is limited too.
+      if (error instanceof AppError && error.status === 401) chargeFailure(req, res, (limited?: unknown) => next(limited ?? error));
+      else next(error);
     }
   };
 }

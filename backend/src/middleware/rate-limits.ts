@@ -21,6 +21,8 @@ export interface RateLimiters {
   anonymous: RequestHandler;
   /** Sign-in routes: the same IP budget (but failing closed) and, for login, IP + account. */
   auth: RequestHandler;
+  /** Charges a failed authentication to the same IP budget as anonymous traffic. */
+  failedAuthentication: RequestHandler;
   login: RequestHandler;
   /** Per user or API key, by the tenant's plan; runs once the principal is known. */
   principal: RateLimitRequestHandler;
@@ -78,6 +80,14 @@ export function createRateLimiters(deps: RateLimitDeps, isAuthPath: (path: strin
       identifier: 'anonymous',
       keyGenerator: clientIp,
       passOnStoreError: authFailOpen,
+    }),
+    failedAuthentication: rateLimit({
+      ...base('ip'),
+      windowMs: anonymous.windowSeconds * 1000,
+      limit: anonymous.max,
+      identifier: 'anonymous',
+      keyGenerator: clientIp,
+      passOnStoreError: true,
     }),
     login: rateLimit({
       ...base('login'),
