@@ -30,6 +30,7 @@ import { authorize, isPlatformRoute, loadPlatformPrincipal, loadTenantPrincipal 
 import { contactsRoutes } from './modules/contacts/contacts.routes';
 import { importUndoRoutes } from './modules/crm/import.routes';
 import { dealsRoutes } from './modules/deals/deals.routes';
+import { docsRoutes, docsUi } from './modules/docs/docs.routes';
 import { healthRoutes } from './modules/health/health.routes';
 import { claimKey, completeKey, fingerprint, settleFailedKey } from './modules/idempotency/idempotency.service';
 import { leadsRoutes } from './modules/leads/leads.routes';
@@ -43,7 +44,7 @@ import { usersRoutes } from './modules/users/users.routes';
 
 /** Every declared route of the service, in one list: the chain, the OpenAPI document and tests read it. */
 export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefinition[] {
-  return [
+  const routes = [
     ...healthRoutes({ ...deps, metricsToken: deps.config.metricsToken }),
     ...authRoutes(deps),
     ...adminAuthRoutes(deps),
@@ -61,6 +62,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...ticketsRoutes(),
     ...importUndoRoutes(),
   ];
+  return [...routes, ...docsRoutes(routes)];
 }
 
 const WRITE_METHODS = new Set(['post', 'put', 'patch', 'delete']);
@@ -98,6 +100,7 @@ export function createApp(deps: AppDeps): express.Express {
     execute: (route, res, run) => execute(deps, limiters, route, res, run),
     isKnownPermission,
   };
+  app.use(docsUi());
   app.use(buildRouter(routes.filter((route) => route.versioned === false), options));
   const api = buildRouter(routes.filter((route) => route.versioned !== false), options);
   app.use('/api/v1', api);

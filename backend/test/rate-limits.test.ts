@@ -111,7 +111,7 @@ describe('rate limits', () => {
   describe('when Redis is unreachable', () => {
     let t: TestApp;
     beforeAll(() => {
-      t = buildTestApp({ env: { REDIS_URL: 'redis://127.0.0.1:1' } });
+      t = buildTestApp({ env: { REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_AUTH_FAIL_OPEN: 'false' } });
     });
     afterAll(() => t.close());
 
@@ -134,7 +134,7 @@ describe('rate limits', () => {
     beforeAll(async () => {
       port = await freePort();
       redis = await startRedis(port);
-      t = buildTestApp({ env: { REDIS_URL: `redis://127.0.0.1:${port}` } });
+      t = buildTestApp({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, RATE_LIMIT_AUTH_FAIL_OPEN: 'false' } });
     });
     afterAll(async () => {
       await t.close();

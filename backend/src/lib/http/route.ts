@@ -73,8 +73,21 @@ export interface RouteDefinition {
   tags: string[];
   description?: string;
   schema?: { params?: Joi.ObjectSchema; query?: Joi.ObjectSchema; body?: Joi.Schema };
-  /** Documented answer of a success, for the OpenAPI document. */
-  response?: { status: number; description: string; schema?: Joi.Schema };
+  /** Documented answer of a success, for the OpenAPI document (default: 201 for POST, 204 for DELETE, else 200, as `{data}`). */
+  response?: {
+    status: number;
+    description: string;
+    /** The shape of `data` (of each item, for a paginated list). */
+    schema?: Joi.Schema;
+    /** The body is sent as is (`raw()`), outside the `{data}` envelope. */
+    raw?: boolean;
+    /** The media type(s) of a text or stream answer; an `application/json` stream is sent as `schema`, unwrapped. */
+    contentType?: string | string[];
+    /** Other statuses answering with the same shape (a probe's 503). */
+    alsoStatus?: number[];
+    /** Error statuses beyond those the declaration implies (e.g. a public route checking a token: 401). */
+    errors?: number[];
+  };
   handler(input: RouteInput): Promise<RouteResult>;
 }
 

@@ -13,6 +13,7 @@ export function adminAuthRoutes(deps: AppDeps): RouteDefinition[] {
       rateLimit: 'login',
       permission: 'public',
       summary: 'Platform admin sign-in; the token (audience crm-admin) is valid only on /admin routes',
+      response: { status: 200, description: 'Signed in: an admin access token' },
       tags,
       schema: { body: adminLoginBody },
       handler: async (input) => ok(await admins.login(input.body as { email: string; password: string })),

@@ -1,3 +1,4 @@
+import Joi from 'joi';
 import { defineRoute, ok, RouteDefinition } from '../../lib/http/route';
 import { verifyAuditChain } from './audit-chain';
 import { exportAuditEntries } from './audit-export';
@@ -30,6 +31,7 @@ export function auditRoutes(): RouteDefinition[] {
       permission: 'audit:read',
       feature: 'audit_export',
       summary: 'The filtered audit trail as CSV or a JSON array, oldest first, streamed',
+      response: { status: 200, description: 'The entries', contentType: ['text/csv', 'application/json'], schema: Joi.array().items(Joi.object().unknown()) },
       description: `${FILTERS_DESCRIPTION} \`format\`: \`csv\` (default) or \`json\`. CSV cells that a spreadsheet would run as a formula start with a quote.`,
       tags,
       schema: { query: exportAuditLogsQuery },

@@ -1,3 +1,4 @@
+import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
 import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
 import { createAuthService } from './auth.service';
@@ -34,6 +35,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       permission: 'public',
       summary: 'Sign in with email and password',
       tags,
+      response: { status: 200, description: 'Signed in: the user, the tenant and a token pair' },
       schema: { body: loginBody },
       handler: async (input) => {
         const result = await auth.login(input.body as Parameters<typeof auth.login>[0], input.requestedTenantId, client(input));
@@ -48,6 +50,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       summary: 'Exchange a refresh token (body or httpOnly cookie) for a new pair; the old one is spent',
       tags,
       schema: { body: refreshBody },
+      response: { status: 200, description: 'A new token pair; the old refresh token is spent' },
       handler: async (input) => {
         const body = (input.body ?? {}) as { refreshToken?: string };
         const result = await auth.refresh(body.refreshToken ?? input.cookies[REFRESH_COOKIE]);
@@ -60,6 +63,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       permission: 'authenticated',
       usersOnly: true,
       summary: 'Sign out: the refresh family is revoked and the access token stops working at once',
+      response: { status: 204, description: 'Signed out' },
       tags,
       handler: async (input) => {
         await auth.logout(principalOf(input, 'user'));
@@ -81,6 +85,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       permission: 'authenticated',
       usersOnly: true,
       summary: 'Change password; every other session of the user is revoked',
+      response: { status: 204, description: 'Changed' },
       tags,
       schema: { body: changePasswordBody },
       handler: async (input) => {
@@ -94,6 +99,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       permission: 'authenticated',
       usersOnly: true,
       summary: "The caller's active sessions",
+      response: { status: 200, description: 'The sessions', schema: Joi.array().items(Joi.object().unknown()) },
       tags: ['Sessions'],
       handler: async (input) => {
         const principal = principalOf(input, 'user');

@@ -10,6 +10,7 @@ export const passwordSchema = Joi.string()
   .pattern(/[a-z]/, 'lowercase')
   .pattern(/[A-Z]/, 'uppercase')
   .pattern(/\d/, 'digit')
+  .example('Str0ng-Passw0rd')
   .custom((value: string, helpers) =>
     Buffer.byteLength(value, 'utf8') > MAX_PASSWORD_BYTES ? helpers.error('password.bytes') : value,
   )

@@ -91,6 +91,7 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       path: `/${def.name}/:id/timeline`,
       permission: `${def.name}:read`,
       summary: `Activities and audit events of a ${def.singular}, newest first`,
+      response: { status: 200, description: 'The events, newest first', schema: Joi.array().items(Joi.object().unknown()) },
       tags,
       schema: { params: idParams },
       handler: async (input) => {

@@ -1,8 +1,21 @@
+import Joi from 'joi';
 import { constantTimeEquals } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { defineRoute, raw, RouteDefinition } from '../../lib/http/route';
 import { Metrics } from '../../infra/metrics';
 import { checkDatabase, healthReport, HealthDeps } from './health.service';
+
+const checkSchema = Joi.object({
+  status: Joi.string().valid('up', 'down', 'disabled').required(),
+  latencyMs: Joi.number(),
+  error: Joi.string(),
+});
+const readySchema = Joi.object({ status: Joi.string().valid('ready', 'draining', 'unavailable').required(), database: checkSchema });
+const healthSchema = Joi.object({
+  status: Joi.string().valid('healthy', 'degraded', 'unhealthy').required(),
+  checks: Joi.object({ database: checkSchema.required(), redis: checkSchema.required() }).required(),
+  uptimeSeconds: Joi.number().integer().required(),
+});
 
 export interface HealthRouteDeps extends HealthDeps {
   metrics: Metrics;
@@ -18,6 +31,7 @@ export function healthRoutes(deps: HealthRouteDeps): RouteDefinition[] {
       permission: 'public',
       versioned: false,
       summary: 'Liveness: the process answers',
+      response: { status: 200, description: 'Alive', raw: true, schema: Joi.object({ status: Joi.string().valid('alive').required() }) },
       tags: ['Operations'],
       handler: async () => raw(200, { status: 'alive' }),
     }),
@@ -27,6 +41,7 @@ export function healthRoutes(deps: HealthRouteDeps): RouteDefinition[] {
       permission: 'public',
       versioned: false,
       summary: 'Readiness: 503 while the database is unreachable or the server drains',
+      response: { status: 200, description: 'Ready (503: not ready)', raw: true, alsoStatus: [503], schema: readySchema },
       tags: ['Operations'],
       handler: async () => {
         if (deps.lifecycle.draining) return raw(503, { status: 'draining' });
@@ -40,6 +55,7 @@ export function healthRoutes(deps: HealthRouteDeps): RouteDefinition[] {
       permission: 'public',
       versioned: false,
       summary: 'Health of the service and its dependencies, with latencies',
+      response: { status: 200, description: 'The report (503: unhealthy)', raw: true, alsoStatus: [503], schema: healthSchema },
       tags: ['Operations'],
       handler: async () => {
         const report = await healthReport(deps);
@@ -52,6 +68,7 @@ export function healthRoutes(deps: HealthRouteDeps): RouteDefinition[] {
       permission: 'public',
       versioned: false,
       summary: 'Prometheus metrics (bearer METRICS_TOKEN when configured)',
+      response: { status: 200, description: 'Prometheus text exposition', contentType: 'text/plain', errors: [401] },
       tags: ['Operations'],
       handler: async (input) => {
         if (deps.metricsToken && !bearerMatches(input.headers.authorization, deps.metricsToken)) {

@@ -21,6 +21,7 @@ export function leadsRoutes(): RouteDefinition[] {
       path: '/leads/:id/convert',
       permission: 'leads:write',
       summary: 'Convert a lead into an account, a contact and optionally a deal, in one transaction',
+      response: { status: 200, description: 'The account, the contact, the deal (if any) and the converted lead' },
       tags: ['Leads'],
       schema: { params: Joi.object({ id: Joi.string().uuid().required() }), body: convertBody },
       handler: async (input) => ok(await convertLead(principalOf(input, 'user', 'api_key'), input.params.id!, input.body as ConvertLeadInput)),

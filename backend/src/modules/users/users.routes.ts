@@ -74,6 +74,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
       rateLimit: 'auth',
       permission: 'public',
       summary: 'Accept an invitation: set a password and sign in (401 when the token is invalid, expired or used)',
+      response: { status: 200, description: "Signed in: login's answer" },
       tags: ['Auth'],
       schema: { body: acceptInviteBody },
       handler: async (input) => {

@@ -1,0 +1,88 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BrowserContext, chromium } from 'playwright-core';
+import request from 'supertest';
+import { buildTestApp, TestApp } from './support/test-app';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+describe('API documentation', () => {
+  let t: TestApp;
+  beforeAll(() => {
+    t = buildTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('when the document is fetched, then it is OpenAPI 3 with the leads operations, security schemes and the error envelope', async () => {
+    const res = await request(t.app).get('/api/v1/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toMatch(/^3\./);
+    expect(res.body.paths['/api/v1/leads'].get.responses['200'].content['application/json'].schema.properties.pagination).toEqual({
+      $ref: '#/components/schemas/Pagination',
+    });
+    expect(res.body.paths['/api/v1/leads/{id}'].patch.parameters).toContainEqual({ $ref: '#/components/parameters/IdempotencyKey' });
+    expect(res.body.paths['/api/v1/leads/import/bulk'].post.requestBody.content).toHaveProperty('text/csv');
+    expect(res.body.paths['/health'].get.security).toEqual([]);
+    expect(Object.keys(res.body.components.securitySchemes).sort()).toEqual(['apiKeyAuth', 'bearerAuth']);
+    expect(res.body.components.schemas.ErrorCode.enum).toContain('VALIDATION_ERROR');
+  });
+
+  it('when /docs is asked for, then it has its own Content-Security-Policy, and the API keeps the strict one', async () => {
+    const docs = await request(t.app).get('/docs');
+    expect(docs.status).toBe(200);
+    expect(docs.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(docs.headers['content-security-policy']).not.toContain("script-src 'self' 'unsafe-inline'");
+    const api = await request(t.app).get('/api/v1/openapi.json');
+    expect(api.headers['content-security-policy']).toContain("default-src 'none'");
+    expect((await request(t.app).get('/docs/package.json')).status).toBe(404);
+  });
+
+  describe('in a browser', () => {
+    let server: Server;
+    let context: BrowserContext;
+    let profile: string;
+    beforeAll(async () => {
+      if (!existsSync(CHROMIUM)) {
+        throw new Error(`The browser test needs Debian's chromium at ${CHROMIUM}: apt-get install -y chromium`);
+      }
+      server = createServer(t.app);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      profile = mkdtempSync(join(tmpdir(), 'crm-docs-chromium-'));
+      context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    }, 60_000);
+    afterAll(async () => {
+      await context?.close();
+      await new Promise((resolve) => server?.close(resolve));
+      if (profile) rmSync(profile, { recursive: true, force: true });
+    });
+
+    it('when /docs is loaded, then Swagger UI renders the leads operations without a policy violation', async () => {
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (error) => problems.push(error.message));
+      page.on('console', (message) => {
+        if (message.type() === 'error') problems.push(message.text());
+      });
+      const { port } = server.address() as AddressInfo;
+      await page.goto(`http://127.0.0.1:${port}/docs`);
+      const leads = page.locator('#operations-tag-Leads');
+      await leads.waitFor({ timeout: 20_000 });
+      expect(await page.locator('.opblock-summary-path', { hasText: '/api/v1/leads/{id}/convert' }).count()).toBe(1);
+      expect(await page.locator('[id^="operations-Leads-"]').count()).toBeGreaterThanOrEqual(8);
+      expect(problems).toEqual([]);
+    }, 60_000);
+  });
+});
