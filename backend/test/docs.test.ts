@@ -50,14 +50,17 @@ describe('API documentation', () => {
     expect((await request(t.app).get('/docs/package.json')).status).toBe(404);
   });
 
-  describe('in a browser', () => {
+  // CI installs Chromium (.ci/run) and must run this; a developer machine without it skips it, saying so,
+  // so that `npm ci && npm test` passes on a fresh machine.
+  const browserAvailable = existsSync(CHROMIUM);
+  if (!browserAvailable && process.env.CI) throw new Error(`CI must run the browser test: apt-get install -y chromium`);
+  if (!browserAvailable) process.stderr.write(`docs.test.ts: ${CHROMIUM} is missing, the browser test is skipped (apt-get install -y chromium)\n`);
+
+  (browserAvailable ? describe : describe.skip)('in a browser', () => {
     let server: Server;
     let context: BrowserContext;
     let profile: string;
     beforeAll(async () => {
-      if (!existsSync(CHROMIUM)) {
-        throw new Error(`The browser test needs Debian's chromium at ${CHROMIUM}: apt-get install -y chromium`);
-      }
       server = createServer(t.app);
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       profile = mkdtempSync(join(tmpdir(), 'crm-docs-chromium-'));
