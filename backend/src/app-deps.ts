@@ -8,6 +8,8 @@ import { Metrics } from './infra/metrics';
 export interface AppDeps {
   config: AppConfig;
   knex: Knex;
+  /** The platform role's small pool, for admin console routes only: reads across tenants, bypassing no policy. */
+  platformKnex: Knex;
   redis?: Redis;
   logger: Logger;
   metrics: Metrics;

@@ -19,6 +19,7 @@ import { tenantResolver } from './middleware/tenant-resolver';
 import { accountsRoutes } from './modules/accounts/accounts.routes';
 import { activitiesRoutes } from './modules/activities/activities.routes';
 import { adminAuthRoutes } from './modules/admin/admin-auth.routes';
+import { adminTenantsRoutes } from './modules/admin/tenants.routes';
 import { apiKeysRoutes } from './modules/api-keys/api-keys.routes';
 import { AuditActor, runWithAuditContext } from './modules/audit/audit-context';
 import { useAuditEncryptionKey } from './modules/audit/audit-crypto';
@@ -48,6 +49,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...healthRoutes({ ...deps, metricsToken: deps.config.metricsToken }),
     ...authRoutes(deps),
     ...adminAuthRoutes(deps),
+    ...adminTenantsRoutes(deps),
     ...usersRoutes(deps),
     ...rolesRoutes(),
     ...apiKeysRoutes(),

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { createApp } from './app';
 import { loadConfigOrExit } from './config/load-config';
 import { createAppKnex } from './infra/db';
-import { runtimeCredentials } from './infra/db-roles';
+import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { resolveDatabase } from './infra/database-target';
 import { createLogger, Logger } from './infra/logger';
 import { createMetrics } from './infra/metrics';
@@ -33,10 +33,12 @@ async function main(): Promise<void> {
 
   const credentials = runtimeCredentials(database.adminUrl, config.db.appUrl);
   const knex = createAppKnex(credentials.url, config.db, logger);
+  // Admin console routes only; two connections suffice for a handful of operators.
+  const platformKnex = createAppKnex(platformCredentials(database.adminUrl).url, { ...config.db, poolMax: 2 }, logger);
   await ensureSuperAdmin(knex, config, logger);
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
   const lifecycle = { draining: false };
-  const app = createApp({ config, knex, redis, logger, metrics: createMetrics(knex), lifecycle });
+  const app = createApp({ config, knex, platformKnex, redis, logger, metrics: createMetrics(knex), lifecycle });
 
   const server = http.createServer(app);
   server.listen(config.http.port, config.http.host, () => {
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
     server.close(() => {
       void closeResources(logger, [
         () => knex.destroy(),
+        () => platformKnex.destroy(),
         async () => {
           if (redis) await redis.quit();
         },

@@ -1,6 +1,6 @@
 'use strict';
 /**
- * Names of the database roles a database gets. Roles are cluster-wide, so both names derive from
+ * Names of the database roles a database gets. Roles are cluster-wide, so all names derive from
  * the database name: many databases can share one cluster without colliding or sharing privileges.
  * The server (backend/src/infra/db-roles.ts) reads the same functions.
  */
@@ -17,5 +17,12 @@ function roleFor(database, suffix) {
 const groupRoleFor = (database) => roleFor(database, '_runtime');
 /** LOGIN role the server connects as when no APP_DATABASE_URL is given. */
 const loginRoleFor = (database) => roleFor(database, '_app');
+/** NOLOGIN role that holds the platform (admin console) grants: reads across tenants, writes tenants' status and plan. */
+const platformRoleFor = (database) => roleFor(database, '_platform');
+/**
+ * LOGIN role of the platform pool. Not `_platform_app`: that ends like `_app`, so database `x`'s platform
+ * login would be database `x_platform`'s runtime login. No suffix here ends another.
+ */
+const platformLoginRoleFor = (database) => roleFor(database, '_platform_login');
 
-module.exports = { groupRoleFor, loginRoleFor };
+module.exports = { groupRoleFor, loginRoleFor, platformRoleFor, platformLoginRoleFor };

@@ -8,7 +8,7 @@
  * `npm run migrate`, so switching the login role never needs a re-grant.
  */
 
-const { groupRoleFor } = require('./role-names');
+const { groupRoleFor, platformRoleFor } = require('./role-names');
 
 const CRUD = 'SELECT, INSERT, UPDATE, DELETE';
 
@@ -16,6 +16,31 @@ const CRUD = 'SELECT, INSERT, UPDATE, DELETE';
 async function runtimeGroupRole(knex) {
   const { rows } = await knex.raw('select current_database() as db');
   return groupRoleFor(rows[0].db);
+}
+
+/** The NOLOGIN group of the platform (admin console) pool; see 20261122000900_platform_role.js. */
+async function platformGroupRole(knex) {
+  const { rows } = await knex.raw('select current_database() as db');
+  return platformRoleFor(rows[0].db);
+}
+
+/** Credentials and key material stay out of the platform role's reach, even for reading. */
+const SECRET_COLUMN = /password|token_hash|key_hash|key_material/;
+
+/**
+ * The platform role reads every row of a tenant table (a permissive policy next to tenant_isolation),
+ * through a column-level grant that leaves secret columns out. A tenant table created after
+ * 20261122000900_platform_role.js calls this too (a test checks every tenant table has the policy).
+ */
+async function grantPlatformRead(knex, table) {
+  const role = await platformGroupRole(knex);
+  const { rows } = await knex.raw(
+    "select column_name from information_schema.columns where table_schema = 'public' and table_name = ? order by ordinal_position",
+    [table],
+  );
+  const columns = rows.map((row) => row.column_name).filter((name) => !SECRET_COLUMN.test(name));
+  await knex.raw(`GRANT SELECT (${columns.map(quoteIdent).join(', ')}) ON ?? TO ??`, [table, role]);
+  await knex.raw('CREATE POLICY platform_read ON ?? FOR SELECT TO ?? USING (true)', [table, role]);
 }
 
 /** Columns every tenant table starts with: composite key, audit actors, timestamps. */
@@ -80,6 +105,8 @@ function quoteIdent(name) {
 module.exports = {
   CRUD,
   runtimeGroupRole,
+  platformGroupRole,
+  grantPlatformRead,
   tenantColumns,
   tenantForeignKey,
   isolateTenantTable,

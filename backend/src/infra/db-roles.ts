@@ -5,6 +5,8 @@ import { PROJECT_ROOT } from '../lib/project-root';
 interface RoleNames {
   groupRoleFor(database: string): string;
   loginRoleFor(database: string): string;
+  platformRoleFor(database: string): string;
+  platformLoginRoleFor(database: string): string;
 }
 // One definition of the role names, shared with the migrations that grant to them.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -32,8 +34,20 @@ export function runtimeCredentials(adminUrl: string, appUrl?: string): RuntimeCr
     const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
     return { url: appUrl, user: decodeURIComponent(parsed.username), password, groupRole };
   }
+  return derivedLogin(adminUrl, roleNames.loginRoleFor(databaseName(adminUrl)), groupRole);
+}
+
+/**
+ * The platform pool's credentials (admin console routes): always a login derived from DATABASE_URL,
+ * member of the platform group, which reads across tenants but writes only tenants' status and plan.
+ */
+export function platformCredentials(adminUrl: string): RuntimeCredentials {
+  const database = databaseName(adminUrl);
+  return derivedLogin(adminUrl, roleNames.platformLoginRoleFor(database), roleNames.platformRoleFor(database));
+}
+
+function derivedLogin(adminUrl: string, user: string, groupRole: string): RuntimeCredentials {
   const parsed = new URL(adminUrl);
-  const user = roleNames.loginRoleFor(databaseName(adminUrl));
   const adminPassword = decodeURIComponent(parsed.password);
   const password = adminPassword
     ? createHmac('sha256', adminPassword).update(`runtime-role:${user}`).digest('base64url')

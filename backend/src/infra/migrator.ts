@@ -2,14 +2,14 @@ import path from 'node:path';
 import { Knex } from 'knex';
 import { PROJECT_ROOT } from '../lib/project-root';
 import { createAdminKnex } from './db';
-import { databaseName, runtimeCredentials, RuntimeCredentials } from './db-roles';
+import { databaseName, platformCredentials, runtimeCredentials, RuntimeCredentials } from './db-roles';
 
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'migrations');
 export const SEEDS_DIR = path.join(PROJECT_ROOT, 'seeders');
 
 /**
- * Applies pending migrations as the privileged user, then makes sure the runtime login role exists,
- * may log in with the expected password, holds the runtime grants and nothing more.
+ * Applies pending migrations as the privileged user, then makes sure the runtime login role and the
+ * platform login role exist, may log in with the expected passwords, hold their group's grants and nothing more.
  */
 export async function migrateDatabase(adminUrl: string, appUrl?: string): Promise<string[]> {
   const credentials = runtimeCredentials(adminUrl, appUrl);
@@ -20,6 +20,7 @@ export async function migrateDatabase(adminUrl: string, appUrl?: string): Promis
       string[],
     ];
     await ensureLoginRole(knex, credentials, databaseName(adminUrl), appUrl === undefined);
+    await ensureLoginRole(knex, platformCredentials(adminUrl), databaseName(adminUrl), true);
     return applied;
   } finally {
     await knex.destroy();
@@ -40,7 +41,7 @@ async function ensureLoginRole(
   if (existing && (existing.rolsuper || existing.rolbypassrls)) {
     // Never altered behind anyone's back (a non-superuser owner could not anyway): refuse instead.
     throw new Error(
-      `The runtime role "${credentials.user}" is a superuser or has BYPASSRLS; row-level security would not apply`,
+      `The login role "${credentials.user}" is a superuser or has BYPASSRLS; row-level security would not apply`,
     );
   }
   // A new role gets NOSUPERUSER NOBYPASSRLS NOREPLICATION by default, which is all a CREATEROLE owner may set.

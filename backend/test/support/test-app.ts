@@ -7,7 +7,7 @@ import { AppDeps } from '../../src/app-deps';
 import { AppConfig } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/load-config';
 import { createAdminKnex, createAppKnex } from '../../src/infra/db';
-import { runtimeCredentials } from '../../src/infra/db-roles';
+import { platformCredentials, runtimeCredentials } from '../../src/infra/db-roles';
 import { createLogger } from '../../src/infra/logger';
 import { createMetrics } from '../../src/infra/metrics';
 import { createRedis } from '../../src/infra/redis';
@@ -68,14 +68,16 @@ export function buildTestApp(options: { env?: Record<string, string | undefined>
     }),
   );
   const knex = options.knex ?? createAppKnex(runtimeCredentials(adminUrl()).url, config.db, logger);
+  const platformKnex = createAppKnex(platformCredentials(adminUrl()).url, { ...config.db, poolMax: 2 }, logger);
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
-  const deps: AppDeps = { config, knex, redis, logger, metrics: createMetrics(knex), lifecycle: { draining: false } };
+  const deps: AppDeps = { config, knex, platformKnex, redis, logger, metrics: createMetrics(knex), lifecycle: { draining: false } };
   return {
     app: createApp(deps),
     deps,
     logs,
     close: async () => {
       await knex.destroy();
+      await platformKnex.destroy();
       redis?.disconnect();
     },
   };
@@ -84,6 +86,10 @@ export function buildTestApp(options: { env?: Record<string, string | undefined>
 /** The runtime role's pool, as the server has it. */
 export const runtimeKnex = (poolMax = 2): Knex =>
   createAppKnex(runtimeCredentials(adminUrl()).url, { poolMax, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000 });
+
+/** The platform role's pool, as the server has it. */
+export const platformRoleKnex = (): Knex =>
+  createAppKnex(platformCredentials(adminUrl()).url, { poolMax: 2, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000 });
 
 /** The schema owner, for assertions about the catalogue and for bypassing the app on purpose. */
 export const ownerKnex = (): Knex => createAdminKnex(adminUrl());

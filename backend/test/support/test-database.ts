@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { createLogger } from '../../src/infra/logger';
 import { startEmbeddedPostgres } from '../../src/infra/embedded-postgres';
-import { databaseName, runtimeCredentials } from '../../src/infra/db-roles';
+import { databaseName, platformCredentials, runtimeCredentials } from '../../src/infra/db-roles';
 import { migrateDatabase } from '../../src/infra/migrator';
 import { PROJECT_ROOT } from '../../src/lib/project-root';
 
@@ -46,9 +46,10 @@ export async function createMigratedDatabase(serverUrl: string, prefix = 'crm_te
 export async function dropDatabase(adminUrl: string): Promise<void> {
   const name = databaseName(adminUrl);
   const { user, groupRole } = runtimeCredentials(adminUrl);
+  const platform = platformCredentials(adminUrl);
   await withClient(adminUrl.replace(/\/[^/]*$/, '/postgres'), async (client) => {
     await client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`);
-    for (const role of [user, groupRole]) await client.query(`drop role if exists ${client.escapeIdentifier(role)}`);
+    for (const role of [user, groupRole, platform.user, platform.groupRole]) await client.query(`drop role if exists ${client.escapeIdentifier(role)}`);
   });
 }
 

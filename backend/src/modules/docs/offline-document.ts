@@ -13,6 +13,6 @@ import { buildOpenApiDocument, OpenApiDocument } from './openapi';
 export function offlineOpenApiDocument(): OpenApiDocument {
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' });
   const knex = knexFactory({ client: 'pg' });
-  const deps = { config, knex, logger: createLogger('silent'), metrics: createMetrics(knex), lifecycle: { draining: false } };
+  const deps = { config, knex, platformKnex: knex, logger: createLogger('silent'), metrics: createMetrics(knex), lifecycle: { draining: false } };
   return buildOpenApiDocument(declaredRoutes(deps, createRateLimiters(deps, () => false)));
 }

@@ -1,0 +1,70 @@
+import Joi from 'joi';
+import { CreationCursor, creationPageQuery } from '../../lib/pagination';
+import { CRM_RESOURCES } from '../roles/permissions';
+
+const TENANT_STATUSES = ['active', 'suspended'] as const;
+const planCode = Joi.string().trim().min(1).max(50);
+
+export const listTenantsQuery = Joi.object({
+  status: Joi.string().valid(...TENANT_STATUSES),
+  plan: planCode,
+  q: Joi.string().trim().min(1).max(100).description('Part of the name or subdomain, or a user email'),
+  ...creationPageQuery,
+});
+
+export interface ListTenantsQuery {
+  status?: (typeof TENANT_STATUSES)[number];
+  plan?: string;
+  q?: string;
+  limit: number;
+  cursor?: CreationCursor;
+}
+
+export const tenantIdParams = Joi.object({ id: Joi.string().guid().required() });
+
+/** A reason goes with a suspension only; at least one of status and plan. */
+export const updateTenantBody = Joi.object({
+  status: Joi.string().valid(...TENANT_STATUSES),
+  reason: Joi.when('status', {
+    is: 'suspended',
+    then: Joi.string().trim().min(1).max(500),
+    otherwise: Joi.forbidden().messages({ 'any.unknown': '{{#label}} is allowed only with status "suspended"' }),
+  }),
+  plan: planCode,
+})
+  .or('status', 'plan')
+  .required();
+
+export interface UpdateTenantInput {
+  status?: (typeof TENANT_STATUSES)[number];
+  reason?: string;
+  plan?: string;
+}
+
+const tenantFields = {
+  id: Joi.string().guid().required(),
+  name: Joi.string().required(),
+  subdomain: Joi.string().required(),
+  plan: Joi.string().required(),
+  status: Joi.string().valid(...TENANT_STATUSES).required(),
+  suspendedAt: Joi.date().allow(null).required(),
+  suspendedReason: Joi.string().allow(null).required(),
+  createdAt: Joi.date().required(),
+};
+
+export const tenantSummarySchema = Joi.object(tenantFields);
+
+export const tenantDetailSchema = Joi.object({
+  ...tenantFields,
+  planLimits: Joi.object({
+    name: Joi.string().required(),
+    features: Joi.array().items(Joi.string()).required(),
+    quotas: Joi.object().pattern(Joi.string(), Joi.number().integer().allow(null)).required(),
+    requestsPerHour: Joi.number().integer().required(),
+  }).required(),
+  usage: Joi.object({
+    users: Joi.number().integer().required(),
+    records: Joi.object(Object.fromEntries(CRM_RESOURCES.map((resource) => [resource, Joi.number().integer().required()]))).required(),
+  }).required(),
+  lastActivityAt: Joi.date().allow(null).required().description('The latest audit entry or sign-in, whichever is later'),
+});

@@ -1,0 +1,148 @@
+import { isIP } from 'node:net';
+import { Knex } from 'knex';
+import { AppError, notFound } from '../../lib/errors';
+import { encodeCursor, Pagination } from '../../lib/pagination';
+import { PlatformAdminPrincipal } from '../auth/principal';
+import { CRM_RESOURCES } from '../roles/permissions';
+import { ListTenantsQuery, UpdateTenantInput } from './tenants-admin.schema';
+
+/** Who changed something from the console, for platform_audit_logs. */
+export interface PlatformActor {
+  principal: PlatformAdminPrincipal;
+  ip: string;
+  userAgent?: string;
+  requestId: string;
+}
+
+interface TenantRow {
+  id: string;
+  name: string;
+  subdomain: string;
+  plan: string;
+  status: 'active' | 'suspended';
+  suspendedAt: Date | null;
+  suspendedReason: string | null;
+  createdAt: Date;
+}
+
+const TENANT_COLUMNS = ['t.id', 't.name', 't.subdomain', 't.plan', 't.status', 't.suspendedAt', 't.suspendedReason', 't.createdAt'];
+const USER_AGENT_MAX = 512;
+const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, '\\$&')}%`;
+
+/**
+ * The admin console's view of tenants. Runs on the platform pool (`<db>_platform`): it reads every
+ * tenant's rows through its own SELECT policies and may write only tenants' status and plan columns,
+ * so nothing here can touch tenant data even by mistake. Every change is in platform_audit_logs.
+ */
+export function createTenantsAdminService(knex: Knex) {
+  return {
+    /** Oldest first, keyset-paged on (created_at, id). */
+    async list(query: ListTenantsQuery): Promise<{ data: TenantRow[]; pagination: Pagination }> {
+      const builder = knex('tenants as t').select<Array<TenantRow & { cursorCreatedAt: string }>>(
+        ...TENANT_COLUMNS,
+        knex.raw(`to_char(t.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_created_at`),
+      );
+      if (query.status) builder.where('t.status', query.status);
+      if (query.plan) builder.where('t.plan', query.plan);
+      if (query.q) {
+        const pattern = likePattern(query.q);
+        const q = query.q;
+        builder.where((where) =>
+          where
+            .whereILike('t.name', pattern)
+            .orWhereILike('t.subdomain', pattern)
+            // select 1: the platform role may not read every column of users (no password hashes).
+            .orWhereExists(knex('users as u').select(knex.raw('1')).whereRaw('u.tenant_id = t.id').where('u.email', q).whereNull('u.deletedAt')),
+        );
+      }
+      if (query.cursor) builder.whereRaw('(t.created_at, t.id) > (?::timestamptz, ?::uuid)', query.cursor);
+      const rows = await builder.orderBy([{ column: 't.createdAt' }, { column: 't.id' }]).limit(query.limit + 1);
+      const hasMore = rows.length > query.limit;
+      const pageRows = rows.slice(0, query.limit);
+      const last = pageRows.at(-1);
+      return {
+        data: pageRows.map(({ cursorCreatedAt: _cursor, ...tenant }) => tenant),
+        pagination: { limit: query.limit, hasMore, nextCursor: hasMore && last ? encodeCursor([last.cursorCreatedAt, last.id]) : null },
+      };
+    },
+
+    /** The tenant with its plan's limits, users and live records per CRM resource, and its last activity. */
+    async get(id: string) {
+      const tenant = await knex('tenants as t')
+        .join('plans as p', 'p.code', 't.plan')
+        .where('t.id', id)
+        .first<
+          | (TenantRow & { planName: string; features: string[]; quotas: Record<string, number | null>; requestsPerHour: number })
+          | undefined
+        >(...TENANT_COLUMNS, 'p.name as planName', 'p.features', 'p.quotas', 'p.requestsPerHour');
+      if (!tenant) throw notFound('Tenant');
+      const live = (table: string) => knex(table).where('tenantId', id).whereNull('deletedAt');
+      const counts = (await knex
+        .select({
+          users: live('users').count('*'),
+          ...Object.fromEntries(CRM_RESOURCES.map((resource) => [resource, live(resource).count('*')])),
+          lastAuditAt: knex('auditLogs').where('tenantId', id).max('occurredAt'),
+          lastLoginAt: knex('users').where('tenantId', id).max('lastLoginAt'),
+        })
+        .first()) as Record<string, number> & { lastAuditAt: Date | null; lastLoginAt: Date | null };
+      const { planName, features, quotas, requestsPerHour, ...summary } = tenant;
+      const activity = [counts.lastAuditAt, counts.lastLoginAt].filter((at): at is Date => at !== null);
+      return {
+        ...summary,
+        planLimits: { name: planName, features, quotas, requestsPerHour },
+        usage: {
+          users: counts.users,
+          records: Object.fromEntries(CRM_RESOURCES.map((resource) => [resource, counts[resource]])),
+        },
+        lastActivityAt: activity.length ? new Date(Math.max(...activity.map((at) => at.getTime()))) : null,
+      };
+    },
+
+    /**
+     * Suspends, reactivates and/or changes the plan, each change audited in the same transaction.
+     * Asking for the state the tenant is already in changes and records nothing.
+     */
+    async update(id: string, input: UpdateTenantInput, actor: PlatformActor): Promise<TenantRow> {
+      return knex.transaction(async (trx) => {
+        const current = await trx('tenants as t').where('t.id', id).forUpdate().first<TenantRow | undefined>(TENANT_COLUMNS);
+        if (!current) throw notFound('Tenant');
+        const entries: Array<{ action: string; details: Record<string, unknown> }> = [];
+        const patch: Record<string, unknown> = {};
+        if (input.status === 'suspended' && current.status !== 'suspended') {
+          Object.assign(patch, { status: 'suspended', suspendedAt: trx.fn.now(), suspendedReason: input.reason ?? null });
+          entries.push({ action: 'tenant.suspend', details: { reason: input.reason ?? null } });
+        } else if (input.status === 'active' && current.status !== 'active') {
+          Object.assign(patch, { status: 'active', suspendedAt: null, suspendedReason: null });
+          entries.push({
+            action: 'tenant.reactivate',
+            details: { suspendedAt: current.suspendedAt, suspendedReason: current.suspendedReason },
+          });
+        }
+        if (input.plan !== undefined && input.plan !== current.plan) {
+          if (!(await trx('plans').where('code', input.plan).first('code'))) {
+            throw new AppError('VALIDATION_ERROR', 'The request is invalid', [{ field: 'plan', message: '"plan" is not a known plan' }]);
+          }
+          patch.plan = input.plan;
+          entries.push({ action: 'tenant.plan_change', details: { from: current.plan, to: input.plan } });
+        }
+        if (entries.length === 0) return current;
+        const [updated] = await trx('tenants as t').where('t.id', id).update(patch, TENANT_COLUMNS);
+        await trx('platformAuditLogs').insert(
+          entries.map((entry) => ({
+            actorType: 'platform_admin',
+            actorId: actor.principal.adminId,
+            action: entry.action,
+            tenantId: id,
+            targetType: 'tenant',
+            targetId: id,
+            details: JSON.stringify(entry.details),
+            ip: isIP(actor.ip) ? actor.ip : null,
+            userAgent: actor.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+            requestId: actor.requestId,
+          })),
+        );
+        return updated as TenantRow;
+      });
+    },
+  };
+}
