@@ -8,6 +8,13 @@ import { RecordData, ResourceDefinition } from './resource-definition';
 export const matchKey = (value: unknown): string | undefined =>
   typeof value === 'string' && value !== '' ? value.toLowerCase() : undefined;
 
+/** Appends to the list under a key, in place: rebuilding the list per item would cost n² on a chunk. */
+export function addTo<K, V>(lists: Map<K, V[]>, key: K, item: V): void {
+  const list = lists.get(key);
+  if (list) list.push(item);
+  else lists.set(key, [item]);
+}
+
 const distinct = (rows: ImportRow[], field: string): string[] => [
   ...new Set(rows.map((row) => row.data[field]).filter((value): value is string => typeof value === 'string')),
 ];
@@ -21,7 +28,7 @@ export async function findMatches(def: ResourceDefinition, key: string, rows: Im
   const found: RecordData[] = await trx(def.model.tableName).where({ tenantId }).whereIn(key, values).whereNull('deletedAt');
   for (const record of found) {
     const match = matchKey(record[key])!;
-    matches.set(match, [...(matches.get(match) ?? []), record]);
+    addTo(matches, match, record);
   }
   return matches;
 }
@@ -51,7 +58,7 @@ export async function checkRelated(def: ResourceDefinition, rows: ImportRow[]): 
     if ((type === null || type === undefined) !== (id === null || id === undefined)) {
       row.errors.push({ row: row.row, field: type ? 'relatedId' : 'relatedType', message: 'is required with the other' });
     } else if (typeof type === 'string') {
-      byType.set(type, [...(byType.get(type) ?? []), row]);
+      addTo(byType, type, row);
     }
   }
   const { trx } = tenantScope();
