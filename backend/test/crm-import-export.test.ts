@@ -385,6 +385,15 @@ describe('CRM bulk import and CSV export', () => {
       expect(none.text.split('\r\n')[0]).toMatch(/^id,firstName,/);
     });
 
+    it('when more rows than one cursor batch match, then each comes out once, in the order asked', async () => {
+      const source = tag();
+      const rows = Array.from({ length: 1200 }, (_, index) => ({ firstName: `Row ${index}`, lastName: String(index).padStart(4, '0'), source }));
+      expect((await importJson(a.auth, 'leads', rows)).status).toBe(201);
+
+      const exported = records((await exportCsv(a.auth, 'leads', { source, sort: 'name' })).text);
+      expect(exported.map((row) => row.lastName)).toEqual(rows.map((row) => row.lastName));
+    });
+
     it('when tickets are exported, then numbers appear as the API shows them', async () => {
       const ticket = await create(a.auth, 'tickets', { subject: `Export ${tag()}` });
       const rows = records((await exportCsv(a.auth, 'tickets')).text);
