@@ -104,6 +104,11 @@ describe('tenant isolation in the database (row-level security)', () => {
     }
   });
 
+  it('when migrations ran as a superuser, then the full-text match is leakproof, so RLS lets search use its index', async () => {
+    const { rows } = await owner.raw("select proleakproof from pg_proc where oid = 'pg_catalog.ts_match_vq(tsvector, tsquery)'::regprocedure");
+    expect(rows).toEqual([{ proleakproof: true }]);
+  });
+
   it('the runtime role is not a superuser, cannot bypass RLS and owns nothing', async () => {
     const { user } = runtimeCredentials(adminUrl());
     const role = await owner.raw('select rolsuper, rolbypassrls, rolcreaterole, rolcreatedb from pg_roles where rolname = ?', [user]);

@@ -8,4 +8,6 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
 CREATE ROLE :"owner" LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS PASSWORD :'password';
 ALTER DATABASE :"db" OWNER TO :"owner";
 ALTER SCHEMA public OWNER TO :"owner";
+-- Lets full-text search use its index under row-level security (see migrations/*_search_under_rls.js).
+ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) LEAKPROOF;
 SQL
