@@ -1,5 +1,6 @@
 import { pipeline, Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
+import { defuseFormula } from '../../lib/csv-cell';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AuditFilters, AuditLogRow, ENTRY_COLUMNS, entriesMatching } from './audit-entries.repository';
 import { presentAuditEntry, PresentedAuditEntry } from './audit-entry.presenter';
@@ -8,8 +9,6 @@ export type ExportFormat = 'csv' | 'json';
 
 const CSV_COLUMNS = ENTRY_COLUMNS;
 
-/** Spreadsheets run a cell starting with these as a formula; a leading quote makes it text. */
-const FORMULA_START = /^[=+\-@\t\r]/;
 
 /**
  * The filtered entries, oldest first, read row by row through a database stream on the request's
@@ -50,8 +49,7 @@ async function* csvRecords(entries: AsyncIterable<PresentedAuditEntry>): AsyncIt
       impersonatorId: actor.impersonatorId,
       changes: changes === null ? null : JSON.stringify(changes),
     };
-    yield Object.fromEntries(Object.entries(record).map(([column, value]) => [column, guardFormula(value)]));
+    yield Object.fromEntries(Object.entries(record).map(([column, value]) => [column, defuseFormula(value)]));
   }
 }
 
-const guardFormula = (value: unknown): unknown => (typeof value === 'string' && FORMULA_START.test(value) ? `'${value}` : value);

@@ -70,10 +70,6 @@ export function claimedAudience(token: string): string | undefined {
 }
 
 /**
- * Verifies signature, algorithm (pinned: `alg: none` and algorithm swaps are refused), audience,
- * issuer and expiry. An expired token is TOKEN_EXPIRED; anything else wrong is UNAUTHORIZED.
- */
-/**
  * jsonwebtoken turns a string secret into a key on every verify, first trying it as a public key, which
  * cost a tenth of a list request's CPU: the key is made once per secret instead.
  */
@@ -84,6 +80,10 @@ function verifyKeyOf(secret: string): KeyObject {
   return key;
 }
 
+/**
+ * Verifies signature, algorithm (pinned: `alg: none` and algorithm swaps are refused), audience,
+ * issuer and expiry. An expired token is TOKEN_EXPIRED; anything else wrong is UNAUTHORIZED.
+ */
 export function verifyToken<T extends TenantClaims | PlatformClaims>(settings: JwtSettings, token: string, audience: string): T {
   try {
     const claims = jwt.verify(token, verifyKeyOf(settings.secret), {

@@ -1,6 +1,7 @@
 import { pipeline, Readable, Transform } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { knexSnakeCaseMappers } from 'objection';
+import { defuseFormula } from '../../lib/csv-cell';
 import { tenantScope } from '../../infra/tenant-scope';
 import { recordAudit } from '../audit/audit-context';
 import { filteredRecords, ListFilters, orderBySql } from './record-list';
@@ -11,8 +12,6 @@ import { RecordData, ResourceDefinition } from './resource-definition';
  * written out while still in V8's young generation: at 1,000 they were promoted and peak memory doubled.
  */
 const CURSOR_BATCH = 250;
-/** A spreadsheet runs a cell that starts like a formula (OWASP: CSV injection); a leading ' makes it text. */
-const FORMULA_START = /^[=+\-@\t\r]/;
 const HIDDEN = new Set(['tenantId', 'search']);
 
 const { postProcessResponse } = knexSnakeCaseMappers();
@@ -20,7 +19,7 @@ const { postProcessResponse } = knexSnakeCaseMappers();
 /** A value as a CSV cell, formula-like text defused. */
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
-  return typeof value === 'string' && FORMULA_START.test(value) ? `'${value}` : String(value);
+  return String(defuseFormula(value));
 }
 
 interface ExportColumn {
