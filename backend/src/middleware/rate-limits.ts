@@ -63,32 +63,25 @@ export function createRateLimiters(deps: RateLimitDeps, isAuthPath: (path: strin
       next(new AppError('RATE_LIMITED', 'Too many requests: retry after the number of seconds in Retry-After')),
   });
 
-  return {
-    anonymous: rateLimit({
+  // Three links share one per-IP counter (same store prefix): they differ in what they skip and in
+  // whether a Redis outage lets the request through.
+  const ipBudget = (options: Partial<Options>) =>
+    rateLimit({
       ...base('ip'),
       windowMs: anonymous.windowSeconds * 1000,
       limit: anonymous.max,
       identifier: 'anonymous',
       keyGenerator: clientIp,
+      ...options,
+    });
+
+  return {
+    anonymous: ipBudget({
       skip: (req) => hasCredentials(req) || OPERATIONAL.has(req.path) || isAuthPath(req.path),
       passOnStoreError: true,
     }),
-    auth: rateLimit({
-      ...base('ip'),
-      windowMs: anonymous.windowSeconds * 1000,
-      limit: anonymous.max,
-      identifier: 'anonymous',
-      keyGenerator: clientIp,
-      passOnStoreError: authFailOpen,
-    }),
-    failedAuthentication: rateLimit({
-      ...base('ip'),
-      windowMs: anonymous.windowSeconds * 1000,
-      limit: anonymous.max,
-      identifier: 'anonymous',
-      keyGenerator: clientIp,
-      passOnStoreError: true,
-    }),
+    auth: ipBudget({ passOnStoreError: authFailOpen }),
+    failedAuthentication: ipBudget({ passOnStoreError: true }),
     login: rateLimit({
       ...base('login'),
       windowMs: login.windowSeconds * 1000,
