@@ -28,8 +28,8 @@ describe('the generated client (@crm/client)', () => {
       body: { email: admin.email, password: admin.password },
     });
     expect(signIn.response.status).toBe(200);
-    // The document leaves the sign-in answer's `data` an open object, so its tokens are read as the contract names them.
-    const { accessToken } = signIn.data!.data.tokens as { accessToken: string };
+    // Typed from the document: a wrong field name here would not compile.
+    const { accessToken } = signIn.data!.data.tokens;
 
     const crm = createCrmClient({ baseUrl, accessToken });
     const created = await crm.POST('/api/v1/leads', {

@@ -2116,7 +2116,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Success */
+            /** @description The organization, its first user (a tenant admin) and a token pair */
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2127,12 +2127,77 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "data": {}
+                     *       "data": {
+                     *         "user": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "email": "string",
+                     *           "status": "active",
+                     *           "role": {
+                     *             "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *           },
+                     *           "createdAt": "2024-01-31T09:30:00.000Z",
+                     *           "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "tenant": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "name": "string",
+                     *           "subdomain": "string",
+                     *           "plan": "string",
+                     *           "status": "active",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "tokens": {
+                     *           "accessToken": "string",
+                     *           "refreshToken": "string",
+                     *           "tokenType": "Bearer",
+                     *           "expiresIn": 1
+                     *         }
+                     *       }
                      *     }
                      */
                     "application/json": {
                         data: {
-                            [key: string]: unknown;
+                            user: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                firstName?: string | null;
+                                lastName?: string | null;
+                                /** @enum {string} */
+                                status: "active" | "invited" | "disabled";
+                                role: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    key?: string | null;
+                                    name?: string;
+                                };
+                                /** Format: uuid */
+                                teamId?: string | null;
+                                /** Format: date-time */
+                                lastLoginAt?: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                            };
+                            tenant: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                subdomain: string;
+                                plan: string;
+                                /** @enum {string} */
+                                status: "active" | "suspended";
+                                /** Format: date-time */
+                                createdAt: string;
+                            };
+                            tokens: {
+                                accessToken: string;
+                                refreshToken: string;
+                                /** @enum {string} */
+                                tokenType: "Bearer";
+                                expiresIn: number;
+                            };
                         };
                     };
                 };
@@ -2188,12 +2253,77 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "data": {}
+                     *       "data": {
+                     *         "user": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "email": "string",
+                     *           "status": "active",
+                     *           "role": {
+                     *             "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *           },
+                     *           "createdAt": "2024-01-31T09:30:00.000Z",
+                     *           "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "tenant": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "name": "string",
+                     *           "subdomain": "string",
+                     *           "plan": "string",
+                     *           "status": "active",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "tokens": {
+                     *           "accessToken": "string",
+                     *           "refreshToken": "string",
+                     *           "tokenType": "Bearer",
+                     *           "expiresIn": 1
+                     *         }
+                     *       }
                      *     }
                      */
                     "application/json": {
                         data: {
-                            [key: string]: unknown;
+                            user: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                firstName?: string | null;
+                                lastName?: string | null;
+                                /** @enum {string} */
+                                status: "active" | "invited" | "disabled";
+                                role: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    key?: string | null;
+                                    name?: string;
+                                };
+                                /** Format: uuid */
+                                teamId?: string | null;
+                                /** Format: date-time */
+                                lastLoginAt?: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                            };
+                            tenant: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                subdomain: string;
+                                plan: string;
+                                /** @enum {string} */
+                                status: "active" | "suspended";
+                                /** Format: date-time */
+                                createdAt: string;
+                            };
+                            tokens: {
+                                accessToken: string;
+                                refreshToken: string;
+                                /** @enum {string} */
+                                tokenType: "Bearer";
+                                expiresIn: number;
+                            };
                         };
                     };
                 };
@@ -2244,12 +2374,77 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "data": {}
+                     *       "data": {
+                     *         "user": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "email": "string",
+                     *           "status": "active",
+                     *           "role": {
+                     *             "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *           },
+                     *           "createdAt": "2024-01-31T09:30:00.000Z",
+                     *           "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "tenant": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "name": "string",
+                     *           "subdomain": "string",
+                     *           "plan": "string",
+                     *           "status": "active",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "tokens": {
+                     *           "accessToken": "string",
+                     *           "refreshToken": "string",
+                     *           "tokenType": "Bearer",
+                     *           "expiresIn": 1
+                     *         }
+                     *       }
                      *     }
                      */
                     "application/json": {
                         data: {
-                            [key: string]: unknown;
+                            user: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                firstName?: string | null;
+                                lastName?: string | null;
+                                /** @enum {string} */
+                                status: "active" | "invited" | "disabled";
+                                role: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    key?: string | null;
+                                    name?: string;
+                                };
+                                /** Format: uuid */
+                                teamId?: string | null;
+                                /** Format: date-time */
+                                lastLoginAt?: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                            };
+                            tenant: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                subdomain: string;
+                                plan: string;
+                                /** @enum {string} */
+                                status: "active" | "suspended";
+                                /** Format: date-time */
+                                createdAt: string;
+                            };
+                            tokens: {
+                                accessToken: string;
+                                refreshToken: string;
+                                /** @enum {string} */
+                                tokenType: "Bearer";
+                                expiresIn: number;
+                            };
                         };
                     };
                 };
@@ -3174,12 +3369,77 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "data": {}
+                     *       "data": {
+                     *         "user": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "email": "string",
+                     *           "status": "active",
+                     *           "role": {
+                     *             "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *           },
+                     *           "createdAt": "2024-01-31T09:30:00.000Z",
+                     *           "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "tenant": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "name": "string",
+                     *           "subdomain": "string",
+                     *           "plan": "string",
+                     *           "status": "active",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "tokens": {
+                     *           "accessToken": "string",
+                     *           "refreshToken": "string",
+                     *           "tokenType": "Bearer",
+                     *           "expiresIn": 1
+                     *         }
+                     *       }
                      *     }
                      */
                     "application/json": {
                         data: {
-                            [key: string]: unknown;
+                            user: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                firstName?: string | null;
+                                lastName?: string | null;
+                                /** @enum {string} */
+                                status: "active" | "invited" | "disabled";
+                                role: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    key?: string | null;
+                                    name?: string;
+                                };
+                                /** Format: uuid */
+                                teamId?: string | null;
+                                /** Format: date-time */
+                                lastLoginAt?: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                            };
+                            tenant: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                subdomain: string;
+                                plan: string;
+                                /** @enum {string} */
+                                status: "active" | "suspended";
+                                /** Format: date-time */
+                                createdAt: string;
+                            };
+                            tokens: {
+                                accessToken: string;
+                                refreshToken: string;
+                                /** @enum {string} */
+                                tokenType: "Bearer";
+                                expiresIn: number;
+                            };
                         };
                     };
                 };

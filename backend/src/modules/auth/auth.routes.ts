@@ -2,7 +2,7 @@ import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
 import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
 import { createAuthService } from './auth.service';
-import { changePasswordBody, loginBody, refreshBody, registerBody, sessionParams } from './auth.schema';
+import { changePasswordBody, loginBody, refreshBody, registerBody, sessionParams, signedInSchema } from './auth.schema';
 import { clearedRefreshCookie, REFRESH_COOKIE, refreshCookie } from './refresh-cookie';
 import { listActiveSessions, revokeOwnSession } from './sessions.service';
 
@@ -23,6 +23,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       summary: 'Create an organization (tenant) and its first user, a tenant admin',
       tags,
       schema: { body: registerBody },
+      response: { status: 201, description: 'The organization, its first user (a tenant admin) and a token pair', schema: signedInSchema },
       handler: async (input) => {
         const result = await auth.register(input.body as Parameters<typeof auth.register>[0], client(input));
         return created(result, withCookie(result));
@@ -35,7 +36,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       permission: 'public',
       summary: 'Sign in with email and password',
       tags,
-      response: { status: 200, description: 'Signed in: the user, the tenant and a token pair' },
+      response: { status: 200, description: 'Signed in: the user, the tenant and a token pair', schema: signedInSchema },
       schema: { body: loginBody },
       handler: async (input) => {
         const result = await auth.login(input.body as Parameters<typeof auth.login>[0], input.requestedTenantId, client(input));
@@ -50,7 +51,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       summary: 'Exchange a refresh token (body or httpOnly cookie) for a new pair; the old one is spent',
       tags,
       schema: { body: refreshBody },
-      response: { status: 200, description: 'A new token pair; the old refresh token is spent' },
+      response: { status: 200, description: 'A new token pair; the old refresh token is spent', schema: signedInSchema },
       handler: async (input) => {
         const body = (input.body ?? {}) as { refreshToken?: string };
         const result = await auth.refresh(body.refreshToken ?? input.cookies[REFRESH_COOKIE]);

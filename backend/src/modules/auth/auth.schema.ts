@@ -35,3 +35,35 @@ export const changePasswordBody = Joi.object({
 });
 
 export const sessionParams = Joi.object({ id: Joi.string().uuid().required() });
+
+const roleRef = Joi.object({ id: Joi.string().uuid().required(), key: Joi.string().allow(null), name: Joi.string() });
+
+/** What every sign-in answers (register, login, refresh, accept-invite): typed for clients. */
+export const signedInSchema = Joi.object({
+  user: Joi.object({
+    id: Joi.string().uuid().required(),
+    email: Joi.string().required(),
+    firstName: Joi.string().allow(null),
+    lastName: Joi.string().allow(null),
+    status: Joi.string().valid('active', 'invited', 'disabled').required(),
+    role: roleRef.required(),
+    teamId: Joi.string().uuid().allow(null),
+    lastLoginAt: Joi.date().iso().allow(null),
+    createdAt: Joi.date().iso().required(),
+    updatedAt: Joi.date().iso().required(),
+  }).required(),
+  tenant: Joi.object({
+    id: Joi.string().uuid().required(),
+    name: Joi.string().required(),
+    subdomain: Joi.string().required(),
+    plan: Joi.string().required(),
+    status: Joi.string().valid('active', 'suspended').required(),
+    createdAt: Joi.date().iso().required(),
+  }).required(),
+  tokens: Joi.object({
+    accessToken: Joi.string().required(),
+    refreshToken: Joi.string().required(),
+    tokenType: Joi.string().valid('Bearer').required(),
+    expiresIn: Joi.number().integer().required(),
+  }).required(),
+});

@@ -1,6 +1,7 @@
 import { AppDeps } from '../../app-deps';
 import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
 import { CreationPage } from '../../lib/pagination';
+import { signedInSchema } from '../auth/auth.schema';
 import { createAuthService } from '../auth/auth.service';
 import { presentUser } from './user.presenter';
 import { UserStatus } from './user.model';
@@ -74,7 +75,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
       rateLimit: 'auth',
       permission: 'public',
       summary: 'Accept an invitation: set a password and sign in (401 when the token is invalid, expired or used)',
-      response: { status: 200, description: "Signed in: login's answer" },
+      response: { status: 200, description: "Signed in: login's answer", schema: signedInSchema },
       tags: ['Auth'],
       schema: { body: acceptInviteBody },
       handler: async (input) => {
