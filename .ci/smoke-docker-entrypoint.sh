@@ -16,7 +16,9 @@ cleanup() {
   if [ -n "${pid:-}" ]; then kill -9 "$pid" 2>/dev/null || true; fi
   psql -q -U postgres -d postgres -v ON_ERROR_STOP=0 \
     -c "drop database if exists \"$db\" with (force)" \
-    -c "drop role if exists \"${db}_app\"" -c "drop role if exists \"${db}_runtime\"" -c "drop role if exists \"$owner\"" >/dev/null 2>&1 || true
+    -c "drop role if exists \"${db}_app\"" -c "drop role if exists \"${db}_runtime\"" \
+    -c "drop role if exists \"${db}_platform_login\"" -c "drop role if exists \"${db}_platform\"" \
+    -c "drop role if exists \"$owner\"" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
