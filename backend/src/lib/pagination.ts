@@ -26,6 +26,21 @@ export function cursorParam(shape: Joi.ArraySchema): Joi.StringSchema {
     .messages({ 'any.invalid': '{{#label}} is not a cursor this list gave out' });
 }
 
+/**
+ * A timestamp column as cursor text with its microseconds: PostgreSQL keeps them, a JS Date does not,
+ * and a cursor that lost them would repeat or skip rows at page edges.
+ */
+export const preciseTimestampSql = (column: string): string =>
+  `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/** Turns `limit + 1` fetched rows into a page: the extra row only says there is more. */
+export function toPage<R>(rows: R[], limit: number, cursorOf: (last: R) => ReadonlyArray<string | number>): { rows: R[]; pagination: Pagination } {
+  const hasMore = rows.length > limit;
+  const pageRows = rows.slice(0, limit);
+  const last = pageRows.at(-1);
+  return { rows: pageRows, pagination: { limit, hasMore, nextCursor: hasMore && last ? encodeCursor(cursorOf(last)) : null } };
+}
+
 /** PostgreSQL keeps microseconds; a JS Date keeps milliseconds, which would repeat or skip rows at page edges. */
 const PRECISE_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
@@ -53,19 +68,13 @@ export async function pageByCreation<M extends TenantModel>(
   const id = `${table}.id`;
   if (page.cursor) query.whereRaw('(??, ??) > (?::timestamptz, ?::uuid)', [createdAt, id, ...page.cursor]);
   const rows = (await query
-    .select(`${table}.*`, modelClass.raw(`to_char(?? at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_created_at`, [createdAt]))
+    .select(`${table}.*`, modelClass.raw(`${preciseTimestampSql('??')} as cursor_created_at`, [createdAt]))
     .orderBy([
       { column: createdAt, order: 'asc' },
       { column: id, order: 'asc' },
     ])
     .limit(page.limit + 1)) as Array<M & { cursorCreatedAt: string }>;
-  const hasMore = rows.length > page.limit;
-  const pageRows = rows.slice(0, page.limit);
-  const last = pageRows.at(-1);
-  return {
-    rows: pageRows,
-    pagination: { limit: page.limit, hasMore, nextCursor: hasMore && last ? encodeCursor([last.cursorCreatedAt, last.id]) : null },
-  };
+  return toPage(rows, page.limit, (last) => [last.cursorCreatedAt, last.id]);
 }
 
 function parseJson(text: string): unknown {

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { Knex } from 'knex';
 import { AppError, notFound } from '../../lib/errors';
-import { encodeCursor, Pagination } from '../../lib/pagination';
+import { Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
 import { PlatformAdminPrincipal } from '../auth/principal';
 import { CRM_RESOURCES } from '../roles/permissions';
 import { ListTenantsQuery, UpdateTenantInput } from './tenants-admin.schema';
@@ -40,7 +40,7 @@ export function createTenantsAdminService(knex: Knex) {
     async list(query: ListTenantsQuery): Promise<{ data: TenantRow[]; pagination: Pagination }> {
       const builder = knex('tenants as t').select<Array<TenantRow & { cursorCreatedAt: string }>>(
         ...TENANT_COLUMNS,
-        knex.raw(`to_char(t.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_created_at`),
+        knex.raw(`${preciseTimestampSql('t.created_at')} as cursor_created_at`),
       );
       if (query.status) builder.where('t.status', query.status);
       if (query.plan) builder.where('t.plan', query.plan);
@@ -57,13 +57,8 @@ export function createTenantsAdminService(knex: Knex) {
       }
       if (query.cursor) builder.whereRaw('(t.created_at, t.id) > (?::timestamptz, ?::uuid)', query.cursor);
       const rows = await builder.orderBy([{ column: 't.createdAt' }, { column: 't.id' }]).limit(query.limit + 1);
-      const hasMore = rows.length > query.limit;
-      const pageRows = rows.slice(0, query.limit);
-      const last = pageRows.at(-1);
-      return {
-        data: pageRows.map(({ cursorCreatedAt: _cursor, ...tenant }) => tenant),
-        pagination: { limit: query.limit, hasMore, nextCursor: hasMore && last ? encodeCursor([last.cursorCreatedAt, last.id]) : null },
-      };
+      const page = toPage(rows, query.limit, (last) => [last.cursorCreatedAt, last.id]);
+      return { data: page.rows.map(({ cursorCreatedAt: _cursor, ...tenant }) => tenant), pagination: page.pagination };
     },
 
     /** The tenant with its plan's limits, users and live records per CRM resource, and its last activity. */

@@ -1,4 +1,4 @@
-import { presentRoleRef } from '../users/user.presenter';
+import { presentRoleRef } from '../roles/role.presenter';
 import { ApiKey } from './api-key.model';
 
 /** What the API shows of a key: never the key or its hash. */

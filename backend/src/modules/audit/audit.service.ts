@@ -1,5 +1,5 @@
 import { tenantScope } from '../../infra/tenant-scope';
-import { encodeCursor, Pagination } from '../../lib/pagination';
+import { Pagination, toPage } from '../../lib/pagination';
 import { AuditFilters, entriesMatching } from './audit-entries.repository';
 import { presentAuditEntry, PresentedAuditEntry } from './audit-entry.presenter';
 
@@ -16,14 +16,8 @@ export async function listAuditEntries(
     .orderBy('a.seq', 'desc')
     .limit(page.limit + 1);
   if (page.cursor) query.where('a.seq', '<', page.cursor[0]);
-  const rows = await query;
-  const hasMore = rows.length > page.limit;
-  const entries = rows.slice(0, page.limit);
-  const last = entries.at(-1);
-  return {
-    data: entries.map((row) => presentAuditEntry(row, scope.tenantId)),
-    pagination: { limit: page.limit, hasMore, nextCursor: hasMore && last ? encodeCursor([last.seq]) : null },
-  };
+  const { rows, pagination } = toPage(await query, page.limit, (last) => [last.seq]);
+  return { data: rows.map((row) => presentAuditEntry(row, scope.tenantId)), pagination };
 }
 
 /** Counts by action, by actor and by UTC day over [from, to]; the last 30 days unless told otherwise. */

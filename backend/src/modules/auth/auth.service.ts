@@ -8,6 +8,7 @@ import { AuditEvent, recordAudit } from '../audit/audit-context';
 import { writeAuditNow } from '../audit/audit-store';
 import { fromDatabaseError } from '../../lib/database-errors';
 import { Tenant } from '../tenants/tenant.model';
+import { presentRoleRef } from '../roles/role.presenter';
 import { presentTenant } from '../tenants/tenant.presenter';
 import { provisionTenant } from '../tenants/tenants.service';
 import { User } from '../users/user.model';
@@ -205,7 +206,7 @@ export function createAuthService({ knex, config }: AuthDeps) {
       return {
         user: presentUser(user),
         tenant: presentTenant(await currentTenant()),
-        role: user.role ? { id: user.role.id, key: user.role.key, name: user.role.name } : null,
+        role: user.role ? presentRoleRef(user.role) : null,
         permissions: [...principal.permissions].sort(),
       };
     },

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppError } from '../../lib/errors';
-import { encodeCursor, Pagination } from '../../lib/pagination';
+import { Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
 import { FilterSpec, ResourceDefinition, SortColumn } from './resource-definition';
 import { presentRecord } from './record-model';
 
@@ -47,7 +47,6 @@ export interface ListQuery extends ListFilters {
   cursor?: string;
 }
 
-const PRECISE = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
 /** A sort column as SQL, so that comparing, ordering and reading the cursor all use the same expression. */
 function sortExpression(table: string, sort: SortColumn): string {
@@ -76,7 +75,7 @@ export function orderBySql(def: ResourceDefinition, sort: string): string {
 }
 
 function cursorValueExpression(expression: string, sort: SortColumn): string {
-  if (sort.type === 'timestamp') return `to_char(${expression} at time zone 'UTC', ${PRECISE})`;
+  if (sort.type === 'timestamp') return preciseTimestampSql(expression);
   return `${expression}::text`;
 }
 
@@ -105,15 +104,12 @@ export async function listRecords(def: ResourceDefinition, query: ListQuery): Pr
     .orderByRaw(orderBySql(def, query.sort))
     .limit(query.limit + 1);
 
-  const hasMore = rows.length > query.limit;
-  const page = rows.slice(0, query.limit) as unknown as Array<Record<string, unknown>>;
-  const last = page.at(-1);
-  const nextCursor =
-    hasMore && last ? encodeCursor([query.sort, ...sorts.map((_, index) => String(last[`cursorValue${index}`])), String(last.id)]) : null;
-  return {
-    data: page.map((row) => presentRecord(stripCursorValues(row), def.present)),
-    pagination: { limit: query.limit, nextCursor, hasMore },
-  };
+  const page = toPage(rows as unknown as Array<Record<string, unknown>>, query.limit, (last) => [
+    query.sort,
+    ...sorts.map((_, index) => String(last[`cursorValue${index}`])),
+    String(last.id),
+  ]);
+  return { data: page.rows.map((row) => presentRecord(stripCursorValues(row), def.present)), pagination: page.pagination };
 }
 
 function stripCursorValues(row: Record<string, unknown>): Record<string, unknown> {

@@ -10,3 +10,6 @@ export const presentRole = (role: Role) => ({
   createdAt: role.createdAt,
   updatedAt: role.updatedAt,
 });
+
+/** A role as other resources mention it (a user's, an API key's). */
+export const presentRoleRef = (role: Role) => ({ id: role.id, key: role.key, name: role.name });

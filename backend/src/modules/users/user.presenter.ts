@@ -1,4 +1,4 @@
-import { Role } from '../roles/role.model';
+import { presentRoleRef } from '../roles/role.presenter';
 import { User } from './user.model';
 
 /** What the API shows of a user: never the password hash, invite token or lockout counters. */
@@ -17,4 +17,3 @@ export function presentUser(user: User) {
   };
 }
 
-export const presentRoleRef = (role: Role) => ({ id: role.id, key: role.key, name: role.name });
