@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { createApp } from './app';
 import { loadConfigOrExit } from './config/load-config';
+import { answerClientErrors } from './infra/client-errors';
 import { createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { resolveDatabase } from './infra/database-target';
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
   const app = createApp({ config, knex, platformKnex, redis, logger, metrics: createMetrics(knex), lifecycle });
 
   const server = http.createServer(app);
+  answerClientErrors(server);
   server.listen(config.http.port, config.http.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.http.port;

@@ -23,6 +23,11 @@ export function bodyParsers(limit: string, parsedByRoute: (req: Request) => bool
       next();
       return;
     }
+    // CSV is read by bulk routes only; elsewhere it would reach the route unparsed.
+    if (hasBody(req) && req.is('text/csv')) {
+      next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json (text/csv is for imports)'));
+      return;
+    }
     json(req, res, AsyncResource.bind(next));
   };
 }

@@ -29,7 +29,8 @@ export function validateInput(
   const body =
     route.schema?.body === undefined
       ? check(EMPTY, isEmptyBody(raw.body) ? {} : raw.body, '')
-      : check(route.schema.body, raw.body, '');
+      : // No body at all is an empty object to an object schema, so its required keys are reported (400), never skipped.
+        check(route.schema.body, raw.body === undefined && route.schema.body.type === 'object' ? {} : raw.body, '');
   if (details.length) throw new AppError('VALIDATION_ERROR', 'The request is invalid', details);
   return {
     params: params as Record<string, string>,

@@ -78,10 +78,11 @@ const isPaginated = (route: RouteDefinition) => route.method === 'get' && route.
 function errorStatuses(route: RouteDefinition): number[] {
   const write = WRITE_METHODS.has(route.method);
   const operational = route.versioned === false;
-  const statuses = new Set([400, 403, 404, 500, 503]);
+  // The body link reads a body sent with any method, a GET's too: too large is 413, not JSON (or CSV) is 415.
+  const statuses = new Set([400, 403, 404, 413, 415, 500, 503]);
   if (!isPublic(route) || route.rateLimit) statuses.add(401);
   if (route.feature || (!isPublic(route) && route.method === 'post')) statuses.add(402);
-  if (write) [409, 413, 415].forEach((status) => statuses.add(status));
+  if (write) statuses.add(409);
   if (write && !isPublic(route)) statuses.add(422);
   if (!operational) statuses.add(429);
   route.response?.errors?.forEach((status) => statuses.add(status));
