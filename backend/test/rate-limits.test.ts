@@ -153,8 +153,36 @@ describe('rate limits', () => {
       redis = await startRedis(port);
       await eventually(async () => (await login(t.app, { email: account.email, password: account.password })).status === 200);
     });
+
+    it('then per-caller budgets fail open while it is down (served, errors counted, /health degraded, /ready up) and count again once it is back', async () => {
+      const account = await registerTenantThroughOpenLimits();
+      const remaining = (res: request.Response) => Number(/r=(\d+)/.exec(String(res.headers.ratelimit))?.[1]);
+      const me = () => request(t.app).get('/api/v1/auth/me').set(account.auth);
+      const first = await me();
+      const second = await me();
+      expect(remaining(second)).toBe(remaining(first) - 1);
+      const errorsBefore = storeErrors((await request(t.app).get('/metrics')).text);
+
+      await stopRedis(redis!);
+      for (let i = 0; i < 3; i++) expect((await me()).status).toBe(200);
+      expect((await request(t.app).post('/api/v1/leads').set(account.auth).send({ lastName: 'Redis down' })).status).toBe(201);
+      const health = await request(t.app).get('/health');
+      expect([health.status, health.body.status, health.body.checks.redis.status]).toEqual([200, 'degraded', 'down']);
+      expect((await request(t.app).get('/ready')).status).toBe(200);
+      expect(storeErrors((await request(t.app).get('/metrics')).text)).toBeGreaterThan(errorsBefore);
+
+      redis = await startRedis(port);
+      // The restarted Redis is empty: counting starts over, one request at a time, without restarting the app.
+      await eventually(async () => {
+        const [x, y] = [await me(), await me()];
+        return Number.isFinite(remaining(x)) && remaining(y) === remaining(x) - 1;
+      });
+      expect((await request(t.app).get('/health')).body.status).toBe('healthy');
+    });
   });
 });
+
+const storeErrors = (metrics: string) => Number(/^rate_limit_store_errors_total (\d+)/m.exec(metrics)?.[1] ?? 0);
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
