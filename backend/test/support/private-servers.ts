@@ -148,6 +148,8 @@ export async function startPgBouncer(target: { host: string; port: number; datab
       'auth_type = trust',
       `auth_file = ${path.join(dir, 'userlist.txt')}`,
       'pool_mode = transaction',
+      // The test reads SHOW SERVERS / SHOW CLIENTS on the admin console.
+      'stats_users = postgres',
       'server_reset_query =',
       'ignore_startup_parameters = statement_timeout,extra_float_digits',
       `default_pool_size = ${poolSize}`,
