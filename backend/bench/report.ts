@@ -19,8 +19,6 @@ export interface Verdict {
 }
 
 const DOC = path.join(PROJECT_ROOT, 'docs', 'PERFORMANCE.md');
-const START = '<!-- bench:start -->';
-const END = '<!-- bench:end -->';
 
 const round = (value: number, digits = 1) => Number(value.toFixed(digits)).toLocaleString('en-US');
 const ratio = (line: Line) => (line.baseline ? `${(line.api / line.baseline).toFixed(2)}x` : 'n/a');
@@ -44,10 +42,13 @@ export function verdicts(list: Verdict[]): string {
 }
 
 /**
- * Writes the figures into docs/PERFORMANCE.md between the bench markers, keeping the hand-written text
- * around them (how to read the figures, why a target is missed).
+ * Writes the figures into docs/PERFORMANCE.md between the `<!-- name:start -->` and `<!-- name:end -->`
+ * markers (`bench`, `soak`), keeping the hand-written text around them (how to read the figures, why a
+ * target is missed).
  */
-export function writeDoc(generated: string): void {
+export function writeDoc(generated: string, name = 'bench'): void {
+  const START = `<!-- ${name}:start -->`;
+  const END = `<!-- ${name}:end -->`;
   const block = `${START}\n${generated}\n${END}`;
   if (!existsSync(DOC)) {
     writeFileSync(DOC, `# Performance\n\n${block}\n`);
