@@ -178,9 +178,17 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     clearInterval(progress);
 
+    // Memory is read in windows of a tenth of the run (at least 5 samples), so one GC does not decide it:
+    // RSS by its median, the heap by its low-water mark (what survives collection).
     const afterWarmUp = samples.filter((sample) => sample.at >= WARM_UP_SECONDS);
-    const first = afterWarmUp[0] ?? samples[0]!;
-    const last = samples.at(-1)!;
+    const window = Math.max(5, Math.floor(afterWarmUp.length / 10));
+    const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] ?? 0;
+    const [head, tail] = [afterWarmUp.slice(0, window), afterWarmUp.slice(-window)];
+    const memory = {
+      rss: [median(head.map((s) => s.rssMb)), median(tail.map((s) => s.rssMb))],
+      heap: [Math.min(...head.map((s) => s.heapMb)), Math.min(...tail.map((s) => s.heapMb))],
+      minutes: ((tail.at(-1)?.at ?? 0) - (head[0]?.at ?? 0)) / 60,
+    };
     const all = [...latencies.values()].flat().sort((x, y) => x - y);
     const total = all.length;
     const ms = (value: number) => `${Math.round(value).toLocaleString('en-US')}`;
@@ -188,7 +196,6 @@ async function main(): Promise<void> {
       const sorted = latencies.get(operation)!.sort((x, y) => x - y);
       return `| ${operation} | ${sorted.length.toLocaleString('en-US')} | ${ms(percentile(sorted, 50))} | ${ms(percentile(sorted, 99))} |`;
     });
-    const minutes = (last.at - first.at) / 60;
     const generated = [
       `Run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: \`npm run bench:soak -- --seconds=${SECONDS}\` (**${SECONDS} s**, ${WORKERS} concurrent clients, ${SEED_LEADS.toLocaleString('en-US')} seeded leads) on ${os.availableParallelism()} CPUs, Node ${process.version}, ${server.embedded ? 'embedded PostgreSQL' : 'DATABASE_URL PostgreSQL'}, Redis ${process.env.REDIS_URL ? 'on' : 'off'}; load average at the end ${os.loadavg().map((value) => value.toFixed(1)).join(' / ')}.`,
       '',
@@ -198,7 +205,9 @@ async function main(): Promise<void> {
       '|---|---|---|---|',
       ...rows,
       '',
-      `Server memory after the ${WARM_UP_SECONDS} s warm-up -> end (${minutes.toFixed(1)} min): RSS ${first.rssMb.toFixed(0)} -> ${last.rssMb.toFixed(0)} MB (trend ${slope(afterWarmUp.map((s) => [s.at / 60, s.rssMb])).toFixed(2)} MB/min), V8 heap used ${first.heapMb.toFixed(0)} -> ${last.heapMb.toFixed(0)} MB (trend ${slope(afterWarmUp.map((s) => [s.at / 60, s.heapMb])).toFixed(2)} MB/min); peak RSS ${Math.max(...samples.map((s) => s.rssMb)).toFixed(0)} MB.`,
+      `Server memory, first window after the ${WARM_UP_SECONDS} s warm-up -> last window (${memory.minutes.toFixed(1)} min apart, windows of ${window} samples 2 s apart): ` +
+        `RSS median ${memory.rss[0]!.toFixed(0)} -> ${memory.rss[1]!.toFixed(0)} MB (trend over all samples after warm-up ${slope(afterWarmUp.map((s) => [s.at / 60, s.rssMb])).toFixed(2)} MB/min); ` +
+        `V8 heap used, low-water mark ${memory.heap[0]!.toFixed(0)} -> ${memory.heap[1]!.toFixed(0)} MB; peak RSS ${Math.max(...samples.map((s) => s.rssMb)).toFixed(0)} MB.`,
     ].join('\n');
     console.log(`\n${generated}\n`);
     writeDoc(generated, 'soak');

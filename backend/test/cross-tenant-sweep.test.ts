@@ -18,6 +18,8 @@ import { buildTestApp, ownerKnex, runtimeKnex, TestApp } from './support/test-ap
  */
 const PERSONAS = ['tenant_admin', 'manager', 'sales_user', 'support_user', 'read_only', 'api_key'] as const;
 type Persona = (typeof PERSONAS)[number];
+/** Runs per route; SWEEP_RUNS=50 sweeps harder (outside CI). */
+const RUNS = Number(process.env.SWEEP_RUNS ?? 8);
 const RESOURCES = ['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities', 'tickets'];
 
 interface Probe {
@@ -179,11 +181,11 @@ describe('cross-tenant property sweep over every declared route', () => {
             }
           }
         }),
-        { numRuns: 8 },
+        { numRuns: RUNS },
       );
     }
     expect(problems).toEqual([]);
-  });
+  }, 15_000 * RUNS);
 
   it("when the sweep is over, then not one of A's rows changed, and no row of B refers to A's ids", async () => {
     expect(await tenantSnapshot(owner, a.tenantId)).toEqual(snapshotBefore);

@@ -1,7 +1,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import { finished, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parse } from 'csv-parse';
+import { CsvError, parse } from 'csv-parse';
 import express, { Request, RequestHandler } from 'express';
 import { AppError } from '../lib/errors';
 import { BulkBody } from '../lib/http/route';
@@ -95,7 +95,8 @@ function headerProblem(names: string[]): AppError | undefined {
 function asBodyError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const code = (error as NodeJS.ErrnoException).code ?? '';
-  if (code.startsWith('CSV_')) {
+  // csv-parse names most of its codes CSV_*, but not all (INVALID_OPENING_QUOTE): its class says it.
+  if (error instanceof CsvError || code.startsWith('CSV_')) {
     return new AppError('VALIDATION_ERROR', 'The CSV body is malformed', [{ field: 'body', message: (error as Error).message }]);
   }
   if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET') {
