@@ -75,16 +75,19 @@ const ruleArg = (description: Description, name: string, arg = 'limit'): number 
 };
 const hasRule = (description: Description, name: string) => description.rules?.some((rule) => rule.name === name) ?? false;
 
-function stringArbitrary(description: Description, sources: InputSources): fc.Arbitrary<unknown> {
+/** Plain text a form would hold (no markup, which the sanitize link refuses anyway). */
+const plainText = (minLength: number, maxLength: number) =>
+  fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -.'.split('')), minLength, maxLength });
+
+function stringArbitrary(description: Description, sources: InputSources, hostile: boolean): fc.Arbitrary<unknown> {
   const max = ruleArg(description, 'max') ?? ruleArg(description, 'length') ?? 60;
   const min = ruleArg(description, 'min') ?? ruleArg(description, 'length') ?? 0;
   const fit = (value: string) => value.slice(0, max).padEnd(min, 'x');
   if (hasRule(description, 'guid')) return fc.oneof(fc.constantFrom(...sources.ids, randomUUID()), fc.uuid());
   if (hasRule(description, 'email')) {
-    return fc.oneof(
-      fc.constantFrom(...sources.words).map((word) => `${word.toLowerCase().replace(/[^a-z0-9]/g, '')}@example.com`),
-      fc.emailAddress().filter((email) => email.length <= max),
-    );
+    const fromWords = fc.constantFrom(...sources.words).map((word) => `${word.toLowerCase().replace(/[^a-z0-9]/g, '') || 'someone'}@example.com`);
+    const unique = fc.uuid().map((id) => `u-${id.slice(0, 8)}@example.com`);
+    return hostile ? fc.oneof(fromWords, unique, fc.emailAddress().filter((email) => email.length <= max)) : fc.oneof(fromWords, unique);
   }
   if (hasRule(description, 'isoDate')) return fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((date) => date.toISOString());
   if (hasRule(description, 'uri')) return fc.webUrl().filter((url) => url.length <= max);
@@ -100,13 +103,13 @@ function stringArbitrary(description: Description, sources: InputSources): fc.Ar
   }
   return fc.oneof(
     fc.constantFrom(...sources.words).map(fit),
-    fc.string({ minLength: min, maxLength: Math.min(max, 40) }).map(fit),
+    (hostile ? fc.string({ minLength: min, maxLength: Math.min(max, 40) }) : plainText(min, Math.min(max, 40))).map(fit),
   );
 }
 
 /** Cursors others were given, and opaque strings of the cursor alphabet. */
 const cursorArbitrary = (sources: InputSources): fc.Arbitrary<unknown> =>
-  fc.oneof(fc.constantFrom(...sources.cursors), fc.base64String({ maxLength: 80 }).map((text) => text.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')));
+  fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...sources.cursors) }, { weight: 1, arbitrary: fc.base64String({ maxLength: 80 }).map((text) => text.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')) });
 
 function numberArbitrary(description: Description): fc.Arbitrary<unknown> {
   const min = ruleArg(description, 'min') ?? ruleArg(description, 'greater') ?? -1_000_000;
@@ -133,7 +136,7 @@ function baseArbitrary(description: Description, sources: InputSources, hostile:
   if (description.flags?.only && description.allow?.length) return fc.constantFrom(...description.allow);
   switch (description.type) {
     case 'string':
-      return stringArbitrary(description, sources);
+      return stringArbitrary(description, sources, hostile);
     case 'number':
       return numberArbitrary(description);
     case 'boolean':
