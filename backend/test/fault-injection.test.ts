@@ -54,7 +54,6 @@ const serverEnv = (databaseUrl: string) => ({
   REDIS_URL: process.env.REDIS_URL,
   LOG_LEVEL: 'info',
   JWT_SECRET: TEST_JWT_SECRET,
-  DB_CONNECT_TIMEOUT_MS: '1000',
   RATE_LIMIT_AUTH_FAIL_OPEN: 'true',
 });
 
