@@ -97,7 +97,7 @@ describe('cross-tenant property sweep over every declared route', () => {
   const aIds = () => [...new Set([...aIdsByTable.values()].flat().concat(a.tenantId))];
   const aIdsFor = (route: RouteDefinition): string[] => {
     const table = route.path.split('/')[1]!.replace(/-/g, '_');
-    const named = aIdsByTable.get(table === 'imports' ? 'imports' : table) ?? [];
+    const named = aIdsByTable.get(table) ?? [];
     return named.length ? named : aIds();
   };
 
