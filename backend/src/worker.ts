@@ -41,7 +41,10 @@ async function main(): Promise<void> {
     response.writeHead(healthy ? 200 : 404, { 'Content-Type': 'application/json' });
     response.end(JSON.stringify(healthy ? { data: { status: 'healthy' } } : { error: { code: 'NOT_FOUND', message: 'Not found' } }));
   });
-  server.listen(config.jobs.workerPort, config.http.host, () => logger.info('worker running', { port: config.jobs.workerPort }));
+  server.listen(config.jobs.workerPort, config.http.host, () => {
+    const address = server.address();
+    logger.info('listening', { port: typeof address === 'object' && address ? address.port : config.jobs.workerPort, jobs: JOBS.length });
+  });
 
   const shutdown = (signal: string) => {
     logger.info('worker shutting down: finishing running jobs', { signal });

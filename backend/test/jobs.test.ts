@@ -8,7 +8,8 @@ import { defineJob, JobDefinition, tenantPayload } from '../src/jobs/job-definit
 import { pruneTenantAudit } from '../src/modules/audit/audit-retention';
 import { login, registerTenant, Registered } from './support/api-fixtures';
 import { TestJobRunner } from './support/jobs';
-import { buildTestApp, runtimeKnex, TestApp } from './support/test-app';
+import { startServer } from './support/server-process';
+import { adminUrl, buildTestApp, runtimeKnex, SHARED_JOB_ENV, TestApp } from './support/test-app';
 
 describe('background jobs', () => {
   let t: TestApp;
@@ -214,5 +215,28 @@ describe('background jobs', () => {
       expect(download.status).toBe(404);
       expect(download.body.error.code).toBe('NOT_FOUND');
     });
+  });
+
+  describe('npm run worker', () => {
+    it('runs jobs in its own process, counts them in its /metrics, and stops cleanly on SIGTERM', async () => {
+      const worker = await startServer({ DATABASE_URL: adminUrl(), LOG_LEVEL: 'info', JOBS_CONCURRENCY: '1', ...SHARED_JOB_ENV }, 60_000, 'worker.ts');
+      try {
+        expect(await (await fetch(`http://127.0.0.1:${worker.port}/health`)).json()).toEqual({ data: { status: 'healthy' } });
+        // Another file's test runner may take a job between its polls: enqueue until this worker has run one.
+        const succeeded = async () => {
+          const text = await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text();
+          return /job_runs_total\{task="idempotency.purge",outcome="success"\} [1-9]/.test(text);
+        };
+        const deadline = Date.now() + 30_000;
+        while (!(await succeeded())) {
+          if (Date.now() > deadline) throw new Error(`the worker ran no job:\n${worker.output()}`);
+          await jobs.enqueueScheduled('idempotency.purge');
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      } finally {
+        worker.child.kill('SIGTERM');
+      }
+      expect(await worker.exited).toBe(0);
+    }, 60_000);
   });
 });

@@ -76,7 +76,9 @@ export interface JobEngine {
 /** Our own pool, so a connection dropped while idle (a database restart) is logged, not an unhandled 'error'. */
 function queuePool(deps: JobDeps, databaseUrl: string, max: number): pg.Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max, application_name: 'crm-jobs' });
-  pool.on('error', (error) => deps.logger.warn('job queue connection lost', { component: 'jobs', error }));
+  const lost = (error: Error) => deps.logger.warn('job queue connection lost', { component: 'jobs', error });
+  pool.on('error', lost);
+  pool.on('connect', (client) => client.on('error', lost));
   return pool;
 }
 
