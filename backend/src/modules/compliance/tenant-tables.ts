@@ -25,12 +25,16 @@ export interface TenantTable {
   key: string[];
 }
 
-/** Every table of the schema with a tenant_id column, read from the catalogue, so a new tenant table is included on its own. */
+/**
+ * Every tenant table, read from the catalogue, so a new one is included on its own: a table with a
+ * tenant_id column under row-level security. (platform_audit_logs names tenants too, but is the
+ * platform's own trail: no row-level security, and it keeps the tombstones of purged tenants.)
+ */
 export async function tenantTableNames(knex: Knex): Promise<string[]> {
   const { rows } = await knex.raw<{ rows: Array<{ name: string }> }>(
     `select c.relname as name from pg_class c
       join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
-     where c.relnamespace = current_schema()::regnamespace and c.relkind in ('r', 'p')
+     where c.relnamespace = current_schema()::regnamespace and c.relkind in ('r', 'p') and c.relrowsecurity
      order by c.relname`,
   );
   return rows.map((row) => row.name);
@@ -50,7 +54,7 @@ export async function exportedTables(trx: Knex): Promise<TenantTable[]> {
                    where i.indrelid = c.oid and i.indisprimary
                    order by k.position) as key
        from pg_class c
-      where c.relnamespace = current_schema()::regnamespace and c.relkind in ('r', 'p')
+      where c.relnamespace = current_schema()::regnamespace and c.relkind in ('r', 'p') and c.relrowsecurity
         and exists (select 1 from pg_attribute t where t.attrelid = c.oid and t.attname = 'tenant_id' and not t.attisdropped)
       order by c.relname`,
   );
