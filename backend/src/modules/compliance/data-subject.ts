@@ -51,7 +51,10 @@ export const literalPattern = (values: string[]): string => values.map((value) =
 export async function findSubjectRecords(email: string): Promise<SubjectRecords> {
   const { tenantId, trx } = tenantScope();
   const byEmail = (table: string) => trx(table).where({ tenantId, email }).orderBy('createdAt').select<Row[]>('*');
-  const [leads, contacts, users] = await Promise.all([byEmail('leads'), byEmail('contacts'), byEmail('users')]);
+  // One after another: they share the transaction's connection.
+  const leads = await byEmail('leads');
+  const contacts = await byEmail('contacts');
+  const users = await byEmail('users');
   const names = [
     ...new Set(
       [...leads, ...contacts, ...users]
