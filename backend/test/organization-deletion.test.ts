@@ -22,6 +22,7 @@ describe('organization deletion', () => {
   let company: string;
   let other: Registered;
   let member: Member;
+  let managerKey: string;
 
   const api = (caller: { auth: Record<string, string> }) => ({
     get: (path: string) => request(t.app).get(`/api/v1${path}`).set(caller.auth),
@@ -53,9 +54,10 @@ describe('organization deletion', () => {
     await api(caller).post('/activities', { type: 'call', subject: 'Intro call', relatedType: 'contact', relatedId: contact.body.data.id }).expect(201);
     await api(caller).post('/tasks', { title: 'Follow up' }).expect(201);
     await request(t.app).post('/api/v1/leads/import/bulk').set(caller.auth).set('Content-Type', 'text/csv').send('firstName,lastName,email\nLee,Lead,lee@example.com\n').expect(201);
-    await api(caller).post('/api-keys', { name: 'k', role: 'read_only' }).expect(201);
+    const key = await api(caller).post('/api-keys', { name: 'k', role: 'manager' }).expect(201);
     await api(caller).post('/organization/export-data').expect(202);
     await jobs.runUntilIdle(caller.tenantId);
+    return key.body.data.key as string;
   };
 
   beforeAll(async () => {
@@ -65,7 +67,7 @@ describe('organization deletion', () => {
     admin = await registerTenant(t.app, { company });
     other = await registerTenant(t.app);
     member = await addMember(t.app, admin, 'sales_user');
-    await populate(admin);
+    managerKey = await populate(admin);
     await populate(other);
   });
   afterAll(async () => {
@@ -124,6 +126,10 @@ describe('organization deletion', () => {
     expect((await request(t.app).patch(`/api/v1/users/${member.id}`).set(admin.auth).send({ firstName: 'X' })).status).toBe(409);
     expect((await api(admin).get('/leads')).status).toBe(200);
     expect((await api(admin).get('/audit-logs/verify')).body.data.valid).toBe(true);
+    const keyAuth = { 'X-API-Key': managerKey };
+    expect((await request(t.app).get('/api/v1/leads').set(keyAuth)).status).toBe(200);
+    expect((await request(t.app).post('/api/v1/leads').set(keyAuth).send({ firstName: 'Late' })).body.error.code).toBe('TENANT_PENDING_DELETION');
+    expect((await api(admin).post('/privacy/erase', { email: 'someone@example.com' })).status).toBe(200);
     await jobs.owner('data_exports').where({ tenant_id: admin.tenantId }).update({ created_at: jobs.owner.raw("now() - interval '2 hours'") });
     expect((await api(admin).post('/organization/export-data')).status).toBe(202);
     const signIn = await login(t.app, { email: member.email, password: PASSWORD });
