@@ -51,6 +51,12 @@ export interface AppConfig {
   idempotency: { ttlSeconds: number };
   /** Entries older than this are archived, then pruned, by the daily retention job. */
   audit: { retentionDays: number };
+  compliance: {
+    /** Days a finished organization export stays downloadable before the expiry job deletes its content. */
+    exportTtlDays: number;
+    /** Days between a deletion request and the purge of the organization. */
+    deletionGraceDays: number;
+  };
   jobs: {
     /** Run the job engine inside the API process; false when `npm run worker` processes run it. */
     inProcess: boolean;
