@@ -15,7 +15,7 @@ module.exports = tseslint.config(
     },
   },
   {
-    files: ['backend/src/server.ts', 'backend/src/cli/**/*.ts', 'backend/test/**/*.ts', 'backend/bench/**/*.ts'],
+    files: ['backend/src/server.ts', 'backend/src/worker.ts', 'backend/src/cli/**/*.ts', 'backend/test/**/*.ts', 'backend/bench/**/*.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

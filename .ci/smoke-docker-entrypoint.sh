@@ -14,6 +14,7 @@ REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 
 cleanup() {
   if [ -n "${pid:-}" ]; then kill -9 "$pid" 2>/dev/null || true; fi
+  if [ -n "${worker_pid:-}" ]; then kill -9 "$worker_pid" 2>/dev/null || true; fi
   psql -q -U postgres -d postgres -v ON_ERROR_STOP=0 \
     -c "drop database if exists \"$db\" with (force)" \
     -c "drop role if exists \"${db}_app\"" -c "drop role if exists \"${db}_runtime\"" \
@@ -37,8 +38,23 @@ curl -fs "http://127.0.0.1:$port/ready" | grep -q '"ready"'
 curl -fs "http://127.0.0.1:$port/health" | grep -q '"status":"healthy"'
 curl -s "http://127.0.0.1:$port/api/v1/nope" | grep -q '"NOT_FOUND"'
 
-kill -TERM "$pid"
+# The compose file's optional worker service: the compiled job engine alone, on the migrated database.
+worker_port=$((port + 1))
+NODE_ENV=production WORKER_PORT=$worker_port HOST=127.0.0.1 LOG_LEVEL=warn \
+  DATABASE_URL="postgres://$owner:smoke-password@127.0.0.1:5432/$db" REDIS_URL="$REDIS_URL" \
+  JWT_SECRET=smoke-test-secret-0123456789abcdef0123456789 \
+  ENCRYPTION_KEY=c21va2UtdGVzdC1lbmNyeXB0aW9uLWtleS0zMmJ5dGU= \
+  node --enable-source-maps backend/dist/worker.js &
+worker_pid=$!
+for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$worker_port/health" >/dev/null 2>&1 && break; sleep 0.5; done
+curl -fs "http://127.0.0.1:$worker_port/health" | grep -q '"healthy"'
+curl -fs "http://127.0.0.1:$worker_port/metrics" | grep -q 'job_runs_total'
+
+kill -TERM "$pid" "$worker_pid"
 status=0; wait "$pid" || status=$?
 pid=
+worker_status=0; wait "$worker_pid" || worker_status=$?
+worker_pid=
 if [ "$status" -ne 0 ]; then echo "smoke: server exited with $status after SIGTERM" >&2; exit 1; fi
-echo "smoke: docker entrypoint migrated, served and drained cleanly"
+if [ "$worker_status" -ne 0 ]; then echo "smoke: worker exited with $worker_status after SIGTERM" >&2; exit 1; fi
+echo "smoke: docker entrypoint migrated, served and drained cleanly; the worker ran and stopped cleanly"

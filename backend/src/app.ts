@@ -28,6 +28,8 @@ import { auditRoutes } from './modules/audit/audit.routes';
 import { authRoutes } from './modules/auth/auth.routes';
 import { Credential, TenantPrincipal } from './modules/auth/principal';
 import { authorize, isPlatformRoute, loadPlatformPrincipal, loadTenantPrincipal } from './modules/auth/principal.service';
+import { organizationRoutes } from './modules/compliance/organization.routes';
+import { privacyRoutes } from './modules/compliance/privacy.routes';
 import { contactsRoutes } from './modules/contacts/contacts.routes';
 import { importUndoRoutes } from './modules/crm/import.routes';
 import { dealsRoutes } from './modules/deals/deals.routes';
@@ -63,6 +65,8 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...activitiesRoutes(),
     ...ticketsRoutes(),
     ...importUndoRoutes(),
+    ...organizationRoutes(deps),
+    ...privacyRoutes(deps),
   ];
   return [...routes, ...docsRoutes(routes)];
 }
@@ -156,6 +160,12 @@ async function execute(
     const principal = await loadTenantPrincipal(credential);
     res.locals.principal = principal;
     authorize(route.permission, principal, route.usersOnly);
+    // The one gate of an organization awaiting deletion: reads go on, writes stop unless declared open.
+    if (principal.deletionScheduledFor && WRITE_METHODS.has(route.method) && !route.allowedWhilePendingDeletion) {
+      throw new AppError('TENANT_PENDING_DELETION', 'This organization is scheduled for deletion: only reads, exports and cancelling the deletion are possible', [
+        { field: 'organization', message: `scheduled for deletion on ${principal.deletionScheduledFor.toISOString()}` },
+      ]);
+    }
     if (route.feature) requireFeature(principal, route.feature);
     await runLink(limiters.principal, req, res);
     return principal;

@@ -2,11 +2,13 @@ import http from 'node:http';
 import { createApp } from './app';
 import { loadConfigOrExit } from './config/load-config';
 import { answerClientErrors } from './infra/client-errors';
-import { createAppKnex } from './infra/db';
+import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { resolveDatabase } from './infra/database-target';
 import { createLogger, Logger } from './infra/logger';
 import { createMetrics } from './infra/metrics';
+import { JOBS } from './jobs/job-catalog';
+import { JobEngine, startJobEngine } from './jobs/job-engine';
 import { migrateDatabase, seedDatabase } from './infra/migrator';
 import { createRedis } from './infra/redis';
 import { ensureSuperAdmin } from './modules/admin/platform-admins.service';
@@ -39,7 +41,19 @@ async function main(): Promise<void> {
   await ensureSuperAdmin(knex, config, logger);
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
   const lifecycle = { draining: false };
-  const app = createApp({ config, knex, platformKnex, redis, logger, metrics: createMetrics(knex), lifecycle });
+  const metrics = createMetrics(knex);
+  const app = createApp({ config, knex, platformKnex, redis, logger, metrics, lifecycle });
+
+  // Jobs run here unless `npm run worker` processes take them (JOBS_IN_PROCESS=false).
+  const ownerKnex = createAdminKnex(database.adminUrl);
+  let jobs: JobEngine | undefined;
+  if (config.jobs.inProcess) {
+    jobs = await startJobEngine({ config, knex, platformKnex, ownerKnex, logger }, metrics, {
+      databaseUrl: database.adminUrl,
+      jobs: JOBS,
+      concurrency: config.jobs.concurrency,
+    });
+  }
 
   const server = http.createServer(app);
   answerClientErrors(server);
@@ -63,6 +77,8 @@ async function main(): Promise<void> {
     force.unref();
     server.close(() => {
       void closeResources(logger, [
+        async () => jobs?.stop(),
+        () => ownerKnex.destroy(),
         () => knex.destroy(),
         () => platformKnex.destroy(),
         async () => {

@@ -67,7 +67,8 @@ describe('the embedded default (npm start with no DATABASE_URL)', () => {
 
   it('when started, then it runs PostgreSQL, migrates, seeds, prints the demo logins and serves; SIGTERM stops it all', async () => {
     const server = await startServer(
-      { EMBEDDED_PG_DIR: path.join(dataDir, 'postgres'), EMBEDDED_PG_PORT: String(55000 + (process.pid % 1000)) },
+      // As `npm start` runs: jobs in process (this database is its own, so no other test's jobs are in its queue).
+      { EMBEDDED_PG_DIR: path.join(dataDir, 'postgres'), EMBEDDED_PG_PORT: String(55000 + (process.pid % 1000)), JOBS_IN_PROCESS: 'true' },
       120_000,
     );
     try {

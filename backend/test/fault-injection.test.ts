@@ -65,7 +65,8 @@ const serverEnv = (databaseUrl: string) => ({
   beforeAll(async () => {
     pg = await startPrivatePostgres();
     databaseUrl = await createMigratedDatabase(pg.serverUrl, 'crm_fault');
-    server = await startServer(serverEnv(databaseUrl));
+    // As production runs it: the job engine in the same process, on the same (private) database.
+    server = await startServer({ ...serverEnv(databaseUrl), JOBS_IN_PROCESS: 'true' });
     tenant = await register(server.port);
   }, 90_000);
   afterAll(async () => {

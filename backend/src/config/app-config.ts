@@ -38,6 +38,8 @@ export interface AppConfig {
     /** Hosts under this domain name their tenant by subdomain (acme.example.com); unset: no subdomains. */
     tenantBaseDomain?: string;
     superAdmin?: { email: string; password: string };
+    /** How long ended sessions stay listed before the cleanup job deletes them. */
+    sessionRetentionDays: number;
   };
   /** Per-plan request budgets are data (plans.requests_per_hour); these cover callers without a plan. */
   rateLimits: {
@@ -47,6 +49,21 @@ export interface AppConfig {
     authFailOpen: boolean;
   };
   idempotency: { ttlSeconds: number };
+  /** Entries older than this are archived, then pruned, by the daily retention job. */
+  audit: { retentionDays: number };
+  compliance: {
+    /** Days a finished organization export stays downloadable before the expiry job deletes its content. */
+    exportTtlDays: number;
+    /** Days between a deletion request and the purge of the organization. */
+    deletionGraceDays: number;
+  };
+  jobs: {
+    /** Run the job engine inside the API process; false when `npm run worker` processes run it. */
+    inProcess: boolean;
+    concurrency: number;
+    /** The worker process's /metrics and /health port. */
+    workerPort: number;
+  };
   /**
    * Key-encryption key (AES-256) for keys kept in the database, such as the per-person audit keys.
    * Outside production it defaults to one derived from the JWT secret.

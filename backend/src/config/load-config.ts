@@ -55,6 +55,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       superAdmin: value.SUPER_ADMIN_EMAIL
         ? { email: value.SUPER_ADMIN_EMAIL, password: value.SUPER_ADMIN_PASSWORD }
         : undefined,
+      sessionRetentionDays: value.SESSION_RETENTION_DAYS,
     },
     rateLimits: {
       anonymous: { max: value.RATE_LIMIT_ANONYMOUS_MAX, windowSeconds: value.RATE_LIMIT_ANONYMOUS_WINDOW_SECONDS },
@@ -62,6 +63,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       authFailOpen: value.RATE_LIMIT_AUTH_FAIL_OPEN,
     },
     idempotency: { ttlSeconds: value.IDEMPOTENCY_TTL_SECONDS },
+    audit: { retentionDays: value.AUDIT_RETENTION_DAYS },
+    compliance: { exportTtlDays: value.DATA_EXPORT_TTL_DAYS, deletionGraceDays: value.ORG_DELETION_GRACE_DAYS },
+    jobs: { inProcess: value.JOBS_IN_PROCESS, concurrency: value.JOBS_CONCURRENCY, workerPort: value.WORKER_PORT },
     encryptionKey: value.ENCRYPTION_KEY
       ? Buffer.from(value.ENCRYPTION_KEY, 'base64')
       : createHash('sha256').update(`encryption-key:${jwtSecret}`).digest(),

@@ -5,6 +5,9 @@ import { poolStats } from './db';
 export interface Metrics {
   registry: client.Registry;
   httpDuration: client.Histogram<'method' | 'route' | 'status_code'>;
+  /** Job attempts by task and outcome: success, error (will retry), failed (out of attempts), invalid. */
+  jobRuns: client.Counter<'task' | 'outcome'>;
+  jobDuration: client.Histogram<'task'>;
 }
 
 /** One registry per app instance, so several apps in one process (tests) never collide. */
@@ -31,5 +34,18 @@ export function createMetrics(knex: Knex): Metrics {
       this.set({ state: 'max' }, stats.max);
     },
   });
-  return { registry, httpDuration };
+  const jobRuns = new client.Counter({
+    name: 'job_runs_total',
+    help: 'Background job attempts by task and outcome',
+    labelNames: ['task', 'outcome'] as const,
+    registers: [registry],
+  });
+  const jobDuration = new client.Histogram({
+    name: 'job_duration_seconds',
+    help: 'Background job attempt duration by task',
+    labelNames: ['task'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
+    registers: [registry],
+  });
+  return { registry, httpDuration, jobRuns, jobDuration };
 }

@@ -1,7 +1,9 @@
 import path from 'node:path';
+import { runMigrations } from 'graphile-worker';
 import { Knex } from 'knex';
 import { PROJECT_ROOT } from '../lib/project-root';
 import { createAdminKnex } from './db';
+import { silentWorkerLogger } from './worker-logger';
 import { databaseName, platformCredentials, runtimeCredentials, RuntimeCredentials } from './db-roles';
 
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'migrations');
@@ -19,12 +21,25 @@ export async function migrateDatabase(adminUrl: string, appUrl?: string): Promis
       number,
       string[],
     ];
+    await installJobQueue(knex, adminUrl);
     await ensureLoginRole(knex, credentials, databaseName(adminUrl), appUrl === undefined);
     await ensureLoginRole(knex, platformCredentials(adminUrl), databaseName(adminUrl), true);
     return applied;
   } finally {
     await knex.destroy();
   }
+}
+
+/**
+ * graphile-worker's schema, installed and upgraded by its own migrations as the owner. The runtime role
+ * gets nothing here (it enqueues through app_enqueue_job); the platform role may read the jobs view,
+ * which is how the admin console shows the queue.
+ */
+async function installJobQueue(knex: Knex, adminUrl: string): Promise<void> {
+  await runMigrations({ connectionString: adminUrl, maxPoolSize: 1, logger: silentWorkerLogger });
+  const platformGroup = platformCredentials(adminUrl).groupRole;
+  await execFormatted(knex, 'GRANT USAGE ON SCHEMA graphile_worker TO %I', [platformGroup]);
+  await execFormatted(knex, 'GRANT SELECT ON graphile_worker.jobs TO %I', [platformGroup]);
 }
 
 async function ensureLoginRole(

@@ -67,8 +67,10 @@ export async function pageByCreation<M extends TenantModel>(
   const createdAt = `${table}.createdAt`;
   const id = `${table}.id`;
   if (page.cursor) query.whereRaw('(??, ??) > (?::timestamptz, ?::uuid)', [createdAt, id, ...page.cursor]);
+  // A query that selects its own columns keeps them (a list may leave a large column out).
+  if (!query.has('select')) query.select(`${table}.*`);
   const rows = (await query
-    .select(`${table}.*`, modelClass.raw(`${preciseTimestampSql('??')} as cursor_created_at`, [createdAt]))
+    .select(modelClass.raw(`${preciseTimestampSql('??')} as cursor_created_at`, [createdAt]))
     .orderBy([
       { column: createdAt, order: 'asc' },
       { column: id, order: 'asc' },

@@ -14,16 +14,22 @@ export interface ServerProcess {
 
 const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
 
-/** Starts backend/src/server.ts as `npm start` does, and waits for its "listening" line. */
-export function startServer(env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<ServerProcess> {
-  const child = spawn(TSX, [path.join(PROJECT_ROOT, 'backend', 'src', 'server.ts')], {
+/**
+ * Starts backend/src/server.ts as `npm start` does (or another entry point, such as worker.ts), and waits
+ * for its "listening" line. Jobs stay off unless asked for: the test database's queue is shared, and a
+ * server of one test must not run another test's jobs with its own settings.
+ */
+export function startServer(env: Record<string, string | undefined>, timeoutMs = 60_000, entry = 'server.ts'): Promise<ServerProcess> {
+  const child = spawn(TSX, [path.join(PROJECT_ROOT, 'backend', 'src', entry)], {
     cwd: PROJECT_ROOT,
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       PORT: '0',
+      WORKER_PORT: '0',
       HOST: '127.0.0.1',
       REDIS_KEY_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
+      JOBS_IN_PROCESS: 'false',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -582,6 +582,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit-logs/archives": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Archives of entries that retention pruned, oldest first, keyset-paged
+         * @description Entries older than the retention period (AUDIT_RETENTION_DAYS, default 365) are archived, then pruned, daily; the chain keeps verifying from the last pruned hash.
+         *
+         *     Permission: `audit:read`.
+         */
+        get: operations["getAuditLogsArchives"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-logs/archives/{id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One archive: the pruned entries as stored (personal values still encrypted), gzipped NDJSON
+         * @description Permission: `audit:read`. Plan feature: `audit_export`.
+         */
+        get: operations["getAuditLogsArchivesByIdDownload"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/rate-limit": {
         parameters: {
             query?: never;
@@ -1538,6 +1580,128 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/organization/export-data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's exports with their status, oldest first, keyset-paged
+         * @description Permission: `organization:manage`.
+         */
+        get: operations["getOrganizationExportData"];
+        put?: never;
+        /**
+         * Export every record of the organization (GDPR): a job writes it, then GET lists it for download
+         * @description `format` (body or query): `json` or `csv`. At most one export per hour (failed ones do not count): 429 `RATE_LIMITED` with `Retry-After` otherwise. Credentials (password, token and key hashes, key material) are never exported.
+         *
+         *     Permission: `organization:manage`.
+         */
+        post: operations["postOrganizationExportData"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organization/export-data/{id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a completed export: a JSON document, or a zip of one CSV per table
+         * @description Unknown, another tenant’s or expired: 404. Pending, running or failed: 409 `CONFLICT`.
+         *
+         *     Permission: `organization:manage`.
+         */
+        get: operations["getOrganizationExportDataByIdDownload"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organization/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the organization is scheduled for deletion, and when it will be purged
+         * @description Permission: `organization:manage`.
+         */
+        get: operations["getOrganizationDelete"];
+        put?: never;
+        /**
+         * Schedule the deletion of the organization and all its data after the grace period
+         * @description `confirm` must be the organization’s exact name (400 otherwise). Until the purge date (`ORG_DELETION_GRACE_DAYS`, default 30) users can still sign in, read and export; every other write answers 409 `TENANT_PENDING_DELETION`.
+         *
+         *     Permission: `organization:manage`.
+         */
+        post: operations["postOrganizationDelete"];
+        /**
+         * Cancel a scheduled deletion (409 when none is scheduled)
+         * @description Permission: `organization:manage`.
+         */
+        delete: operations["deleteOrganizationDelete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/privacy/subject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everything the organization holds about one person (GDPR Art. 15 and 20), as one JSON document
+         * @description Matched by `email` (case-insensitive): leads, contacts and users with that email, sessions of such a user, records whose free text names the email or the person’s full name, records linked to their lead or contact, and the audit entries about them (decrypted while not erased), with the purposes, categories, sources, recipients and retention of the processing. Reading it is audited as `privacy.access` without the email.
+         *
+         *     Permission: `privacy:manage`.
+         */
+        get: operations["getPrivacySubject"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/privacy/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erase one person (GDPR Art. 17): anonymised everywhere, shredded in the audit trail
+         * @description Leads, contacts and users with the email get a stable pseudonym (`erased-<ref>@erased.invalid`), their other personal fields cleared; free text naming the email or full name is scrubbed to `[erased]`; the audit trail’s keys for the person are destroyed, so their values read `[erased]` while the chain still verifies. A user with the email is also disabled and signed out, except the caller or the last active tenant admin (409). Repeating the call answers 200 with zero counts.
+         *
+         *     Permission: `privacy:manage`.
+         */
+        post: operations["postPrivacyErase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -1563,7 +1727,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /** @enum {string} */
-        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "PLAN_FEATURE_UNAVAILABLE" | "NOT_FOUND" | "CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "PLAN_FEATURE_UNAVAILABLE" | "NOT_FOUND" | "CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "TENANT_PENDING_DELETION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
         ErrorEnvelope: {
             error: {
                 code: components["schemas"]["ErrorCode"];
@@ -1678,7 +1842,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description Conflicts with the current state (CONFLICT), or the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS) */
+        /** @description Conflicts with the current state (CONFLICT), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), or the organization awaits deletion (TENANT_PENDING_DELETION) */
         409: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1689,7 +1853,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "CONFLICT",
-                 *         "message": "Conflicts with the current state (CONFLICT), or the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS)",
+                 *         "message": "Conflicts with the current state (CONFLICT), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), or the organization awaits deletion (TENANT_PENDING_DELETION)",
                  *         "requestId": "0b4f3c1e-5a6d-4e2f-9c8b-7a6f5e4d3c2b"
                  *       }
                  *     }
@@ -4063,6 +4227,125 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAuditLogsArchives: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archives */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "firstSeq": 1,
+                     *           "lastSeq": 1,
+                     *           "entryCount": 1,
+                     *           "oldestAt": "2024-01-31T09:30:00.000Z",
+                     *           "newestAt": "2024-01-31T09:30:00.000Z",
+                     *           "lastHash": "string",
+                     *           "contentSha256": "string",
+                     *           "sizeBytes": 1,
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            firstSeq: number;
+                            lastSeq: number;
+                            entryCount: number;
+                            /** Format: date-time */
+                            oldestAt: string;
+                            /** Format: date-time */
+                            newestAt: string;
+                            /** @description Hash of the last archived entry: the anchor verification starts from after this prune */
+                            lastHash: string;
+                            /** @description SHA-256 of the gzipped download, to check a stored copy */
+                            contentSha256: string;
+                            sizeBytes: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAuditLogsArchivesByIdDownload: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archive */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/gzip": string;
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             413: components["responses"]["413"];
@@ -7749,6 +8032,624 @@ export interface operations {
                     "application/json": {
                         data: {
                             [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getOrganizationExportData: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The exports */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "format": "json",
+                     *           "status": "pending",
+                     *           "requestedBy": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "sizeBytes": 1,
+                     *           "createdAt": "2024-01-31T09:30:00.000Z",
+                     *           "startedAt": "2024-01-31T09:30:00.000Z",
+                     *           "completedAt": "2024-01-31T09:30:00.000Z",
+                     *           "expiresAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            format: "json" | "csv";
+                            /** @enum {string} */
+                            status: "pending" | "running" | "completed" | "failed" | "expired";
+                            /**
+                             * Format: uuid
+                             * @description The user or API key that asked for it
+                             */
+                            requestedBy: string | null;
+                            sizeBytes: number | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            startedAt: string | null;
+                            /** Format: date-time */
+                            completedAt: string | null;
+                            /**
+                             * Format: date-time
+                             * @description After this the content is deleted and the download answers 404
+                             */
+                            expiresAt: string | null;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postOrganizationExportData: {
+        parameters: {
+            query?: {
+                /** @description `json` (one document, the default) or `csv` (a zip of one CSV per table) */
+                format?: "json" | "csv";
+            };
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "format": "json"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description `json` (one document, the default) or `csv` (a zip of one CSV per table)
+                     * @enum {string}
+                     */
+                    format?: "json" | "csv";
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted: the export job is queued */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "exportId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "status": "pending"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            exportId: string;
+                            /** @enum {string} */
+                            status: "pending";
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getOrganizationExportDataByIdDownload: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "format": "crm-organization-export",
+                     *       "version": 1,
+                     *       "generatedAt": "2024-01-31T09:30:00.000Z",
+                     *       "organization": {},
+                     *       "tables": {}
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {string} */
+                        format: "crm-organization-export";
+                        version: number;
+                        /** Format: date-time */
+                        generatedAt: string;
+                        organization: Record<string, never>;
+                        tables: {
+                            [key: string]: Record<string, never>[];
+                        };
+                    };
+                    "application/zip": string;
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getOrganizationDelete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deletion status */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "status": "active",
+                     *         "requestedAt": "2024-01-31T09:30:00.000Z",
+                     *         "requestedBy": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "purgeAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @enum {string} */
+                            status: "active" | "pending_deletion";
+                            /** Format: date-time */
+                            requestedAt: string | null;
+                            /** Format: uuid */
+                            requestedBy: string | null;
+                            /**
+                             * Format: date-time
+                             * @description When the purge job erases the organization
+                             */
+                            purgeAt: string | null;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postOrganizationDelete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "confirm": "string"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The organization's exact name */
+                    confirm: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted: the purge is scheduled */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "status": "active",
+                     *         "requestedAt": "2024-01-31T09:30:00.000Z",
+                     *         "requestedBy": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "purgeAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @enum {string} */
+                            status: "active" | "pending_deletion";
+                            /** Format: date-time */
+                            requestedAt: string | null;
+                            /** Format: uuid */
+                            requestedBy: string | null;
+                            /**
+                             * Format: date-time
+                             * @description When the purge job erases the organization
+                             */
+                            purgeAt: string | null;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    deleteOrganizationDelete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The organization is active again */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "status": "active",
+                     *         "requestedAt": "2024-01-31T09:30:00.000Z",
+                     *         "requestedBy": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "purgeAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @enum {string} */
+                            status: "active" | "pending_deletion";
+                            /** Format: date-time */
+                            requestedAt: string | null;
+                            /** Format: uuid */
+                            requestedBy: string | null;
+                            /**
+                             * Format: date-time
+                             * @description When the purge job erases the organization
+                             */
+                            purgeAt: string | null;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getPrivacySubject: {
+        parameters: {
+            query: {
+                email: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "subject": {
+                     *           "email": "string"
+                     *         },
+                     *         "controller": {
+                     *           "organization": "string"
+                     *         },
+                     *         "generatedAt": "2024-01-31T09:30:00.000Z",
+                     *         "processing": {
+                     *           "purposes": [
+                     *             "string"
+                     *           ],
+                     *           "categories": [
+                     *             "string"
+                     *           ],
+                     *           "sources": [
+                     *             "string"
+                     *           ],
+                     *           "recipients": [
+                     *             "string"
+                     *           ],
+                     *           "retention": {},
+                     *           "rights": "string"
+                     *         },
+                     *         "records": {
+                     *           "leads": [
+                     *             {}
+                     *           ],
+                     *           "contacts": [
+                     *             {}
+                     *           ],
+                     *           "users": [
+                     *             {}
+                     *           ],
+                     *           "sessions": [
+                     *             {}
+                     *           ]
+                     *         },
+                     *         "mentions": {},
+                     *         "linked": {},
+                     *         "auditEntries": [
+                     *           {}
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            subject: {
+                                email: string;
+                            };
+                            controller: {
+                                organization: string | null;
+                            };
+                            /** Format: date-time */
+                            generatedAt: string;
+                            processing: {
+                                purposes: string[];
+                                categories: string[];
+                                sources: string[];
+                                recipients: string[];
+                                retention: {
+                                    [key: string]: string;
+                                };
+                                rights: string;
+                            };
+                            records: {
+                                leads: Record<string, never>[];
+                                contacts: Record<string, never>[];
+                                users: Record<string, never>[];
+                                sessions: Record<string, never>[];
+                            };
+                            /** @description Records whose free text names the person (email or full name), by table */
+                            mentions: {
+                                [key: string]: Record<string, never>[];
+                            };
+                            /** @description Records linked to the person’s lead or contact, by table */
+                            linked: {
+                                [key: string]: Record<string, never>[];
+                            };
+                            /** @description Audit entries about the person’s records, under their keys, or made by them as a user */
+                            auditEntries: Record<string, never>[];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postPrivacyErase: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com"
+                 *     }
+                 */
+                "application/json": {
+                    /** Format: email */
+                    email: string;
+                };
+            };
+        };
+        responses: {
+            /** @description What was erased */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "subjectRef": "string",
+                     *         "leads": 1,
+                     *         "contacts": 1,
+                     *         "users": 1,
+                     *         "scrubbed": {},
+                     *         "auditKeysDestroyed": 1
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @description A prefix of the keyed hash of the email: names the person in the audit trail without personal data */
+                            subjectRef: string;
+                            leads: number;
+                            contacts: number;
+                            users: number;
+                            scrubbed: {
+                                [key: string]: number;
+                            };
+                            auditKeysDestroyed: number;
                         };
                     };
                 };

@@ -63,6 +63,11 @@ export interface RouteDefinition {
   usersOnly?: boolean;
   /** The plan feature the route needs (402 PLAN_FEATURE_UNAVAILABLE without it). */
   feature?: PlanFeature;
+  /**
+   * A write that stays open while the organization awaits deletion (sign-out, export, cancelling the
+   * deletion); every other write then answers 409 TENANT_PENDING_DELETION.
+   */
+  allowedWhilePendingDeletion?: boolean;
   /** Takes a bulk body, parsed after authentication instead of by the global JSON link. */
   bulkBody?: BulkBody;
   /** Sign-in routes: their IP limit fails closed when Redis is away; `login` adds the IP + account limit. */

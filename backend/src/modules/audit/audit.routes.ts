@@ -1,5 +1,7 @@
 import Joi from 'joi';
-import { defineRoute, ok, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, raw, RouteDefinition } from '../../lib/http/route';
+import { creationPageQuery, CreationPage } from '../../lib/pagination';
+import { auditArchiveDownload, auditArchiveSchema, listAuditArchives } from './audit-archives.service';
 import { verifyAuditChain } from './audit-chain';
 import { exportAuditEntries } from './audit-export';
 import { auditStats, listAuditEntries } from './audit.service';
@@ -62,6 +64,34 @@ export function auditRoutes(): RouteDefinition[] {
       summary: "Recomputes the tenant's hash chain from its anchor and names the first broken entry, if any",
       tags,
       handler: async () => ok(await verifyAuditChain()),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/audit-logs/archives',
+      permission: 'audit:read',
+      summary: 'Archives of entries that retention pruned, oldest first, keyset-paged',
+      description: 'Entries older than the retention period (AUDIT_RETENTION_DAYS, default 365) are archived, then pruned, daily; the chain keeps verifying from the last pruned hash.',
+      tags,
+      schema: { query: Joi.object(creationPageQuery) },
+      response: { status: 200, description: 'The archives', schema: auditArchiveSchema },
+      handler: async (input) => {
+        const page = await listAuditArchives(input.query as unknown as CreationPage);
+        return raw(200, { data: page.rows, pagination: page.pagination });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/audit-logs/archives/:id/download',
+      permission: 'audit:read',
+      feature: 'audit_export',
+      summary: 'One archive: the pruned entries as stored (personal values still encrypted), gzipped NDJSON',
+      tags,
+      schema: { params: Joi.object({ id: Joi.string().uuid().required() }) },
+      response: { status: 200, description: 'The archive', contentType: 'application/gzip', schema: Joi.binary() },
+      handler: async (input) => {
+        const { filename, stream } = await auditArchiveDownload(input.params.id!);
+        return { kind: 'stream', status: 200, contentType: 'application/gzip', filename, stream };
+      },
     }),
   ];
 }

@@ -10,9 +10,10 @@ interface PlanColumns {
   planFeatures: string[];
   planQuotas: Record<string, number | null>;
   requestsPerHour: number;
+  deletionScheduledFor: Date | null;
 }
 
-const PLAN_COLUMNS = ['t.plan', 'p.features as planFeatures', 'p.quotas as planQuotas', 'p.requestsPerHour'];
+const PLAN_COLUMNS = ['t.plan', 'p.features as planFeatures', 'p.quotas as planQuotas', 'p.requestsPerHour', 't.deletionScheduledFor'];
 
 const planOf = (row: PlanColumns): PlanLimits => ({
   code: row.plan,
@@ -20,6 +21,9 @@ const planOf = (row: PlanColumns): PlanLimits => ({
   quotas: row.planQuotas,
   requestsPerHour: row.requestsPerHour,
 });
+
+const pendingDeletion = (row: PlanColumns): { deletionScheduledFor?: Date } =>
+  row.deletionScheduledFor ? { deletionScheduledFor: row.deletionScheduledFor } : {};
 
 const signedOut = () => new AppError('UNAUTHORIZED', 'The session has ended; sign in again');
 const suspended = () => new AppError('TENANT_SUSPENDED', 'This organization is suspended');
@@ -84,6 +88,7 @@ async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, {
     teamId: row.teamId,
     permissions: new Set(row.permissions),
     plan: planOf(row),
+    ...pendingDeletion(row),
     ...(credential.impersonatorId ? { impersonatorId: credential.impersonatorId } : {}),
   };
 }
@@ -113,6 +118,7 @@ async function loadApiKey(trx: Knex.Transaction, credential: Extract<Credential,
     apiKeyId: credential.apiKeyId,
     permissions: new Set(permissions),
     plan: planOf(row),
+    ...pendingDeletion(row),
   };
 }
 

@@ -24,6 +24,8 @@ export interface UserPrincipal {
   teamId: string | null;
   permissions: ReadonlySet<string>;
   plan: PlanLimits;
+  /** When the organization is scheduled for deletion: its purge date. */
+  deletionScheduledFor?: Date;
   /** Set when a platform admin acts as this tenant (support sessions). */
   impersonatorId?: string;
 }
@@ -34,6 +36,8 @@ export interface ApiKeyPrincipal {
   apiKeyId: string;
   permissions: ReadonlySet<string>;
   plan: PlanLimits;
+  /** When the organization is scheduled for deletion: its purge date. */
+  deletionScheduledFor?: Date;
 }
 
 export interface PlatformAdminPrincipal {

@@ -15,7 +15,7 @@ const ERROR_RESPONSES: Record<number, string> = {
   402: 'The plan lacks the feature or a quota is reached (PLAN_FEATURE_UNAVAILABLE)',
   403: 'Not allowed (FORBIDDEN, TENANT_MISMATCH, TENANT_SUSPENDED)',
   404: 'No such resource in this tenant, or an unknown tenant subdomain (NOT_FOUND)',
-  409: 'Conflicts with the current state (CONFLICT), or the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS)',
+  409: 'Conflicts with the current state (CONFLICT), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), or the organization awaits deletion (TENANT_PENDING_DELETION)',
   413: 'The body is too large (PAYLOAD_TOO_LARGE)',
   415: 'The body is not of an accepted media type (UNSUPPORTED_MEDIA_TYPE)',
   422: 'The Idempotency-Key was used for a different request (IDEMPOTENCY_KEY_REUSED)',

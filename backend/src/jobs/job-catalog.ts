@@ -1,0 +1,17 @@
+import { auditRetentionJob } from '../modules/audit/audit-retention.job';
+import { sessionCleanupJob } from '../modules/auth/session-cleanup.job';
+import { dataExportExpiryJob } from '../modules/compliance/data-export-expiry.job';
+import { organizationExportJob } from '../modules/compliance/organization-export.job';
+import { organizationPurgeJob } from '../modules/compliance/organization-purge.job';
+import { idempotencyPurgeJob } from '../modules/idempotency/idempotency-purge.job';
+import { JobDefinition } from './job-definition';
+
+/** Every job the engine runs, wherever it runs. */
+export const JOBS: readonly JobDefinition<never>[] = [
+  idempotencyPurgeJob,
+  sessionCleanupJob,
+  auditRetentionJob,
+  organizationExportJob,
+  dataExportExpiryJob,
+  organizationPurgeJob,
+] as readonly JobDefinition<never>[];

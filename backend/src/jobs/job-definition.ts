@@ -1,0 +1,51 @@
+import Joi from 'joi';
+import { Knex } from 'knex';
+import { AppConfig } from '../config/app-config';
+import { Logger } from '../infra/logger';
+
+/** What every job runs with, in the API process and in `npm run worker` alike. */
+export interface JobDeps {
+  config: AppConfig;
+  /** The runtime role's pool: tenant work goes through withTenant, under row-level security. */
+  knex: Knex;
+  /** The platform role's pool: lists tenants across the platform, reads no secret column. */
+  platformKnex: Knex;
+  /**
+   * The schema owner: only for what the runtime role may not do by design (pruning the append-only
+   * audit log, deleting a tenant). Every statement on it names its tenant explicitly.
+   */
+  ownerKnex: Knex;
+  logger: Logger;
+}
+
+export interface JobRun {
+  id: string;
+  /** 1 on the first try. */
+  attempt: number;
+  maxAttempts: number;
+  logger: Logger;
+}
+
+/**
+ * A job declared once: the engine validates its payload, schedules it when it has a schedule, and
+ * retries it with exponential backoff (graphile-worker: exp(min(attempt, 10)) seconds) when it throws.
+ * Jobs must be idempotent: a retry may follow a run that did part of the work.
+ */
+export interface JobDefinition<P = Record<string, unknown>> {
+  /** Task identifier, `area.verb`. */
+  name: string;
+  payload: Joi.ObjectSchema<P>;
+  /** Crontab (UTC) for maintenance jobs, which then run once per tick across every instance. */
+  schedule?: string;
+  maxAttempts?: number;
+  run(payload: P, deps: JobDeps, job: JobRun): Promise<void>;
+}
+
+export const defineJob = <P>(definition: JobDefinition<P>): JobDefinition<P> => definition;
+
+/** Payload of a job enqueued from a request: app_enqueue_job stamps the tenant, whatever the caller sent. */
+export const tenantPayload = <T extends Record<string, Joi.Schema>>(keys: T) =>
+  Joi.object({ tenantId: Joi.string().uuid().required(), ...keys });
+
+/** Payload of a scheduled job: only the scheduler's own marker. */
+export const schedulePayload = Joi.object({ _cron: Joi.object().unknown(true) });

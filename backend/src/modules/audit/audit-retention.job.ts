@@ -1,0 +1,21 @@
+import { defineJob, schedulePayload } from '../../jobs/job-definition';
+import { tenantIds } from '../../jobs/tenant-sweep';
+import { pruneTenantAudit } from './audit-retention';
+
+/** Daily: each tenant's entries older than the retention period are archived, then pruned. */
+export const auditRetentionJob = defineJob({
+  name: 'audit.retention',
+  payload: schedulePayload,
+  schedule: '41 2 * * *',
+  async run(_payload, deps, job) {
+    const cutoff = new Date(Date.now() - deps.config.audit.retentionDays * 86_400_000);
+    let entries = 0;
+    let archives = 0;
+    for (const id of await tenantIds(deps)) {
+      const pruned = await pruneTenantAudit(deps.ownerKnex, id, cutoff);
+      entries += pruned.entries;
+      archives += pruned.archives;
+    }
+    job.logger.info('audit retention applied', { cutoff: cutoff.toISOString(), archives, entries });
+  },
+});

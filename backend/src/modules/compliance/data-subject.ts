@@ -1,0 +1,90 @@
+import { Knex } from 'knex';
+import { tenantScope } from '../../infra/tenant-scope';
+
+type Row = Record<string, unknown> & { id: string };
+
+/** Free text that may name a person, per table: scanned for the person's email and full names. */
+export const FREE_TEXT: Readonly<Record<string, readonly string[]>> = {
+  leads: ['notes'],
+  activities: ['subject', 'body'],
+  tickets: ['subject', 'description'],
+  tasks: ['title', 'description'],
+  deals: ['name'],
+};
+
+/** The audit trail's name for a record of each table (resourceType, as records.service writes it). */
+export const RESOURCE_TYPE: Readonly<Record<string, string>> = {
+  leads: 'lead',
+  contacts: 'contact',
+  users: 'user',
+  activities: 'activity',
+  tickets: 'ticket',
+  tasks: 'task',
+  deals: 'deal',
+};
+
+/** What a reader of a row never gets: the search vector and credentials. */
+const HIDDEN_FIELD = /^search$|password|token|hash|secret|keyMaterial/i;
+
+export const visible = (row: Row): Row => Object.fromEntries(Object.entries(row).filter(([field]) => !HIDDEN_FIELD.test(field))) as Row;
+
+export interface SubjectRecords {
+  /** Records that are the person: their lead, contact and user rows. */
+  leads: Row[];
+  contacts: Row[];
+  users: Row[];
+  /** Records that mention the person in free text, by table. */
+  mentions: Record<string, Row[]>;
+  /** Records linked to the person's contact or lead (a deal's contact, an activity about the lead), by table. */
+  linked: Record<string, Row[]>;
+  /** The person's full names as the records spell them ("Ada Lovelace"). */
+  names: string[];
+}
+
+/** A regex (PostgreSQL ARE) matching any of the strings literally. */
+export const literalPattern = (values: string[]): string => values.map((value) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+
+/**
+ * Everything of the current tenant that is about the person with this email: rows that are them
+ * (soft-deleted ones too), rows that mention their email or full name, and rows linked to their records.
+ */
+export async function findSubjectRecords(email: string): Promise<SubjectRecords> {
+  const { tenantId, trx } = tenantScope();
+  const byEmail = (table: string) => trx(table).where({ tenantId, email }).orderBy('createdAt').select<Row[]>('*');
+  // One after another: they share the transaction's connection.
+  const leads = await byEmail('leads');
+  const contacts = await byEmail('contacts');
+  const users = await byEmail('users');
+  const names = [
+    ...new Set(
+      [...leads, ...contacts, ...users]
+        .map((row) => [row.firstName, row.lastName].filter((part) => typeof part === 'string' && part.trim()).join(' ').trim())
+        .filter((name) => name.includes(' ')),
+    ),
+  ];
+  const pattern = literalPattern([email, ...names]);
+  const mentions: Record<string, Row[]> = {};
+  for (const [table, columns] of Object.entries(FREE_TEXT)) {
+    mentions[table] = await trx(table)
+      .where({ tenantId })
+      .where((any) => {
+        for (const column of columns) any.orWhereRaw('?? ~* ?', [column, pattern]);
+      })
+      .orderBy('createdAt')
+      .select<Row[]>('*');
+  }
+  const leadIds = leads.map((row) => row.id);
+  const contactIds = contacts.map((row) => row.id);
+  const relatedTo = (query: Knex.QueryBuilder) =>
+    query.where((any) => {
+      any.where((lead) => lead.where('relatedType', 'lead').whereIn('relatedId', leadIds));
+      any.orWhere((contact) => contact.where('relatedType', 'contact').whereIn('relatedId', contactIds));
+    });
+  const linked: Record<string, Row[]> = {
+    deals: await trx('deals').where({ tenantId }).whereIn('contactId', contactIds).orderBy('createdAt').select<Row[]>('*'),
+    tickets: await trx('tickets').where({ tenantId }).whereIn('contactId', contactIds).orderBy('createdAt').select<Row[]>('*'),
+    activities: await relatedTo(trx('activities').where({ tenantId })).orderBy('createdAt').select<Row[]>('*'),
+    tasks: await relatedTo(trx('tasks').where({ tenantId })).orderBy('createdAt').select<Row[]>('*'),
+  };
+  return { leads, contacts, users, mentions, linked, names };
+}

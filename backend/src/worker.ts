@@ -1,0 +1,70 @@
+import http from 'node:http';
+import { loadConfigOrExit } from './config/load-config';
+import { createAdminKnex, createAppKnex } from './infra/db';
+import { platformCredentials, runtimeCredentials } from './infra/db-roles';
+import { createLogger } from './infra/logger';
+import { createMetrics } from './infra/metrics';
+import { JOBS } from './jobs/job-catalog';
+import { startJobEngine } from './jobs/job-engine';
+
+/**
+ * `npm run worker`: the job engine alone, for deployments that scale jobs apart from the API (set
+ * JOBS_IN_PROCESS=false on the API then). Serves GET /metrics and GET /health on WORKER_PORT.
+ */
+async function main(): Promise<void> {
+  const config = loadConfigOrExit(process.env);
+  const logger = createLogger(config.log.level).child({ service: 'crm-worker' });
+  const adminUrl = config.db.adminUrl;
+  if (!adminUrl) {
+    process.stderr.write('The worker needs DATABASE_URL: the embedded database belongs to `npm start`, which runs jobs itself\n');
+    process.exit(1);
+  }
+  const knex = createAppKnex(runtimeCredentials(adminUrl, config.db.appUrl).url, config.db, logger);
+  const platformKnex = createAppKnex(platformCredentials(adminUrl).url, { ...config.db, poolMax: 2 }, logger);
+  const ownerKnex = createAdminKnex(adminUrl);
+  const metrics = createMetrics(knex);
+  const engine = await startJobEngine({ config, knex, platformKnex, ownerKnex, logger }, metrics, {
+    databaseUrl: adminUrl,
+    jobs: JOBS,
+    concurrency: config.jobs.concurrency,
+  });
+
+  const server = http.createServer((request, response) => {
+    if (request.method === 'GET' && request.url === '/metrics') {
+      void metrics.registry.metrics().then((text) => {
+        response.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+        response.end(text);
+      });
+      return;
+    }
+    const healthy = request.method === 'GET' && request.url === '/health';
+    response.writeHead(healthy ? 200 : 404, { 'Content-Type': 'application/json' });
+    response.end(JSON.stringify(healthy ? { data: { status: 'healthy' } } : { error: { code: 'NOT_FOUND', message: 'Not found' } }));
+  });
+  server.listen(config.jobs.workerPort, config.http.host, () => {
+    const address = server.address();
+    logger.info('listening', { port: typeof address === 'object' && address ? address.port : config.jobs.workerPort, jobs: JOBS.length });
+  });
+
+  const shutdown = (signal: string) => {
+    logger.info('worker shutting down: finishing running jobs', { signal });
+    server.close();
+    void engine
+      .stop()
+      .then(() => Promise.all([knex.destroy(), platformKnex.destroy(), ownerKnex.destroy()]))
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error('worker shutdown failed', { error });
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Worker startup failed: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});
