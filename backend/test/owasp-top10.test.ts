@@ -159,6 +159,14 @@ describe('OWASP API Security Top 10 (2023)', () => {
       expect([res.status, res.body.error.code]).toEqual([429, 'RATE_LIMITED']);
     });
 
+    it('when an organization asks for a second full data export within the hour, then 429 with Retry-After', async () => {
+      const owner = await registerTenant(t.app);
+      expect((await api().post('/api/v1/organization/export-data').set(owner.auth).send({})).status).toBe(202);
+      const again = await api().post('/api/v1/organization/export-data').set(owner.auth).send({});
+      expect([again.status, again.body.error.code]).toEqual([429, 'RATE_LIMITED']);
+      expect(Number(again.headers['retry-after'])).toBeGreaterThan(0);
+    });
+
     it('when a free tenant imports in bulk or exports its audit trail, then 402; exports and imports spend the caller budget', async () => {
       const free = await registerTenant(t.app, { plan: 'free' });
       expect((await api().post('/api/v1/leads/import/bulk').set(free.auth).send([{ lastName: 'x' }])).status).toBe(402);
