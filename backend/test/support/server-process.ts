@@ -33,7 +33,11 @@ export function startServer(env: Record<string, string | undefined>, timeoutMs =
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // tsx runs the server in a child process of its own: signals go to the whole group, or a SIGKILL
+    // would end tsx alone and leave the server running, orphaned.
+    detached: true,
   });
+  signalGroup(child);
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
@@ -68,6 +72,20 @@ export function startServer(env: Record<string, string | undefined>, timeoutMs =
       reject(new Error(`server exited with ${code} before listening:\n${output}`));
     });
   });
+}
+
+/** Makes `child.kill(signal)` signal the child's process group (tsx and the server it runs). */
+function signalGroup(child: ChildProcess): void {
+  const killOne = child.kill.bind(child);
+  child.kill = (signal?: NodeJS.Signals | number) => {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return killOne(signal);
+    try {
+      process.kill(-child.pid, signal);
+      return true;
+    } catch {
+      return killOne(signal);
+    }
+  };
 }
 
 /** Runs the server entry point to completion (for boot failures). */
