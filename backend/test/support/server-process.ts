@@ -33,8 +33,8 @@ export function startServer(env: Record<string, string | undefined>, timeoutMs =
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
-    // tsx runs the server in a child process of its own: signals go to the whole group, or a SIGKILL
-    // would end tsx alone and leave the server running, orphaned.
+    // tsx runs the server in a child process of its own and relays SIGTERM/SIGINT to it, but cannot relay
+    // SIGKILL: that goes to the whole group, or it would end tsx alone and leave the server running, orphaned.
     detached: true,
   });
   signalGroup(child);
@@ -74,11 +74,11 @@ export function startServer(env: Record<string, string | undefined>, timeoutMs =
   });
 }
 
-/** Makes `child.kill(signal)` signal the child's process group (tsx and the server it runs). */
+/** Makes `child.kill('SIGKILL')` kill the child's process group (tsx and the server it runs); other signals go to tsx, which relays them. */
 function signalGroup(child: ChildProcess): void {
   const killOne = child.kill.bind(child);
   child.kill = (signal?: NodeJS.Signals | number) => {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return killOne(signal);
+    if (signal !== 'SIGKILL' || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return killOne(signal);
     try {
       process.kill(-child.pid, signal);
       return true;
