@@ -51,6 +51,15 @@ export interface AppConfig {
   idempotency: { ttlSeconds: number };
   /** Entries older than this are archived, then pruned, by the daily retention job. */
   audit: { retentionDays: number };
+  /** The platform admin console. */
+  console: {
+    /** How long an instance keeps runtime settings (platform_settings) before re-reading them. */
+    settingsCacheSeconds: number;
+    /** How often an instance moves its in-process request counters to Redis (or the database). */
+    usageFlushSeconds: number;
+    /** Lifetime of an impersonation token; it cannot be refreshed. */
+    impersonationTtlSeconds: number;
+  };
   jobs: {
     /** Run the job engine inside the API process; false when `npm run worker` processes run it. */
     inProcess: boolean;
