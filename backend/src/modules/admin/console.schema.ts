@@ -15,8 +15,9 @@ const range = {
     .when('from', { is: Joi.date().required(), then: Joi.date().min(Joi.ref('from')) })
     .messages({ 'date.min': '{{#label}} must not be before from' }),
 };
-const counts = { apiCalls: Joi.number().integer().required(), clientErrors: Joi.number().integer().required(), serverErrors: Joi.number().integer().required() };
-const byResource = (schema: Joi.Schema) => Joi.object(Object.fromEntries(CRM_RESOURCES.map((resource) => [resource, schema]))).required();
+// Factories, not shared instances: the OpenAPI example builder renders a schema instance once per document.
+const counts = () => ({ apiCalls: Joi.number().integer().required(), clientErrors: Joi.number().integer().required(), serverErrors: Joi.number().integer().required() });
+const byResource = (schema: () => Joi.Schema) => Joi.object(Object.fromEntries(CRM_RESOURCES.map((resource) => [resource, schema()]))).required();
 
 export const usageQuery = Joi.object({
   tenantId: Joi.string().guid(),
@@ -26,7 +27,7 @@ export const usageQuery = Joi.object({
   cursor: creationPageQuery.cursor,
 });
 
-const limitUse = Joi.object({ limit: Joi.number().integer().allow(null).required(), used: Joi.number().integer().required() });
+const limitUse = () => Joi.object({ limit: Joi.number().integer().allow(null).required(), used: Joi.number().integer().required() });
 
 export const usageSchema = Joi.object({
   tenantId: Joi.string().guid().required(),
@@ -35,14 +36,14 @@ export const usageSchema = Joi.object({
   apiCalls: Joi.object({
     from: Joi.string().required(),
     to: Joi.string().required(),
-    total: Joi.object(counts).required(),
-    daily: Joi.array().items(Joi.object({ day: Joi.string().required(), ...counts })).required(),
+    total: Joi.object(counts()).required(),
+    daily: Joi.array().items(Joi.object({ day: Joi.string().required(), ...counts() })).required(),
   }).required(),
-  records: byResource(Joi.number().integer().required()),
+  records: byResource(() => Joi.number().integer().required()),
   storage: Joi.object({ estimatedBytes: Joi.number().integer().required() }).required(),
   limits: Joi.object({
-    users: limitUse.required(),
-    records: byResource(limitUse.required()),
+    users: limitUse().required(),
+    records: byResource(() => limitUse().required()),
     requestsPerHour: Joi.object({ limit: Joi.number().integer().required(), averageToday: Joi.number().required() }).required(),
   }).required(),
 });
@@ -78,7 +79,7 @@ export const dashboardSchema = Joi.object({
       requestsPerMinute: Joi.number().required(),
       p95Seconds: Joi.number().allow(null).required(),
     }).required(),
-    today: Joi.object({ day: Joi.string().required(), ...counts })
+    today: Joi.object({ day: Joi.string().required(), ...counts() })
       .allow(null)
       .required()
       .description('Every tenant, every instance: the shared usage counters (null while Redis is down)'),

@@ -59,32 +59,32 @@ export function createImpersonationService(deps: { knex: Knex; platformKnex: Kne
 
       // The session and the tenant's entry commit together; the token is issued only once the platform entry is in too.
       const sessionId = await withTenant(deps.knex, tenantId, async () => {
-          const session = await Session.query().insert({
-            userId: user.id,
-            ip: actor.ip || null,
-            userAgent: actor.userAgent?.slice(0, 500) ?? null,
-            lastUsedAt: new Date(),
-            expiresAt,
-          });
-          await writeAuditNow(
+        const session = await Session.query().insert({
+          userId: user.id,
+          ip: actor.ip || null,
+          userAgent: actor.userAgent?.slice(0, 500) ?? null,
+          lastUsedAt: new Date(),
+          expiresAt,
+        });
+        await writeAuditNow(
+          {
+            actorType: 'platform_admin',
+            actorId: actor.principal.adminId,
+            impersonatorId: actor.principal.adminId,
+            ip: actor.ip,
+            userAgent: actor.userAgent ?? null,
+            requestId: actor.requestId,
+          },
+          [
             {
-              actorType: 'platform_admin',
-              actorId: actor.principal.adminId,
-              impersonatorId: actor.principal.adminId,
-              ip: actor.ip,
-              userAgent: actor.userAgent ?? null,
-              requestId: actor.requestId,
+              action: 'impersonation.start',
+              resourceType: 'users',
+              resourceId: user.id,
+              after: { reason: input.reason, sessionId: session.id, expiresAt: expiresAt.toISOString() },
             },
-            [
-              {
-                action: 'impersonation.start',
-                resourceType: 'users',
-                resourceId: user.id,
-                after: { reason: input.reason, sessionId: session.id, expiresAt: expiresAt.toISOString() },
-              },
-            ],
-          );
-          return session.id;
+          ],
+        );
+        return session.id;
       });
       await recordPlatformAudit(platformKnex, actor, [
         {
