@@ -3537,7 +3537,12 @@ export interface operations {
                      *               "serverErrors": 1
                      *             },
                      *             "daily": [
-                     *               {}
+                     *               {
+                     *                 "day": "2024-01-31",
+                     *                 "apiCalls": 120,
+                     *                 "clientErrors": 3,
+                     *                 "serverErrors": 0
+                     *               }
                      *             ]
                      *           },
                      *           "records": {
@@ -3554,17 +3559,38 @@ export interface operations {
                      *           },
                      *           "limits": {
                      *             "users": {
-                     *               "limit": 1,
-                     *               "used": 1
+                     *               "limit": 1000,
+                     *               "used": 12
                      *             },
                      *             "records": {
-                     *               "leads": {},
-                     *               "contacts": {},
-                     *               "accounts": {},
-                     *               "deals": {},
-                     *               "tasks": {},
-                     *               "activities": {},
-                     *               "tickets": {}
+                     *               "leads": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               },
+                     *               "contacts": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               },
+                     *               "accounts": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               },
+                     *               "deals": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               },
+                     *               "tasks": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               },
+                     *               "activities": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               },
+                     *               "tickets": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               }
                      *             },
                      *             "requestsPerHour": {
                      *               "limit": 1,
@@ -3614,35 +3640,83 @@ export interface operations {
                                 estimatedBytes: number;
                             };
                             limits: {
+                                /**
+                                 * @example {
+                                 *       "limit": 1000,
+                                 *       "used": 12
+                                 *     }
+                                 */
                                 users: {
                                     limit: number | null;
                                     used: number;
                                 };
                                 records: {
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
                                     leads: {
                                         limit: number | null;
                                         used: number;
                                     };
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
                                     contacts: {
                                         limit: number | null;
                                         used: number;
                                     };
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
                                     accounts: {
                                         limit: number | null;
                                         used: number;
                                     };
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
                                     deals: {
                                         limit: number | null;
                                         used: number;
                                     };
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
                                     tasks: {
                                         limit: number | null;
                                         used: number;
                                     };
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
                                     activities: {
                                         limit: number | null;
                                         used: number;
                                     };
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
                                     tickets: {
                                         limit: number | null;
                                         used: number;

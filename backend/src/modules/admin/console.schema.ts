@@ -27,7 +27,9 @@ export const usageQuery = Joi.object({
   cursor: creationPageQuery.cursor,
 });
 
-const limitUse = () => Joi.object({ limit: Joi.number().integer().allow(null).required(), used: Joi.number().integer().required() });
+// Examples given here: the document's example builder stops a few levels deep, too early for these.
+const limitUse = () =>
+  Joi.object({ limit: Joi.number().integer().allow(null).required(), used: Joi.number().integer().required() }).example({ limit: 1000, used: 12 });
 
 export const usageSchema = Joi.object({
   tenantId: Joi.string().guid().required(),
@@ -37,7 +39,9 @@ export const usageSchema = Joi.object({
     from: Joi.string().required(),
     to: Joi.string().required(),
     total: Joi.object(counts()).required(),
-    daily: Joi.array().items(Joi.object({ day: Joi.string().required(), ...counts() })).required(),
+    daily: Joi.array()
+      .items(Joi.object({ day: Joi.string().required(), ...counts() }).example({ day: '2024-01-31', apiCalls: 120, clientErrors: 3, serverErrors: 0 }))
+      .required(),
   }).required(),
   records: byResource(() => Joi.number().integer().required()),
   storage: Joi.object({ estimatedBytes: Joi.number().integer().required() }).required(),
