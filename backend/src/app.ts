@@ -53,7 +53,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...healthRoutes({ ...deps, metricsToken: deps.config.metricsToken }),
     ...authRoutes(deps),
     ...adminAuthRoutes(deps),
-    ...adminTenantsRoutes(deps),
+    ...adminTenantsRoutes(deps, consoleRuntime(deps)),
     ...adminConsoleRoutes(deps, consoleRuntime(deps)),
     ...organizationSettingsRoutes(),
     ...usersRoutes(deps),

@@ -173,6 +173,12 @@ describe('platform admin console', () => {
         records: { leads: { limit: 100000, used: 2 } },
         requestsPerHour: { limit: 1000, averageToday: expect.any(Number) },
       });
+      // The tenant detail carries the same counts.
+      const detail = await get(`/admin/tenants/${user.tenantId}`, admins.support.token);
+      expect(detail.body.data.usage.apiCalls).toEqual({
+        today: { apiCalls: 4, clientErrors: 1, serverErrors: 0 },
+        last30Days: { apiCalls: 4, clientErrors: 1, serverErrors: 0 },
+      });
     });
 
     it('when the usage is rolled up, then usage_daily holds the day once, however often the rollup runs', async () => {

@@ -312,7 +312,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A tenant with its plan's limits, users and records per CRM resource, and its last activity
+         * A tenant with its plan's limits, users, records per CRM resource, API calls, and its last activity
          * @description Permission: `platform:read`.
          */
         get: operations["getAdminTenantsById"];
@@ -3125,6 +3125,18 @@ export interface operations {
                      *             "tasks": 1,
                      *             "activities": 1,
                      *             "tickets": 1
+                     *           },
+                     *           "apiCalls": {
+                     *             "today": {
+                     *               "apiCalls": 1,
+                     *               "clientErrors": 1,
+                     *               "serverErrors": 1
+                     *             },
+                     *             "last30Days": {
+                     *               "apiCalls": 1,
+                     *               "clientErrors": 1,
+                     *               "serverErrors": 1
+                     *             }
                      *           }
                      *         },
                      *         "lastActivityAt": "2024-01-31T09:30:00.000Z"
@@ -3163,6 +3175,19 @@ export interface operations {
                                     tasks: number;
                                     activities: number;
                                     tickets: number;
+                                };
+                                /** @description Authenticated tenant requests (UTC days), 4xx and 5xx counted apart; GET /admin/usage has the daily series */
+                                apiCalls: {
+                                    today: {
+                                        apiCalls: number;
+                                        clientErrors: number;
+                                        serverErrors: number;
+                                    };
+                                    last30Days: {
+                                        apiCalls: number;
+                                        clientErrors: number;
+                                        serverErrors: number;
+                                    };
                                 };
                             };
                             /**

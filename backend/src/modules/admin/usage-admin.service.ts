@@ -141,6 +141,22 @@ export function createUsageAdminService(deps: UsageDeps) {
   }
 
   return {
+    /** One tenant's API calls today and over the last 30 days (for the tenant detail). */
+    async apiCallsSummary(tenantId: string): Promise<{ today: DayCounts; last30Days: DayCounts }> {
+      await deps.usage.flush();
+      const days = usageRange({});
+      const counts = (await dailyCounts([tenantId], days)).get(tenantId) ?? new Map<string, DayCounts>();
+      const last30Days = [...counts.values()].reduce(
+        (sum, entry) => ({
+          apiCalls: sum.apiCalls + entry.apiCalls,
+          clientErrors: sum.clientErrors + entry.clientErrors,
+          serverErrors: sum.serverErrors + entry.serverErrors,
+        }),
+        emptyCounts(),
+      );
+      return { today: counts.get(utcDay()) ?? emptyCounts(), last30Days };
+    },
+
     async report(query: UsageQuery) {
       const days = usageRange(query);
       // This instance's counts so far go out first, so the answer includes the request that asked.
