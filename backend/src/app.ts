@@ -19,6 +19,9 @@ import { tenantResolver } from './middleware/tenant-resolver';
 import { accountsRoutes } from './modules/accounts/accounts.routes';
 import { activitiesRoutes } from './modules/activities/activities.routes';
 import { adminAuthRoutes } from './modules/admin/admin-auth.routes';
+import { adminConsoleRoutes } from './modules/admin/console.routes';
+import { consoleRuntime, observeRequest } from './modules/admin/console-runtime';
+import { refuseDuringImpersonation } from './modules/admin/impersonation-policy';
 import { adminTenantsRoutes } from './modules/admin/tenants.routes';
 import { apiKeysRoutes } from './modules/api-keys/api-keys.routes';
 import { AuditActor, runWithAuditContext } from './modules/audit/audit-context';
@@ -37,6 +40,7 @@ import { docsRoutes, docsUi } from './modules/docs/docs.routes';
 import { healthRoutes } from './modules/health/health.routes';
 import { claimKey, completeKey, fingerprint, settleFailedKey } from './modules/idempotency/idempotency.service';
 import { leadsRoutes } from './modules/leads/leads.routes';
+import { organizationSettingsRoutes } from './modules/organization-settings/organization-settings.routes';
 import { requireFeature } from './modules/plans/plan-gates';
 import { rateLimitRoutes } from './modules/plans/rate-limit.routes';
 import { isKnownPermission } from './modules/roles/permissions';
@@ -51,7 +55,9 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...healthRoutes({ ...deps, metricsToken: deps.config.metricsToken }),
     ...authRoutes(deps),
     ...adminAuthRoutes(deps),
-    ...adminTenantsRoutes(deps),
+    ...adminTenantsRoutes(deps, consoleRuntime(deps)),
+    ...adminConsoleRoutes(deps, consoleRuntime(deps)),
+    ...organizationSettingsRoutes(),
     ...usersRoutes(deps),
     ...rolesRoutes(),
     ...apiKeysRoutes(),
@@ -83,12 +89,13 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Sign-in routes take their limits per route (failing closed); every other anonymous request shares one.
   let authPaths = new Set<string>();
-  const limiters = createRateLimiters(deps, (path) => authPaths.has(path));
+  const runtime = consoleRuntime(deps);
+  const limiters = createRateLimiters(deps, (path) => authPaths.has(path), () => runtime.settings.current());
   const routes = declaredRoutes(deps, limiters);
   authPaths = new Set(routes.filter((route) => route.rateLimit).flatMap((route) => versionedPaths(route.path)));
 
   app.use(requestId());
-  app.use(requestLogger(deps.logger, deps.metrics));
+  app.use(requestLogger(deps.logger, deps.metrics, (request) => observeRequest(runtime, request)));
   app.use(securityHeaders());
   app.use(corsPolicy(deps.config.http.corsOrigins));
   // Bulk bodies (imports) may exceed BODY_LIMIT and be CSV: their routes read them, after authentication.
@@ -152,6 +159,7 @@ async function execute(
   if (credential.kind === 'platform_admin') {
     throw new AppError('UNAUTHORIZED', 'A platform token is not valid for tenant endpoints');
   }
+  if (credential.kind === 'user' && credential.impersonatorId) refuseDuringImpersonation(route);
 
   const req = res.req as Request;
   const tenantId = credential.tenantId;
@@ -202,7 +210,7 @@ async function execute(
       const print = fingerprint(req.method, req.originalUrl, req.body);
       const { principal, claim } = await withTenant(deps.knex, tenantId, async () => {
         const confirmed = await admitOnce();
-        return { principal: confirmed, claim: await claimKey(caller, key, print, deps.config.idempotency.ttlSeconds) };
+        return { principal: confirmed, claim: await claimKey(caller, key, print, consoleRuntime(deps).settings.current().idempotencyTtlSeconds) };
       });
       if (claim.kind === 'replay') return claim.result;
       try {

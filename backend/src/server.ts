@@ -11,6 +11,7 @@ import { JOBS } from './jobs/job-catalog';
 import { JobEngine, startJobEngine } from './jobs/job-engine';
 import { migrateDatabase, seedDatabase } from './infra/migrator';
 import { createRedis } from './infra/redis';
+import { consoleRuntime } from './modules/admin/console-runtime';
 import { ensureSuperAdmin } from './modules/admin/platform-admins.service';
 import { printDemoLogins } from './cli/demo-logins';
 
@@ -42,7 +43,8 @@ async function main(): Promise<void> {
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
   const lifecycle = { draining: false };
   const metrics = createMetrics(knex);
-  const app = createApp({ config, knex, platformKnex, redis, logger, metrics, lifecycle });
+  const deps = { config, knex, platformKnex, redis, logger, metrics, lifecycle };
+  const app = createApp(deps);
 
   // Jobs run here unless `npm run worker` processes take them (JOBS_IN_PROCESS=false).
   const ownerKnex = createAdminKnex(database.adminUrl);
@@ -77,6 +79,8 @@ async function main(): Promise<void> {
     force.unref();
     server.close(() => {
       void closeResources(logger, [
+        // The last requests' usage counts, before the pools and Redis they go to close.
+        () => consoleRuntime(deps).usage.stop(),
         async () => jobs?.stop(),
         () => ownerKnex.destroy(),
         () => knex.destroy(),

@@ -57,6 +57,15 @@ export interface AppConfig {
     /** Days between a deletion request and the purge of the organization. */
     deletionGraceDays: number;
   };
+  /** The platform admin console. */
+  console: {
+    /** How long an instance keeps runtime settings (platform_settings) before re-reading them. */
+    settingsCacheSeconds: number;
+    /** How often an instance moves its in-process request counters to Redis (or the database). */
+    usageFlushSeconds: number;
+    /** Lifetime of an impersonation token; it cannot be refreshed. */
+    impersonationTtlSeconds: number;
+  };
   jobs: {
     /** Run the job engine inside the API process; false when `npm run worker` processes run it. */
     inProcess: boolean;

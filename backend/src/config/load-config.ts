@@ -65,6 +65,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     idempotency: { ttlSeconds: value.IDEMPOTENCY_TTL_SECONDS },
     audit: { retentionDays: value.AUDIT_RETENTION_DAYS },
     compliance: { exportTtlDays: value.DATA_EXPORT_TTL_DAYS, deletionGraceDays: value.ORG_DELETION_GRACE_DAYS },
+    console: {
+      settingsCacheSeconds: value.RUNTIME_SETTINGS_CACHE_SECONDS,
+      usageFlushSeconds: value.USAGE_FLUSH_SECONDS,
+      impersonationTtlSeconds: value.IMPERSONATION_TTL_SECONDS,
+    },
     jobs: { inProcess: value.JOBS_IN_PROCESS, concurrency: value.JOBS_CONCURRENCY, workerPort: value.WORKER_PORT },
     encryptionKey: value.ENCRYPTION_KEY
       ? Buffer.from(value.ENCRYPTION_KEY, 'base64')

@@ -4,6 +4,7 @@ import { dataExportExpiryJob } from '../modules/compliance/data-export-expiry.jo
 import { organizationExportJob } from '../modules/compliance/organization-export.job';
 import { organizationPurgeJob } from '../modules/compliance/organization-purge.job';
 import { idempotencyPurgeJob } from '../modules/idempotency/idempotency-purge.job';
+import { usageRollupJob } from '../modules/usage/usage-rollup.job';
 import { JobDefinition } from './job-definition';
 
 /** Every job the engine runs, wherever it runs. */
@@ -14,4 +15,5 @@ export const JOBS: readonly JobDefinition<never>[] = [
   organizationExportJob,
   dataExportExpiryJob,
   organizationPurgeJob,
+  usageRollupJob,
 ] as readonly JobDefinition<never>[];

@@ -38,6 +38,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
+    // For the request logger's observers (the console's recent errors): the code, never the message.
+    res.locals.errorCode = appError.code;
     if (appError.headers) res.set(appError.headers);
     res.status(appError.status).json({
       error: {

@@ -8,6 +8,7 @@ import { Metrics } from '../infra/metrics';
 import { redisRateLimitStore } from '../infra/rate-limit-store';
 import { AppError } from '../lib/errors';
 import { TenantPrincipal } from '../modules/auth/principal';
+import { environmentSettings, RuntimeSettings } from '../modules/runtime-settings/runtime-settings';
 
 export interface RateLimitDeps {
   config: AppConfig;
@@ -41,8 +42,13 @@ export const principalKey = (principal: TenantPrincipal): string =>
  * While Redis is away, general limits let traffic through (counted in rate_limit_store_errors_total)
  * and sign-in limits refuse it with 503, unless RATE_LIMIT_AUTH_FAIL_OPEN says otherwise.
  */
-export function createRateLimiters(deps: RateLimitDeps, isAuthPath: (path: string) => boolean): RateLimiters {
-  const { anonymous, login, authFailOpen } = deps.config.rateLimits;
+export function createRateLimiters(
+  deps: RateLimitDeps,
+  isAuthPath: (path: string) => boolean,
+  /** The effective settings (runtime overrides, else the environment), read on every request from memory. */
+  settings: () => RuntimeSettings = () => environmentSettings(deps.config),
+): RateLimiters {
+  const { authFailOpen } = deps.config.rateLimits;
   const storeErrors = new client.Counter({
     name: 'rate_limit_store_errors_total',
     help: 'Rate-limit checks that could not reach the store',
@@ -66,14 +72,19 @@ export function createRateLimiters(deps: RateLimitDeps, isAuthPath: (path: strin
   // Three links share one per-IP counter (same store prefix): they differ in what they skip and in
   // whether a Redis outage lets the request through.
   const ipBudget = (options: Partial<Options>) =>
-    rateLimit({
-      ...base('ip'),
-      windowMs: anonymous.windowSeconds * 1000,
-      limit: anonymous.max,
-      identifier: 'anonymous',
-      keyGenerator: clientIp,
-      ...options,
-    });
+    followingWindow(
+      () => settings().rateLimitAnonymousWindowSeconds,
+      (windowMs, lateBuild) =>
+        rateLimit({
+          ...base('ip'),
+          ...lateBuilt(lateBuild),
+          windowMs,
+          limit: () => settings().rateLimitAnonymousMax,
+          identifier: 'anonymous',
+          keyGenerator: clientIp,
+          ...options,
+        }),
+    );
 
   return {
     anonymous: ipBudget({
@@ -82,14 +93,19 @@ export function createRateLimiters(deps: RateLimitDeps, isAuthPath: (path: strin
     }),
     auth: ipBudget({ passOnStoreError: authFailOpen }),
     failedAuthentication: ipBudget({ passOnStoreError: true }),
-    login: rateLimit({
-      ...base('login'),
-      windowMs: login.windowSeconds * 1000,
-      limit: login.max,
-      identifier: 'login',
-      keyGenerator: (req) => `${clientIp(req)}:${String((req.body as { email?: unknown })?.email ?? '').toLowerCase().slice(0, 254)}`,
-      passOnStoreError: authFailOpen,
-    }),
+    login: followingWindow(
+      () => settings().rateLimitLoginWindowSeconds,
+      (windowMs, lateBuild) =>
+        rateLimit({
+          ...base('login'),
+          ...lateBuilt(lateBuild),
+          windowMs,
+          limit: () => settings().rateLimitLoginMax,
+          identifier: 'login',
+          keyGenerator: (req) => `${clientIp(req)}:${String((req.body as { email?: unknown })?.email ?? '').toLowerCase().slice(0, 254)}`,
+          passOnStoreError: authFailOpen,
+        }),
+    ),
     principal: rateLimit({
       ...base('principal'),
       windowMs: 3600 * 1000,
@@ -98,5 +114,25 @@ export function createRateLimiters(deps: RateLimitDeps, isAuthPath: (path: strin
       keyGenerator: (_req, res) => principalKey(res.locals.principal as TenantPrincipal),
       passOnStoreError: true,
     }),
+  };
+}
+
+/** A limiter built during a request on purpose (a new window): express-rate-limit would otherwise warn. */
+const lateBuilt = (late: boolean): Partial<Options> => (late ? { validate: { creationStack: false } } : {});
+
+/**
+ * express-rate-limit fixes its window when it is created, while the limit can be read per request: a
+ * window changed at run time gets a limiter of its own, built on first use (counters restart; in Redis
+ * a key already counting keeps its expiry, so the new window applies from each client's next window).
+ */
+function followingWindow(windowSeconds: () => number, build: (windowMs: number, lateBuild: boolean) => RequestHandler): RequestHandler {
+  const limiters = new Map<number, RequestHandler>();
+  const initialMs = windowSeconds() * 1000;
+  limiters.set(initialMs, build(initialMs, false));
+  return (req, res, next) => {
+    const windowMs = windowSeconds() * 1000;
+    let limiter = limiters.get(windowMs);
+    if (!limiter) limiters.set(windowMs, (limiter = build(windowMs, true)));
+    return limiter(req, res, next);
   };
 }

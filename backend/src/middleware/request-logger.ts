@@ -2,8 +2,21 @@ import { Request, RequestHandler } from 'express';
 import { Logger } from '../infra/logger';
 import { Metrics } from '../infra/metrics';
 
+/** A finished request as observers (usage counters, recent errors) get it. */
+export interface FinishedRequest {
+  at: Date;
+  requestId: string | null;
+  tenantId: string | null;
+  method: string;
+  route: string;
+  status: number;
+  /** The error code the error handler answered with, if any. */
+  code: string | null;
+  durationMs: number;
+}
+
 /** Link 2: one structured line per request and its duration in the histogram, when the answer is done. */
-export function requestLogger(logger: Logger, metrics: Metrics): RequestHandler {
+export function requestLogger(logger: Logger, metrics: Metrics, onFinished?: (request: FinishedRequest) => void): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     let logged = false;
@@ -25,6 +38,16 @@ export function requestLogger(logger: Logger, metrics: Metrics): RequestHandler 
         durationMs: Math.round(seconds * 1000 * 10) / 10,
         ip: req.ip,
         aborted,
+      });
+      onFinished?.({
+        at: new Date(),
+        requestId: (res.locals.requestId as string | undefined) ?? null,
+        tenantId: (res.locals.auth as { tenantId?: string } | undefined)?.tenantId ?? null,
+        method: req.method,
+        route,
+        status: res.statusCode,
+        code: (res.locals.errorCode as string | undefined) ?? null,
+        durationMs: Math.round(seconds * 1000 * 10) / 10,
       });
     };
     res.on('finish', () => finish(false));

@@ -312,7 +312,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A tenant with its plan's limits, users and records per CRM resource, and its last activity
+         * A tenant with its plan's limits, users, records per CRM resource, API calls, and its last activity
          * @description Permission: `platform:read`.
          */
         get: operations["getAdminTenantsById"];
@@ -328,6 +328,182 @@ export interface paths {
          *     Permission: `platform:write`.
          */
         patch: operations["patchAdminTenantsById"];
+        trace?: never;
+    };
+    "/api/v1/admin/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tenants by plan and status, 30-day growth, active users, request and error rates, DB/Redis/job state, health score
+         * @description Request figures under `requests.instance` are this instance since it started (its Prometheus histogram); `requests.today` sums the shared usage counters of every instance. `recentErrors` are this instance's last 5xx answers. Formula: docs/OPERATIONS.md.
+         *
+         *     Permission: `platform:read`.
+         */
+        get: operations["getAdminDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per tenant: API calls per UTC day over `from`..`to` (default the last 30 days, at most 92), records, storage estimate, plan limits vs usage
+         * @description Permission: `platform:read`.
+         */
+        get: operations["getAdminUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Background jobs waiting, running, retrying or out of attempts, newest first; filters `task` and `state` (payloads are never shown)
+         * @description Permission: `platform:read`.
+         */
+        get: operations["getAdminJobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit-logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every tenant's audit entries, newest first; filters tenantId, action, resourceType, resourceId, userId, from, to
+         * @description Personal values in `changes` stay encrypted as stored; the platform cannot decrypt them.
+         *
+         *     Permission: `platform:read`.
+         */
+        get: operations["getAdminAuditLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/platform-audit-logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What platform admins did (suspensions, plan changes, config changes, impersonations), newest first
+         * @description Permission: `platform:read`.
+         */
+        get: operations["getAdminPlatformAuditLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Runtime settings: the effective value of each, and whether it is an override or the environment
+         * @description Permission: `platform:read`.
+         */
+        get: operations["getAdminConfig"];
+        /**
+         * Overrides runtime settings (null drops an override); audited with before/after, applied without restart
+         * @description This instance applies the change at once; every other instance within `propagation.cacheSeconds`.
+         *
+         *     Permission: `platform:write`.
+         */
+        put: operations["putAdminConfig"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/tenants/{id}/impersonate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts a support session as one of the tenant's users (default: its first tenant_admin); needs a reason
+         * @description The token lasts IMPERSONATION_TTL_SECONDS, cannot be refreshed, marks every audit entry it produces with the admin as impersonator, and cannot change passwords or manage API keys, users, roles or the organization. 403 when the tenant does not allow impersonation.
+         *
+         *     Permission: `platform:write`.
+         */
+        post: operations["postAdminTenantsByIdImpersonate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organization/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's settings
+         * @description Permission: `organization:manage`.
+         */
+        get: operations["getOrganizationSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Changes the organization's settings; each change is in the audit log
+         * @description Permission: `organization:manage`.
+         */
+        patch: operations["patchOrganizationSettings"];
         trace?: never;
     };
     "/api/v1/users": {
@@ -3087,6 +3263,18 @@ export interface operations {
                      *             "tasks": 1,
                      *             "activities": 1,
                      *             "tickets": 1
+                     *           },
+                     *           "apiCalls": {
+                     *             "today": {
+                     *               "apiCalls": 1,
+                     *               "clientErrors": 1,
+                     *               "serverErrors": 1
+                     *             },
+                     *             "last30Days": {
+                     *               "apiCalls": 1,
+                     *               "clientErrors": 1,
+                     *               "serverErrors": 1
+                     *             }
                      *           }
                      *         },
                      *         "lastActivityAt": "2024-01-31T09:30:00.000Z"
@@ -3125,6 +3313,19 @@ export interface operations {
                                     tasks: number;
                                     activities: number;
                                     tickets: number;
+                                };
+                                /** @description Authenticated tenant requests (UTC days), 4xx and 5xx counted apart; GET /admin/usage has the daily series */
+                                apiCalls: {
+                                    today: {
+                                        apiCalls: number;
+                                        clientErrors: number;
+                                        serverErrors: number;
+                                    };
+                                    last30Days: {
+                                        apiCalls: number;
+                                        clientErrors: number;
+                                        serverErrors: number;
+                                    };
                                 };
                             };
                             /**
@@ -3217,6 +3418,1232 @@ export interface operations {
                             suspendedReason: string | null;
                             /** Format: date-time */
                             createdAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminDashboard: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dashboard */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "generatedAt": "2024-01-31T09:30:00.000Z",
+                     *         "tenants": {
+                     *           "total": 1,
+                     *           "byPlan": [
+                     *             {
+                     *               "plan": "string",
+                     *               "count": 1
+                     *             }
+                     *           ],
+                     *           "byStatus": {
+                     *             "active": 1,
+                     *             "suspended": 1
+                     *           },
+                     *           "growth": [
+                     *             {
+                     *               "day": "string",
+                     *               "newTenants": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         "activeUsers": {
+                     *           "last7Days": 1,
+                     *           "last30Days": 1
+                     *         },
+                     *         "requests": {
+                     *           "instance": {
+                     *             "total": 1,
+                     *             "clientErrors": 1,
+                     *             "serverErrors": 1,
+                     *             "serverErrorRate": 1,
+                     *             "requestsPerMinute": 1,
+                     *             "p95Seconds": 1
+                     *           },
+                     *           "today": {
+                     *             "day": "string",
+                     *             "apiCalls": 1,
+                     *             "clientErrors": 1,
+                     *             "serverErrors": 1
+                     *           }
+                     *         },
+                     *         "database": {
+                     *           "status": "up",
+                     *           "pool": {
+                     *             "used": 1,
+                     *             "free": 1,
+                     *             "pending": 1,
+                     *             "max": 1
+                     *           }
+                     *         },
+                     *         "redis": {
+                     *           "status": "up"
+                     *         },
+                     *         "jobs": {
+                     *           "byState": {
+                     *             "queued": 1,
+                     *             "running": 1,
+                     *             "retrying": 1,
+                     *             "failed": 1
+                     *           },
+                     *           "byTask": [
+                     *             {
+                     *               "task": "string",
+                     *               "state": "queued",
+                     *               "count": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         "health": {
+                     *           "score": 0,
+                     *           "deductions": [
+                     *             {
+                     *               "reason": "string",
+                     *               "points": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         "recentErrors": [
+                     *           {
+                     *             "at": "2024-01-31T09:30:00.000Z",
+                     *             "requestId": "string",
+                     *             "method": "string",
+                     *             "route": "string",
+                     *             "status": 1,
+                     *             "code": "string",
+                     *             "tenantId": "string",
+                     *             "durationMs": 1
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: date-time */
+                            generatedAt: string;
+                            tenants: {
+                                total: number;
+                                byPlan: {
+                                    plan: string;
+                                    count: number;
+                                }[];
+                                byStatus: {
+                                    active: number;
+                                    suspended: number;
+                                };
+                                growth: {
+                                    day: string;
+                                    newTenants: number;
+                                }[];
+                            };
+                            activeUsers: {
+                                last7Days: number;
+                                last30Days: number;
+                            };
+                            requests: {
+                                instance: {
+                                    total: number;
+                                    clientErrors: number;
+                                    serverErrors: number;
+                                    /** Format: float */
+                                    serverErrorRate: number;
+                                    /** Format: float */
+                                    requestsPerMinute: number;
+                                    /** Format: float */
+                                    p95Seconds: number | null;
+                                };
+                                /** @description Every tenant, every instance: the shared usage counters (null while Redis is down) */
+                                today: {
+                                    day: string;
+                                    apiCalls: number;
+                                    clientErrors: number;
+                                    serverErrors: number;
+                                } | null;
+                            };
+                            database: {
+                                /** @enum {string} */
+                                status: "up" | "down" | "disabled";
+                                /** Format: float */
+                                latencyMs?: number;
+                                error?: string;
+                                pool: {
+                                    used: number;
+                                    free: number;
+                                    pending: number;
+                                    max: number;
+                                };
+                            };
+                            redis: {
+                                /** @enum {string} */
+                                status: "up" | "down" | "disabled";
+                                /** Format: float */
+                                latencyMs?: number;
+                                error?: string;
+                            };
+                            jobs: {
+                                byState: {
+                                    queued: number;
+                                    running: number;
+                                    retrying: number;
+                                    failed: number;
+                                };
+                                byTask: {
+                                    task: string;
+                                    /** @enum {string} */
+                                    state: "queued" | "running" | "retrying" | "failed";
+                                    count: number;
+                                }[];
+                            };
+                            health: {
+                                score: number;
+                                deductions: {
+                                    reason: string;
+                                    points: number;
+                                }[];
+                            };
+                            recentErrors: {
+                                /** Format: date-time */
+                                at: string;
+                                requestId: string | null;
+                                method: string;
+                                route: string;
+                                status: number;
+                                code: string | null;
+                                tenantId: string | null;
+                                /** Format: float */
+                                durationMs: number;
+                            }[];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminUsage: {
+        parameters: {
+            query?: {
+                tenantId?: string;
+                from?: string;
+                to?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tenants with their usage */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "tenantId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "name": "string",
+                     *           "plan": "string",
+                     *           "apiCalls": {
+                     *             "from": "string",
+                     *             "to": "string",
+                     *             "total": {
+                     *               "apiCalls": 1,
+                     *               "clientErrors": 1,
+                     *               "serverErrors": 1
+                     *             },
+                     *             "daily": [
+                     *               {
+                     *                 "day": "2024-01-31",
+                     *                 "apiCalls": 120,
+                     *                 "clientErrors": 3,
+                     *                 "serverErrors": 0
+                     *               }
+                     *             ]
+                     *           },
+                     *           "records": {
+                     *             "leads": 1,
+                     *             "contacts": 1,
+                     *             "accounts": 1,
+                     *             "deals": 1,
+                     *             "tasks": 1,
+                     *             "activities": 1,
+                     *             "tickets": 1
+                     *           },
+                     *           "storage": {
+                     *             "estimatedBytes": 1
+                     *           },
+                     *           "limits": {
+                     *             "users": {
+                     *               "limit": 1000,
+                     *               "used": 12
+                     *             },
+                     *             "records": {
+                     *               "leads": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               },
+                     *               "contacts": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               },
+                     *               "accounts": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               },
+                     *               "deals": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               },
+                     *               "tasks": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               },
+                     *               "activities": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               },
+                     *               "tickets": {
+                     *                 "limit": 1000,
+                     *                 "used": 12
+                     *               }
+                     *             },
+                     *             "requestsPerHour": {
+                     *               "limit": 1,
+                     *               "averageToday": 1
+                     *             }
+                     *           }
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            tenantId: string;
+                            name: string;
+                            plan: string;
+                            apiCalls: {
+                                from: string;
+                                to: string;
+                                total: {
+                                    apiCalls: number;
+                                    clientErrors: number;
+                                    serverErrors: number;
+                                };
+                                daily: {
+                                    day: string;
+                                    apiCalls: number;
+                                    clientErrors: number;
+                                    serverErrors: number;
+                                }[];
+                            };
+                            records: {
+                                leads: number;
+                                contacts: number;
+                                accounts: number;
+                                deals: number;
+                                tasks: number;
+                                activities: number;
+                                tickets: number;
+                            };
+                            storage: {
+                                estimatedBytes: number;
+                            };
+                            limits: {
+                                /**
+                                 * @example {
+                                 *       "limit": 1000,
+                                 *       "used": 12
+                                 *     }
+                                 */
+                                users: {
+                                    limit: number | null;
+                                    used: number;
+                                };
+                                records: {
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
+                                    leads: {
+                                        limit: number | null;
+                                        used: number;
+                                    };
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
+                                    contacts: {
+                                        limit: number | null;
+                                        used: number;
+                                    };
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
+                                    accounts: {
+                                        limit: number | null;
+                                        used: number;
+                                    };
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
+                                    deals: {
+                                        limit: number | null;
+                                        used: number;
+                                    };
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
+                                    tasks: {
+                                        limit: number | null;
+                                        used: number;
+                                    };
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
+                                    activities: {
+                                        limit: number | null;
+                                        used: number;
+                                    };
+                                    /**
+                                     * @example {
+                                     *       "limit": 1000,
+                                     *       "used": 12
+                                     *     }
+                                     */
+                                    tickets: {
+                                        limit: number | null;
+                                        used: number;
+                                    };
+                                };
+                                requestsPerHour: {
+                                    limit: number;
+                                    /** Format: float */
+                                    averageToday: number;
+                                };
+                            };
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminJobs: {
+        parameters: {
+            query?: {
+                task?: string;
+                state?: "queued" | "running" | "retrying" | "failed";
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of jobs */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "string",
+                     *           "queueName": "string",
+                     *           "task": "string",
+                     *           "state": "queued",
+                     *           "priority": 1,
+                     *           "runAt": "2024-01-31T09:30:00.000Z",
+                     *           "attempts": 1,
+                     *           "maxAttempts": 1,
+                     *           "lastError": "string",
+                     *           "lockedAt": "2024-01-31T09:30:00.000Z",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            id: string;
+                            queueName: string | null;
+                            task: string;
+                            /** @enum {string} */
+                            state: "queued" | "running" | "retrying" | "failed";
+                            priority: number;
+                            /** Format: date-time */
+                            runAt: string;
+                            attempts: number;
+                            maxAttempts: number;
+                            /** @description First line of the last error, at most 300 characters */
+                            lastError: string | null;
+                            /** Format: date-time */
+                            lockedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminAuditLogs: {
+        parameters: {
+            query?: {
+                tenantId?: string;
+                action?: string;
+                resourceType?: string;
+                resourceId?: string;
+                userId?: string;
+                from?: string;
+                to?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of audit entries */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "tenantId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "seq": 1,
+                     *           "occurredAt": "2024-01-31T09:30:00.000Z",
+                     *           "actor": {
+                     *             "type": "string",
+                     *             "id": "string",
+                     *             "impersonatorId": "string"
+                     *           },
+                     *           "action": "string",
+                     *           "resourceType": "string",
+                     *           "resourceId": "string",
+                     *           "changes": {},
+                     *           "ip": "string",
+                     *           "userAgent": "string",
+                     *           "requestId": "string",
+                     *           "result": "string",
+                     *           "errorCode": "string"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            tenantId: string;
+                            seq: number;
+                            /** Format: date-time */
+                            occurredAt: string;
+                            actor: {
+                                type: string;
+                                id: string | null;
+                                impersonatorId: string | null;
+                            };
+                            action: string;
+                            resourceType: string | null;
+                            resourceId: string | null;
+                            /** @description As stored: personal values stay encrypted (enc:v1:...) */
+                            changes: Record<string, never> | null;
+                            ip: string | null;
+                            userAgent: string | null;
+                            requestId: string | null;
+                            result: string;
+                            errorCode: string | null;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminPlatformAuditLogs: {
+        parameters: {
+            query?: {
+                tenantId?: string;
+                action?: string;
+                actorId?: string;
+                from?: string;
+                to?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of platform audit entries */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "occurredAt": "2024-01-31T09:30:00.000Z",
+                     *           "actorType": "string",
+                     *           "actorId": "string",
+                     *           "action": "string",
+                     *           "tenantId": "string",
+                     *           "targetType": "string",
+                     *           "targetId": "string",
+                     *           "details": {},
+                     *           "ip": "string",
+                     *           "userAgent": "string",
+                     *           "requestId": "string",
+                     *           "result": "string",
+                     *           "errorCode": "string"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: date-time */
+                            occurredAt: string;
+                            actorType: string;
+                            actorId: string | null;
+                            action: string;
+                            tenantId: string | null;
+                            targetType: string | null;
+                            targetId: string | null;
+                            details: Record<string, never> | null;
+                            ip: string | null;
+                            userAgent: string | null;
+                            requestId: string | null;
+                            result: string;
+                            errorCode: string | null;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminConfig: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "settings": {
+                     *           "rateLimitAnonymousMax": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
+                     *           },
+                     *           "rateLimitAnonymousWindowSeconds": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
+                     *           },
+                     *           "rateLimitLoginMax": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
+                     *           },
+                     *           "rateLimitLoginWindowSeconds": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
+                     *           },
+                     *           "auditRetentionDays": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
+                     *           },
+                     *           "idempotencyTtlSeconds": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
+                     *           }
+                     *         },
+                     *         "propagation": {
+                     *           "cacheSeconds": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            settings: {
+                                rateLimitAnonymousMax: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    environmentValue: number;
+                                };
+                                rateLimitAnonymousWindowSeconds: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    environmentValue: number;
+                                };
+                                rateLimitLoginMax: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    environmentValue: number;
+                                };
+                                rateLimitLoginWindowSeconds: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    environmentValue: number;
+                                };
+                                auditRetentionDays: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    environmentValue: number;
+                                };
+                                idempotencyTtlSeconds: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    environmentValue: number;
+                                };
+                            };
+                            propagation: {
+                                /** @description Other instances apply a change within this many seconds */
+                                cacheSeconds: number;
+                            };
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    putAdminConfig: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "rateLimitAnonymousMax": 1,
+                 *       "rateLimitAnonymousWindowSeconds": 1,
+                 *       "rateLimitLoginMax": 1
+                 *     }
+                 */
+                "application/json": {
+                    rateLimitAnonymousMax?: number | null;
+                    rateLimitAnonymousWindowSeconds?: number | null;
+                    rateLimitLoginMax?: number | null;
+                    rateLimitLoginWindowSeconds?: number | null;
+                    auditRetentionDays?: number | null;
+                    idempotencyTtlSeconds?: number | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The settings as they now stand */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "settings": {
+                     *           "rateLimitAnonymousMax": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
+                     *           },
+                     *           "rateLimitAnonymousWindowSeconds": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
+                     *           },
+                     *           "rateLimitLoginMax": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
+                     *           },
+                     *           "rateLimitLoginWindowSeconds": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
+                     *           },
+                     *           "auditRetentionDays": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
+                     *           },
+                     *           "idempotencyTtlSeconds": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
+                     *           }
+                     *         },
+                     *         "propagation": {
+                     *           "cacheSeconds": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            settings: {
+                                rateLimitAnonymousMax: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    environmentValue: number;
+                                };
+                                rateLimitAnonymousWindowSeconds: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    environmentValue: number;
+                                };
+                                rateLimitLoginMax: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    environmentValue: number;
+                                };
+                                rateLimitLoginWindowSeconds: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    environmentValue: number;
+                                };
+                                auditRetentionDays: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    environmentValue: number;
+                                };
+                                idempotencyTtlSeconds: {
+                                    value: number;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    environmentValue: number;
+                                };
+                            };
+                            propagation: {
+                                /** @description Other instances apply a change within this many seconds */
+                                cacheSeconds: number;
+                            };
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postAdminTenantsByIdImpersonate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "string"
+                 *     }
+                 */
+                "application/json": {
+                    reason: string;
+                    /** Format: uuid */
+                    userId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The support session and its access token */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "tenantId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "user": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "email": "string",
+                     *           "role": "string"
+                     *         },
+                     *         "impersonatorId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "sessionId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "expiresAt": "2024-01-31T09:30:00.000Z",
+                     *         "tokens": {
+                     *           "accessToken": "string",
+                     *           "tokenType": "Bearer",
+                     *           "expiresIn": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            tenantId: string;
+                            user: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                role: string;
+                            };
+                            /** Format: uuid */
+                            impersonatorId: string;
+                            /** Format: uuid */
+                            sessionId: string;
+                            /** Format: date-time */
+                            expiresAt: string;
+                            tokens: {
+                                accessToken: string;
+                                /** @enum {string} */
+                                tokenType: "Bearer";
+                                expiresIn: number;
+                            };
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getOrganizationSettings: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "allowImpersonation": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @description Whether platform support may open audited impersonation sessions as users of this organization (default true) */
+                            allowImpersonation: boolean;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    patchOrganizationSettings: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "allowImpersonation": true
+                 *     }
+                 */
+                "application/json": {
+                    allowImpersonation?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The settings as they now stand */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "allowImpersonation": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @description Whether platform support may open audited impersonation sessions as users of this organization (default true) */
+                            allowImpersonation: boolean;
                         };
                     };
                 };

@@ -52,6 +52,13 @@ const tenantFields = {
   createdAt: Joi.date().required(),
 };
 
+const apiCallCounts = () =>
+  Joi.object({
+    apiCalls: Joi.number().integer().required(),
+    clientErrors: Joi.number().integer().required(),
+    serverErrors: Joi.number().integer().required(),
+  }).required();
+
 export const tenantSummarySchema = Joi.object(tenantFields);
 
 export const tenantDetailSchema = Joi.object({
@@ -65,6 +72,9 @@ export const tenantDetailSchema = Joi.object({
   usage: Joi.object({
     users: Joi.number().integer().required(),
     records: Joi.object(Object.fromEntries(CRM_RESOURCES.map((resource) => [resource, Joi.number().integer().required()]))).required(),
+    apiCalls: Joi.object({ today: apiCallCounts(), last30Days: apiCallCounts() })
+      .required()
+      .description('Authenticated tenant requests (UTC days), 4xx and 5xx counted apart; GET /admin/usage has the daily series'),
   }).required(),
   lastActivityAt: Joi.date().allow(null).required().description('The latest audit entry or sign-in, whichever is later'),
 });

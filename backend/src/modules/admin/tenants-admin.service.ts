@@ -1,18 +1,9 @@
-import { isIP } from 'node:net';
 import { Knex } from 'knex';
 import { AppError, notFound } from '../../lib/errors';
 import { Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
-import { PlatformAdminPrincipal } from '../auth/principal';
 import { CRM_RESOURCES } from '../roles/permissions';
+import { PlatformActor, recordPlatformAudit } from './platform-audit';
 import { ListTenantsQuery, UpdateTenantInput } from './tenants-admin.schema';
-
-/** Who changed something from the console, for platform_audit_logs. */
-export interface PlatformActor {
-  principal: PlatformAdminPrincipal;
-  ip: string;
-  userAgent?: string;
-  requestId: string;
-}
 
 interface TenantRow {
   id: string;
@@ -26,7 +17,6 @@ interface TenantRow {
 }
 
 const TENANT_COLUMNS = ['t.id', 't.name', 't.subdomain', 't.plan', 't.status', 't.suspendedAt', 't.suspendedReason', 't.createdAt'];
-const USER_AGENT_MAX = 512;
 const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, '\\$&')}%`;
 
 /**
@@ -122,19 +112,10 @@ export function createTenantsAdminService(knex: Knex) {
         }
         if (entries.length === 0) return current;
         const [updated] = await trx('tenants as t').where('t.id', id).update(patch, TENANT_COLUMNS);
-        await trx('platformAuditLogs').insert(
-          entries.map((entry) => ({
-            actorType: 'platform_admin',
-            actorId: actor.principal.adminId,
-            action: entry.action,
-            tenantId: id,
-            targetType: 'tenant',
-            targetId: id,
-            details: JSON.stringify(entry.details),
-            ip: isIP(actor.ip) ? actor.ip : null,
-            userAgent: actor.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
-            requestId: actor.requestId,
-          })),
+        await recordPlatformAudit(
+          trx,
+          actor,
+          entries.map((entry) => ({ ...entry, tenantId: id, targetType: 'tenant', targetId: id })),
         );
         return updated as TenantRow;
       });

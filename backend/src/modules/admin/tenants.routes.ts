@@ -10,10 +10,13 @@ import {
   updateTenantBody,
 } from './tenants-admin.schema';
 import { createTenantsAdminService } from './tenants-admin.service';
+import { ConsoleRuntime } from './console-runtime';
+import { createUsageAdminService } from './usage-admin.service';
 
 /** The admin console's tenant routes: platform permissions, so they run on the platform pool, outside any tenant scope. */
-export function adminTenantsRoutes(deps: Pick<AppDeps, 'platformKnex'>): RouteDefinition[] {
+export function adminTenantsRoutes(deps: Pick<AppDeps, 'platformKnex' | 'redis' | 'config'>, runtime: ConsoleRuntime): RouteDefinition[] {
   const tenants = createTenantsAdminService(deps.platformKnex);
+  const usage = createUsageAdminService({ platformKnex: deps.platformKnex, redis: deps.redis, redisKeyPrefix: deps.config.redisKeyPrefix, usage: runtime.usage });
   const tags = ['Platform admin'];
   return [
     defineRoute({
@@ -33,11 +36,14 @@ export function adminTenantsRoutes(deps: Pick<AppDeps, 'platformKnex'>): RouteDe
       method: 'get',
       path: '/admin/tenants/:id',
       permission: 'platform:read',
-      summary: "A tenant with its plan's limits, users and records per CRM resource, and its last activity",
+      summary: "A tenant with its plan's limits, users, records per CRM resource, API calls, and its last activity",
       response: { status: 200, description: 'The tenant', schema: tenantDetailSchema },
       tags,
       schema: { params: tenantIdParams },
-      handler: async (input) => ok(await tenants.get(input.params.id!)),
+      handler: async (input) => {
+        const tenant = await tenants.get(input.params.id!);
+        return ok({ ...tenant, usage: { ...tenant.usage, apiCalls: await usage.apiCallsSummary(tenant.id) } });
+      },
     }),
     defineRoute({
       method: 'patch',
