@@ -29,7 +29,7 @@ import { useAuditEncryptionKey } from './modules/audit/audit-crypto';
 import { flushAudit, writeAuditNow } from './modules/audit/audit-store';
 import { auditRoutes } from './modules/audit/audit.routes';
 import { authRoutes } from './modules/auth/auth.routes';
-import { Credential, TenantPrincipal } from './modules/auth/principal';
+import { Credential, PlatformAdminPrincipal, TenantPrincipal } from './modules/auth/principal';
 import { authorize, isPlatformRoute, loadPlatformPrincipal, loadTenantPrincipal } from './modules/auth/principal.service';
 import { organizationRoutes } from './modules/compliance/organization.routes';
 import { privacyRoutes } from './modules/compliance/privacy.routes';
@@ -110,6 +110,7 @@ export function createApp(deps: AppDeps): express.Express {
   const authenticateLink = authenticate(deps.knex, deps.config.jwt, limiters.failedAuthentication);
   const options: RouterOptions = {
     chainFor: (route) => chainFor(route, authenticateLink, limiters),
+    admit: (route, res) => admitCaller(deps, route, res),
     execute: (route, res, run) => execute(deps, limiters, route, res, run),
     isKnownPermission,
   };
@@ -133,6 +134,28 @@ function chainFor(route: RouteDefinition, authenticateLink: RequestHandler, limi
 }
 
 /**
+ * What can be decided before reading the request's input: whether a caller is there, whether its kind
+ * fits the route, and, for platform routes (no tenant transaction), the admin's permission. A caller
+ * who may not use a route learns that, not how its input is shaped.
+ */
+async function admitCaller(deps: AppDeps, route: RouteDefinition, res: Response): Promise<void> {
+  if (route.permission === 'public') return;
+  const credential = res.locals.credential as Credential | undefined;
+  if (!credential) throw new AppError('UNAUTHORIZED', 'Authentication is required');
+  if (isPlatformRoute(route.permission)) {
+    if (credential.kind !== 'platform_admin') throw new AppError('FORBIDDEN', 'This endpoint is for platform administrators');
+    const principal = await loadPlatformPrincipal(deps.knex, credential);
+    authorize(route.permission, principal);
+    res.locals.platformPrincipal = principal;
+    return;
+  }
+  if (credential.kind === 'platform_admin') {
+    throw new AppError('UNAUTHORIZED', 'A platform token is not valid for tenant endpoints');
+  }
+  if (credential.kind === 'user' && credential.impersonatorId) refuseDuringImpersonation(route);
+}
+
+/**
  * Links 7-11 around the handler. Tenant routes run in one transaction bound to the caller's tenant
  * (row-level security applies) that first confirms the caller (revocation, status, suspension), checks
  * the permission, the plan feature and the plan's request budget, and writes the audit entries last.
@@ -147,19 +170,9 @@ async function execute(
   run: (principal?: Parameters<typeof authorize>[1]) => Promise<RouteResult>,
 ): Promise<RouteResult> {
   if (route.permission === 'public') return run();
-  const credential = res.locals.credential as Credential | undefined;
-  if (!credential) throw new AppError('UNAUTHORIZED', 'Authentication is required');
-
-  if (isPlatformRoute(route.permission)) {
-    if (credential.kind !== 'platform_admin') throw new AppError('FORBIDDEN', 'This endpoint is for platform administrators');
-    const principal = await loadPlatformPrincipal(deps.knex, credential);
-    authorize(route.permission, principal);
-    return run(principal);
-  }
-  if (credential.kind === 'platform_admin') {
-    throw new AppError('UNAUTHORIZED', 'A platform token is not valid for tenant endpoints');
-  }
-  if (credential.kind === 'user' && credential.impersonatorId) refuseDuringImpersonation(route);
+  if (isPlatformRoute(route.permission)) return run(res.locals.platformPrincipal as PlatformAdminPrincipal);
+  // admitCaller has made sure of a tenant credential.
+  const credential = res.locals.credential as Exclude<Credential, { kind: 'platform_admin' }>;
 
   const req = res.req as Request;
   const tenantId = credential.tenantId;

@@ -109,6 +109,7 @@ describe('route declarations', () => {
     logger.add(new winston.transports.Stream({ stream: new Writable({ write: (c, _e, done) => (logged.push(String(c)), done()) }) }));
     const router = buildRouter(routes, {
       chainFor: () => [],
+      admit: async () => undefined,
       execute: async (route, res, work) => {
         if (route.permission !== 'public' && !res.locals.auth) throw new AppError('UNAUTHORIZED', 'Authentication is required');
         return work();

@@ -10,6 +10,8 @@ const PERMISSION = /^[a-z][a-z_]*:[a-z][a-z_]*$/;
 export interface RouterOptions {
   /** Links of the chain a declaration asks for (authentication, authorization, ...), before validation. */
   chainFor(route: RouteDefinition): RequestHandler[];
+  /** Checks that need no transaction (the kind of caller; a platform caller's permission), before validation. */
+  admit(route: RouteDefinition, res: Response): Promise<void>;
   /**
    * Runs the handler: for non-public routes, inside the caller's tenant transaction (or the platform
    * path) once the caller is confirmed and authorized, handing the handler its principal.
@@ -50,6 +52,7 @@ export function buildRouter(routes: RouteDefinition[], options: RouterOptions): 
 function runner(route: RouteDefinition, options: RouterOptions): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
+      await options.admit(route, res);
       const validated = validateInput(route, { params: req.params, query: req.query, body: req.body });
       const input: RouteInput = {
         ...validated,
