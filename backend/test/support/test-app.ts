@@ -39,6 +39,9 @@ export function testConfig(env: Record<string, string | undefined> = {}): AppCon
     RATE_LIMIT_LOGIN_MAX: '100000',
     // A loaded CI machine can slow a Redis round trip past its timeout; only the tests of that policy fail closed.
     RATE_LIMIT_AUTH_FAIL_OPEN: 'true',
+    // Deliveries go to receivers on 127.0.0.1 in every file (jobs run under any file's config); the
+    // SSRF guard's refusals are tested with apps and deps that set this to false.
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
     ...env,
   });
 }
