@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../../config/app-config';
 import { tenantScope } from '../../infra/tenant-scope';
-import { decryptCredential, encryptCredential, rowContext } from '../../lib/credential-crypto';
+import { decryptCredential, encryptCredential, rowContext } from '../credentials/credential-crypto';
 import { AppError, notFound } from '../../lib/errors';
 import { CreationPage, pageByCreation } from '../../lib/pagination';
 import { recordAudit } from '../audit/audit-context';

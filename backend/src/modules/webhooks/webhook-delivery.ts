@@ -2,7 +2,7 @@ import { Knex } from 'knex';
 import { AppConfig } from '../../config/app-config';
 import { Logger } from '../../infra/logger';
 import { withTenant } from '../../infra/tenant-scope';
-import { decryptCredential, rowContext } from '../../lib/credential-crypto';
+import { decryptCredential, rowContext } from '../credentials/credential-crypto';
 import { slackMessage } from '../integrations/slack-message';
 import { DestinationRefused, vetDestination } from './destination-guard';
 import { HttpOutcome, postJson } from './webhook-http';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../../config/app-config';
 import { tenantScope } from '../../infra/tenant-scope';
-import { encryptCredential, rowContext } from '../../lib/credential-crypto';
+import { encryptCredential, rowContext } from '../credentials/credential-crypto';
 import { randomSecret } from '../../lib/crypto';
 import { AppError, notFound } from '../../lib/errors';
 import { CreationPage, pageByCreation } from '../../lib/pagination';
