@@ -20,7 +20,7 @@ export class WebhookReceiver {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const path = req.url ?? '/';
+      const path = (req.url ?? '/').split('?')[0]!;
       this.requests.push({ path, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       const reply = this.scripts.get(path)?.shift() ?? 200;
       if (reply === 'drop') {
