@@ -127,9 +127,16 @@ exports.up = async function up(knex) {
     t.unique(['tenant_id', 'token_hash']);
   });
   await tenantForeignKey(knex, 'password_reset_tokens', 'user_id', 'users', { onDelete: 'cascade' });
+  // A reset token is all its bearer presents: found by its hash before any tenant is bound, like an invitation.
+  await knex.raw(
+    "CREATE POLICY password_reset_tokens_credential_lookup ON password_reset_tokens FOR SELECT USING (token_hash = current_setting('app.lookup_token', true))",
+  );
+  // Suspending a tenant (platform role) queues its admins' e-mail in the same transaction.
+  await knex.raw('GRANT EXECUTE ON FUNCTION app_enqueue_job(text, jsonb, timestamptz, text, integer) TO ??', [await platformGroupRole(knex)]);
 };
 
 exports.down = async function down(knex) {
+  await knex.raw('REVOKE EXECUTE ON FUNCTION app_enqueue_job(text, jsonb, timestamptz, text, integer) FROM ??', [await platformGroupRole(knex)]);
   for (const table of [
     'password_reset_tokens',
     'notifications',

@@ -44,6 +44,8 @@ import { ticketsRoutes } from './modules/tickets/tickets.routes';
 import { usersRoutes } from './modules/users/users.routes';
 import { integrationsRoutes } from './modules/integrations/integrations.routes';
 import { publishWebhookEvents } from './modules/webhooks/webhook-outbox';
+import { queueNotifications } from './modules/notifications/notification-rules';
+import { passwordResetRoutes } from './modules/auth/password-reset.routes';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes';
 
 /** Every declared route of the service, in one list: the chain, the OpenAPI document and tests read it. */
@@ -51,6 +53,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
   const routes = [
     ...healthRoutes({ ...deps, metricsToken: deps.config.metricsToken }),
     ...authRoutes(deps),
+    ...passwordResetRoutes(deps),
     ...adminAuthRoutes(deps),
     ...adminTenantsRoutes(deps),
     ...usersRoutes(deps),
@@ -179,6 +182,7 @@ async function execute(
     const result = await run(principal);
     // CRM writes become webhook events from their audit entries, in the same transaction (the outbox).
     await publishWebhookEvents(queuedAudit());
+    await queueNotifications(deps.config, queuedAudit());
     await flushAudit();
     return result;
   };
