@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { AppConfig } from '../../config/app-config';
 import { withTenant } from '../../infra/tenant-scope';
 import { defineJob, tenantPayload } from '../../jobs/job-definition';
 import { decryptCredential, rowContext } from '../credentials/credential-crypto';
@@ -7,6 +8,9 @@ import { sendEmail } from './mailer';
 import { SEND_JOB } from './notifications.service';
 
 const ERROR_MAX = 500;
+
+/** Once an SMTP server has answered for it, the stored copy (and any token in it) goes; the JSON transport's log stays. */
+const forgetMessage = (config: AppConfig) => (config.email.transport === 'smtp' ? { messageEncrypted: null } : {});
 
 /**
  * Sends one queued e-mail. A transport error is retried by the engine (exponential backoff, 6
@@ -30,6 +34,13 @@ export const notificationSendJob = defineJob({
     try {
       result = await sendEmail(deps.config, pending.recipient, message);
     } catch (error) {
+      // A 5xx on the envelope (RCPT TO refused) is the server saying the address does not take mail: a bounce.
+      const { code, responseCode } = error as { code?: string; responseCode?: number };
+      if (code === 'EENVELOPE' && responseCode !== undefined && responseCode >= 500) {
+        await record({ status: 'bounced', lastError: `The mail server refused the recipient (${responseCode})`, ...forgetMessage(deps.config) });
+        job.logger.info('e-mail handled', { notificationId, outcome: 'bounced' });
+        return;
+      }
       const final = job.attempt >= job.maxAttempts;
       await record({ status: final ? 'failed' : 'pending', lastError: String((error as Error).message).slice(0, ERROR_MAX) });
       throw error;
@@ -40,8 +51,7 @@ export const notificationSendJob = defineJob({
       sentAt: bounced ? null : new Date(),
       messageId: result.messageId,
       lastError: bounced ? 'The mail server refused the recipient' : null,
-      // Once an SMTP server has it, the stored copy (and any token in it) goes; the JSON transport's log stays.
-      ...(deps.config.email.transport === 'smtp' ? { messageEncrypted: null } : {}),
+      ...forgetMessage(deps.config),
     });
     job.logger.info('e-mail handled', { notificationId, outcome: bounced ? 'bounced' : 'sent' });
   },
