@@ -211,6 +211,32 @@ describe('webhook delivery', () => {
     }
   }, 15_000);
 
+  it('when a receiver answers a large body, then only its first 4 KB are read and kept', async () => {
+    receiver.script('/huge', ['huge']);
+    const { tenant, deliveryId } = await tenantWithDelivery('/huge');
+    await jobs.runUntilIdle(tenant.tenantId);
+    const [attempt] = (await deliveryOf(tenant, deliveryId)).body.data.attemptLog;
+    expect(attempt).toMatchObject({ outcome: 'succeeded', responseStatus: 200 });
+    expect(attempt.responseExcerpt).toBe('x'.repeat(4096));
+  });
+
+  it('when a subscription is off, then ping and replay answer 409', async () => {
+    const { tenant, subscription } = await tenantWithDelivery('/off');
+    await api().patch(`/api/v1/webhooks/${subscription.id}`).set(tenant.auth).send({ active: false });
+    expect((await api().post(`/api/v1/webhooks/${subscription.id}/ping`).set(tenant.auth)).status).toBe(409);
+    expect((await api().post(`/api/v1/webhooks/${subscription.id}/replay`).set(tenant.auth).send({ since: new Date(0).toISOString() })).status).toBe(409);
+  });
+
+  it('when an event is older than 30 days and has nothing pending, then the sweeper deletes it with its delivery log', async () => {
+    const { tenant, deliveryId } = await tenantWithDelivery('/old');
+    await jobs.runUntilIdle(tenant.tenantId);
+    await owner('webhook_events').where({ tenant_id: tenant.tenantId }).update({ created_at: owner.raw("now() - interval '31 days'") });
+    await jobs.enqueueScheduled('webhooks.sweep');
+    await jobs.runUntilIdle();
+    expect(await owner('webhook_events').where({ tenant_id: tenant.tenantId }).first()).toBeUndefined();
+    expect((await deliveryOf(tenant, deliveryId)).status).toBe(404);
+  });
+
   it('spaces retries exponentially with jitter, capped at an hour', () => {
     expect(retryDelayMs(1, () => 0)).toBe(15_000);
     expect(retryDelayMs(1, () => 1)).toBe(30_000);

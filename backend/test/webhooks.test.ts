@@ -1,6 +1,6 @@
 import { Knex } from 'knex';
 import request from 'supertest';
-import { isBlockedAddress } from '../src/modules/webhooks/destination-guard';
+import { isBlockedAddress, vetDestination } from '../src/modules/webhooks/destination-guard';
 import { addMember, registerTenant, Registered } from './support/api-fixtures';
 import { TestJobRunner } from './support/jobs';
 import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
@@ -146,6 +146,11 @@ describe('webhook subscriptions and the outbox', () => {
     it('when a name does not resolve, then 400', async () => {
       const res = await request(guarded.app).post('/api/v1/webhooks').set(a.auth).send({ url: 'https://no-such-host.invalid/hook', events: ['*'] });
       expect(res.status).toBe(400);
+    });
+
+    it('when production asks for https, then an http URL is refused even to a public address', async () => {
+      await expect(vetDestination('http://8.8.8.8/hook', { allowPrivateNetworks: false, requireHttps: true })).rejects.toThrow('must be an https URL');
+      await expect(vetDestination('https://8.8.8.8/hook', { allowPrivateNetworks: false, requireHttps: true })).resolves.toMatchObject({ address: '8.8.8.8' });
     });
 
     it('classifies addresses: public ones pass, every blocked range is caught', () => {

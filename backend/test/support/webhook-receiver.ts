@@ -8,8 +8,8 @@ export interface Received {
   body: string;
 }
 
-/** What the receiver does with a request: answer a status, or drop the connection (a network error). */
-export type Reply = number | 'drop';
+/** What the receiver does with a request: answer a status, drop the connection (a network error), or answer 100 KB. */
+export type Reply = number | 'drop' | 'huge';
 
 /**
  * A local HTTP receiver for webhook tests: each path answers from its own script of replies (then 200),
@@ -25,6 +25,10 @@ export class WebhookReceiver {
       const reply = this.scripts.get(path)?.shift() ?? 200;
       if (reply === 'drop') {
         req.socket.destroy();
+        return;
+      }
+      if (reply === 'huge') {
+        res.writeHead(200, { 'Content-Type': 'text/plain' }).end('x'.repeat(100_000));
         return;
       }
       res.writeHead(reply, { 'Content-Type': 'text/plain' }).end(`answer ${reply}`);

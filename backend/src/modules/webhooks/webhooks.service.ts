@@ -110,9 +110,9 @@ export function webhooksService(config: AppConfig) {
       recordAudit({ action: 'webhook.delete', resourceType: 'webhook', resourceId: id, before: { url: existing.url, events: existing.events } });
     },
 
-    /** A `ping` event to this subscription alone, active or not: a way to check a receiver before turning it on. */
+    /** A `ping` event to this subscription alone: a way to check a receiver. */
     async ping(id: string) {
-      await load(id);
+      if (!(await load(id)).active) throw new AppError('CONFLICT', 'The webhook is inactive; turn it on before pinging');
       const { trx, tenantId } = tenantScope();
       const eventId = randomUUID();
       await trx('webhookEvents').insert({ tenantId, id: eventId, type: 'ping', data: JSON.stringify({ object: { subscriptionId: id } }) });
