@@ -47,6 +47,19 @@ describe('webhook delivery', () => {
     const delivery = await owner('webhook_deliveries').where({ tenant_id: tenant.tenantId }).first('id');
     return { tenant, subscription: sub.body.data as { id: string; secret: string }, leadId: lead.body.data.id as string, deliveryId: delivery.id as string };
   }
+  /**
+   * A delivery stored without a job, for tests that attempt it directly with their own deps: no other
+   * file's runner can send it first.
+   */
+  async function unqueuedDelivery(url: string) {
+    const tenant = await registerTenant(t.app);
+    const sub = await api().post('/api/v1/webhooks').set(tenant.auth).send({ url, events: ['lead.created'] });
+    const [event] = await owner('webhook_events').insert({ tenant_id: tenant.tenantId, type: 'lead.created', data: { object: { id: 'x' } } }).returning('id');
+    const [delivery] = await owner('webhook_deliveries')
+      .insert({ tenant_id: tenant.tenantId, event_id: event.id, subscription_id: sub.body.data.id, next_attempt_at: owner.fn.now(), retry_until: owner.raw("now() + interval '1 day'") })
+      .returning('id');
+    return { tenant, deliveryId: delivery.id as string };
+  }
   const deliveryOf = (tenant: Registered, id: string) => api().get(`/api/v1/webhook-deliveries/${id}`).set(tenant.auth);
 
   it('when an event is delivered, then the documented snippet verifies its signature, and a tampered body or wrong secret does not', async () => {
@@ -182,7 +195,7 @@ describe('webhook delivery', () => {
   });
 
   it('when a subscribed URL now resolves to a private address and the operator does not allow those, then the delivery is refused at send time', async () => {
-    const { tenant, deliveryId } = await tenantWithDelivery('/rebound');
+    const { tenant, deliveryId } = await unqueuedDelivery(receiver.url('/rebound'));
     const strict = { config: testConfig({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'false' }), knex: t.deps.knex, logger: t.deps.logger };
     const outcome = await attemptDelivery(strict, tenant.tenantId, deliveryId);
     expect(outcome).toMatchObject({ outcome: 'failed', error: expect.stringContaining('destination refused') });
@@ -192,20 +205,26 @@ describe('webhook delivery', () => {
     expect(await attemptDelivery(strict, tenant.tenantId, deliveryId)).toBeUndefined();
   });
 
+  it('when the signing secret is under a key no longer configured, then the delivery fails at once instead of retrying forever', async () => {
+    const { tenant, deliveryId } = await unqueuedDelivery(receiver.url('/lost-key'));
+    const keyless = { config: testConfig({ CREDENTIALS_KEYS: `k5:${Buffer.alloc(32, 7).toString('base64')}` }), knex: t.deps.knex, logger: t.deps.logger };
+    expect(await attemptDelivery(keyless, tenant.tenantId, deliveryId)).toMatchObject({ outcome: 'failed', error: expect.stringContaining('cannot be decrypted') });
+    expect(receiver.at('/lost-key')).toHaveLength(0);
+  });
+
   it('when a receiver never answers, then the attempt gives up after 5 seconds', async () => {
-    const tenant = await registerTenant(t.app);
     const { createServer } = await import('node:net');
     const silent = createServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as { port: number }).port;
     try {
-      await api().post('/api/v1/webhooks').set(tenant.auth).send({ url: `http://127.0.0.1:${port}/silent`, events: ['lead.created'] });
-      await api().post('/api/v1/leads').set(tenant.auth).send({ lastName: 'Waiting' });
-      const { id } = await owner('webhook_deliveries').where({ tenant_id: tenant.tenantId }).first('id');
+      const { tenant, deliveryId: id } = await unqueuedDelivery(`http://127.0.0.1:${port}/silent`);
       const outcome = await attemptDelivery(t.deps, tenant.tenantId, id);
       expect(outcome).toMatchObject({ outcome: 'retrying', error: expect.stringContaining('timed out') });
       expect(outcome!.durationMs).toBeGreaterThanOrEqual(4900);
       expect(outcome!.durationMs).toBeLessThan(7000);
+      // Its scheduled retry would only knock on a closed port: settle it.
+      await owner('webhook_deliveries').where({ id }).update({ status: 'failed', next_attempt_at: null });
     } finally {
       silent.close();
     }

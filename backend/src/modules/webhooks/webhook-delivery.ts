@@ -125,21 +125,31 @@ async function requestFor(trx: Knex.Transaction, config: AppConfig, tenantId: st
     | undefined;
   if (!event) throw new Undeliverable('the event no longer exists');
   const body = JSON.stringify({ id: event.id, type: event.type, createdAt: new Date(event.createdAt).toISOString(), data: event.data });
-  if (delivery.subscriptionId) {
-    const subscription = await trx('webhookSubscriptions').where({ id: delivery.subscriptionId }).first('url', 'active', 'secretEncrypted');
+  const { subscriptionId } = delivery;
+  if (subscriptionId) {
+    const subscription = await trx('webhookSubscriptions').where({ id: subscriptionId }).first('url', 'active', 'secretEncrypted');
     if (!subscription?.active) throw new Undeliverable('the subscription is inactive');
-    const secret = decryptCredential(config.credentialKeys, subscription.secretEncrypted, rowContext('webhook_subscriptions', tenantId, delivery.subscriptionId));
+    const secret = unseal(() => decryptCredential(config.credentialKeys, subscription.secretEncrypted, rowContext('webhook_subscriptions', tenantId, subscriptionId)));
     return { url: subscription.url, body, headers: signed(secret, body, event.id) };
   }
   const integration = await trx('integrations').where({ id: delivery.integrationId! }).first('type', 'active', 'config', 'secretsEncrypted');
   if (!integration?.active) throw new Undeliverable('the integration is inactive');
   const secrets = integration.secretsEncrypted
-    ? (JSON.parse(decryptCredential(config.credentialKeys, integration.secretsEncrypted, rowContext('integrations', tenantId, delivery.integrationId!))) as Record<string, string>)
+    ? (JSON.parse(unseal(() => decryptCredential(config.credentialKeys, integration.secretsEncrypted, rowContext('integrations', tenantId, delivery.integrationId!)))) as Record<string, string>)
     : {};
   if (integration.type === 'slack_notification') {
     return { url: secrets.webhookUrl!, body: JSON.stringify(slackMessage(event, integration.config.channel)), headers: {} };
   }
   return { url: integration.config.url, body, headers: secrets.secret ? signed(secrets.secret, body, event.id) : { [EVENT_ID_HEADER]: event.id } };
+}
+
+/** A credential under a key that is no longer configured cannot become readable by retrying: the delivery fails. */
+function unseal(decrypt: () => string): string {
+  try {
+    return decrypt();
+  } catch {
+    throw new Undeliverable('the stored secret cannot be decrypted with the configured CREDENTIALS_KEYS');
+  }
 }
 
 function signed(secret: string, body: string, eventId: string): Record<string, string> {
