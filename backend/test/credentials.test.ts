@@ -95,9 +95,12 @@ describe('credentials encrypted at rest', () => {
       expect(integration.secrets_encrypted).toMatch(/^cred1\.k9\./);
       expect(await rotateCredentials(runtime, platform, rotatedKeys, [tenant.tenantId])).toEqual({ tenants: 1, reencrypted: 0 });
 
-      // The rotated secret still signs: a delivery made with the new key set reaches the receiver.
-      await request(t.app).post('/api/v1/leads').set(tenant.auth).send({ lastName: 'Rotated' });
-      const { id } = await owner('webhook_deliveries').where({ tenant_id: tenant.tenantId }).first('id');
+      // The rotated secret still signs: a delivery attempted with the new key set reaches the receiver. It
+      // is stored without a job, so no runner holding only the old keys can take it first.
+      const [event] = await owner('webhook_events').insert({ tenant_id: tenant.tenantId, type: 'lead.created', data: { object: {} } }).returning('id');
+      const [{ id }] = await owner('webhook_deliveries')
+        .insert({ tenant_id: tenant.tenantId, event_id: event.id, subscription_id: sub.body.data.id, next_attempt_at: owner.fn.now(), retry_until: owner.raw("now() + interval '1 day'") })
+        .returning('id');
       const deps = { config: { ...testConfig(), credentialKeys: rotatedKeys }, knex: t.deps.knex, logger: t.deps.logger };
       expect(await attemptDelivery(deps, tenant.tenantId, id)).toMatchObject({ outcome: 'succeeded' });
       const { createHmac } = await import('node:crypto');

@@ -9,7 +9,7 @@ import { encryptCredential, rowContext } from '../src/modules/credentials/creden
 import { bearer, registerTenant, Registered } from './support/api-fixtures';
 import { FakeSmtp } from './support/fake-smtp';
 import { TestJobRunner } from './support/jobs';
-import { mailsOf } from './support/mail-log';
+import { mailsOf, runJobsUntil, sendPendingMails } from './support/mail-log';
 import { buildTestApp, ownerKnex, testConfig, TestApp } from './support/test-app';
 
 const ADMIN_PASSWORD = 'Platform-Admin-Passw0rd!';
@@ -36,7 +36,7 @@ describe('e-mail notifications', () => {
   it('when an organization registers, then its first user gets a welcome e-mail, sent through the job engine', async () => {
     const tenant = await registerTenant(t.app);
     expect((await mailsOf(owner, tenant.tenantId, 'welcome'))[0]).toMatchObject({ recipient: tenant.email, status: 'pending', attempts: 0 });
-    await jobs.runUntilIdle(tenant.tenantId);
+    await sendPendingMails(jobs, tenant.tenantId);
     const [mail] = await mailsOf(owner, tenant.tenantId, 'welcome');
     expect(mail).toMatchObject({ status: 'sent', attempts: 1 });
     expect(mail!.message.subject).toMatch(/^Welcome to Company /);
@@ -48,7 +48,7 @@ describe('e-mail notifications', () => {
     const email = `invitee-${randomUUID().slice(0, 8)}@example.com`;
     const invited = await api().post('/api/v1/users').set(tenant.auth).send({ email, firstName: 'Ivy', lastName: 'Invitee', role: 'sales_user' });
     expect(invited.status).toBe(201);
-    await jobs.runUntilIdle(tenant.tenantId);
+    await sendPendingMails(jobs, tenant.tenantId);
     const [mail] = await mailsOf(owner, tenant.tenantId, 'invite');
     expect(mail).toMatchObject({ recipient: email, status: 'sent' });
     expect(mail!.message.text).toContain(invited.body.data.inviteToken);
@@ -61,7 +61,7 @@ describe('e-mail notifications', () => {
     const ticket = await api().post('/api/v1/tickets').set(tenant.auth).send({ subject: 'Cannot export', contactId: contact.body.data.id });
     await api().post('/api/v1/tickets').set(tenant.auth).send({ subject: 'Quiet one', contactId: silent.body.data.id });
     expect(ticket.status).toBe(201);
-    await jobs.runUntilIdle(tenant.tenantId);
+    await sendPendingMails(jobs, tenant.tenantId);
     const mails = await mailsOf(owner, tenant.tenantId, 'ticket_confirmation');
     expect(mails).toHaveLength(1);
     expect(mails[0]).toMatchObject({ recipient: 'cy@example.com', status: 'sent' });
@@ -76,8 +76,7 @@ describe('e-mail notifications', () => {
       .set(bearer(signIn.body.data.tokens.accessToken))
       .send({ status: 'suspended', reason: 'Unpaid invoices' });
     expect(suspended.status).toBe(200);
-    await jobs.runUntilIdle(tenant.tenantId);
-    await jobs.runUntilIdle(tenant.tenantId);
+    await runJobsUntil(jobs, tenant.tenantId, async () => (await mailsOf(owner, tenant.tenantId, 'tenant_suspended')).some((mail) => mail.status === 'sent'));
     const [mail] = await mailsOf(owner, tenant.tenantId, 'tenant_suspended');
     expect(mail).toMatchObject({ recipient: tenant.email, status: 'sent' });
     expect(mail!.message.text).toContain('Reason: Unpaid invoices');
@@ -91,8 +90,10 @@ describe('e-mail notifications', () => {
         await enqueueJob('notifications.organization', payload);
       });
     }
-    await jobs.runUntilIdle(tenant.tenantId);
-    await jobs.runUntilIdle(tenant.tenantId);
+    await runJobsUntil(jobs, tenant.tenantId, async () => {
+      const mails = await mailsOf(owner, tenant.tenantId);
+      return ['payment_failed', 'trial_expiring'].every((template) => mails.some((mail) => mail.template === template && mail.status === 'sent'));
+    });
     expect((await mailsOf(owner, tenant.tenantId, 'payment_failed'))[0]!.message.text).toContain('card declined');
     expect((await mailsOf(owner, tenant.tenantId, 'trial_expiring'))[0]!.message.text).toContain('2026-12-01');
   });

@@ -223,6 +223,22 @@ describe('webhook subscriptions and the outbox', () => {
     });
   });
 
+  it('when an import is undone, then each record it created is a deleted event', async () => {
+    const tenant = await registerTenant(t.app);
+    await subscribe(tenant, '/crm-undo', ['contact.deleted']);
+    const imported = await api()
+      .post('/api/v1/contacts/import/bulk')
+      .set(tenant.auth)
+      .send([{ lastName: 'One' }, { lastName: 'Two' }, { lastName: 'Three' }]);
+    const undone = await api().post(`/api/v1/imports/${imported.body.data.importId}/undo`).set(tenant.auth);
+    expect(undone.status).toBe(200);
+    await jobs.runUntilIdle(tenant.tenantId);
+    const received = eventsOf('/crm-undo');
+    expect(received.map((e) => e.type)).toEqual(['contact.deleted', 'contact.deleted', 'contact.deleted']);
+    expect(received.map((e) => e.data.object.lastName).sort()).toEqual(['One', 'Three', 'Two']);
+    expect(received.every((e) => e.data.object.deletedAt)).toBe(true);
+  });
+
   describe('the outbox survives a crash between commit and delivery', () => {
     it('when the process that committed a change dies before sending, then a fresh runner delivers the event', async () => {
       const tenant = await registerTenant(t.app);
