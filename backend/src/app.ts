@@ -24,7 +24,7 @@ import { consoleRuntime, observeRequest } from './modules/admin/console-runtime'
 import { refuseDuringImpersonation } from './modules/admin/impersonation-policy';
 import { adminTenantsRoutes } from './modules/admin/tenants.routes';
 import { apiKeysRoutes } from './modules/api-keys/api-keys.routes';
-import { AuditActor, runWithAuditContext } from './modules/audit/audit-context';
+import { AuditActor, queuedAudit, runWithAuditContext } from './modules/audit/audit-context';
 import { useAuditEncryptionKey } from './modules/audit/audit-crypto';
 import { flushAudit, writeAuditNow } from './modules/audit/audit-store';
 import { auditRoutes } from './modules/audit/audit.routes';
@@ -48,12 +48,18 @@ import { rolesRoutes } from './modules/roles/roles.routes';
 import { tasksRoutes } from './modules/tasks/tasks.routes';
 import { ticketsRoutes } from './modules/tickets/tickets.routes';
 import { usersRoutes } from './modules/users/users.routes';
+import { integrationsRoutes } from './modules/integrations/integrations.routes';
+import { publishWebhookEvents } from './modules/webhooks/webhook-outbox';
+import { queueNotifications } from './modules/notifications/notification-rules';
+import { passwordResetRoutes } from './modules/auth/password-reset.routes';
+import { webhooksRoutes } from './modules/webhooks/webhooks.routes';
 
 /** Every declared route of the service, in one list: the chain, the OpenAPI document and tests read it. */
 export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefinition[] {
   const routes = [
     ...healthRoutes({ ...deps, metricsToken: deps.config.metricsToken }),
     ...authRoutes(deps),
+    ...passwordResetRoutes(deps),
     ...adminAuthRoutes(deps),
     ...adminTenantsRoutes(deps, consoleRuntime(deps)),
     ...adminConsoleRoutes(deps, consoleRuntime(deps)),
@@ -61,6 +67,8 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...usersRoutes(deps),
     ...rolesRoutes(),
     ...apiKeysRoutes(),
+    ...webhooksRoutes(deps),
+    ...integrationsRoutes(deps),
     ...auditRoutes(),
     ...rateLimitRoutes(limiters),
     ...leadsRoutes(),
@@ -203,6 +211,9 @@ async function execute(
   // Entries queued by the work are written last in its transaction (flushAudit), so they commit with it.
   const work = async (principal: TenantPrincipal) => {
     const result = await run(principal);
+    // CRM writes become webhook events from their audit entries, in the same transaction (the outbox).
+    await publishWebhookEvents(queuedAudit());
+    await queueNotifications(deps.config, queuedAudit());
     await flushAudit();
     return result;
   };

@@ -82,4 +82,19 @@ export interface AppConfig {
   encryptionKeyDerived: boolean;
   log: { level: string };
   metricsToken?: string;
+  /**
+   * Keys for credentials kept encrypted (webhook signing secrets, integration secrets), current first;
+   * older ones only decrypt until `npm run credentials:rotate` has re-encrypted everything.
+   */
+  credentialKeys: Array<{ id: string; key: Buffer }>;
+  webhooks: {
+    /** Lets webhooks reach loopback, private and link-local addresses (a local receiver in development and tests). */
+    allowPrivateNetworks: boolean;
+  };
+  email: {
+    /** `json` keeps each message as JSON in the notification log instead of sending it (development, tests). */
+    transport: 'smtp' | 'json';
+    smtpUrl?: string;
+    from: string;
+  };
 }

@@ -66,4 +66,15 @@ export const envSchema = Joi.object({
   LOG_LEVEL: Joi.string().valid('error', 'warn', 'info', 'http', 'debug', 'silent').default('info'),
   SHUTDOWN_TIMEOUT_MS: Joi.number().integer().min(0).default(10_000),
   METRICS_TOKEN: Joi.string().min(16),
+  CREDENTIALS_KEYS: Joi.string()
+    .pattern(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=?(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=?)*$/)
+    .messages({ 'string.pattern.base': '{{#label}} must be keyId:base64key pairs (32-byte keys), comma-separated, current key first' }),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: Joi.boolean().default(false),
+  // SMTP when an SMTP server is given; otherwise messages are only kept as JSON in the notification log.
+  EMAIL_TRANSPORT: Joi.string()
+    .valid('smtp', 'json')
+    .when('SMTP_URL', { is: Joi.exist(), then: Joi.string().default('smtp'), otherwise: Joi.string().default('json').invalid('smtp') })
+    .messages({ 'any.invalid': '"SMTP_URL" is required when EMAIL_TRANSPORT is smtp' }),
+  SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
+  EMAIL_FROM: Joi.string().max(200).default('CRM <no-reply@localhost>'),
 });

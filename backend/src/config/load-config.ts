@@ -16,6 +16,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (error) throw new ConfigError(error.details.map((d) => d.message));
 
   const jwtSecret: string = value.JWT_SECRET ?? randomBytes(48).toString('base64url');
+  const encryptionKey = value.ENCRYPTION_KEY
+    ? Buffer.from(value.ENCRYPTION_KEY, 'base64')
+    : createHash('sha256').update(`encryption-key:${jwtSecret}`).digest();
   const trustProxy = value.TRUST_PROXY === 'true' ? true : value.TRUST_PROXY === 'false' ? false : value.TRUST_PROXY;
   return {
     env: value.NODE_ENV,
@@ -71,13 +74,28 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       impersonationTtlSeconds: value.IMPERSONATION_TTL_SECONDS,
     },
     jobs: { inProcess: value.JOBS_IN_PROCESS, concurrency: value.JOBS_CONCURRENCY, workerPort: value.WORKER_PORT },
-    encryptionKey: value.ENCRYPTION_KEY
-      ? Buffer.from(value.ENCRYPTION_KEY, 'base64')
-      : createHash('sha256').update(`encryption-key:${jwtSecret}`).digest(),
+    encryptionKey,
     encryptionKeyDerived: value.ENCRYPTION_KEY === undefined,
     log: { level: value.LOG_LEVEL },
     metricsToken: value.METRICS_TOKEN,
+    credentialKeys: credentialKeys(value.CREDENTIALS_KEYS, encryptionKey),
+    webhooks: { allowPrivateNetworks: value.WEBHOOK_ALLOW_PRIVATE_NETWORKS },
+    email: { transport: value.EMAIL_TRANSPORT, smtpUrl: value.SMTP_URL, from: value.EMAIL_FROM },
   };
+}
+
+/**
+ * CREDENTIALS_KEYS (`kid:base64,...`, current first), or one key derived from the encryption key
+ * (ENCRYPTION_KEY is itself required in production), so a deployment works before it ever rotates.
+ */
+function credentialKeys(setting: string | undefined, encryptionKey: Buffer): Array<{ id: string; key: Buffer }> {
+  if (!setting) return [{ id: 'k0', key: createHash('sha256').update('credentials:').update(encryptionKey).digest() }];
+  const keys = setting.split(',').map((pair) => {
+    const [id, key] = pair.split(':') as [string, string];
+    return { id, key: Buffer.from(key, 'base64') };
+  });
+  if (new Set(keys.map((key) => key.id)).size !== keys.length) throw new ConfigError(['"CREDENTIALS_KEYS" names a key id twice']);
+  return keys;
 }
 
 /** For entry points: a bad environment stops the process with a message naming each variable. */

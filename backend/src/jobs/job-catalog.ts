@@ -5,6 +5,10 @@ import { organizationExportJob } from '../modules/compliance/organization-export
 import { organizationPurgeJob } from '../modules/compliance/organization-purge.job';
 import { idempotencyPurgeJob } from '../modules/idempotency/idempotency-purge.job';
 import { usageRollupJob } from '../modules/usage/usage-rollup.job';
+import { webhookDeliverJob } from '../modules/webhooks/webhook-deliver.job';
+import { webhookSweepJob } from '../modules/webhooks/webhook-sweep.job';
+import { notificationSendJob } from '../modules/notifications/notification-send.job';
+import { organizationNoticeJob } from '../modules/notifications/organization-notices.job';
 import { JobDefinition } from './job-definition';
 
 /** Every job the engine runs, wherever it runs. */
@@ -16,4 +20,8 @@ export const JOBS: readonly JobDefinition<never>[] = [
   dataExportExpiryJob,
   organizationPurgeJob,
   usageRollupJob,
+  webhookDeliverJob,
+  webhookSweepJob,
+  notificationSendJob,
+  organizationNoticeJob,
 ] as readonly JobDefinition<never>[];

@@ -244,6 +244,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/forgot-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * E-mail a single-use password reset code (valid 30 minutes); the answer is the same whether the email exists or not
+         * @description The tenant comes from X-Tenant-ID, the subdomain or `tenantId`, as for sign-in; without one, every organization of that email gets a code.
+         *
+         *     Access: public.
+         */
+        post: operations["postAuthForgotPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/reset-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with a reset code; the code is spent and every session of the account ends
+         * @description An unknown, expired or already used code answers 401.
+         *
+         *     Access: public.
+         */
+        post: operations["postAuthResetPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/auth/login": {
         parameters: {
             query?: never;
@@ -672,6 +716,214 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's webhook subscriptions, oldest first, keyset-paged; never their secrets
+         * @description Permission: `organization:manage`.
+         */
+        get: operations["getWebhooks"];
+        put?: never;
+        /**
+         * Subscribe a URL to events (`lead.created`, `deal.*`, `*`); the signing secret is in this answer only
+         * @description The URL must resolve to public addresses only (no loopback, private, link-local or metadata address) unless the operator allows private networks.
+         *
+         *     Permission: `organization:manage`.
+         */
+        post: operations["postWebhooks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One webhook subscription
+         * @description Permission: `organization:manage`.
+         */
+        get: operations["getWebhooksById"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a subscription and its delivery log
+         * @description Permission: `organization:manage`.
+         */
+        delete: operations["deleteWebhooksById"];
+        options?: never;
+        head?: never;
+        /**
+         * Change the URL, events, description or active flag; turning it on clears the reason it was turned off
+         * @description Permission: `organization:manage`.
+         */
+        patch: operations["patchWebhooksById"];
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a `ping` event to this subscription (sent by the job engine after the answer)
+         * @description Permission: `organization:manage`.
+         */
+        post: operations["postWebhooksByIdPing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send stored events again to this subscription: the ones named, or all since a time (at most 1000)
+         * @description Only events the subscription subscribes to are sent; each gets a new delivery. Events are kept 30 days.
+         *
+         *     Permission: `organization:manage`.
+         */
+        post: operations["postWebhooksByIdReplay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The subscription's deliveries, oldest first, keyset-paged, optionally by status
+         * @description Permission: `organization:manage`.
+         */
+        get: operations["getWebhooksByIdDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhook-deliveries/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One delivery with its log of attempts (status code, duration, error, the first 4 KB of the answer)
+         * @description Permission: `organization:manage`.
+         */
+        get: operations["getWebhookDeliveriesById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhook-deliveries/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a succeeded or failed delivery again now, with a fresh 24-hour retry window
+         * @description Permission: `organization:manage`.
+         */
+        post: operations["postWebhookDeliveriesByIdRetry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's integrations, oldest first, keyset-paged; secrets masked
+         * @description Permission: `organization:manage`.
+         */
+        get: operations["getIntegrations"];
+        put?: never;
+        /**
+         * Add an integration; its secrets are encrypted at rest and never answered again
+         * @description Permission: `organization:manage`.
+         */
+        post: operations["postIntegrations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integrations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One integration, secrets masked
+         * @description Permission: `organization:manage`.
+         */
+        get: operations["getIntegrationsById"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an integration and its secrets
+         * @description Permission: `organization:manage`.
+         */
+        delete: operations["deleteIntegrationsById"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename, turn on or off, or change the configuration (a secret left out keeps its value)
+         * @description Permission: `organization:manage`.
+         */
+        patch: operations["patchIntegrationsById"];
         trace?: never;
     };
     "/api/v1/audit-logs": {
@@ -3024,6 +3276,115 @@ export interface operations {
             413: components["responses"]["413"];
             415: components["responses"]["415"];
             422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postAuthForgotPassword: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com"
+                 *     }
+                 */
+                "application/json": {
+                    /** Format: email */
+                    email: string;
+                    /** Format: uuid */
+                    tenantId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted, whatever the email */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "message": "string"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            message: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postAuthResetPassword: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "string",
+                 *       "newPassword": "Str0ng-Passw0rd"
+                 *     }
+                 */
+                "application/json": {
+                    token: string;
+                    /** @example Str0ng-Passw0rd */
+                    newPassword: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The password is changed */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
             429: components["responses"]["429"];
             500: components["responses"]["500"];
             503: components["responses"]["503"];
@@ -5450,6 +5811,1167 @@ export interface operations {
             400: components["responses"]["400"];
             401: components["responses"]["401"];
             402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getWebhooks: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of subscriptions */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "url": "string",
+                     *           "events": [
+                     *             "string"
+                     *           ],
+                     *           "description": "string",
+                     *           "active": true,
+                     *           "disabledReason": "string",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z",
+                     *           "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            url: string;
+                            events: string[];
+                            description: string | null;
+                            active: boolean;
+                            disabledReason: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postWebhooks: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "string",
+                 *       "events": [
+                 *         "string"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    url: string;
+                    events: string[];
+                    description?: string | null;
+                    /** @default true */
+                    active?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The subscription and its signing secret */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "url": "string",
+                     *         "events": [
+                     *           "string"
+                     *         ],
+                     *         "description": "string",
+                     *         "active": true,
+                     *         "disabledReason": "string",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z",
+                     *         "secret": "string"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            url: string;
+                            events: string[];
+                            description: string | null;
+                            active: boolean;
+                            disabledReason: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            /** @description The signing secret: shown in this answer only */
+                            secret: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getWebhooksById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "url": "string",
+                     *         "events": [
+                     *           "string"
+                     *         ],
+                     *         "description": "string",
+                     *         "active": true,
+                     *         "disabledReason": "string",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            url: string;
+                            events: string[];
+                            description: string | null;
+                            active: boolean;
+                            disabledReason: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    deleteWebhooksById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    patchWebhooksById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "string",
+                 *       "events": [
+                 *         "string"
+                 *       ],
+                 *       "description": "string"
+                 *     }
+                 */
+                "application/json": {
+                    url?: string;
+                    events?: string[];
+                    description?: string | null;
+                    active?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The subscription */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "url": "string",
+                     *         "events": [
+                     *           "string"
+                     *         ],
+                     *         "description": "string",
+                     *         "active": true,
+                     *         "disabledReason": "string",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            url: string;
+                            events: string[];
+                            description: string | null;
+                            active: boolean;
+                            disabledReason: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postWebhooksByIdPing: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery of the ping */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "eventId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "eventType": "string",
+                     *         "subscriptionId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "integrationId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "status": "pending",
+                     *         "attempts": 1,
+                     *         "nextAttemptAt": "2024-01-31T09:30:00.000Z",
+                     *         "lastAttemptAt": "2024-01-31T09:30:00.000Z",
+                     *         "responseStatus": 1,
+                     *         "durationMs": 1,
+                     *         "lastError": "string",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            eventId: string;
+                            eventType: string | null;
+                            /** Format: uuid */
+                            subscriptionId: string | null;
+                            /** Format: uuid */
+                            integrationId: string | null;
+                            /** @enum {string} */
+                            status: "pending" | "succeeded" | "failed";
+                            attempts: number;
+                            /** Format: date-time */
+                            nextAttemptAt: string | null;
+                            /** Format: date-time */
+                            lastAttemptAt: string | null;
+                            responseStatus: number | null;
+                            durationMs: number | null;
+                            lastError: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postWebhooksByIdReplay: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "eventIds": [
+                 *         "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                 *       ],
+                 *       "since": "2024-01-31T09:30:00.000Z"
+                 *     }
+                 */
+                "application/json": {
+                    eventIds?: string[];
+                    /** Format: date-time */
+                    since?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description How many deliveries were made */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "deliveries": 1
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            deliveries: number;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getWebhooksByIdDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                status?: "pending" | "succeeded" | "failed";
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "eventId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "eventType": "string",
+                     *           "subscriptionId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "integrationId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "status": "pending",
+                     *           "attempts": 1,
+                     *           "nextAttemptAt": "2024-01-31T09:30:00.000Z",
+                     *           "lastAttemptAt": "2024-01-31T09:30:00.000Z",
+                     *           "responseStatus": 1,
+                     *           "durationMs": 1,
+                     *           "lastError": "string",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            eventId: string;
+                            eventType: string | null;
+                            /** Format: uuid */
+                            subscriptionId: string | null;
+                            /** Format: uuid */
+                            integrationId: string | null;
+                            /** @enum {string} */
+                            status: "pending" | "succeeded" | "failed";
+                            attempts: number;
+                            /** Format: date-time */
+                            nextAttemptAt: string | null;
+                            /** Format: date-time */
+                            lastAttemptAt: string | null;
+                            responseStatus: number | null;
+                            durationMs: number | null;
+                            lastError: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getWebhookDeliveriesById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "eventId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "eventType": "string",
+                     *         "subscriptionId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "integrationId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "status": "pending",
+                     *         "attempts": 1,
+                     *         "nextAttemptAt": "2024-01-31T09:30:00.000Z",
+                     *         "lastAttemptAt": "2024-01-31T09:30:00.000Z",
+                     *         "responseStatus": 1,
+                     *         "durationMs": 1,
+                     *         "lastError": "string",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "attemptLog": [
+                     *           {
+                     *             "attempt": 1,
+                     *             "outcome": "succeeded",
+                     *             "responseStatus": 1,
+                     *             "durationMs": 1,
+                     *             "error": "string",
+                     *             "responseExcerpt": "string",
+                     *             "createdAt": "2024-01-31T09:30:00.000Z"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            eventId: string;
+                            eventType: string | null;
+                            /** Format: uuid */
+                            subscriptionId: string | null;
+                            /** Format: uuid */
+                            integrationId: string | null;
+                            /** @enum {string} */
+                            status: "pending" | "succeeded" | "failed";
+                            attempts: number;
+                            /** Format: date-time */
+                            nextAttemptAt: string | null;
+                            /** Format: date-time */
+                            lastAttemptAt: string | null;
+                            responseStatus: number | null;
+                            durationMs: number | null;
+                            lastError: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            attemptLog: {
+                                attempt: number;
+                                /** @enum {string} */
+                                outcome: "succeeded" | "retrying" | "failed";
+                                responseStatus: number | null;
+                                durationMs: number;
+                                error: string | null;
+                                responseExcerpt: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postWebhookDeliveriesByIdRetry: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery, pending again */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "eventId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "eventType": "string",
+                     *         "subscriptionId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "integrationId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "status": "pending",
+                     *         "attempts": 1,
+                     *         "nextAttemptAt": "2024-01-31T09:30:00.000Z",
+                     *         "lastAttemptAt": "2024-01-31T09:30:00.000Z",
+                     *         "responseStatus": 1,
+                     *         "durationMs": 1,
+                     *         "lastError": "string",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            eventId: string;
+                            eventType: string | null;
+                            /** Format: uuid */
+                            subscriptionId: string | null;
+                            /** Format: uuid */
+                            integrationId: string | null;
+                            /** @enum {string} */
+                            status: "pending" | "succeeded" | "failed";
+                            attempts: number;
+                            /** Format: date-time */
+                            nextAttemptAt: string | null;
+                            /** Format: date-time */
+                            lastAttemptAt: string | null;
+                            responseStatus: number | null;
+                            durationMs: number | null;
+                            lastError: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getIntegrations: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of integrations */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "type": "slack_notification",
+                     *           "name": "string",
+                     *           "active": true,
+                     *           "config": {},
+                     *           "disabledReason": "string",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z",
+                     *           "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            type: "slack_notification" | "custom_webhook" | "stripe_payment" | "capricorn_edi";
+                            name: string;
+                            active: boolean;
+                            /** @description Secret fields appear masked: "••••" and at most their last 4 characters */
+                            config: Record<string, never>;
+                            disabledReason: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postIntegrations: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "type": "slack_notification",
+                 *       "name": "string",
+                 *       "config": {}
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    type: "slack_notification" | "custom_webhook" | "stripe_payment" | "capricorn_edi";
+                    name: string;
+                    /** @default true */
+                    active?: boolean;
+                    /** @description Per type: slack_notification {webhookUrl*, channel, events: deal.won|deal.lost|ticket.urgent}; custom_webhook {url, secret*, events}; stripe_payment {apiKey*, webhookSecret*}; capricorn_edi {endpoint, username, password*}. * = secret: stored encrypted, answered masked. */
+                    config: Record<string, never>;
+                };
+            };
+        };
+        responses: {
+            /** @description The integration, secrets masked */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "type": "slack_notification",
+                     *         "name": "string",
+                     *         "active": true,
+                     *         "config": {},
+                     *         "disabledReason": "string",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            type: "slack_notification" | "custom_webhook" | "stripe_payment" | "capricorn_edi";
+                            name: string;
+                            active: boolean;
+                            /** @description Secret fields appear masked: "••••" and at most their last 4 characters */
+                            config: Record<string, never>;
+                            disabledReason: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getIntegrationsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The integration */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "type": "slack_notification",
+                     *         "name": "string",
+                     *         "active": true,
+                     *         "config": {},
+                     *         "disabledReason": "string",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            type: "slack_notification" | "custom_webhook" | "stripe_payment" | "capricorn_edi";
+                            name: string;
+                            active: boolean;
+                            /** @description Secret fields appear masked: "••••" and at most their last 4 characters */
+                            config: Record<string, never>;
+                            disabledReason: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    deleteIntegrationsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    patchIntegrationsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "string",
+                 *       "active": true
+                 *     }
+                 */
+                "application/json": {
+                    name?: string;
+                    active?: boolean;
+                    /** @description Merged into the stored configuration. Per type: slack_notification {webhookUrl*, channel, events: deal.won|deal.lost|ticket.urgent}; custom_webhook {url, secret*, events}; stripe_payment {apiKey*, webhookSecret*}; capricorn_edi {endpoint, username, password*}. * = secret: stored encrypted, answered masked. */
+                    config?: Record<string, never>;
+                };
+            };
+        };
+        responses: {
+            /** @description The integration */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "type": "slack_notification",
+                     *         "name": "string",
+                     *         "active": true,
+                     *         "config": {},
+                     *         "disabledReason": "string",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            type: "slack_notification" | "custom_webhook" | "stripe_payment" | "capricorn_edi";
+                            name: string;
+                            active: boolean;
+                            /** @description Secret fields appear masked: "••••" and at most their last 4 characters */
+                            config: Record<string, never>;
+                            disabledReason: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];

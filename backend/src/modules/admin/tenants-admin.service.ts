@@ -117,6 +117,11 @@ export function createTenantsAdminService(knex: Knex) {
           actor,
           entries.map((entry) => ({ ...entry, tenantId: id, targetType: 'tenant', targetId: id })),
         );
+        if (patch.status === 'suspended') {
+          // The tenant's admins are told by e-mail: a job enqueued in this transaction, in that tenant's name.
+          await trx.raw("select set_config('app.tenant_id', ?, true)", [id]);
+          await trx.raw("select app_enqueue_job('notifications.organization', ?::jsonb)", [JSON.stringify({ notice: 'tenant_suspended' })]);
+        }
         return updated as TenantRow;
       });
     },

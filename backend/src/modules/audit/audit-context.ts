@@ -47,6 +47,9 @@ export function recordAudit(event: AuditEvent): void {
   currentAuditContext().pending.push(event);
 }
 
+/** The entries queued so far, left in the queue (the webhook outbox reads them just before the audit writer). */
+export const queuedAudit = (): readonly AuditEvent[] => [...currentAuditContext().pending];
+
 /** Takes the queued entries (the writer calls this inside the tenant transaction). */
 export function drainAudit(): { actor: AuditActor; events: AuditEvent[] } {
   const context = currentAuditContext();

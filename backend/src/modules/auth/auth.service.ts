@@ -7,6 +7,7 @@ import { AppError } from '../../lib/errors';
 import { AuditEvent, recordAudit } from '../audit/audit-context';
 import { writeAuditNow } from '../audit/audit-store';
 import { fromDatabaseError } from '../../lib/database-errors';
+import { queueEmail } from '../notifications/notifications.service';
 import { Tenant } from '../tenants/tenant.model';
 import { presentRoleRef } from '../roles/role.presenter';
 import { presentTenant } from '../tenants/tenant.presenter';
@@ -111,6 +112,7 @@ export function createAuthService({ knex, config }: AuthDeps) {
             { action: 'user.create', resourceType: 'user', resourceId: user.id, after: { email: user.email, roleId: user.roleId }, subject: user.email },
             { action: 'auth.login', resourceType: 'session', resourceId: session.sessionId, subject: user.email },
           ]);
+          await queueEmail(config, 'welcome', { email: user.email, userId: user.id }, { firstName: user.firstName, organization: tenant.name });
           return signedIn(user, tenant, session);
         });
       } catch (error) {

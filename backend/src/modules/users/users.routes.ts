@@ -3,6 +3,7 @@ import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition
 import { CreationPage } from '../../lib/pagination';
 import { signedInSchema } from '../auth/auth.schema';
 import { createAuthService } from '../auth/auth.service';
+import { queueInviteEmail } from '../notifications/notifications.service';
 import { presentUser } from './user.presenter';
 import { UserStatus } from './user.model';
 import { acceptInviteBody, createUserBody, listUsersQuery, updateUserBody, userParams } from './users.schema';
@@ -44,6 +45,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { body: createUserBody },
       handler: async (input) => {
         const { user, invitation } = await addUser(caller(input), input.body as UserDraft, deps.config.auth);
+        if (invitation) await queueInviteEmail(deps.config, user, invitation);
         const shown = invitation ? { inviteToken: invitation.token, inviteExpiresAt: invitation.expiresAt } : {};
         return created({ ...presentUser(user), ...shown });
       },

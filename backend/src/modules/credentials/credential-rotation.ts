@@ -1,0 +1,50 @@
+import { Knex } from 'knex';
+import { withTenant } from '../../infra/tenant-scope';
+import { CREDENTIAL_COLUMNS, CredentialKey, decryptCredential, encryptCredential, rowContext } from './credential-crypto';
+
+/** Rows re-encrypted per transaction: a rotation never holds many row locks at once. */
+const BATCH = 500;
+
+/**
+ * Re-encrypts every stored credential that is not under the current key (CREDENTIALS_KEYS' first),
+ * tenant by tenant on the runtime pool, under row-level security like any request. Idempotent: a rerun
+ * finds nothing left, so an interrupted rotation is finished by running it again. Old keys can leave
+ * CREDENTIALS_KEYS once it reports zero remaining. `only` limits it to some tenants.
+ */
+export async function rotateCredentials(
+  knex: Knex,
+  platformKnex: Knex,
+  keys: readonly CredentialKey[],
+  only?: readonly string[],
+): Promise<{ tenants: number; reencrypted: number }> {
+  const current = keys[0]!.id;
+  const query = platformKnex('tenants').select('id').orderBy('id');
+  if (only) query.whereIn('id', only);
+  const tenants = (await query) as Array<{ id: string }>;
+  let reencrypted = 0;
+  for (const { id: tenantId } of tenants) {
+    for (const { table, column } of CREDENTIAL_COLUMNS) {
+      for (;;) {
+        const done = await withTenant(knex, tenantId, async (trx) => {
+          const rows = (await trx.raw(`select id, ?? as envelope from ?? where ?? is not null and ?? not like ? order by id limit ? for update`, [
+            column,
+            table,
+            column,
+            column,
+            `cred1.${current}.%`,
+            BATCH,
+          ])) as { rows: Array<{ id: string; envelope: string }> };
+          for (const row of rows.rows) {
+            const context = rowContext(table, tenantId, row.id);
+            const rewrapped = encryptCredential(keys, decryptCredential(keys, row.envelope, context), context);
+            await trx.raw('update ?? set ?? = ? where id = ?', [table, column, rewrapped, row.id]);
+          }
+          reencrypted += rows.rows.length;
+          return rows.rows.length < BATCH;
+        });
+        if (done) break;
+      }
+    }
+  }
+  return { tenants: tenants.length, reencrypted };
+}

@@ -1,0 +1,58 @@
+/** A rendered e-mail. */
+export interface EmailMessage {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const escapeHtml = (value: unknown): string =>
+  String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** Paragraphs of plain text, and the same as HTML with every value escaped: a record's text cannot inject markup. */
+function message(subject: string, paragraphs: string[]): EmailMessage {
+  return {
+    subject,
+    text: `${paragraphs.join('\n\n')}\n`,
+    html: `<!doctype html><html><body>${paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join('')}</body></html>`,
+  };
+}
+
+export const EMAIL_TEMPLATES = {
+  welcome: (p: { firstName?: string | null; organization: string }) =>
+    message(`Welcome to ${p.organization}`, [`Hello ${p.firstName ?? ''},`.replace(' ,', ','), `Your organization ${p.organization} is ready. Sign in to get started.`]),
+
+  invite: (p: { organization: string; token: string; expiresAt: string }) =>
+    message(`You are invited to ${p.organization}`, [
+      `You have been invited to join ${p.organization}.`,
+      `Accept the invitation with this code (valid until ${p.expiresAt}): ${p.token}`,
+    ]),
+
+  password_reset: (p: { token: string; expiresAt: string }) =>
+    message('Reset your password', [
+      'Someone asked to reset the password of this account. If it was not you, ignore this message: nothing changes.',
+      `To choose a new password, use this single-use code before ${p.expiresAt}: ${p.token}`,
+    ]),
+
+  trial_expiring: (p: { organization: string; endsAt: string }) =>
+    message(`Your trial of ${p.organization} ends soon`, [`The trial of ${p.organization} ends on ${p.endsAt}.`, 'Choose a plan to keep your data and access.']),
+
+  payment_failed: (p: { organization: string; reason?: string | null }) =>
+    message(`Payment failed for ${p.organization}`, [
+      `We could not take the latest payment for ${p.organization}.`,
+      ...(p.reason ? [`Reason given by the payment provider: ${p.reason}`] : []),
+      'Update the payment method to avoid an interruption.',
+    ]),
+
+  ticket_confirmation: (p: { subject: string; reference: string }) =>
+    message(`We received your request: ${p.subject}`, [`Your support request "${p.subject}" is registered under reference ${p.reference}.`, 'We will come back to you soon.']),
+
+  tenant_suspended: (p: { organization: string; reason?: string | null }) =>
+    message(`${p.organization} is suspended`, [
+      `The organization ${p.organization} has been suspended: sign-in and API access are stopped.`,
+      ...(p.reason ? [`Reason: ${p.reason}`] : []),
+      'Contact support to reactivate it.',
+    ]),
+} as const;
+
+export type EmailTemplate = keyof typeof EMAIL_TEMPLATES;
+export type TemplateParams<T extends EmailTemplate> = Parameters<(typeof EMAIL_TEMPLATES)[T]>[0];

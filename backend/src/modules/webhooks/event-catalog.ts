@@ -1,0 +1,24 @@
+import { CRM_RESOURCE_DEFINITIONS } from '../crm/crm-resources';
+
+/** The singular name of every CRM resource: `lead`, `deal`, ... */
+export const EVENT_RESOURCES = [...CRM_RESOURCE_DEFINITIONS.values()].map((def) => def.singular);
+
+const ACTIONS = ['created', 'updated', 'deleted'] as const;
+
+/** Every event type a subscription can name; `ping` is sent only by the test endpoint, to one subscription. */
+export const EVENT_TYPES: readonly string[] = [
+  ...EVENT_RESOURCES.flatMap((resource) => ACTIONS.map((action) => `${resource}.${action}`)),
+  'lead.converted',
+  'deal.stage_changed',
+];
+
+/** `*`, `<resource>.*` or an exact event type. */
+export function isValidPattern(pattern: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.endsWith('.*')) return EVENT_RESOURCES.includes(pattern.slice(0, -2));
+  return EVENT_TYPES.includes(pattern);
+}
+
+export function matchesAny(patterns: readonly string[], type: string): boolean {
+  return patterns.some((pattern) => pattern === '*' || pattern === type || (pattern.endsWith('.*') && type.startsWith(pattern.slice(0, -1))));
+}

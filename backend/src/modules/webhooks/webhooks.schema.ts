@@ -1,0 +1,36 @@
+import Joi from 'joi';
+import { creationPageQuery } from '../../lib/pagination';
+import { isValidPattern } from './event-catalog';
+
+const pattern = Joi.string()
+  .max(100)
+  .custom((value: string, helpers) => (isValidPattern(value) ? value : helpers.error('any.invalid')))
+  .messages({ 'any.invalid': '{{#label}} is not an event type, "<resource>.*" or "*"' });
+
+const events = Joi.array().items(pattern).min(1).max(50).unique();
+const url = Joi.string().trim().max(2048).uri({ scheme: ['http', 'https'] });
+
+export const createSubscriptionBody = Joi.object({
+  url: url.required(),
+  events: events.required(),
+  description: Joi.string().trim().max(500).allow(null),
+  active: Joi.boolean().default(true),
+});
+
+export const updateSubscriptionBody = Joi.object({
+  url,
+  events,
+  description: Joi.string().trim().max(500).allow(null),
+  active: Joi.boolean(),
+}).min(1);
+
+export const replayBody = Joi.object({
+  eventIds: Joi.array().items(Joi.string().uuid()).min(1).max(100).unique(),
+  since: Joi.date().iso(),
+})
+  .xor('eventIds', 'since')
+  .messages({ 'object.missing': 'Give either eventIds or since' });
+
+export const listSubscriptionsQuery = Joi.object(creationPageQuery);
+export const listDeliveriesQuery = Joi.object({ ...creationPageQuery, status: Joi.string().valid('pending', 'succeeded', 'failed') });
+export const idParams = Joi.object({ id: Joi.string().uuid().required() });

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { AppConfig } from '../../config/app-config';
+import { tenantScope } from '../../infra/tenant-scope';
+import { encryptCredential, rowContext } from '../credentials/credential-crypto';
+import { randomSecret } from '../../lib/crypto';
+import { AppError, notFound } from '../../lib/errors';
+import { CreationPage, pageByCreation } from '../../lib/pagination';
+import { recordAudit } from '../audit/audit-context';
+import { assertAcceptableUrl } from './destination-guard';
+import { matchesAny } from './event-catalog';
+import { WebhookDelivery, WebhookSubscription } from './webhook.models';
+import { enqueueDeliveries, RETRY_WINDOW_MS } from './webhook-outbox';
+import { presentDelivery, presentSubscription } from './webhook.presenter';
+
+export interface SubscriptionDraft {
+  url: string;
+  events: string[];
+  description?: string | null;
+  active: boolean;
+}
+
+/** Events a replay by time may resend at once. */
+const REPLAY_MAX = 1000;
+
+export function webhooksService(config: AppConfig) {
+  const guard = { allowPrivateNetworks: config.webhooks.allowPrivateNetworks, requireHttps: config.env === 'production' };
+
+  async function load(id: string): Promise<WebhookSubscription> {
+    const subscription = await WebhookSubscription.query().findById(id);
+    if (!subscription) throw notFound('Webhook');
+    return subscription;
+  }
+
+  async function loadDelivery(id: string): Promise<WebhookDelivery> {
+    const delivery = await WebhookDelivery.query()
+      .findById(id)
+      .select('webhookDeliveries.*', 'e.type as eventType')
+      .join('webhookEvents as e', (on) => on.on('e.id', 'webhookDeliveries.eventId').andOn('e.tenantId', 'webhookDeliveries.tenantId'));
+    if (!delivery) throw notFound('Webhook delivery');
+    return delivery;
+  }
+
+  /** New deliveries of existing events to one subscription, sent by the job engine after commit. */
+  async function deliverTo(subscriptionId: string, eventIds: string[]): Promise<string[]> {
+    if (eventIds.length === 0) return [];
+    const { tenantId } = tenantScope();
+    const now = new Date();
+    const rows = eventIds.map((eventId) => ({
+      tenantId,
+      id: randomUUID(),
+      eventId,
+      subscriptionId,
+      nextAttemptAt: now,
+      retryUntil: new Date(now.getTime() + RETRY_WINDOW_MS),
+    }));
+    await tenantScope().trx('webhookDeliveries').insert(rows);
+    await enqueueDeliveries(rows.map((row) => row.id));
+    return rows.map((row) => row.id);
+  }
+
+  return {
+    list: async (page: CreationPage) => {
+      const { rows, pagination } = await pageByCreation(WebhookSubscription.query(), page);
+      return { rows: rows.map(presentSubscription), pagination };
+    },
+
+    get: async (id: string) => presentSubscription(await load(id)),
+
+    /** The signing secret is generated here and shown in this answer only; it is stored encrypted, as it must sign. */
+    async create(draft: SubscriptionDraft, actor: string) {
+      await assertAcceptableUrl(draft.url, 'url', guard);
+      const { tenantId } = tenantScope();
+      const id = randomUUID();
+      const secret = randomSecret('whsec_');
+      const subscription = await WebhookSubscription.query()
+        .insert({
+          id,
+          url: draft.url,
+          events: draft.events,
+          description: draft.description ?? null,
+          active: draft.active,
+          secretEncrypted: encryptCredential(config.credentialKeys, secret, rowContext('webhook_subscriptions', tenantId, id)),
+          createdBy: actor,
+          updatedBy: actor,
+        } as never)
+        .returning('*');
+      recordAudit({ action: 'webhook.create', resourceType: 'webhook', resourceId: id, after: { url: draft.url, events: draft.events, active: draft.active } });
+      return { ...presentSubscription(subscription), secret };
+    },
+
+    /** Turning a subscription back on clears why it was turned off (a 410). */
+    async update(id: string, patch: Partial<SubscriptionDraft>, actor: string) {
+      const existing = await load(id);
+      if (patch.url !== undefined) await assertAcceptableUrl(patch.url, 'url', guard);
+      const changes = { ...patch, ...(patch.active ? { disabledReason: null } : {}), updatedBy: actor };
+      const updated = await WebhookSubscription.query().patchAndFetchById(id, changes as never);
+      recordAudit({
+        action: 'webhook.update',
+        resourceType: 'webhook',
+        resourceId: id,
+        before: Object.fromEntries(Object.keys(patch).map((field) => [field, existing[field as keyof SubscriptionDraft]])),
+        after: patch,
+      });
+      return presentSubscription(updated);
+    },
+
+    async remove(id: string) {
+      const existing = await load(id);
+      await WebhookSubscription.query().deleteById(id);
+      recordAudit({ action: 'webhook.delete', resourceType: 'webhook', resourceId: id, before: { url: existing.url, events: existing.events } });
+    },
+
+    /** A `ping` event to this subscription alone: a way to check a receiver. */
+    async ping(id: string) {
+      if (!(await load(id)).active) throw new AppError('CONFLICT', 'The webhook is inactive; turn it on before pinging');
+      const { trx, tenantId } = tenantScope();
+      const eventId = randomUUID();
+      await trx('webhookEvents').insert({ tenantId, id: eventId, type: 'ping', data: JSON.stringify({ object: { subscriptionId: id } }) });
+      const [deliveryId] = await deliverTo(id, [eventId]);
+      return presentDelivery(await loadDelivery(deliveryId!));
+    },
+
+    /** Resends stored events this subscription wants: the ones named, or every one since a time (at most 1000). */
+    async replay(id: string, input: { eventIds?: string[]; since?: Date }) {
+      const subscription = await load(id);
+      if (!subscription.active) throw new AppError('CONFLICT', 'The webhook is inactive; turn it on before replaying');
+      const query = tenantScope().trx('webhookEvents').whereNot('type', 'ping').orderBy([{ column: 'createdAt' }, { column: 'id' }]).limit(REPLAY_MAX);
+      if (input.eventIds) query.whereIn('id', input.eventIds);
+      else query.where('createdAt', '>=', input.since!);
+      const events = (await query.select('id', 'type')) as Array<{ id: string; type: string }>;
+      if (input.eventIds && events.length !== input.eventIds.length) {
+        throw new AppError('VALIDATION_ERROR', 'Some events do not exist', [{ field: 'eventIds', message: 'names an event that does not exist (or was purged)' }]);
+      }
+      const deliveries = await deliverTo(id, events.filter((event) => matchesAny(subscription.events, event.type)).map((event) => event.id));
+      recordAudit({ action: 'webhook.replay', resourceType: 'webhook', resourceId: id, after: { deliveries: deliveries.length } });
+      return { deliveries: deliveries.length };
+    },
+
+    listDeliveries: async (subscriptionId: string, page: CreationPage & { status?: string }) => {
+      await load(subscriptionId);
+      const query = WebhookDelivery.query()
+        .where('webhookDeliveries.subscriptionId', subscriptionId)
+        .select('webhookDeliveries.*', 'e.type as eventType')
+        .join('webhookEvents as e', (on) => on.on('e.id', 'webhookDeliveries.eventId').andOn('e.tenantId', 'webhookDeliveries.tenantId'));
+      if (page.status) query.where('webhookDeliveries.status', page.status);
+      const { rows, pagination } = await pageByCreation(query, page);
+      return { rows: rows.map(presentDelivery), pagination };
+    },
+
+    async getDelivery(id: string) {
+      const delivery = await loadDelivery(id);
+      const attemptLog = await tenantScope()
+        .trx('webhookDeliveryAttempts')
+        .where({ deliveryId: id })
+        .orderBy('attempt')
+        .select('attempt', 'outcome', 'responseStatus', 'durationMs', 'error', 'responseExcerpt', 'createdAt');
+      return { ...presentDelivery(delivery), attemptLog };
+    },
+
+    /** A finished delivery sent again now, with a fresh 24-hour retry window. */
+    async retryDelivery(id: string) {
+      const delivery = await loadDelivery(id);
+      if (delivery.status === 'pending') throw new AppError('CONFLICT', 'This delivery is still pending');
+      const { trx } = tenantScope();
+      const target = delivery.subscriptionId
+        ? await trx('webhookSubscriptions').where({ id: delivery.subscriptionId }).first('active')
+        : await trx('integrations').where({ id: delivery.integrationId! }).first('active');
+      if (!target?.active) throw new AppError('CONFLICT', 'The webhook or integration of this delivery is inactive');
+      const now = new Date();
+      await trx('webhookDeliveries')
+        .where({ id })
+        .update({ status: 'pending', nextAttemptAt: now, retryUntil: new Date(now.getTime() + RETRY_WINDOW_MS), lastError: null });
+      await enqueueDeliveries([id]);
+      recordAudit({ action: 'webhook_delivery.retry', resourceType: 'webhook_delivery', resourceId: id });
+      return presentDelivery(await loadDelivery(id));
+    },
+  };
+}
