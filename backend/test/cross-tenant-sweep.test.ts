@@ -177,7 +177,9 @@ describe('cross-tenant property sweep over every declared route', () => {
             if (twin.status !== res.status || twin.body?.error?.code !== res.body?.error?.code) {
               problems.push(`${where}: an unknown id answers ${twin.status} ${twin.body?.error?.code}, so A's id is distinguishable`);
             }
-            if (probe.persona === 'tenant_admin' && !probe.claimTenantA && route.method !== 'post' && route.method !== 'patch' && res.status !== 404) {
+            // A query the route refuses whatever the id (another list's cursor) is a 400 before any lookup.
+            const queryRefused = res.status === 400 && (res.body?.error?.details ?? []).every((detail: { field?: string }) => String(detail.field).startsWith('query.'));
+            if (probe.persona === 'tenant_admin' && !probe.claimTenantA && route.method !== 'post' && route.method !== 'patch' && res.status !== 404 && !queryRefused) {
               problems.push(`${where}: a foreign id must be 404 for a caller allowed to ask`);
             }
           }
@@ -297,6 +299,10 @@ async function seedVictim(t: TestApp, a: Registered, marker: string): Promise<st
     return res.body.data;
   };
   const email = `${marker.toLowerCase()}@victim.example.com`;
+  // Subscriptions first, so the CRM writes below fill the webhook outbox too.
+  const webhook = await make('/webhooks', { url: `http://127.0.0.1:9/${marker}`, events: ['lead.*', 'deal.*'] });
+  const slackUrl = `http://127.0.0.1:9/slack/${marker}`;
+  await make('/integrations', { type: 'slack_notification', name: `${marker} Slack`, config: { webhookUrl: slackUrl, events: ['deal.won'] } });
   const account = await make('/accounts', { name: `${marker} Holdings`, domain: `${marker.toLowerCase()}.example.com` });
   const contact = await make('/contacts', { firstName: marker, lastName: 'Contact', email, accountId: account.id });
   const lead = await make('/leads', { firstName: marker, lastName: 'Lead', company: `${marker} Lead Co`, email: `lead-${email}` });
@@ -328,7 +334,10 @@ async function seedVictim(t: TestApp, a: Registered, marker: string): Promise<st
   expect(idempotent.status).toBe(201);
   const memberLogin = await login(t.app, { email: member.email, password: PASSWORD });
   expect(memberLogin.status).toBe(200);
-  return [marker, marker.toLowerCase(), a.email, a.accessToken, a.refreshToken, key.key, member.email, memberLogin.body.data.tokens.refreshToken];
+  const forgot = await request(t.app).post('/api/v1/auth/forgot-password').set('X-Tenant-ID', a.tenantId).send({ email: member.email });
+  expect(forgot.status).toBe(202);
+  expect((await request(t.app).post('/api/v1/organization/export-data').set(a.auth).send({})).status).toBe(202);
+  return [marker, marker.toLowerCase(), a.email, a.accessToken, a.refreshToken, key.key, member.email, memberLogin.body.data.tokens.refreshToken, webhook.secret, slackUrl];
 }
 
 async function tenantTables(owner: Knex): Promise<string[]> {

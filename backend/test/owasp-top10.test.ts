@@ -217,9 +217,10 @@ describe('OWASP API Security Top 10 (2023)', () => {
   };
 
   describe('API7 server side request forgery', () => {
-    it('when URLs of internal services are stored in every URL field, then the server never connects to them (it fetches no URL today)', async () => {
+    it('when URLs of internal services are stored in CRM URL fields, then the server never connects to them', async () => {
       const urlFields = routes.filter((route) => JSON.stringify(route.schema?.body?.describe() ?? {}).includes('"name":"uri"')).map(routeName);
-      expect(urlFields).toEqual(['POST /leads/:id/convert', 'POST /accounts', 'PATCH /accounts/:id']);
+      // The server fetches only webhook and integration URLs (next test); the CRM's are data.
+      expect(urlFields.filter((name) => !name.includes('/webhooks'))).toEqual(['POST /leads/:id/convert', 'POST /accounts', 'PATCH /accounts/:id']);
       const watch = outbound();
       try {
         const account = await api().post('/api/v1/accounts').set(a.auth).send({ name: 'Ssrf', website: 'http://169.254.169.254/latest/meta-data/', domain: 'metadata.example.com' });
@@ -231,6 +232,28 @@ describe('OWASP API Security Top 10 (2023)', () => {
         expect(watch.calls).toEqual([]);
       } finally {
         watch.restore();
+      }
+    });
+
+    it('when a webhook or integration names an internal address, then it is refused (400) and nothing is contacted', async () => {
+      // As deployed: WEBHOOK_ALLOW_PRIVATE_NETWORKS is off (the test default turns it on for local receivers).
+      const guarded = buildTestApp({ env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'false' } });
+      const watch = outbound();
+      try {
+        const internal = ['http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1:6379/', 'http://127.0.0.1:5432/', 'http://[::1]/', 'http://[::ffff:127.0.0.1]/', 'http://100.64.0.1/'];
+        for (const url of internal) {
+          const webhook = await request(guarded.app).post('/api/v1/webhooks').set(a.auth).send({ url, events: ['lead.*'] });
+          expect({ url, status: webhook.status, code: webhook.body.error?.code }).toEqual({ url, status: 400, code: 'VALIDATION_ERROR' });
+          const slack = await request(guarded.app)
+            .post('/api/v1/integrations')
+            .set(a.auth)
+            .send({ type: 'slack_notification', name: 'Ssrf', config: { webhookUrl: url, events: ['deal.won'] } });
+          expect({ url, status: slack.status }).toEqual({ url, status: 400 });
+        }
+        expect(watch.calls).toEqual([]);
+      } finally {
+        watch.restore();
+        await guarded.close();
       }
     });
   });
@@ -293,7 +316,9 @@ describe('OWASP API Security Top 10 (2023)', () => {
   });
 
   describe('API10 unsafe consumption of APIs', () => {
-    it('when one request of every declared route is served, then the server opens no connection to any third-party API', async () => {
+    // Outbound calls (webhooks, integrations, e-mail) run only in jobs, with a 5 s timeout, a 4 KB answer
+    // cap and no redirects: backend/test/webhook-delivery.test.ts shows those.
+    it('when one request of every declared route is served, then the request itself opens no connection to any third-party API', async () => {
       const watch = outbound();
       try {
         for (const route of routes) {
