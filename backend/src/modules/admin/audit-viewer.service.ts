@@ -1,17 +1,13 @@
 import { Knex } from 'knex';
 import { Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
+import { AuditFilters } from '../audit/audit-entries.repository';
 
-export interface AuditViewerQuery {
+/** The tenant trail's filters, across tenants. */
+export type AuditViewerQuery = AuditFilters & {
   tenantId?: string;
-  action?: string;
-  resourceType?: string;
-  resourceId?: string;
-  userId?: string;
-  from?: Date;
-  to?: Date;
   limit: number;
   cursor?: [occurredAt: string, id: string];
-}
+};
 
 export interface PlatformAuditQuery {
   tenantId?: string;
