@@ -83,6 +83,9 @@ describe('API documentation', () => {
       await page.goto(`http://127.0.0.1:${port}/docs`);
       const leads = page.locator('#operations-tag-Leads');
       await leads.waitFor({ timeout: 20_000 });
+      // Tags start collapsed (docExpansion: none); a click opens one.
+      await leads.click();
+      await page.locator('.opblock-summary-path', { hasText: '/api/v1/leads/{id}/convert' }).waitFor({ timeout: 10_000 });
       expect(await page.locator('.opblock-summary-path', { hasText: '/api/v1/leads/{id}/convert' }).count()).toBe(1);
       expect(await page.locator('[id^="operations-Leads-"]').count()).toBeGreaterThanOrEqual(8);
       expect(problems).toEqual([]);
