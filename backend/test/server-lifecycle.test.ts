@@ -27,6 +27,8 @@ describe('server process', () => {
       // A request whose body is still arriving when SIGTERM lands: it must complete, not be cut.
       const inFlight = slowPost(server.port, '/api/v1/slow-upload');
       await inFlight.started;
+      // Sent is not yet received: a later request answered means the server has taken this one (FIFO accept).
+      expect((await get(server.port, '/live')).status).toBe(200);
       server.child.kill('SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 300));
       inFlight.finishBody();
