@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 suffix="$$_$RANDOM"
 db="crm_smoke_${suffix}"
 owner="crm_smoke_owner_${suffix}"
-port=$((40000 + RANDOM % 20000))
+# Ports the kernel says are free now (a random pick can meet an outbound connection's local port).
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+port=$(free_port)
 export PGHOST=127.0.0.1 PGPORT=5432
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 
@@ -39,7 +41,7 @@ curl -fs "http://127.0.0.1:$port/health" | grep -q '"status":"healthy"'
 curl -s "http://127.0.0.1:$port/api/v1/nope" | grep -q '"NOT_FOUND"'
 
 # The compose file's optional worker service: the compiled job engine alone, on the migrated database.
-worker_port=$((port + 1))
+worker_port=$(free_port)
 NODE_ENV=production WORKER_PORT=$worker_port HOST=127.0.0.1 LOG_LEVEL=warn \
   DATABASE_URL="postgres://$owner:smoke-password@127.0.0.1:5432/$db" REDIS_URL="$REDIS_URL" \
   JWT_SECRET=smoke-test-secret-0123456789abcdef0123456789 \
