@@ -8,6 +8,7 @@ import { withTenant } from '../src/infra/tenant-scope';
 import { registerTenant, Registered } from './support/api-fixtures';
 import { PgBouncer, pgbouncerBinary, startPgBouncer } from './support/private-servers';
 import { ServerProcess, startServer } from './support/server-process';
+import { TEST_ENV } from './support/test-database';
 import { adminUrl, buildTestApp, TEST_JWT_SECRET, TestApp } from './support/test-app';
 
 /** Several API processes sharing one PostgreSQL and one Redis, and the runtime pool behind pgbouncer. */
@@ -63,7 +64,8 @@ describe('two API processes sharing PostgreSQL and Redis', () => {
     return { email: body.email, password: body.password, token: res.body.data!.tokens!.accessToken, refreshToken: res.body.data!.tokens!.refreshToken };
   };
 
-  it('when a free-plan caller alternates between the instances, then one budget of 100 is spent across both, and both refuse once it is gone', async () => {
+  // Without REDIS_URL (npm test on the embedded default) each process counts alone, as documented.
+  (process.env.REDIS_URL ? it : it.skip)('when a free-plan caller alternates between the instances, then one budget of 100 is spent across both, and both refuse once it is gone', async () => {
     const caller = await signUp(one, 'free');
     // A check whose Redis round trip times out on a loaded machine fails open, without RateLimit headers:
     // such answers are counted apart, and the budget is judged on the rest.
@@ -121,7 +123,8 @@ describe('two API processes sharing PostgreSQL and Redis', () => {
   });
 });
 
-(pgbouncerBinary() ? describe : describe.skip)('behind pgbouncer in transaction pooling mode (2 server connections)', () => {
+// The embedded cluster (npm test without DATABASE_URL) asks for passwords this pgbouncer is not given; CI runs it.
+(pgbouncerBinary() && !process.env[TEST_ENV.embedded] ? describe : describe.skip)('behind pgbouncer in transaction pooling mode (2 server connections)', () => {
   let bouncer: PgBouncer;
   let knex: Knex;
   let t: TestApp;
