@@ -141,21 +141,29 @@ describe('input fuzzing of every declared route', () => {
   }, 12_000 * RUNS);
 
   describe('regressions found by fuzzing', () => {
+    // An app of their own: the fuzzing above may have changed this deployment's runtime settings
+    // (PUT /admin/config with valid values, such as a sign-in budget of 1).
+    let r: TestApp;
+    beforeAll(() => {
+      r = buildTestApp();
+    });
+    afterAll(() => r.close());
+
     it('when a JSON route gets a text/csv body, then 415 UNSUPPORTED_MEDIA_TYPE (it reached the handler unparsed: 500)', async () => {
-      const res = await request(t.app).post('/api/v1/admin/auth/login').set('Content-Type', 'text/csv').send('email,password\nx,y');
+      const res = await request(r.app).post('/api/v1/admin/auth/login').set('Content-Type', 'text/csv').send('email,password\nx,y');
       expect(res.status).toBe(415);
       expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
-      const lead = await request(t.app).post('/api/v1/leads').set(tenant.auth).set('Content-Type', 'text/csv').send('lastName\nX');
+      const lead = await request(r.app).post('/api/v1/leads').set(tenant.auth).set('Content-Type', 'text/csv').send('lastName\nX');
       expect(lead.status).toBe(415);
     });
 
     it('when a CSV import has a quote opening inside an unquoted field, then 400 naming the body (csv-parse\'s INVALID_OPENING_QUOTE was a 500)', async () => {
-      const res = await request(t.app).post('/api/v1/leads/import/bulk').set(tenant.auth).set('Content-Type', 'text/csv').send('lastName,email,score\nAda,ada@example.com,62"x');
+      const res = await request(r.app).post('/api/v1/leads/import/bulk').set(tenant.auth).set('Content-Type', 'text/csv').send('lastName,email,score\nAda,ada@example.com,62"x');
       expect([res.status, res.body.error.code, res.body.error.details?.[0]?.field]).toEqual([400, 'VALIDATION_ERROR', 'body']);
     });
 
     it('when a route with an optional object body gets no body at all, then 400 naming the required fields (the handler read undefined: 500)', async () => {
-      const res = await request(t.app).post('/api/v1/admin/auth/login');
+      const res = await request(r.app).post('/api/v1/admin/auth/login');
       expect(res.status).toBe(400);
       expect(res.body.error.details.map((detail: { field: string }) => detail.field).sort()).toEqual(['email', 'password']);
     });
