@@ -13,7 +13,7 @@ export const auditRetentionJob = defineJob({
     const cutoff = new Date(Date.now() - auditRetentionDays * 86_400_000);
     let entries = 0;
     let archives = 0;
-    for (const id of await tenantIds(deps)) {
+    for (const id of await tenantIds(deps.platformKnex)) {
       const pruned = await pruneTenantAudit(deps.ownerKnex, id, cutoff);
       entries += pruned.entries;
       archives += pruned.archives;

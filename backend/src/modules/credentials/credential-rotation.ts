@@ -1,5 +1,6 @@
 import { Knex } from 'knex';
 import { withTenant } from '../../infra/tenant-scope';
+import { tenantIds } from '../../jobs/tenant-sweep';
 import { CREDENTIAL_COLUMNS, CredentialKey, decryptCredential, encryptCredential, rowContext } from './credential-crypto';
 
 /** Rows re-encrypted per transaction: a rotation never holds many row locks at once. */
@@ -18,11 +19,9 @@ export async function rotateCredentials(
   only?: readonly string[],
 ): Promise<{ tenants: number; reencrypted: number }> {
   const current = keys[0]!.id;
-  const query = platformKnex('tenants').select('id').orderBy('id');
-  if (only) query.whereIn('id', only);
-  const tenants = (await query) as Array<{ id: string }>;
+  const tenants = (await tenantIds(platformKnex)).filter((id) => !only || only.includes(id));
   let reencrypted = 0;
-  for (const { id: tenantId } of tenants) {
+  for (const tenantId of tenants) {
     for (const { table, column } of CREDENTIAL_COLUMNS) {
       for (;;) {
         const done = await withTenant(knex, tenantId, async (trx) => {
