@@ -42,7 +42,7 @@ describe('platform admin console', () => {
     const adminRoutes = () => {
       // Its own metrics registry: the app's already holds the rate limiters' counter.
       const deps = { ...t.deps, metrics: createMetrics(t.deps.knex) };
-      return declaredRoutes(deps, createRateLimiters(deps, () => false)).filter((route) => isPlatformPermission(route.permission));
+      return declaredRoutes(deps, createRateLimiters(deps)).filter((route) => isPlatformPermission(route.permission));
     };
     const call = (route: { method: string; path: string }, headers: Record<string, string>) => {
       const path = `/api/v1${route.path.replace(':id', randomUUID())}`;

@@ -3,9 +3,9 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { Knex } from 'knex';
 import request from 'supertest';
 import { withTenant } from '../src/infra/tenant-scope';
-import { AuditActor, AuditEvent, recordAudit, runWithAuditContext } from '../src/modules/audit/audit-context';
+import { AuditActor, AuditEvent } from '../src/modules/audit/audit-context';
 import { destroySubjectKey } from '../src/modules/audit/audit-crypto';
-import { diffChanges, flushAudit, writeAuditNow } from '../src/modules/audit/audit-store';
+import { diffChanges, writeAuditNow } from '../src/modules/audit/audit-store';
 import { bearer, login, Registered, registerTenant } from './support/api-fixtures';
 import { buildTestApp, createTenantFixture, ownerKnex, runtimeKnex, TestApp } from './support/test-app';
 
@@ -50,14 +50,8 @@ describe('audit log', () => {
     ...overrides,
   });
 
-  /** Writes through the real path: queued in an audit context, flushed in the tenant transaction. */
-  const audit = (tenantId: string, actor: AuditActor, events: AuditEvent[]) =>
-    withTenant(runtime, tenantId, () =>
-      runWithAuditContext(actor, async () => {
-        for (const event of events) recordAudit(event);
-        await flushAudit();
-      }),
-    );
+  /** Writes through the real path: the audit store's writer, in the tenant transaction (as the audit subscriber does). */
+  const audit = (tenantId: string, actor: AuditActor, events: AuditEvent[]) => withTenant(runtime, tenantId, () => writeAuditNow(actor, events));
 
   const inTenant = <T>(tenantId: string, fn: () => Promise<T>) => withTenant(runtime, tenantId, fn);
 
@@ -554,7 +548,7 @@ describe('audit trail of real requests', () => {
     const res = await request(t.app).post('/api/v1/leads').set(account.auth).send({ lastName: 'X', ownerId: randomUUID() });
     expect(res.status).toBe(400);
     const [failure] = await entries('action=request.failed');
-    expect(failure).toMatchObject({ result: 'failure', errorCode: 'VALIDATION_ERROR', resourceType: 'leads' });
+    expect(failure).toMatchObject({ result: 'failure', errorCode: 'VALIDATION_ERROR', resourceType: 'lead' });
   });
 
   it('when someone signs in, fails to, and signs out, then each is in the trail', async () => {

@@ -6,18 +6,16 @@ import request from 'supertest';
 import winston from 'winston';
 import { Writable } from 'node:stream';
 import { createLogger } from '../src/infra/logger';
+import { createMetrics } from '../src/infra/metrics';
 import { withTenant } from '../src/infra/tenant-scope';
-import { AppError } from '../src/lib/errors';
-import { assertRoutesValid, buildRouter } from '../src/lib/http/build-router';
+import { assertRoutesValid } from '../src/lib/http/build-router';
 import { created, defineRoute, noContent, ok, RouteDefinition } from '../src/lib/http/route';
-import { bodyParsers } from '../src/middleware/body-parsers';
-import { errorHandler } from '../src/middleware/error-handler';
-import { notFound } from '../src/middleware/not-found';
-import { requestId } from '../src/middleware/request-id';
+import { createRateLimiters } from '../src/middleware/rate-limits';
 import { isKnownPermission } from '../src/modules/roles/permissions';
-import { createTenantFixture, runtimeKnex, TenantFixture } from './support/test-app';
+import { buildPipeline } from '../src/pipeline/pipeline';
+import { createTenantFixture, runtimeKnex, TenantFixture, testConfig } from './support/test-app';
 
-/** The declaration mechanism alone, with the real links around it and a real database behind it. */
+/** The declaration mechanism alone, in the real pipeline and with a real database behind it. */
 describe('route declarations', () => {
   let knex: Knex;
   let tenant: TenantFixture;
@@ -107,16 +105,8 @@ describe('route declarations', () => {
     const logger = createLogger('info');
     logger.clear();
     logger.add(new winston.transports.Stream({ stream: new Writable({ write: (c, _e, done) => (logged.push(String(c)), done()) }) }));
-    const router = buildRouter(routes, {
-      chainFor: () => [],
-      admit: async () => undefined,
-      execute: async (route, res, work) => {
-        if (route.permission !== 'public' && !res.locals.auth) throw new AppError('UNAUTHORIZED', 'Authentication is required');
-        return work();
-      },
-      isKnownPermission,
-    });
-    app = express().use(requestId()).use(bodyParsers('1mb')).use('/api/v1', router).use('/api', router).use(notFound()).use(errorHandler(logger));
+    const deps = { config: testConfig(), knex, platformKnex: knex, logger, metrics: createMetrics(knex), lifecycle: { draining: false } };
+    app = buildPipeline(deps, createRateLimiters(deps), routes);
   });
   afterAll(() => knex.destroy());
 

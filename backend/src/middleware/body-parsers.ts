@@ -6,28 +6,29 @@ const ACCEPTED_TYPES = ['application/json', 'application/*+json', 'text/csv'];
 const hasBody = (req: Request) =>
   req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 
+const unsupported = (req: Request): AppError | undefined =>
+  hasBody(req) && !req.is(ACCEPTED_TYPES) ? new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json (or text/csv for imports)') : undefined;
+
 /**
- * Link 3c: JSON bodies up to the configured limit; a body of any other type than JSON or CSV is 415.
- * Parse errors reach the error handler, which maps them to INVALID_JSON and PAYLOAD_TOO_LARGE.
- * Bodies of bulk routes (`parsedByRoute`) are left unread: their route parses them after authentication.
+ * Stage 4: JSON bodies up to the configured limit; a body of any other type than JSON is 415 (CSV is for
+ * imports). Parse errors reach the error handler, which maps them to INVALID_JSON and PAYLOAD_TOO_LARGE.
  * `next` is bound to the request's async context, which the body stream's callbacks would otherwise lose.
  */
-export function bodyParsers(limit: string, parsedByRoute: (req: Request) => boolean = () => false): RequestHandler {
+export function jsonBody(limit: string): RequestHandler {
   const json = express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
   return (req, res, next) => {
-    if (hasBody(req) && !req.is(ACCEPTED_TYPES)) {
-      next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json (or text/csv for imports)'));
-      return;
-    }
-    if (parsedByRoute(req)) {
-      next();
-      return;
-    }
+    const refused = unsupported(req);
+    if (refused) return next(refused);
     // CSV is read by bulk routes only; elsewhere it would reach the route unparsed.
-    if (hasBody(req) && req.is('text/csv')) {
-      next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json (text/csv is for imports)'));
-      return;
-    }
+    if (hasBody(req) && req.is('text/csv')) return next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json (text/csv is for imports)'));
     json(req, res, AsyncResource.bind(next));
   };
+}
+
+/**
+ * Stage 4 of a bulk route: only the media type is checked now; the body (JSON or CSV, past BODY_LIMIT)
+ * is read once the caller is authenticated (bulk-body.ts).
+ */
+export function deferredBody(): RequestHandler {
+  return (req, _res, next) => next(unsupported(req));
 }

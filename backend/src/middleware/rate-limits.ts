@@ -18,14 +18,14 @@ export interface RateLimitDeps {
 }
 
 export interface RateLimiters {
-  /** Link 4: anonymous traffic per client IP. */
+  /** Stage 5 of every route but the sign-in ones, and of unknown paths: anonymous traffic per client IP. */
   anonymous: RequestHandler;
-  /** Sign-in routes: the same IP budget (but failing closed) and, for login, IP + account. */
+  /** Stage 5 of sign-in routes, instead: the same IP budget (but failing closed) and, for login, IP + account. */
   auth: RequestHandler;
   /** Charges a failed authentication to the same IP budget as anonymous traffic. */
   failedAuthentication: RequestHandler;
   login: RequestHandler;
-  /** Per user or API key, by the tenant's plan; runs once the principal is known. */
+  /** Stage 10: per user or API key, by the tenant's plan, once the caller is known. */
   principal: RateLimitRequestHandler;
 }
 
@@ -44,7 +44,6 @@ export const principalKey = (principal: TenantPrincipal): string =>
  */
 export function createRateLimiters(
   deps: RateLimitDeps,
-  isAuthPath: (path: string) => boolean,
   /** The effective settings (runtime overrides, else the environment), read on every request from memory. */
   settings: () => RuntimeSettings = () => environmentSettings(deps.config),
 ): RateLimiters {
@@ -88,7 +87,7 @@ export function createRateLimiters(
 
   return {
     anonymous: ipBudget({
-      skip: (req) => hasCredentials(req) || OPERATIONAL.has(req.path) || isAuthPath(req.path),
+      skip: (req) => hasCredentials(req) || OPERATIONAL.has(req.path),
       passOnStoreError: true,
     }),
     auth: ipBudget({ passOnStoreError: authFailOpen }),

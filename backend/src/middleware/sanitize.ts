@@ -1,5 +1,4 @@
-import { RequestHandler } from 'express';
-import { AppError, ErrorDetail } from '../lib/errors';
+import { ErrorDetail } from '../lib/errors';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** A tag, comment or doctype opener: `<b`, `</`, `<!`; plain text like "a < b" or "<3" passes. */
@@ -9,21 +8,10 @@ const SECRET_FIELDS = new Set(['password', 'currentPassword', 'newPassword', 'to
 const MAX_DEPTH = 20;
 
 /**
- * Link 8: refuses operator-style keys (`$where`, `a.b`), prototype keys anywhere in the body or query,
- * markup in text (so nothing stored can execute in a browser that shows it), and absurd nesting.
+ * Stage 11 (pipeline/sanitize-input.ts) refuses what this finds in a request's body and query:
+ * operator-style keys (`$where`, `a.b`), prototype keys anywhere, markup in text (so nothing stored can
+ * execute in a browser that shows it), and absurd nesting. A bulk import checks its rows with it too.
  */
-export function sanitize(): RequestHandler {
-  return (req, _res, next) => {
-    const problems = [...forbiddenContent(req.body), ...forbiddenContent(req.query, 'query')];
-    if (problems.length) {
-      next(new AppError('VALIDATION_ERROR', 'The request contains forbidden keys or markup', problems.slice(0, 20)));
-      return;
-    }
-    next();
-  };
-}
-
-/** What this link refuses in a value; also for bodies parsed after it ran (the rows of a bulk import). */
 export function forbiddenContent(value: unknown, path = ''): ErrorDetail[] {
   const problems: ErrorDetail[] = [];
   inspect(value, path, 0, problems);

@@ -11,7 +11,7 @@ import { TestApp } from './test-app';
  */
 export function servedRoutes(t: TestApp): RouteDefinition[] {
   const deps = { ...t.deps, metrics: createMetrics(t.deps.knex) };
-  return declaredRoutes(deps, createRateLimiters(deps, () => false));
+  return declaredRoutes(deps, createRateLimiters(deps));
 }
 
 /** The URL a declaration is served at: `/api/v1` unless unversioned, `:params` filled in. */

@@ -1,25 +1,9 @@
-import { pipeline } from 'node:stream/promises';
-import { parse as parseCookies } from 'cookie';
-import express, { NextFunction, Request, RequestHandler, Response } from 'express';
-import { Principal } from '../../modules/auth/principal';
-import { RouteDefinition, RouteInput, RouteResult } from './route';
-import { validateInput } from './validate-input';
+import express, { RequestHandler } from 'express';
+import { isPlatformRoute } from '../../modules/auth/principal.service';
+import { RouteDefinition } from './route';
 
 const PERMISSION = /^[a-z][a-z_]*:[a-z][a-z_]*$/;
-
-export interface RouterOptions {
-  /** Links of the chain a declaration asks for (authentication, authorization, ...), before validation. */
-  chainFor(route: RouteDefinition): RequestHandler[];
-  /** Checks that need no transaction (the kind of caller; a platform caller's permission), before validation. */
-  admit(route: RouteDefinition, res: Response): Promise<void>;
-  /**
-   * Runs the handler: for non-public routes, inside the caller's tenant transaction (or the platform
-   * path) once the caller is confirmed and authorized, handing the handler its principal.
-   */
-  execute(route: RouteDefinition, res: Response, work: (principal?: Principal) => Promise<RouteResult>): Promise<RouteResult>;
-  /** Whether a declared permission exists in the catalogue. */
-  isKnownPermission(permission: string): boolean;
-}
+const WRITES = new Set(['post', 'put', 'patch', 'delete']);
 
 /** Refuses a declaration set that would leave a door open or ambiguous, before the server listens. */
 export function assertRoutesValid(routes: RouteDefinition[], isKnownPermission: (permission: string) => boolean): void {
@@ -34,74 +18,22 @@ export function assertRoutesValid(routes: RouteDefinition[], isKnownPermission: 
     if (!special && !isKnownPermission(route.permission)) {
       throw new Error(`Route ${id} declares the unknown permission "${route.permission}"`);
     }
+    const tenantWrite = WRITES.has(route.method) && route.permission !== 'public' && !isPlatformRoute(route.permission);
+    if (tenantWrite && !route.auditResource) throw new Error(`Route ${id} is a tenant write and declares no auditResource`);
     const key = `${route.versioned === false ? '' : 'v1'} ${id}`;
     if (seen.has(key)) throw new Error(`Route ${id} is declared twice`);
     seen.add(key);
   }
 }
 
-export function buildRouter(routes: RouteDefinition[], options: RouterOptions): express.Router {
-  assertRoutesValid(routes, options.isKnownPermission);
+/** Mounts each declaration with the stages the pipeline gives it, once the declarations are checked. */
+export function buildRouter(
+  routes: RouteDefinition[],
+  stagesOf: (route: RouteDefinition) => RequestHandler[],
+  isKnownPermission: (permission: string) => boolean,
+): express.Router {
+  assertRoutesValid(routes, isKnownPermission);
   const router = express.Router({ strict: false });
-  for (const route of routes) {
-    router[route.method](route.path, ...options.chainFor(route), runner(route, options));
-  }
+  for (const route of routes) router[route.method](route.path, ...stagesOf(route));
   return router;
-}
-
-function runner(route: RouteDefinition, options: RouterOptions): RequestHandler {
-  return async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      await options.admit(route, res);
-      const validated = validateInput(route, { params: req.params, query: req.query, body: req.body });
-      const input: RouteInput = {
-        ...validated,
-        headers: req.headers,
-        cookies: req.headers.cookie ? parseCookies(req.headers.cookie) : {},
-        requestId: String(res.locals.requestId),
-        ip: req.ip ?? '',
-        userAgent: req.get('user-agent'),
-        requestedTenantId: res.locals.requestedTenantId as string | undefined,
-      };
-      const result = await options.execute(route, res, async (principal) => {
-        const answer = await route.handler({ ...input, principal });
-        // A stream reads from the request's transaction, which ends when this work returns: it is sent
-        // to its last byte here, so the transaction commits (and writes its audit entries) only after that.
-        if (answer.kind === 'stream') await sendStream(res, answer);
-        return answer;
-      });
-      if (result.kind !== 'stream') send(res, result);
-    } catch (error) {
-      next(error);
-    }
-  };
-}
-
-function send(res: Response, result: Exclude<RouteResult, { kind: 'stream' }>): void {
-  switch (result.kind) {
-    case 'json':
-      if (result.headers) res.set(result.headers);
-      res.status(result.status).json(result.body);
-      return;
-    case 'text':
-      res.status(result.status).type(result.contentType).send(result.text);
-      return;
-    case 'empty':
-      if (result.headers) res.set(result.headers);
-      res.status(204).end();
-      return;
-  }
-}
-
-async function sendStream(res: Response, result: Extract<RouteResult, { kind: 'stream' }>): Promise<void> {
-  res.status(result.status).type(result.contentType);
-  // Quoted whatever the name, as clients expect; the names are the server's own (ASCII).
-  if (result.filename) res.set('Content-Disposition', `attachment; filename="${result.filename.replace(/["\\]/g, '\\$&')}"`);
-  try {
-    await pipeline(result.stream, res);
-  } catch (error) {
-    // A client that hangs up mid-download is no server failure: what was sent stays sent (and audited).
-    const clientLeft = (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' && !res.writableFinished;
-    if (!clientLeft) throw error;
-  }
 }

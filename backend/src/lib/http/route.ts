@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import Joi from 'joi';
+import { AuditResource } from '../../modules/audit/audit-resources';
 import { Principal } from '../../modules/auth/principal';
 import { PlanFeature } from '../../modules/plans/plan-gates';
 import { AppError } from '../errors';
@@ -52,7 +53,7 @@ export type RouteResult =
   | { kind: 'empty'; status: 204; headers?: Record<string, string> };
 
 /**
- * Everything about one endpoint, declared once: the request chain, the OpenAPI document and the
+ * Everything about one endpoint, declared once: the request pipeline, the OpenAPI document and the
  * tests all read this. `permission` is mandatory; a route open to anyone says `'public'`.
  */
 export interface RouteDefinition {
@@ -61,6 +62,11 @@ export interface RouteDefinition {
   permission: Access;
   /** Only signed-in users, not API keys (sessions, password, logout). */
   usersOnly?: boolean;
+  /**
+   * The resource a tenant write acts on, as the audit trail names it (`lead`, `import`): a failed write
+   * is audited under it, with the same name as its successes. Every tenant write route declares one.
+   */
+  auditResource?: AuditResource;
   /** The plan feature the route needs (402 PLAN_FEATURE_UNAVAILABLE without it). */
   feature?: PlanFeature;
   /**
@@ -68,7 +74,7 @@ export interface RouteDefinition {
    * deletion); every other write then answers 409 TENANT_PENDING_DELETION.
    */
   allowedWhilePendingDeletion?: boolean;
-  /** Takes a bulk body, parsed after authentication instead of by the global JSON link. */
+  /** Takes a bulk body (JSON or CSV past BODY_LIMIT), read once the caller is authenticated. */
   bulkBody?: BulkBody;
   /** Sign-in routes: their IP limit fails closed when Redis is away; `login` adds the IP + account limit. */
   rateLimit?: 'auth' | 'login';

@@ -25,6 +25,7 @@ export function apiKeysRoutes(): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/api-keys',
+      auditResource: 'api_key',
       feature: 'api_keys',
       permission: 'api_keys:manage',
       // Keys are issued by people: a leaked key must not be able to mint its own successors.
@@ -41,6 +42,7 @@ export function apiKeysRoutes(): RouteDefinition[] {
     defineRoute({
       method: 'delete',
       path: '/api-keys/:id',
+      auditResource: 'api_key',
       feature: 'api_keys',
       permission: 'api_keys:manage',
       summary: 'Revoke an API key; it stops working at once',

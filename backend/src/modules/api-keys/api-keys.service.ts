@@ -5,7 +5,7 @@ import { assertHolds, resolveRole } from '../roles/roles.service';
 import { newApiKey } from './api-key-format';
 import { ApiKey } from './api-key.model';
 import { presentApiKey } from './api-key.presenter';
-import { recordAudit } from '../audit/audit-context';
+import { recordEvent } from '../events/event-context';
 
 export interface NewApiKey {
   name: string;
@@ -52,12 +52,7 @@ export async function createApiKey(input: NewApiKey, creator: UserPrincipal) {
     })
     .returning('*');
   apiKey.role = role;
-  recordAudit({
-    action: 'api_key.create',
-    resourceType: 'api_key',
-    resourceId: apiKey.id,
-    after: { name: apiKey.name, prefix, roleId: role.id, permissions: apiKey.permissions, expiresAt: apiKey.expiresAt },
-  });
+  recordEvent({ type: 'api_key.created', id: apiKey.id, name: apiKey.name, prefix, roleId: role.id, permissions: apiKey.permissions, expiresAt: apiKey.expiresAt });
   return { ...presentApiKey(apiKey), key };
 }
 
@@ -67,5 +62,5 @@ export async function revokeApiKey(id: string, actorId: string): Promise<void> {
   if (!apiKey) throw notFound('API key');
   if (apiKey.revokedAt) return;
   await ApiKey.query().findById(id).patch({ revokedAt: new Date(), updatedBy: actorId });
-  recordAudit({ action: 'api_key.revoke', resourceType: 'api_key', resourceId: id, before: { name: apiKey.name, prefix: apiKey.prefix } });
+  recordEvent({ type: 'api_key.revoked', id, name: apiKey.name, prefix: apiKey.prefix });
 }

@@ -4,7 +4,7 @@ import { currentRequestContext } from '../../infra/request-context';
 import { tenantScope } from '../../infra/tenant-scope';
 import { canonicalJson } from '../../lib/canonical-json';
 import { chainHash, ChainedEntry } from './audit-chain';
-import { AuditActor, AuditEvent, drainAudit } from './audit-context';
+import { AuditActor, AuditEvent } from './audit-context';
 import { encryptValue, isPersonalField, normalizeSubject, recordSubject, SubjectKey, subjectKeyFor } from './audit-crypto';
 
 /** Changed fields only, each with its value before and after; null stands for absent. */
@@ -16,13 +16,10 @@ const SECRET_FIELD = /password|secret|token|hash|^key$/i;
 /** A long user agent is noise an attacker could use to bloat the trail. */
 const USER_AGENT_MAX = 512;
 
-/** Writes the entries the current audit context queued, in the current tenant transaction, just before it commits. */
-export async function flushAudit(): Promise<void> {
-  const { actor, events } = drainAudit();
-  await writeEntries(actor, events);
-}
-
-/** For flows that run their own transactions (sign-in): writes at once, in the current tenant scope. */
+/**
+ * Writes entries in the current tenant transaction: the audit subscriber's (event-registry.ts), just
+ * before a unit of work commits, and those of flows that run their own transactions (sign-in).
+ */
 export async function writeAuditNow(actor: AuditActor, events: AuditEvent[]): Promise<void> {
   await writeEntries(actor, events);
 }

@@ -61,6 +61,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/auth/logout',
+      auditResource: 'session',
       permission: 'authenticated',
       usersOnly: true,
       allowedWhilePendingDeletion: true,
@@ -84,6 +85,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/auth/password',
+      auditResource: 'user',
       permission: 'authenticated',
       usersOnly: true,
       summary: 'Change password; every other session of the user is revoked',
@@ -122,6 +124,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'delete',
       path: '/sessions/:id',
+      auditResource: 'session',
       permission: 'authenticated',
       usersOnly: true,
       allowedWhilePendingDeletion: true,

@@ -4,7 +4,8 @@ import { AppConfig } from '../../config/app-config';
 import { enableCredentialLookup, withCredentialLookup } from '../../infra/credential-lookup';
 import { tenantScope, withTenant } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
-import { AuditEvent, recordAudit } from '../audit/audit-context';
+import { AuditEvent } from '../audit/audit-context';
+import { recordEvent } from '../events/event-context';
 import { writeAuditNow } from '../audit/audit-store';
 import { fromDatabaseError } from '../../lib/database-errors';
 import { queueEmail } from '../notifications/notifications.service';
@@ -200,7 +201,7 @@ export function createAuthService({ knex, config }: AuthDeps) {
     async logout(principal: UserPrincipal) {
       await revokeSessions({ sessionId: principal.sessionId }, 'logout');
       await denylistAccessToken(principal.jti, principal.userId, principal.tokenExpiresAt);
-      recordAudit({ action: 'auth.logout', resourceType: 'session', resourceId: principal.sessionId });
+      recordEvent({ type: 'auth.logged_out', sessionId: principal.sessionId });
     },
 
     async me(principal: UserPrincipal) {
@@ -225,7 +226,7 @@ export function createAuthService({ knex, config }: AuthDeps) {
         .findById(user.id)
         .patch({ passwordHash: await hashPassword(input.newPassword, config.auth.bcryptCost), passwordChangedAt: new Date() });
       const revoked = await revokeSessions({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
-      recordAudit({ action: 'auth.password_change', resourceType: 'user', resourceId: user.id, after: { sessionsRevoked: revoked } });
+      recordEvent({ type: 'auth.password_changed', userId: user.id, sessionsRevoked: revoked });
     },
   };
 

@@ -1,7 +1,7 @@
 import { tenantScope } from '../../infra/tenant-scope';
 import { enqueueJob } from '../../jobs/enqueue';
 import { AppError } from '../../lib/errors';
-import { recordAudit } from '../audit/audit-context';
+import { recordEvent } from '../events/event-context';
 import { actorId, TenantPrincipal } from '../auth/principal';
 import { ORGANIZATION_PURGE_TASK, PURGE_JOB_KEY } from './organization-purge.job';
 
@@ -63,7 +63,7 @@ export async function requestDeletion(principal: TenantPrincipal, confirm: strin
     );
   const status = present(updated as DeletionColumns);
   await enqueueJob(ORGANIZATION_PURGE_TASK, {}, { runAt: new Date(status.purgeAt!), jobKey: PURGE_JOB_KEY, maxAttempts: 5 });
-  recordAudit({ action: 'organization.deletion_request', resourceType: 'tenant', resourceId: tenantId, after: { purgeAt: status.purgeAt } });
+  recordEvent({ type: 'organization.deletion_requested', tenantId, purgeAt: status.purgeAt });
   return status;
 }
 
@@ -77,11 +77,6 @@ export async function cancelDeletion(): Promise<DeletionStatus> {
   const [updated] = await trx('tenants')
     .where({ id: tenantId })
     .update({ deletionRequestedAt: null, deletionRequestedBy: null, deletionScheduledFor: null }, ['name', 'deletionRequestedAt', 'deletionRequestedBy', 'deletionScheduledFor']);
-  recordAudit({
-    action: 'organization.deletion_cancel',
-    resourceType: 'tenant',
-    resourceId: tenantId,
-    before: { purgeAt: tenant.deletionScheduledFor.toISOString() },
-  });
+  recordEvent({ type: 'organization.deletion_cancelled', tenantId, purgeAt: tenant.deletionScheduledFor.toISOString() });
   return present(updated as DeletionColumns);
 }

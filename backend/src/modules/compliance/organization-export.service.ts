@@ -3,7 +3,7 @@ import { tenantScope } from '../../infra/tenant-scope';
 import { enqueueJob } from '../../jobs/enqueue';
 import { AppError, notFound } from '../../lib/errors';
 import { CreationPage, pageByCreation } from '../../lib/pagination';
-import { recordAudit } from '../audit/audit-context';
+import { recordEvent } from '../events/event-context';
 import { actorId, TenantPrincipal } from '../auth/principal';
 import { DataExport, DataExportFormat } from './data-export.model';
 import { ORGANIZATION_EXPORT_TASK } from './organization-export.job';
@@ -45,7 +45,7 @@ export async function requestExport(principal: TenantPrincipal, format: DataExpo
   }
   const created = await DataExport.query().insertAndFetch({ requestedBy: actorId(principal), format, status: 'pending' });
   await enqueueJob(ORGANIZATION_EXPORT_TASK, { exportId: created.id }, { maxAttempts: 3 });
-  recordAudit({ action: 'organization.export_request', resourceType: 'data_export', resourceId: created.id, after: { format } });
+  recordEvent({ type: 'organization.export_requested', exportId: created.id, format });
   return { exportId: created.id, status: created.status };
 }
 
@@ -65,7 +65,7 @@ export async function exportDownload(id: string): Promise<{ format: DataExportFo
   if (found.status !== 'completed') {
     throw new AppError('CONFLICT', `The export is ${found.status}, not ready for download`, [{ field: 'status', message: `is ${found.status}` }]);
   }
-  recordAudit({ action: 'organization.export_download', resourceType: 'data_export', resourceId: id, after: { format: found.format } });
+  recordEvent({ type: 'organization.export_downloaded', exportId: id, format: found.format });
   const { tenantId, trx } = tenantScope();
   async function* chunks(): AsyncGenerator<Buffer> {
     for (let seq = 0; ; seq += 1) {

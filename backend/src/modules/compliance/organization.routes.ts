@@ -22,6 +22,7 @@ export function organizationRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/organization/export-data',
+      auditResource: 'data_export',
       permission: 'organization:manage',
       allowedWhilePendingDeletion: true,
       summary: 'Export every record of the organization (GDPR): a job writes it, then GET lists it for download',
@@ -76,6 +77,7 @@ export function organizationRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/organization/delete',
+      auditResource: 'tenant',
       permission: 'organization:manage',
       summary: 'Schedule the deletion of the organization and all its data after the grace period',
       description:
@@ -92,6 +94,7 @@ export function organizationRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'delete',
       path: '/organization/delete',
+      auditResource: 'tenant',
       permission: 'organization:manage',
       allowedWhilePendingDeletion: true,
       summary: 'Cancel a scheduled deletion (409 when none is scheduled)',

@@ -1,6 +1,6 @@
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppConfig } from '../../config/app-config';
-import { recordAudit } from '../audit/audit-context';
+import { recordEvent } from '../events/event-context';
 import { recordSubject, subjectHash } from '../audit/audit-crypto';
 import { AuditLogRow, entriesMatching } from '../audit/audit-entries.repository';
 import { presentAuditEntry } from '../audit/audit-entry.presenter';
@@ -52,7 +52,7 @@ export async function subjectAccessReport(email: string, config: AppConfig) {
     auditEntries.length > 0 ? 'audit trail of changes to these records' : null,
   ].filter((category): category is string => category !== null);
 
-  recordAudit({ action: 'privacy.access', resourceType: 'data_subject', after: { subjectRef: subjectRef(email), auditEntries: auditEntries.length } });
+  recordEvent({ type: 'privacy.accessed', subjectRef: subjectRef(email), auditEntries: auditEntries.length });
   return {
     subject: { email },
     controller: { organization: organization?.name ?? null },

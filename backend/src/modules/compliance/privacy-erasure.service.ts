@@ -1,6 +1,6 @@
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
-import { recordAudit } from '../audit/audit-context';
+import { recordEvent } from '../events/event-context';
 import { destroySubjectKey, ERASED, recordSubject, subjectHash } from '../audit/audit-crypto';
 import { actorId, TenantPrincipal } from '../auth/principal';
 import { revokeSessions } from '../auth/sessions.service';
@@ -88,7 +88,7 @@ export async function eraseSubject(principal: TenantPrincipal, email: string): P
     scrubbed,
     auditKeysDestroyed,
   };
-  recordAudit({ action: 'privacy.erase', resourceType: 'data_subject', after: { ...result } });
+  recordEvent({ type: 'privacy.erased', result: { ...result } });
   return result;
 }
 

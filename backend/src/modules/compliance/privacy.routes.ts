@@ -22,6 +22,7 @@ export function privacyRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/privacy/erase',
+      auditResource: 'data_subject',
       permission: 'privacy:manage',
       // A legal obligation that does not wait for the organization's own purge.
       allowedWhilePendingDeletion: true,

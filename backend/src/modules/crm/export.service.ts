@@ -3,7 +3,8 @@ import { stringify } from 'csv-stringify';
 import { knexSnakeCaseMappers } from 'objection';
 import { defuseFormula } from '../../lib/csv-cell';
 import { tenantScope } from '../../infra/tenant-scope';
-import { recordAudit } from '../audit/audit-context';
+import { ExportDetails } from '../events/domain-events';
+import { recordEvent } from '../events/event-context';
 import { filteredRecords, ListFilters, orderBySql } from './record-list';
 import { RecordData, ResourceDefinition } from './resource-definition';
 
@@ -68,9 +69,9 @@ export async function exportRecords(def: ResourceDefinition, query: ListFilters)
     .stream({ batchSize: CURSOR_BATCH, highWaterMark: CURSOR_BATCH, rowMode: 'array' });
 
   const { sort, q, includeDeleted, ...filters } = query;
-  const audited = { format: 'csv', sort, q: q ?? null, includeDeleted, filters, rows: 0 };
-  // Queued now, written when the transaction commits, which is after the last row: the count is final by then.
-  recordAudit({ action: `${def.singular}.export`, resourceType: def.singular, after: audited });
+  const audited: ExportDetails = { format: 'csv', sort, q: q ?? null, includeDeleted, filters, rows: 0 };
+  // Recorded now, published when the transaction ends, which is after the last row: the count is final by then.
+  recordEvent({ type: 'records.exported', resource: def.singular, details: audited });
 
   const present = def.present;
   const toCells = new Transform({

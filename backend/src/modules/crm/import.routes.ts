@@ -19,6 +19,7 @@ export function importRoute(def: ResourceDefinition): RouteDefinition {
   return defineRoute({
     method: 'post',
     path: `/${def.name}/import/bulk`,
+    auditResource: 'import',
     permission: `${def.name}:write`,
     feature: 'bulk_import',
     bulkBody: IMPORT_BODY,
@@ -53,6 +54,7 @@ export function importUndoRoutes(): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/imports/:importId/undo',
+      auditResource: 'import',
       permission: 'authenticated',
       summary: 'Undo an import: delete the records it created, restore the ones it updated',
       description: "Needs the write permission of the import's resource. 409 when the import is already undone.",

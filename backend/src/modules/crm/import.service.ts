@@ -3,7 +3,7 @@ import { knexSnakeCaseMappers } from 'objection';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError, notFound } from '../../lib/errors';
 import { actorId, TenantPrincipal } from '../auth/principal';
-import { recordAudit } from '../audit/audit-context';
+import { recordEvent } from '../events/event-context';
 import { assertWithinQuota } from '../plans/plan-gates';
 import { CRM_RESOURCE_DEFINITIONS } from './crm-resources';
 import { addTo, allowedOwners, checkReferences, checkRelated, findMatches, matchKey } from './import-checks';
@@ -96,12 +96,7 @@ export async function importRecords(def: ResourceDefinition, principal: TenantPr
   const importId = job!.id;
   for (const chunk of chunks(plan.creates)) await insertChunk(def, principal, importId, chunk);
   for (const chunk of chunks(plan.updates)) await updateChunk(def, principal, importId, chunk);
-  recordAudit({
-    action: `${def.singular}.import`,
-    resourceType: 'import',
-    resourceId: importId,
-    after: { resource: def.name, mode: options.mode, upsertBy: options.upsertBy ?? null, ...counts },
-  });
+  recordEvent({ type: 'records.imported', resource: def.singular, importId, mode: options.mode, upsertBy: options.upsertBy ?? null, ...counts });
   return { importId, dryRun: false, ...counts, errors };
 }
 
@@ -275,6 +270,6 @@ export async function undoImport(principal: TenantPrincipal, importId: string) {
   ]);
   await trx('imports').where({ tenantId, id: importId }).update({ status: 'undone', undoneAt: new Date(), updatedBy: actor });
   const counts = { deleted: deleted.rowCount as number, restored: restored.rowCount as number };
-  recordAudit({ action: `${def.singular}.import_undo`, resourceType: 'import', resourceId: importId, after: { resource: def.name, ...counts } });
+  recordEvent({ type: 'import.undone', resource: def.singular, importId, ...counts });
   return { importId, status: 'undone', ...counts };
 }

@@ -43,6 +43,7 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
     defineRoute({
       method: 'post',
       path: `/${def.name}`,
+      auditResource: def.singular,
       permission: `${def.name}:write`,
       summary: `Create a ${def.singular}`,
       tags,
@@ -67,6 +68,7 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
     defineRoute({
       method: 'patch',
       path: `/${def.name}/:id`,
+      auditResource: def.singular,
       permission: `${def.name}:write`,
       summary: `Update a ${def.singular} (only the fields sent)`,
       tags,
@@ -77,6 +79,7 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
     defineRoute({
       method: 'delete',
       path: `/${def.name}/:id`,
+      auditResource: def.singular,
       permission: `${def.name}:delete`,
       summary: `Delete a ${def.singular} (soft; ?hard=true erases it, tenant admins only)`,
       tags,

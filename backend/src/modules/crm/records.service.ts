@@ -1,6 +1,6 @@
 import { AppError, notFound } from '../../lib/errors';
 import { actorId, TenantPrincipal } from '../auth/principal';
-import { recordAudit } from '../audit/audit-context';
+import { recordEvent } from '../events/event-context';
 import { assertWithinQuota } from '../plans/plan-gates';
 import { assertMayChange, assertReferencesExist } from './record-access';
 import { presentRecord } from './record-model';
@@ -21,7 +21,7 @@ const subjectOf = (def: ResourceDefinition, ...rows: Array<RecordData | undefine
   return (value as string | undefined) ?? null;
 };
 
-/** Create, read, update and delete of one resource, in the request's tenant transaction, audited. */
+/** Create, read, update and delete of one resource, in the request's tenant transaction, each a domain event. */
 export function recordsService(def: ResourceDefinition) {
   const fields = Object.keys(def.fields);
 
@@ -56,11 +56,11 @@ export function recordsService(def: ResourceDefinition) {
         .insert({ ...data, createdBy: actor, updatedBy: actor } as never)
         .returning('*')) as unknown as RecordData;
       await def.afterWrite?.(row, { principal });
-      recordAudit({
-        action: `${def.singular}.create`,
-        resourceType: def.singular,
-        resourceId: row.id as string,
-        after: Object.fromEntries(fields.filter((field) => row[field] !== undefined).map((field) => [field, row[field]])),
+      recordEvent({
+        type: 'record.created',
+        resource: def.singular,
+        id: row.id as string,
+        record: Object.fromEntries(fields.filter((field) => row[field] !== undefined).map((field) => [field, row[field]])),
         subject: subjectOf(def, row),
       });
       return presentRecord(row, def.present);
@@ -77,15 +77,8 @@ export function recordsService(def: ResourceDefinition) {
         .patchAndFetchById(id, { ...data, updatedBy: actorId(principal) } as never)) as unknown as RecordData;
       await def.afterWrite?.(row, { principal, existing });
       const diff = changedFields(existing, row, fields);
-      if (Object.keys(diff.after).length) {
-        recordAudit({
-          action: `${def.singular}.update`,
-          resourceType: def.singular,
-          resourceId: id,
-          ...diff,
-          subject: subjectOf(def, row, existing),
-        });
-      }
+      if (Object.keys(diff.after).length) recordEvent({ type: 'record.updated', resource: def.singular, id, ...diff, subject: subjectOf(def, row, existing) });
+      for (const event of def.eventsOfUpdate?.(existing, row) ?? []) recordEvent(event);
       return presentRecord(row, def.present);
     },
 
@@ -98,11 +91,12 @@ export function recordsService(def: ResourceDefinition) {
       await assertMayChange(def, principal, existing);
       if (hard) await def.model.query().deleteById(id);
       else await def.model.query().patchAndFetchById(id, { deletedAt: new Date(), updatedBy: actorId(principal) } as never);
-      recordAudit({
-        action: hard ? `${def.singular}.purge` : `${def.singular}.delete`,
-        resourceType: def.singular,
-        resourceId: id,
+      recordEvent({
+        type: 'record.deleted',
+        resource: def.singular,
+        id,
         before: Object.fromEntries(fields.filter((field) => existing[field] !== undefined).map((field) => [field, existing[field]])),
+        permanently: hard,
         subject: subjectOf(def, existing),
       });
     },

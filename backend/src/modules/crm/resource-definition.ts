@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { TenantModel } from '../../infra/tenant-model';
 import { TenantPrincipal } from '../auth/principal';
+import type { DomainEvent } from '../events/domain-events';
 
 /** A column a list can be ordered by; nullable text sorts as '' so that keyset paging stays total. */
 export interface SortColumn {
@@ -19,6 +20,10 @@ export interface FilterSpec {
 export type RecordModel = typeof TenantModel;
 export type RecordData = Record<string, unknown>;
 
+/** The singular name of every CRM resource: the audit trail's resource type and the webhook events' prefix. */
+export const CRM_RESOURCES = ['lead', 'contact', 'account', 'deal', 'task', 'activity', 'ticket'] as const;
+export type CrmResource = (typeof CRM_RESOURCES)[number];
+
 /**
  * Everything that makes one CRM resource different from another; routes, list queries, writes,
  * import and export are generic over this declaration.
@@ -26,8 +31,8 @@ export type RecordData = Record<string, unknown>;
 export interface ResourceDefinition {
   /** URL segment and table: `leads`. */
   name: string;
-  /** Audit resource type and messages: `lead`. */
-  singular: string;
+  /** Audit resource type, webhook event prefix and messages: `lead`. */
+  singular: CrmResource;
   model: RecordModel;
   /** Writable fields with their validation; anything else in a body is refused. */
   fields: Record<string, Joi.Schema>;
@@ -49,6 +54,8 @@ export interface ResourceDefinition {
   present?(record: RecordData): RecordData;
   /** Side effects in the same transaction, after the row is written (history rows, counters). */
   afterWrite?(record: RecordData, context: WriteContext): Promise<void>;
+  /** Events of the resource's own that an update through the API records after its `record.updated` (a deal's stage change). */
+  eventsOfUpdate?(existing: RecordData, updated: RecordData): DomainEvent[];
   /**
    * Bulk import's counterparts of prepare and afterWrite for new rows, for resources whose per-row hooks
    * cost a query per row (a ticket number, a related-record check, a stage-history row). The import

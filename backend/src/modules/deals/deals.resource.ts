@@ -4,6 +4,7 @@ import { actorId } from '../auth/principal';
 import { dateOnly, id } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { RecordData, ResourceDefinition, WriteContext } from '../crm/resource-definition';
+import { DomainEvent } from '../events/domain-events';
 
 export const DEAL_STAGES = ['qualification', 'needs_analysis', 'proposal', 'negotiation', 'closed_won', 'closed_lost'] as const;
 export type DealStage = (typeof DEAL_STAGES)[number];
@@ -41,6 +42,10 @@ async function recordStageChange(deal: RecordData, { existing, principal }: Writ
     changedBy: actorId(principal),
   });
 }
+
+/** A deal moved between stages: the event carries both, for webhooks (`deal.stage_changed`) and Slack. */
+const stageChange = (existing: RecordData, updated: RecordData): DomainEvent[] =>
+  existing.stage === updated.stage ? [] : [{ type: 'deal.stage_changed', id: updated.id as string, from: (existing.stage as string | null) ?? null, to: updated.stage as string }];
 
 /** New deals of an import enter their first stage together: one multi-row insert. */
 async function recordFirstStages(deals: RecordData[], { principal }: WriteContext): Promise<void> {
@@ -82,5 +87,6 @@ export const dealsResource: ResourceDefinition = {
   ownerField: 'ownerId',
   prepare,
   afterWrite: recordStageChange,
+  eventsOfUpdate: stageChange,
   batch: { afterWrite: recordFirstStages },
 };

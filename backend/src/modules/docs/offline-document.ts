@@ -14,5 +14,5 @@ export function offlineOpenApiDocument(): OpenApiDocument {
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' });
   const knex = knexFactory({ client: 'pg' });
   const deps = { config, knex, platformKnex: knex, logger: createLogger('silent'), metrics: createMetrics(knex), lifecycle: { draining: false } };
-  return buildOpenApiDocument(declaredRoutes(deps, createRateLimiters(deps, () => false)));
+  return buildOpenApiDocument(declaredRoutes(deps, createRateLimiters(deps)));
 }

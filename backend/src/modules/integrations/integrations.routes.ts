@@ -54,6 +54,7 @@ export function integrationsRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/integrations',
+      auditResource: 'integration',
       permission: PERMISSION,
       summary: 'Add an integration; its secrets are encrypted at rest and never answered again',
       tags,
@@ -74,6 +75,7 @@ export function integrationsRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'patch',
       path: '/integrations/:id',
+      auditResource: 'integration',
       permission: PERMISSION,
       summary: 'Rename, turn on or off, or change the configuration (a secret left out keeps its value)',
       tags,
@@ -84,6 +86,7 @@ export function integrationsRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'delete',
       path: '/integrations/:id',
+      auditResource: 'integration',
       permission: PERMISSION,
       summary: 'Delete an integration and its secrets',
       tags,

@@ -4,7 +4,7 @@ import { tenantScope } from '../../infra/tenant-scope';
 import { decryptCredential, encryptCredential, rowContext } from '../credentials/credential-crypto';
 import { AppError, notFound } from '../../lib/errors';
 import { CreationPage, pageByCreation } from '../../lib/pagination';
-import { recordAudit } from '../audit/audit-context';
+import { recordEvent } from '../events/event-context';
 import { assertAcceptableUrl } from '../webhooks/destination-guard';
 import { Integration } from './integration.model';
 import { INTEGRATION_SPECS, IntegrationType, maskSecret } from './integration-types';
@@ -81,7 +81,7 @@ export function integrationsService(config: AppConfig) {
         .insert({ id, type: draft.type, name: draft.name, active: draft.active, config: plain, secretsEncrypted: seal(id, secrets), createdBy: actor, updatedBy: actor } as never)
         .returning('*');
       const shown = present(integration);
-      recordAudit({ action: 'integration.create', resourceType: 'integration', resourceId: id, after: { type: shown.type, name: shown.name, active: shown.active, config: shown.config } });
+      recordEvent({ type: 'integration.created', id, integrationType: shown.type, name: shown.name, active: shown.active, config: shown.config });
       return shown;
     },
 
@@ -99,10 +99,9 @@ export function integrationsService(config: AppConfig) {
         patch.secretsEncrypted = seal(id, secrets);
       }
       const shown = present(await Integration.query().patchAndFetchById(id, patch as never));
-      recordAudit({
-        action: 'integration.update',
-        resourceType: 'integration',
-        resourceId: id,
+      recordEvent({
+        type: 'integration.updated',
+        id,
         before: { name: before.name, active: before.active, config: before.config },
         after: { name: shown.name, active: shown.active, config: shown.config },
       });
@@ -112,7 +111,7 @@ export function integrationsService(config: AppConfig) {
     async remove(id: string) {
       const existing = await load(id);
       await Integration.query().deleteById(id);
-      recordAudit({ action: 'integration.delete', resourceType: 'integration', resourceId: id, before: { type: existing.type, name: existing.name } });
+      recordEvent({ type: 'integration.deleted', id, integrationType: existing.type, name: existing.name });
     },
   };
 }

@@ -1,31 +1,16 @@
 import type { OutboxEvent } from '../webhooks/webhook-outbox';
 
-/** What a Slack notification integration can be told about. */
+/** What a Slack notification integration can be told about (slack-notices.ts decides when). */
 export const SLACK_EVENTS = ['deal.won', 'deal.lost', 'ticket.urgent'] as const;
 export type SlackEvent = (typeof SLACK_EVENTS)[number];
-
-/**
- * A deal entering closed_won / closed_lost, or a ticket created urgent or raised to urgent; anything
- * else is not a Slack notification.
- */
-export function slackEventOf(event: OutboxEvent): SlackEvent | undefined {
-  const object = event.data.object;
-  if (event.type === 'deal.stage_changed') {
-    if (object.stage === 'closed_won') return 'deal.won';
-    if (object.stage === 'closed_lost') return 'deal.lost';
-  }
-  const raised = event.type === 'ticket.created' || (event.type === 'ticket.updated' && event.data.previousAttributes && 'priority' in event.data.previousAttributes);
-  if (raised && object.priority === 'urgent') return 'ticket.urgent';
-  return undefined;
-}
 
 /** Slack's mrkdwn treats these three as control characters; escaped, a record's text cannot forge a link or a mention. */
 const escapeMrkdwn = (value: unknown): string => String(value ?? '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** An incoming-webhook message (https://api.slack.com/messaging/webhooks): `text`, and `channel` when configured. */
+/** An incoming-webhook message (https://api.slack.com/messaging/webhooks) for a stored notice: `text`, and `channel` when configured. */
 export function slackMessage(event: OutboxEvent, channel?: string): Record<string, unknown> {
   const object = event.data.object;
-  const kind = slackEventOf(event);
+  const kind = event.type as SlackEvent;
   const amount = object.amount != null ? ` (${escapeMrkdwn(object.amount)} ${escapeMrkdwn(object.currency ?? '')})`.replace(' )', ')') : '';
   const text =
     kind === 'deal.won'

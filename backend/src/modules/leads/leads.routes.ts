@@ -19,6 +19,7 @@ export function leadsRoutes(): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/leads/:id/convert',
+      auditResource: 'lead',
       permission: 'leads:write',
       summary: 'Convert a lead into an account, a contact and optionally a deal, in one transaction',
       response: { status: 200, description: 'The account, the contact, the deal (if any) and the converted lead' },

@@ -1,12 +1,12 @@
 import { AppError } from '../../lib/errors';
 import { actorId, TenantPrincipal } from '../auth/principal';
-import { recordAudit } from '../audit/audit-context';
 import { accountsResource } from '../accounts/accounts.resource';
 import { contactsResource } from '../contacts/contacts.resource';
 import { assertMayChange } from '../crm/record-access';
 import { recordsService } from '../crm/records.service';
 import { presentRecord } from '../crm/record-model';
 import { dealsResource } from '../deals/deals.resource';
+import { recordEvent } from '../events/event-context';
 import { leadsResource } from './leads.resource';
 
 export interface ConvertLeadInput {
@@ -60,12 +60,13 @@ export async function convertLead(principal: TenantPrincipal, leadId: string, in
     convertedDealId: deal?.id ?? null,
     updatedBy: actorId(principal),
   } as never);
-  recordAudit({
-    action: 'lead.convert',
-    resourceType: 'lead',
-    resourceId: leadId,
-    before: { status: lead.status },
-    after: { status: 'converted', accountId: account.id, contactId: contact.id, dealId: deal?.id ?? null },
+  recordEvent({
+    type: 'lead.converted',
+    id: leadId,
+    fromStatus: lead.status,
+    accountId: account.id as string,
+    contactId: contact.id as string,
+    dealId: (deal?.id as string | undefined) ?? null,
     subject: (lead.email as string | null) ?? null,
   });
   return { lead: presentRecord(converted), account, contact, deal };

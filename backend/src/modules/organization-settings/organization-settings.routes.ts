@@ -26,6 +26,7 @@ export function organizationSettingsRoutes(): RouteDefinition[] {
     defineRoute({
       method: 'patch',
       path: '/organization/settings',
+      auditResource: 'organization',
       permission: 'organization:manage',
       summary: "Changes the organization's settings; each change is in the audit log",
       response: { status: 200, description: 'The settings as they now stand', schema: settingsSchema },

@@ -1,6 +1,6 @@
 import { tenantScope } from '../../infra/tenant-scope';
 import { notFound } from '../../lib/errors';
-import { recordAudit } from '../audit/audit-context';
+import { recordEvent } from '../events/event-context';
 
 export interface OrganizationSettings {
   /** Platform support may open impersonation sessions as this organization's users. */
@@ -26,6 +26,6 @@ export async function updateOrganizationSettings(input: Partial<OrganizationSett
   const after = { ...before, ...input };
   if (after.allowImpersonation === before.allowImpersonation) return before;
   await trx('tenants').where('id', tenantId).update({ impersonationOptOut: !after.allowImpersonation });
-  recordAudit({ action: 'organization.settings_update', resourceType: 'organization', resourceId: tenantId, before: { ...before }, after: { ...after } });
+  recordEvent({ type: 'organization.settings_updated', tenantId, before: { ...before }, after: { ...after } });
   return after;
 }

@@ -24,6 +24,7 @@ export function rolesRoutes(): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/roles',
+      auditResource: 'role',
       feature: 'custom_roles',
       permission: 'roles:manage',
       summary: 'Create a custom role; nobody can grant a permission they do not hold',
@@ -34,6 +35,7 @@ export function rolesRoutes(): RouteDefinition[] {
     defineRoute({
       method: 'patch',
       path: '/roles/:id',
+      auditResource: 'role',
       feature: 'custom_roles',
       permission: 'roles:manage',
       summary: 'Change a custom role; its holders get the new permissions on their next request',
@@ -44,6 +46,7 @@ export function rolesRoutes(): RouteDefinition[] {
     defineRoute({
       method: 'delete',
       path: '/roles/:id',
+      auditResource: 'role',
       permission: 'roles:manage',
       summary: 'Delete a custom role (soft delete); one still assigned to a user or API key is 409',
       tags,

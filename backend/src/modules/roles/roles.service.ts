@@ -4,7 +4,7 @@ import { ApiKey } from '../api-keys/api-key.model';
 import { actorId, TenantPrincipal } from '../auth/principal';
 import { User } from '../users/user.model';
 import { Role } from './role.model';
-import { recordAudit } from '../audit/audit-context';
+import { recordEvent } from '../events/event-context';
 
 export interface RoleDraft {
   name: string;
@@ -45,7 +45,7 @@ export async function createRole(caller: TenantPrincipal, draft: RoleDraft): Pro
   await assertNameFree(draft.name);
   const actor = actorId(caller);
   const role = await Role.query().insert({ ...draft, key: null, isSystem: false, createdBy: actor, updatedBy: actor }).returning('*');
-  recordAudit({ action: 'role.create', resourceType: 'role', resourceId: role.id, after: { name: role.name, permissions: role.permissions } });
+  recordEvent({ type: 'role.created', id: role.id, name: role.name, permissions: role.permissions });
   return role;
 }
 
@@ -55,10 +55,9 @@ export async function updateRole(caller: TenantPrincipal, id: string, patch: Par
   if (patch.permissions) assertHolds(caller, patch.permissions, 'grant these permissions');
   if (patch.name && patch.name.toLowerCase() !== role.name.toLowerCase()) await assertNameFree(patch.name);
   const updated = await Role.query().patchAndFetchById(id, { ...patch, updatedBy: actorId(caller) });
-  recordAudit({
-    action: 'role.update',
-    resourceType: 'role',
-    resourceId: id,
+  recordEvent({
+    type: 'role.updated',
+    id,
     before: { name: role.name, permissions: role.permissions },
     after: { name: updated.name, permissions: updated.permissions },
   });
@@ -82,7 +81,7 @@ export async function deleteRole(caller: TenantPrincipal, id: string): Promise<v
     ]);
   }
   await Role.query().findById(id).patch({ deletedAt: new Date(), updatedBy: actorId(caller) });
-  recordAudit({ action: 'role.delete', resourceType: 'role', resourceId: id, before: { name: role.name, permissions: role.permissions } });
+  recordEvent({ type: 'role.deleted', id, name: role.name, permissions: role.permissions });
 }
 
 /** A custom role the caller may change: system roles are data from the migrations, the same for every tenant. */

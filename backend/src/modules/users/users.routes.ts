@@ -39,6 +39,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/users',
+      auditResource: 'user',
       permission: 'users:manage',
       summary: 'Add a member: active with a password, else invited with a one-time inviteToken in this answer only',
       tags,
@@ -53,6 +54,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'patch',
       path: '/users/:id',
+      auditResource: 'user',
       permission: 'users:manage',
       summary: "Change a member's role, status or profile; disabling revokes their sessions at once",
       tags,
@@ -62,6 +64,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'delete',
       path: '/users/:id',
+      auditResource: 'user',
       permission: 'users:manage',
       summary: 'Remove a member (soft delete); their sessions end at once',
       tags,

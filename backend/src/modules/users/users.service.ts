@@ -9,7 +9,7 @@ import { assertHolds, resolveRole } from '../roles/roles.service';
 import { Team } from '../teams/team.model';
 import { newInvitation } from './invitations.service';
 import { User, UserStatus } from './user.model';
-import { recordAudit } from '../audit/audit-context';
+import { recordEvent } from '../events/event-context';
 
 export interface NewUser {
   email: string;
@@ -90,12 +90,11 @@ export async function addUser(caller: TenantPrincipal, draft: UserDraft, setting
     createdBy: actor,
     updatedBy: actor,
   });
-  recordAudit({
-    action: 'user.create',
-    resourceType: 'user',
-    resourceId: id,
-    after: { email: draft.email, firstName: draft.firstName, lastName: draft.lastName, roleId: role.id, teamId: draft.teamId ?? null, status: invitation ? 'invited' : 'active' },
-    subject: draft.email,
+  recordEvent({
+    type: 'user.created',
+    id,
+    email: draft.email,
+    profile: { email: draft.email, firstName: draft.firstName, lastName: draft.lastName, roleId: role.id, teamId: draft.teamId ?? null, status: invitation ? 'invited' : 'active' },
   });
   return { user: await getUser(id), invitation: invitation && { token: invitation.token, expiresAt: invitation.inviteExpiresAt } };
 }
@@ -131,13 +130,12 @@ export async function updateUser(caller: TenantPrincipal, id: string, changes: U
   if (disabling) await revokeSessions({ userId: id }, 'user_disabled');
   const updated = await getUser(id);
   const fields = ['firstName', 'lastName', 'teamId', 'status', 'roleId'] as const;
-  recordAudit({
-    action: role && role.id !== user.roleId ? 'user.role_change' : 'user.update',
-    resourceType: 'user',
-    resourceId: id,
+  recordEvent({
+    type: 'user.updated',
+    id,
+    email: user.email,
     before: Object.fromEntries(fields.map((field) => [field, user[field]])),
     after: Object.fromEntries(fields.map((field) => [field, updated[field]])),
-    subject: user.email,
   });
   return updated;
 }
@@ -146,7 +144,7 @@ export async function updateUser(caller: TenantPrincipal, id: string, changes: U
 export async function removeUser(caller: TenantPrincipal, id: string): Promise<void> {
   if (caller.kind === 'user' && caller.userId === id) throw new AppError('FORBIDDEN', 'You cannot delete yourself');
   const user = await userInReach(caller, id, 'delete this user');
-  recordAudit({ action: 'user.delete', resourceType: 'user', resourceId: id, before: { email: user.email, roleId: user.roleId }, subject: user.email });
+  recordEvent({ type: 'user.deleted', id, email: user.email, roleId: user.roleId });
   await User.query()
     .findById(id)
     .patch({ deletedAt: new Date(), inviteTokenHash: null, inviteExpiresAt: null, updatedBy: actorId(caller) });

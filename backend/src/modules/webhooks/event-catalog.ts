@@ -1,7 +1,7 @@
-import { CRM_RESOURCE_DEFINITIONS } from '../crm/crm-resources';
+import { CRM_RESOURCES } from '../crm/resource-definition';
 
 /** The singular name of every CRM resource: `lead`, `deal`, ... */
-export const EVENT_RESOURCES = [...CRM_RESOURCE_DEFINITIONS.values()].map((def) => def.singular);
+export const EVENT_RESOURCES: readonly string[] = CRM_RESOURCES;
 
 const ACTIONS = ['created', 'updated', 'deleted'] as const;
 

@@ -4,6 +4,7 @@ import { Logger } from '../../infra/logger';
 import { withTenant } from '../../infra/tenant-scope';
 import { decryptCredential, rowContext } from '../credentials/credential-crypto';
 import { slackMessage } from '../integrations/slack-message';
+import { forgetTargets } from './delivery-targets';
 import { DestinationRefused, vetDestination } from './destination-guard';
 import { HttpOutcome, postJson } from './webhook-http';
 import { enqueueDeliveries, OutboxEvent } from './webhook-outbox';
@@ -105,6 +106,8 @@ export async function attemptDelivery(deps: DeliveryDeps, tenantId: string, deli
       if (delivery.integrationId) await trx('integrations').where({ id: delivery.integrationId }).update({ active: false, disabledReason: reason });
     }
   });
+  // This instance stops storing events for a target it just turned off; others within TARGETS_CACHE_MS.
+  if (result.status === 410) forgetTargets(tenantId);
   deps.logger.info('webhook delivery attempted', {
     component: 'webhooks',
     tenantId,

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { tenantScope } from '../../infra/tenant-scope';
 import { enqueueJob } from '../../jobs/enqueue';
-import { AuditEvent } from '../audit/audit-context';
-import { CRM_RESOURCE_DEFINITIONS } from '../crm/crm-resources';
+import { definitionOf } from '../crm/crm-resources';
 import { presentRecord } from '../crm/record-model';
-import { RecordData, ResourceDefinition } from '../crm/resource-definition';
-import { slackEventOf } from '../integrations/slack-message';
+import { CrmResource, RecordData } from '../crm/resource-definition';
+import { EventOf } from '../events/domain-events';
+import { defineSubscriber } from '../events/event-subscriber';
+import { activeTargets } from './delivery-targets';
 import { matchesAny } from './event-catalog';
 
 /** An event as stored in the outbox and sent: `data.object` is the record as the API shows it. */
@@ -17,10 +18,18 @@ export interface OutboxEvent {
   data: { object: RecordData; previousAttributes?: RecordData };
 }
 
-interface Target {
+/** Where stored events go: a subscription or an integration, and which events it takes. */
+export interface OutboxTarget {
   subscriptionId?: string;
   integrationId?: string;
   accepts(event: OutboxEvent): boolean;
+}
+
+/** A record to show in an event: the record as it stands after the write, or `fallback` once it is gone. */
+export interface RecordRef {
+  resource: CrmResource;
+  id: string;
+  fallback?: RecordData;
 }
 
 export const DELIVERY_JOB = 'webhooks.deliver';
@@ -30,106 +39,104 @@ export const DELIVERIES_PER_JOB = 100;
 const IMPORT_EVENT_CHUNK = 500;
 export const RETRY_WINDOW_MS = 24 * 3600_000;
 
-const BY_SINGULAR = new Map([...CRM_RESOURCE_DEFINITIONS.values()].map((def) => [def.singular, def]));
-const VERBS: Record<string, string> = { create: 'created', update: 'updated', delete: 'deleted', purge: 'deleted', convert: 'converted' };
-
-type Change = { def: ResourceDefinition; type: string; id: string; audit: AuditEvent };
-type ImportChange = { def: ResourceDefinition; importId: string; undo: boolean };
+type Change = RecordRef & { type: string; previousAttributes?: RecordData };
+type ImportEvent = EventOf<'records.imported' | 'import.undone'>;
 
 /**
- * The one place CRM writes become webhook events: the audit entries the request queued (every create,
- * update, delete, conversion, import and import undo of a CRM resource is audited) are read just
- * before the audit writer takes them, in the same transaction, so an event commits exactly when its
- * change does. Nothing is stored unless an active subscription or integration wants the event.
+ * CRM writes become webhook events (`lead.created`, `deal.stage_changed`, ...), stored in the change's
+ * transaction, so an event commits exactly when its change does (an outbox). Nothing is stored unless an
+ * active subscription or custom-webhook integration wants the event.
  */
-export async function publishWebhookEvents(audit: readonly AuditEvent[]): Promise<void> {
-  const changes: Change[] = [];
-  const imports: ImportChange[] = [];
-  for (const event of audit) {
-    const [resource, verb] = event.action.split('.') as [string, string | undefined];
-    const def = BY_SINGULAR.get(resource);
-    if (!def || !verb) continue;
-    if (event.resourceType === 'import' && event.resourceId && (verb === 'import' || verb === 'import_undo')) {
-      imports.push({ def, importId: event.resourceId, undo: verb === 'import_undo' });
-    } else if (event.resourceType === def.singular && event.resourceId && VERBS[verb]) {
-      changes.push({ def, type: `${def.singular}.${VERBS[verb]}`, id: event.resourceId, audit: event });
+export const webhookOutbox = defineSubscriber({
+  name: 'webhook outbox',
+  types: ['record.created', 'record.updated', 'record.deleted', 'lead.converted', 'deal.stage_changed', 'records.imported', 'import.undone'],
+  async handle(events) {
+    const targets = (await activeTargets()).webhooks.map(
+      (target): OutboxTarget => ({ ...target, accepts: (event: OutboxEvent) => matchesAny(target.patterns, event.type) }),
+    );
+    if (targets.length === 0) return;
+    const changes: Change[] = [];
+    const imports: ImportEvent[] = [];
+    for (const event of events) {
+      switch (event.type) {
+        case 'record.created':
+          changes.push({ resource: event.resource, id: event.id, type: `${event.resource}.created` });
+          break;
+        case 'record.updated':
+          changes.push({ resource: event.resource, id: event.id, type: `${event.resource}.updated`, previousAttributes: event.before });
+          break;
+        case 'record.deleted':
+          changes.push({ resource: event.resource, id: event.id, type: `${event.resource}.deleted`, fallback: event.before });
+          break;
+        case 'lead.converted':
+          changes.push({ resource: 'lead', id: event.id, type: 'lead.converted' });
+          break;
+        case 'deal.stage_changed':
+          changes.push({ resource: 'deal', id: event.id, type: 'deal.stage_changed', previousAttributes: { stage: event.from } });
+          break;
+        case 'records.imported':
+        case 'import.undone':
+          imports.push(event);
+          break;
+      }
     }
-  }
-  if (changes.length === 0 && imports.length === 0) return;
-  const targets = await activeTargets();
-  if (targets.length === 0) return;
-  if (changes.length) await store(await eventsOf(changes), targets);
-  for (const change of imports) await publishImport(change, targets);
-}
+    if (changes.length) {
+      const objectOf = await recordSnapshots(changes);
+      await storeOutboxEvents(
+        changes.map((change) => outboxEvent(change.resource, change.type, objectOf(change), change.previousAttributes)),
+        targets,
+      );
+    }
+    for (const event of imports) await publishImport(event, targets);
+  },
+});
 
-async function activeTargets(): Promise<Target[]> {
-  const { trx } = tenantScope();
-  const [subscriptions, integrations] = await Promise.all([
-    trx('webhookSubscriptions').where({ active: true }).select<Array<{ id: string; events: string[] }>>('id', 'events'),
-    trx('integrations')
-      .where({ active: true })
-      .whereIn('type', ['slack_notification', 'custom_webhook'])
-      .select<Array<{ id: string; type: string; config: { events?: string[] } }>>('id', 'type', 'config'),
-  ]);
-  return [
-    ...subscriptions.map((s) => ({ subscriptionId: s.id, accepts: (e: OutboxEvent) => matchesAny(s.events, e.type) })),
-    ...integrations.map((i) => ({
-      integrationId: i.id,
-      accepts:
-        i.type === 'slack_notification'
-          ? (e: OutboxEvent) => (i.config.events ?? []).includes(slackEventOf(e) ?? '')
-          : (e: OutboxEvent) => matchesAny(i.config.events ?? ['*'], e.type),
-    })),
-  ];
-}
-
-const newEvent = (def: ResourceDefinition, type: string, object: RecordData, previousAttributes?: RecordData): OutboxEvent => ({
+export const outboxEvent = (resource: CrmResource, type: string, object: RecordData, previousAttributes?: RecordData): OutboxEvent => ({
   id: randomUUID(),
   type,
-  resourceType: def.singular,
+  resourceType: resource,
   resourceId: object.id as string,
   data: previousAttributes ? { object, previousAttributes } : { object },
 });
 
-/** Records as they stand after the write (a purged one as it stood before). */
-async function eventsOf(changes: Change[]): Promise<OutboxEvent[]> {
+const refKey = (ref: RecordRef) => `${ref.resource}:${ref.id}`;
+
+/**
+ * The records as the API shows them, as they stand after the write (one query per resource); a record
+ * that is gone (purged) shows its `fallback`, as it stood before.
+ */
+export async function recordSnapshots(refs: readonly RecordRef[]): Promise<(ref: RecordRef) => RecordData> {
   const snapshots = new Map<string, RecordData>();
-  for (const def of new Set(changes.map((change) => change.def))) {
-    const ids = changes.filter((change) => change.def === def).map((change) => change.id);
+  for (const resource of new Set(refs.map((ref) => ref.resource))) {
+    const def = definitionOf(resource);
+    const ids = refs.filter((ref) => ref.resource === resource).map((ref) => ref.id);
     const rows = (await def.model.query().whereIn('id', ids)) as unknown as RecordData[];
-    for (const row of rows) snapshots.set(`${def.singular}:${row.id as string}`, presentRecord(row, def.present));
+    for (const row of rows) snapshots.set(refKey({ resource, id: row.id as string }), presentRecord(row, def.present));
   }
-  return changes.flatMap(({ def, type, id, audit }) => {
-    const object = snapshots.get(`${def.singular}:${id}`) ?? { id, ...(audit.before ?? {}) };
-    if (!type.endsWith('.updated')) return [newEvent(def, type, object)];
-    const events = [newEvent(def, type, object, audit.before ?? {})];
-    if (def.singular === 'deal' && audit.after && 'stage' in audit.after) {
-      events.push(newEvent(def, 'deal.stage_changed', object, { stage: audit.before?.stage ?? null }));
-    }
-    return events;
-  });
+  return (ref) => snapshots.get(refKey(ref)) ?? { id: ref.id, ...(ref.fallback ?? {}) };
 }
 
 /** An import's rows, a chunk at a time: one insert of events, one of deliveries and a few jobs per chunk. */
-async function publishImport({ def, importId, undo }: ImportChange, targets: Target[]): Promise<void> {
+async function publishImport(event: ImportEvent, targets: OutboxTarget[]): Promise<void> {
   const { trx } = tenantScope();
+  const def = definitionOf(event.resource);
   for (const action of ['created', 'updated'] as const) {
-    const type = `${def.singular}.${undo && action === 'created' ? 'deleted' : action}`;
+    const type = `${def.singular}.${event.type === 'import.undone' && action === 'created' ? 'deleted' : action}`;
     if (!targets.some((target) => target.accepts({ id: '', type, resourceType: def.singular, resourceId: null, data: { object: {} } }))) continue;
     let after = '00000000-0000-0000-0000-000000000000';
     for (;;) {
-      const items = (await trx('importItems').where({ importId, action }).where('recordId', '>', after).orderBy('recordId').limit(IMPORT_EVENT_CHUNK).select('recordId')) as Array<{ recordId: string }>;
+      const items = (await trx('importItems').where({ importId: event.importId, action }).where('recordId', '>', after).orderBy('recordId').limit(IMPORT_EVENT_CHUNK).select('recordId')) as Array<{ recordId: string }>;
       const ids = items.map((item) => item.recordId);
       if (ids.length === 0) break;
       after = ids[ids.length - 1]!;
       const rows = (await def.model.query().whereIn('id', ids)) as unknown as RecordData[];
-      await store(rows.map((row) => newEvent(def, type, presentRecord(row, def.present))), targets);
+      await storeOutboxEvents(rows.map((row) => outboxEvent(def.singular, type, presentRecord(row, def.present))), targets);
     }
   }
 }
 
 /** Stores the events some target wants, one delivery per event and target, and the jobs that send them. */
-async function store(events: OutboxEvent[], targets: Target[]): Promise<void> {
+export async function storeOutboxEvents(events: OutboxEvent[], targets: readonly OutboxTarget[]): Promise<void> {
   const { trx, tenantId } = tenantScope();
   const wanted = events.map((event) => ({ event, targets: targets.filter((target) => target.accepts(event)) })).filter((entry) => entry.targets.length);
   if (wanted.length === 0) return;

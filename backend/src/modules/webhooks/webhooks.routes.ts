@@ -30,6 +30,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/webhooks',
+      auditResource: 'webhook',
       permission: PERMISSION,
       summary: 'Subscribe a URL to events (`lead.created`, `deal.*`, `*`); the signing secret is in this answer only',
       description:
@@ -52,6 +53,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'patch',
       path: '/webhooks/:id',
+      auditResource: 'webhook',
       permission: PERMISSION,
       summary: 'Change the URL, events, description or active flag; turning it on clears the reason it was turned off',
       tags,
@@ -62,6 +64,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'delete',
       path: '/webhooks/:id',
+      auditResource: 'webhook',
       permission: PERMISSION,
       summary: 'Delete a subscription and its delivery log',
       tags,
@@ -74,6 +77,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/webhooks/:id/ping',
+      auditResource: 'webhook',
       permission: PERMISSION,
       summary: 'Send a `ping` event to this subscription (sent by the job engine after the answer)',
       tags,
@@ -84,6 +88,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/webhooks/:id/replay',
+      auditResource: 'webhook',
       permission: PERMISSION,
       summary: 'Send stored events again to this subscription: the ones named, or all since a time (at most 1000)',
       description: 'Only events the subscription subscribes to are sent; each gets a new delivery. Events are kept 30 days.',
@@ -118,6 +123,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/webhook-deliveries/:id/retry',
+      auditResource: 'webhook_delivery',
       permission: PERMISSION,
       summary: 'Send a succeeded or failed delivery again now, with a fresh 24-hour retry window',
       tags,

@@ -5,9 +5,9 @@ import { encryptCredential, rowContext } from '../credentials/credential-crypto'
 import { randomSecret } from '../../lib/crypto';
 import { AppError, notFound } from '../../lib/errors';
 import { CreationPage, pageByCreation } from '../../lib/pagination';
-import { recordAudit } from '../audit/audit-context';
+import { recordEvent } from '../events/event-context';
 import { assertAcceptableUrl } from './destination-guard';
-import { matchesAny } from './event-catalog';
+import { EVENT_TYPES, matchesAny } from './event-catalog';
 import { WebhookDelivery, WebhookSubscription } from './webhook.models';
 import { enqueueDeliveries, RETRY_WINDOW_MS } from './webhook-outbox';
 import { presentDelivery, presentSubscription } from './webhook.presenter';
@@ -84,7 +84,7 @@ export function webhooksService(config: AppConfig) {
           updatedBy: actor,
         } as never)
         .returning('*');
-      recordAudit({ action: 'webhook.create', resourceType: 'webhook', resourceId: id, after: { url: draft.url, events: draft.events, active: draft.active } });
+      recordEvent({ type: 'webhook.created', id, url: draft.url, events: draft.events, active: draft.active });
       return { ...presentSubscription(subscription), secret };
     },
 
@@ -94,10 +94,9 @@ export function webhooksService(config: AppConfig) {
       if (patch.url !== undefined) await assertAcceptableUrl(patch.url, 'url', guard);
       const changes = { ...patch, ...(patch.active ? { disabledReason: null } : {}), updatedBy: actor };
       const updated = await WebhookSubscription.query().patchAndFetchById(id, changes as never);
-      recordAudit({
-        action: 'webhook.update',
-        resourceType: 'webhook',
-        resourceId: id,
+      recordEvent({
+        type: 'webhook.updated',
+        id,
         before: Object.fromEntries(Object.keys(patch).map((field) => [field, existing[field as keyof SubscriptionDraft]])),
         after: patch,
       });
@@ -107,7 +106,7 @@ export function webhooksService(config: AppConfig) {
     async remove(id: string) {
       const existing = await load(id);
       await WebhookSubscription.query().deleteById(id);
-      recordAudit({ action: 'webhook.delete', resourceType: 'webhook', resourceId: id, before: { url: existing.url, events: existing.events } });
+      recordEvent({ type: 'webhook.deleted', id, url: existing.url, events: existing.events });
     },
 
     /** A `ping` event to this subscription alone: a way to check a receiver. */
@@ -124,7 +123,8 @@ export function webhooksService(config: AppConfig) {
     async replay(id: string, input: { eventIds?: string[]; since?: Date }) {
       const subscription = await load(id);
       if (!subscription.active) throw new AppError('CONFLICT', 'The webhook is inactive; turn it on before replaying');
-      const query = tenantScope().trx('webhookEvents').whereNot('type', 'ping').orderBy([{ column: 'createdAt' }, { column: 'id' }]).limit(REPLAY_MAX);
+      // Stored events of the catalogue only: not pings, not Slack notices.
+      const query = tenantScope().trx('webhookEvents').whereIn('type', EVENT_TYPES).orderBy([{ column: 'createdAt' }, { column: 'id' }]).limit(REPLAY_MAX);
       if (input.eventIds) query.whereIn('id', input.eventIds);
       else query.where('createdAt', '>=', input.since!);
       const events = (await query.select('id', 'type')) as Array<{ id: string; type: string }>;
@@ -132,7 +132,7 @@ export function webhooksService(config: AppConfig) {
         throw new AppError('VALIDATION_ERROR', 'Some events do not exist', [{ field: 'eventIds', message: 'names an event that does not exist (or was purged)' }]);
       }
       const deliveries = await deliverTo(id, events.filter((event) => matchesAny(subscription.events, event.type)).map((event) => event.id));
-      recordAudit({ action: 'webhook.replay', resourceType: 'webhook', resourceId: id, after: { deliveries: deliveries.length } });
+      recordEvent({ type: 'webhook.replayed', id, deliveries: deliveries.length });
       return { deliveries: deliveries.length };
     },
 
@@ -171,7 +171,7 @@ export function webhooksService(config: AppConfig) {
         .where({ id })
         .update({ status: 'pending', nextAttemptAt: now, retryUntil: new Date(now.getTime() + RETRY_WINDOW_MS), lastError: null });
       await enqueueDeliveries([id]);
-      recordAudit({ action: 'webhook_delivery.retry', resourceType: 'webhook_delivery', resourceId: id });
+      recordEvent({ type: 'webhook_delivery.retried', id });
       return presentDelivery(await loadDelivery(id));
     },
   };

@@ -1,0 +1,87 @@
+import type { CrmResource, RecordData } from '../crm/resource-definition';
+
+/** What every change of a CRM record carries: which resource, which record, and whom it is about. */
+interface RecordFact {
+  resource: CrmResource;
+  id: string;
+  /** The email of the person the record is about: the audit trail encrypts their values under their key. */
+  subject: string | null;
+}
+
+/** An export's query and, once the stream has ended, how many rows it sent. */
+export interface ExportDetails {
+  format: 'csv';
+  sort: unknown;
+  q: string | null;
+  includeDeleted: boolean;
+  filters: Record<string, unknown>;
+  /** Counted as the rows stream; the event is published when the export's transaction ends, after the last row. */
+  rows: number;
+}
+
+type Fields = Record<string, unknown>;
+
+/**
+ * Every domain event, by type, with what it carries. Services say what happened (`recordEvent`); the
+ * subscribers of the registry (event-registry.ts) turn events into audit entries, webhook events, Slack
+ * messages and e-mails. A type renamed or removed here is a compile error in each subscriber of it.
+ */
+export interface DomainEventMap {
+  /** A CRM record was created; `record` holds its fields as stored. */
+  'record.created': RecordFact & { record: RecordData };
+  /** Only the fields that changed, before and after. */
+  'record.updated': RecordFact & { before: RecordData; after: RecordData };
+  /** Soft-deleted, or erased for good when `permanently`. */
+  'record.deleted': RecordFact & { before: RecordData; permanently: boolean };
+  'lead.converted': { id: string; subject: string | null; fromStatus: unknown; accountId: string; contactId: string; dealId: string | null };
+  /** A deal moved from one stage to another (recorded besides its `record.updated`). */
+  'deal.stage_changed': { id: string; from: string | null; to: string };
+  'records.imported': {
+    resource: CrmResource;
+    importId: string;
+    mode: string;
+    upsertBy: string | null;
+    created: number;
+    updated: number;
+    failed: number;
+  };
+  'import.undone': { resource: CrmResource; importId: string; deleted: number; restored: number };
+  'records.exported': { resource: CrmResource; details: ExportDetails };
+
+  'user.created': { id: string; email: string; profile: Fields };
+  /** `before` and `after` hold the same fields; a different `roleId` is a role change. */
+  'user.updated': { id: string; email: string; before: Fields; after: Fields };
+  'user.deleted': { id: string; email: string; roleId: string };
+  'role.created': { id: string; name: string; permissions: string[] };
+  'role.updated': { id: string; before: { name: string; permissions: string[] }; after: { name: string; permissions: string[] } };
+  'role.deleted': { id: string; name: string; permissions: string[] };
+  'api_key.created': { id: string; name: string; prefix: string; roleId: string; permissions: string[] | null; expiresAt: Date | string | null };
+  'api_key.revoked': { id: string; name: string; prefix: string };
+  'auth.logged_out': { sessionId: string };
+  'auth.password_changed': { userId: string; sessionsRevoked: number };
+
+  'webhook.created': { id: string; url: string; events: string[]; active: boolean };
+  'webhook.updated': { id: string; before: Fields; after: Fields };
+  'webhook.deleted': { id: string; url: string; events: string[] };
+  'webhook.replayed': { id: string; deliveries: number };
+  'webhook_delivery.retried': { id: string };
+  'integration.created': { id: string; integrationType: string; name: string; active: boolean; config: Fields };
+  /** Secrets in `config` are already masked. */
+  'integration.updated': { id: string; before: Fields; after: Fields };
+  'integration.deleted': { id: string; integrationType: string; name: string };
+
+  'organization.settings_updated': { tenantId: string; before: Fields; after: Fields };
+  'organization.deletion_requested': { tenantId: string; purgeAt: string | null };
+  'organization.deletion_cancelled': { tenantId: string; purgeAt: string };
+  'organization.export_requested': { exportId: string; format: string };
+  'organization.export_downloaded': { exportId: string; format: string };
+  'privacy.accessed': { subjectRef: string; auditEntries: number };
+  'privacy.erased': { result: Fields };
+}
+
+export type DomainEventType = keyof DomainEventMap;
+
+/** One event: its `type` and what that type carries. */
+export type EventOf<T extends DomainEventType> = { [K in T]: { type: K } & DomainEventMap[K] }[T];
+
+export type DomainEvent = EventOf<DomainEventType>;
