@@ -6,6 +6,7 @@ import { withTenant } from '../src/infra/tenant-scope';
 import { enqueueJob } from '../src/jobs/enqueue';
 import { defineJob, JobDefinition, tenantPayload } from '../src/jobs/job-definition';
 import { pruneTenantAudit } from '../src/modules/audit/audit-retention';
+import { sealTenantAudit } from '../src/modules/audit/audit-sealer';
 import { login, registerTenant, Registered } from './support/api-fixtures';
 import { TestJobRunner } from './support/jobs';
 import { startServer } from './support/server-process';
@@ -159,6 +160,8 @@ describe('background jobs', () => {
       for (const name of ['One', 'Two', 'Three']) {
         expect((await request(t.app).post('/api/v1/leads').set(owner.auth).send({ lastName: name })).status).toBe(201);
       }
+      // Retention prunes a prefix of the chain: entries are sealed first (the sealer runs every second or two).
+      await sealTenantAudit(jobs.owner, owner.tenantId);
       const before = await request(t.app).get('/api/v1/audit-logs?limit=500').set(owner.auth);
       const prunedCount = before.body.data.length as number;
       const cutoff = new Date(Date.now() + 1000);
@@ -171,8 +174,9 @@ describe('background jobs', () => {
       const after = await request(t.app).get('/api/v1/audit-logs?limit=500').set(owner.auth);
       expect(after.body.data).toHaveLength(1);
       expect(after.body.data[0].resourceType).toBe('lead');
+      await sealTenantAudit(jobs.owner, owner.tenantId);
       const verify = await request(t.app).get('/api/v1/audit-logs/verify').set(owner.auth);
-      expect(verify.body.data).toEqual({ valid: true, entries: 1 });
+      expect(verify.body.data).toEqual({ valid: true, sealed: 1, pending: 0, oldestPendingAt: null });
 
       const archives = await request(t.app).get('/api/v1/audit-logs/archives').set(owner.auth);
       expect(archives.status).toBe(200);
@@ -206,6 +210,7 @@ describe('background jobs', () => {
 
     it('archives are tenant data: another tenant neither lists nor downloads them', async () => {
       const owner = await registerTenant(t.app);
+      await sealTenantAudit(jobs.owner, owner.tenantId);
       await pruneTenantAudit(jobs.owner, owner.tenantId, new Date(Date.now() + 1000));
       const mine = await request(t.app).get('/api/v1/audit-logs/archives').set(owner.auth);
       expect(mine.body.data).toHaveLength(1);

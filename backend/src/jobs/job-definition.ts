@@ -11,8 +11,8 @@ export interface JobDeps {
   /** The platform role's pool: lists tenants across the platform, reads no secret column. */
   platformKnex: Knex;
   /**
-   * The schema owner: only for what the runtime role may not do by design (pruning the append-only
-   * audit log, deleting a tenant). Every statement on it names its tenant explicitly.
+   * The schema owner: only for what the runtime role may not do by design (sealing and pruning the
+   * append-only audit log, deleting a tenant). Every statement on it names its tenant explicitly.
    */
   ownerKnex: Knex;
   logger: Logger;

@@ -15,7 +15,7 @@ const filters = {
     .messages({ 'date.min': '{{#label}} must not be before from' }),
 };
 
-/** The cursor holds the last entry's seq: per tenant, gapless and only ever growing, so pages never shift. */
+/** The cursor holds the last entry's append order (pending entries have no seq yet): it only ever grows, so pages never shift. */
 export const listAuditLogsQuery = Joi.object({
   ...filters,
   limit: Joi.number().integer().min(1).max(500).default(50),
@@ -26,6 +26,6 @@ export const exportAuditLogsQuery = Joi.object({ ...filters, format: Joi.string(
 
 export const auditStatsQuery = Joi.object({ from: filters.from, to: filters.to });
 
-export type ListAuditLogsQuery = AuditFilters & { limit: number; cursor?: [seq: number] };
+export type ListAuditLogsQuery = AuditFilters & { limit: number; cursor?: [appendId: number] };
 
 export type ExportAuditLogsQuery = AuditFilters & { format: ExportFormat };
