@@ -12,8 +12,9 @@ const { runtimeGroupRole, platformGroupRole } = require('./support/tenant-table'
  * - the only UPDATE allowed is sealing: seq and hash from NULL to a value (prev_hash with them),
  *   once, with every other column unchanged; any other UPDATE is refused;
  * - DELETE only for retention pruning (app.audit_prune) or a purged tenant, as before;
- * - the runtime role has no UPDATE privilege at all (so it cannot even seal), and no longer writes the
- *   chain heads: only the sealer and pruning (both the owner) do.
+ * - the runtime role has no UPDATE privilege at all (so it cannot even seal), may INSERT only the
+ *   columns a writer fills (naming seq, prev_hash or hash is a permission error, checked before any
+ *   trigger or policy), and no longer writes the chain heads: only the sealer and pruning (the owner) do.
  *
  * append_id (an identity, drawn at insert) is the append order: the order the sealer seals in, and
  * the order readers list entries in, pending ones included.
@@ -48,6 +49,18 @@ const GUARD = `
     RAISE EXCEPTION 'audit_logs is append-only: DELETE refused';
   END $$`;
 
+/** What a writer fills: every column but the seal and the identity. A column added later needs its grant too. */
+const SEALER_COLUMNS = ['seq', 'prev_hash', 'hash', 'append_id'];
+
+async function writerColumns(knex) {
+  const { rows } = await knex.raw(
+    "select column_name from information_schema.columns where table_schema = 'public' and table_name = 'audit_logs' order by ordinal_position",
+  );
+  return rows.map((row) => row.column_name).filter((name) => !SEALER_COLUMNS.includes(name));
+}
+
+const quoted = (columns) => columns.map((name) => `"${name}"`).join(', ');
+
 /** Row-level security is forced on the owner too: the backfill must see every tenant's rows. */
 async function withoutForcedRls(knex, fn) {
   await knex.raw('ALTER TABLE audit_logs NO FORCE ROW LEVEL SECURITY');
@@ -81,6 +94,8 @@ exports.up = async function up(knex) {
   await knex.raw(GUARD);
   await knex.raw('CREATE TRIGGER audit_logs_guard BEFORE INSERT OR UPDATE OR DELETE ON audit_logs FOR EACH ROW EXECUTE FUNCTION app_guard_audit_log()');
 
+  await knex.raw('REVOKE INSERT ON audit_logs FROM ??', [runtime]);
+  await knex.raw(`GRANT INSERT (${quoted(await writerColumns(knex))}) ON audit_logs TO ??`, [runtime]);
   await knex.raw('GRANT SELECT (append_id) ON audit_logs TO ??', [platform]);
   await knex.raw('REVOKE INSERT, UPDATE ON audit_chain_heads FROM ??', [runtime]);
 };
@@ -90,6 +105,8 @@ exports.down = async function down(knex) {
   const platform = await platformGroupRole(knex);
   await knex.raw('GRANT INSERT, UPDATE ON audit_chain_heads TO ??', [runtime]);
   await knex.raw('REVOKE SELECT (append_id) ON audit_logs FROM ??', [platform]);
+  await knex.raw(`REVOKE INSERT (${quoted(await writerColumns(knex))}) ON audit_logs FROM ??`, [runtime]);
+  await knex.raw('GRANT INSERT ON audit_logs TO ??', [runtime]);
   await knex.raw('DROP TRIGGER audit_logs_guard ON audit_logs');
   await knex.raw('DROP FUNCTION app_guard_audit_log()');
   await knex.raw('DROP INDEX audit_logs_pending_idx');

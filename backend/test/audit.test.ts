@@ -545,12 +545,13 @@ describe('audit log', () => {
       const [pendingId, otherId] = await asOwner(admin.tenantId, (trx) => trx('audit_logs').where({ tenant_id: admin.tenantId }).orderBy('append_id').pluck('id'));
       const seal = (id: string, values: Record<string, unknown>) =>
         asOwner(admin.tenantId, (trx) => trx('audit_logs').where({ tenant_id: admin.tenantId, id }).update(values));
-      // The runtime role may not seal at all.
+      // The runtime role may not seal at all, nor move a chain head.
+      await expect(withTenant(runtime, admin.tenantId, (trx) => trx('auditChainHeads').insert({ tenantId: admin.tenantId }))).rejects.toMatchObject({ code: '42501' });
       await expect(withTenant(runtime, admin.tenantId, (trx) => trx('auditLogs').where({ id: pendingId }).update({ seq: 1, hash: 'h' }))).rejects.toMatchObject({ code: '42501' });
-      // Entries are born unsealed, whoever inserts them.
+      // Entries are born unsealed, whoever inserts them: the runtime role may not even name the seal columns.
       await expect(
         withTenant(runtime, admin.tenantId, (trx) => trx('auditLogs').insert({ tenantId: admin.tenantId, actorType: 'user', action: 'forged', seq: 99, hash: 'h' })),
-      ).rejects.toThrow(/appended unsealed/);
+      ).rejects.toMatchObject({ code: '42501' });
       await expect(
         asOwner(admin.tenantId, (trx) => trx('audit_logs').insert({ tenant_id: admin.tenantId, actor_type: 'user', action: 'forged', seq: 99, hash: 'h' })),
       ).rejects.toThrow(/appended unsealed/);

@@ -154,6 +154,35 @@ describe('background jobs', () => {
     });
   });
 
+  describe('audit sealing', () => {
+    const verify = async (account: Registered) => (await request(t.app).get('/api/v1/audit-logs/verify').set(account.auth)).body.data;
+
+    it('the scheduled audit.seal job seals every tenant with pending entries and queues its next sweep a second later', async () => {
+      const first = await registerTenant(t.app);
+      const second = await registerTenant(t.app);
+      for (const account of [first, second]) {
+        expect((await request(t.app).post('/api/v1/leads').set(account.auth).send({ lastName: 'Sealed' })).status).toBe(201);
+        expect(await verify(account)).toMatchObject({ valid: true, sealed: 0, pending: expect.any(Number) });
+      }
+      await jobs.enqueueScheduled('audit.seal');
+      await jobs.runUntilIdle();
+      // Another file's runner may be mid-sweep over these tenants (this sweep skips them then): wait for it.
+      for (const account of [first, second]) {
+        const deadline = Date.now() + 10_000;
+        while ((await verify(account)).pending > 0) {
+          if (Date.now() > deadline) throw new Error('the entries were never sealed');
+          await jobs.runUntilIdle();
+        }
+        expect(await verify(account)).toEqual({ valid: true, sealed: expect.any(Number), pending: 0, oldestPendingAt: null });
+      }
+      const next = await jobs.owner('graphile_worker.jobs').where({ task_identifier: 'audit.seal', key: 'audit.seal' }).first<{ run_at: Date } | undefined>('run_at');
+      expect(next).toBeDefined();
+      expect(next!.run_at.getTime()).toBeGreaterThan(Date.now() - 60_000);
+      // The loop runs in production; here tests seal when they need to.
+      await jobs.owner.raw("select graphile_worker.remove_job('audit.seal')");
+    });
+  });
+
   describe('audit retention', () => {
     it('archives, then prunes, entries older than the cutoff; the chain still verifies and the archive holds them', async () => {
       const owner = await registerTenant(t.app);
