@@ -37,6 +37,8 @@ export interface JobDefinition<P = Record<string, unknown>> {
   payload: Joi.ObjectSchema<P>;
   /** Crontab (UTC) for maintenance jobs, which then run once per tick across every instance. */
   schedule?: string;
+  /** Also queued (under its name as job key, so once) when an engine starts: for a loop that queues itself again. */
+  queueAtStart?: boolean;
   maxAttempts?: number;
   run(payload: P, deps: JobDeps, job: JobRun): Promise<void>;
 }

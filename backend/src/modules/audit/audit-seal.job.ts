@@ -10,8 +10,8 @@ const RESWEEP_SECONDS = 1;
 
 /**
  * Seals every tenant's pending audit entries, then schedules itself again a second later: crontab's
- * minute is far too coarse for this, so the crontab entry only (re)starts the loop, and the job key
- * keeps one sweep queued at a time however many instances run jobs. A tenant another sealer is busy
+ * minute is far too coarse for this, so an engine starting and the crontab entry only (re)start the
+ * loop, and the job key keeps one sweep queued at a time however many instances run jobs. A tenant another sealer is busy
  * with is skipped (it is being sealed); a tenant that fails is logged and left for the next sweep, where
  * `/health` and the audit_pending_* metrics show it if it keeps failing.
  */
@@ -19,6 +19,7 @@ export const auditSealJob = defineJob({
   name: AUDIT_SEAL_JOB,
   payload: schedulePayload,
   schedule: '* * * * *',
+  queueAtStart: true,
   // The loop re-queues itself; a retried attempt would only run beside it.
   maxAttempts: 1,
   async run(_payload, deps, job) {
