@@ -67,8 +67,8 @@ export const canonicalEntry = (entry: ChainedEntry): string =>
 /** sha256(prev_hash || canonical entry), hex; the first entry after the anchor links to it (or to nothing). */
 export const chainHash = (prevHash: string | null, entry: ChainedEntry): string => sha256Hex(`${prevHash ?? ''}${canonicalEntry(entry)}`);
 
-/** What is not yet in the chain: entries appended and not yet sealed (the sealer runs every second or two). */
-export interface PendingEntries {
+/** What the chain holds, and what waits to enter it (the sealer runs every second or two). */
+export interface ChainCounts {
   /** Entries the chain holds from its anchor on, i.e. those this verification checks. */
   sealed: number;
   pending: number;
@@ -76,7 +76,7 @@ export interface PendingEntries {
   oldestPendingAt: string | null;
 }
 
-export type ChainVerdict = PendingEntries &
+export type ChainVerdict = ChainCounts &
   (
     | { valid: true }
     | {
@@ -122,7 +122,7 @@ export async function verifyAuditChain(): Promise<ChainVerdict> {
     [tenantId],
   );
   const state = states[0]!;
-  const backlog: PendingEntries = {
+  const backlog: ChainCounts = {
     sealed: state.sealed,
     pending: state.pending,
     oldestPendingAt: state.oldest_pending_at ? state.oldest_pending_at.toISOString() : null,
