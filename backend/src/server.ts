@@ -7,6 +7,7 @@ import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { resolveDatabase } from './infra/database-target';
 import { createLogger, Logger } from './infra/logger';
 import { createMetrics } from './infra/metrics';
+import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
 import { JOBS } from './jobs/job-catalog';
 import { JobEngine, startJobEngine } from './jobs/job-engine';
 import { migrateDatabase, seedDatabase } from './infra/migrator';
@@ -37,12 +38,13 @@ async function main(): Promise<void> {
 
   const credentials = runtimeCredentials(database.adminUrl, config.db.appUrl);
   const knex = createAppKnex(credentials.url, config.db, logger);
-  // Admin console routes only; two connections suffice for a handful of operators.
+  // Admin console routes and the audit backlog probes; two connections suffice.
   const platformKnex = createAppKnex(platformCredentials(database.adminUrl).url, { ...config.db, poolMax: 2 }, logger);
   await ensureSuperAdmin(knex, config, logger);
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
   const lifecycle = { draining: false };
   const metrics = createMetrics(knex);
+  registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
   const deps = { config, knex, platformKnex, redis, logger, metrics, lifecycle };
   const app = createApp(deps);
 

@@ -5,6 +5,7 @@ import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { createLogger } from './infra/logger';
 import { createMetrics } from './infra/metrics';
 import { JOBS } from './jobs/job-catalog';
+import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
 import { startJobEngine } from './jobs/job-engine';
 
 /**
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
   const platformKnex = createAppKnex(platformCredentials(adminUrl).url, { ...config.db, poolMax: 2 }, logger);
   const ownerKnex = createAdminKnex(adminUrl);
   const metrics = createMetrics(knex);
+  registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
   const engine = await startJobEngine({ config, knex, platformKnex, ownerKnex, logger }, metrics, {
     databaseUrl: adminUrl,
     jobs: JOBS,

@@ -5,13 +5,15 @@ import request from 'supertest';
 import { withTenant } from '../src/infra/tenant-scope';
 import { AuditActor, AuditEvent } from '../src/modules/audit/audit-context';
 import { destroySubjectKey } from '../src/modules/audit/audit-crypto';
+import { sealTenantAudit } from '../src/modules/audit/audit-sealer';
 import { diffChanges, writeAuditNow } from '../src/modules/audit/audit-store';
 import { bearer, login, Registered, registerTenant } from './support/api-fixtures';
+import { whileSealingStalls } from './support/audit-sealing';
 import { buildTestApp, createTenantFixture, ownerKnex, runtimeKnex, TestApp } from './support/test-app';
 
 interface Entry {
   id: string;
-  seq: number;
+  seq: number | null;
   occurredAt: string;
   actor: { type: string; id: string | null; impersonatorId: string | null };
   action: string;
@@ -23,7 +25,7 @@ interface Entry {
   requestId: string | null;
   result: string;
   errorCode: string | null;
-  hash: string;
+  hash: string | null;
 }
 
 describe('audit log', () => {
@@ -50,8 +52,17 @@ describe('audit log', () => {
     ...overrides,
   });
 
-  /** Writes through the real path: the audit store's writer, in the tenant transaction (as the audit subscriber does). */
-  const audit = (tenantId: string, actor: AuditActor, events: AuditEvent[]) => withTenant(runtime, tenantId, () => writeAuditNow(actor, events));
+  /** Appends through the real path: the audit store's writer, in the tenant transaction (as the audit subscriber does); not sealed yet. */
+  const append = (tenantId: string, actor: AuditActor, events: AuditEvent[]) => withTenant(runtime, tenantId, () => writeAuditNow(actor, events));
+
+  /** Appends, then runs the sealer for the tenant, as its job would a second later. */
+  const audit = async (tenantId: string, actor: AuditActor, events: AuditEvent[]) => {
+    await append(tenantId, actor, events);
+    await sealTenantAudit(owner, tenantId);
+  };
+
+  /** What verify answers for a fully sealed trail of n entries. */
+  const allSealed = (sealed: number) => ({ valid: true, sealed, pending: 0, oldestPendingAt: null });
 
   const inTenant = <T>(tenantId: string, fn: () => Promise<T>) => withTenant(runtime, tenantId, fn);
 
@@ -105,7 +116,7 @@ describe('audit log', () => {
       const [update, create] = res.body.data as Entry[];
       expect(update).toEqual({
         id: expect.any(String),
-        seq: create!.seq + 1,
+        seq: create!.seq! + 1,
         occurredAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
         actor: { type: 'user', id: admin.userId, impersonatorId: null },
         action: 'deal.update',
@@ -144,7 +155,7 @@ describe('audit log', () => {
       expect(new Set(seen.map((entry) => entry.id)).size).toBe(25);
       expect(seen.every((entry) => entry.action === 'task.touch')).toBe(true);
       const seqs = seen.map((entry) => entry.seq);
-      expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+      expect(seqs).toEqual([...seqs].sort((a, b) => b! - a!));
     });
 
     it('when filtered by action, resource, user or time, then only matching entries come back', async () => {
@@ -300,7 +311,7 @@ describe('audit log', () => {
       ]);
       const later = (await get(admin, '/audit-logs', { action: 'contact.update', resourceId: contactId })).body.data[0] as Entry;
       expect(later.changes).toEqual({ email: { before: '[erased]', after: '[erased]' } });
-      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual({ valid: true, entries: 3 });
+      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual(allSealed(3));
     });
 
     it('when a record is erased without an email, then its record-scoped key is destroyed', async () => {
@@ -315,6 +326,55 @@ describe('audit log', () => {
       expect(entries.find((entry) => entry.action === 'lead.update')!.changes).toEqual({ name: { before: '[erased]', after: '[erased]' } });
       // An account's name is not about a person: stored as it is.
       expect(entries.find((entry) => entry.action === 'account.update')!.changes).toEqual({ name: { before: 'Acme', after: 'Acme Ltd' } });
+    });
+
+    it("when a person's key is known, then writing about them again reads no key; when it was destroyed elsewhere, then the next entry is stored [erased]", async () => {
+      const admin = await register();
+      const contactId = randomUUID();
+      const email = `cached.${randomUUID().slice(0, 8)}@example.com`;
+      const contactEvent = (after: Record<string, unknown>) =>
+        event({ action: 'contact.update', resourceType: 'contact', resourceId: contactId, before: { phone: null }, after, subject: email });
+      await audit(admin.tenantId, actorOf(admin.userId), [contactEvent({ phone: '+1 555 0101' })]);
+
+      const statements: string[] = [];
+      const listen = (query: { sql: string }) => statements.push(query.sql);
+      runtime.on('query', listen);
+      try {
+        await audit(admin.tenantId, actorOf(admin.userId), [contactEvent({ phone: '+1 555 0102' })]);
+      } finally {
+        runtime.off('query', listen);
+      }
+      // Only the insert itself names the keys (to check they still exist).
+      expect(statements.filter((sql) => sql.includes('data_subject_keys'))).toEqual([expect.stringMatching(/^insert into audit_logs/)]);
+
+      // Another instance erases the person: this process's cache never heard of it.
+      await asOwner(admin.tenantId, (trx) => trx('data_subject_keys').where({ tenant_id: admin.tenantId }).update({ key_material: null, destroyed_at: trx.fn.now() }));
+      await audit(admin.tenantId, actorOf(admin.userId), [contactEvent({ phone: '+1 555 0103' })]);
+      const stored = await asOwner(admin.tenantId, (trx) =>
+        trx('audit_logs').where({ tenant_id: admin.tenantId, resource_id: contactId }).orderBy('append_id').pluck<Array<{ phone: { after: string } }>>('changes'),
+      );
+      expect(stored.map((changes) => changes.phone.after)).toEqual([expect.stringMatching(/^enc:v1:/), expect.stringMatching(/^enc:v1:/), '[erased]']);
+      const listed = (await get(admin, '/audit-logs', { resourceId: contactId })).body.data as Entry[];
+      expect(listed.map((entry) => entry.changes!.phone!.after)).toEqual(['[erased]', '[erased]', '[erased]']);
+      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual(allSealed(3));
+    });
+
+    it('when the transaction that created a key rolls back, then the next entry about that person is encrypted under a key that exists', async () => {
+      const admin = await register();
+      const email = `rolled.${randomUUID().slice(0, 8)}@example.com`;
+      const contactId = randomUUID();
+      const about = (phone: string) =>
+        event({ action: 'contact.update', resourceType: 'contact', resourceId: contactId, before: { phone: null }, after: { phone }, subject: email });
+      await expect(
+        withTenant(runtime, admin.tenantId, () =>
+          writeAuditNow(actorOf(admin.userId), [about('+1 555 0199')]).then(() => {
+            throw new Error('the work failed after the entry was written');
+          }),
+        ),
+      ).rejects.toThrow('the work failed');
+      await audit(admin.tenantId, actorOf(admin.userId), [about('+1 555 0200')]);
+      const listed = (await get(admin, '/audit-logs', { resourceId: contactId })).body.data as Entry[];
+      expect(listed.map((entry) => entry.changes)).toEqual([{ phone: { before: null, after: '+1 555 0200' } }]);
     });
 
     it('when changes carry secrets, then they are never stored, at any depth', async () => {
@@ -348,13 +408,13 @@ describe('audit log', () => {
       // Even the owner goes through the triggers.
       await expect(asOwner(admin.tenantId, (trx) => trx('audit_logs').where({ tenant_id: admin.tenantId }).update({ action: 'x' }))).rejects.toThrow(/append-only/);
       await expect(asOwner(admin.tenantId, (trx) => trx('audit_logs').where({ tenant_id: admin.tenantId }).delete())).rejects.toThrow(/append-only/);
-      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual({ valid: true, entries: 1 });
+      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual(allSealed(1));
     });
 
     it('when the owner edits a row behind the triggers, then verify names that entry', async () => {
       const admin = await register();
       await audit(admin.tenantId, actorOf(admin.userId), Array.from({ length: 5 }, () => event()));
-      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual({ valid: true, entries: 5 });
+      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual(allSealed(5));
 
       const tampered = await asOwner(admin.tenantId, async (trx) => {
         await trx.raw('ALTER TABLE audit_logs DISABLE TRIGGER USER');
@@ -365,7 +425,7 @@ describe('audit log', () => {
 
       const res = await get(admin, '/audit-logs/verify');
       expect(res.status).toBe(200);
-      expect(res.body.data).toEqual({ valid: false, firstBrokenSeq: 3, firstBrokenId: tampered.id, reason: 'hash_mismatch' });
+      expect(res.body.data).toEqual({ valid: false, firstBrokenSeq: 3, firstBrokenId: tampered.id, reason: 'hash_mismatch', sealed: 5, pending: 0, oldestPendingAt: null });
     });
 
     it('when the newest entries are removed behind the triggers, then verify says entries are missing', async () => {
@@ -376,46 +436,137 @@ describe('audit log', () => {
         await trx('audit_logs').where({ tenant_id: admin.tenantId, seq: 3 }).delete();
         await trx.raw('ALTER TABLE audit_logs ENABLE TRIGGER USER');
       });
-      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual({ valid: false, firstBrokenSeq: 3, firstBrokenId: null, reason: 'missing_entries' });
+      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual({
+        valid: false,
+        firstBrokenSeq: 3,
+        firstBrokenId: null,
+        reason: 'missing_entries',
+        sealed: 2,
+        pending: 0,
+        oldestPendingAt: null,
+      });
     });
 
-    it('when ten writers flush at once in one tenant, then seqs are gapless and the chain verifies', async () => {
+    it('when ten writers flush at once in one tenant, then seqs are gapless, each writer keeps its order, and the chain verifies', async () => {
       const admin = await register();
       await Promise.all(
         Array.from({ length: 10 }, (_, writer) =>
-          audit(admin.tenantId, actorOf(admin.userId), [event({ action: `writer.${writer}` }), event({ action: `writer.${writer}` })]),
+          append(admin.tenantId, actorOf(admin.userId), [event({ action: `writer.${writer}`, after: { step: 1 } }), event({ action: `writer.${writer}`, after: { step: 2 } })]),
         ),
       );
+      await sealTenantAudit(owner, admin.tenantId);
       expect(await storedSeqs(admin.tenantId)).toEqual(Array.from({ length: 20 }, (_, index) => index + 1));
-      // Each writer's entries are consecutive: its flush held the chain for its whole batch.
       const entries = (await get(admin, '/audit-logs')).body.data as Entry[];
       for (let writer = 0; writer < 10; writer += 1) {
-        const seqs = entries.filter((entry) => entry.action === `writer.${writer}`).map((entry) => entry.seq);
-        expect(Math.abs(seqs[0]! - seqs[1]!)).toBe(1);
+        const [second, first] = entries.filter((entry) => entry.action === `writer.${writer}`);
+        expect([first!.changes!.step!.after, second!.changes!.step!.after]).toEqual([1, 2]);
+        expect(first!.seq!).toBeLessThan(second!.seq!);
       }
-      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual({ valid: true, entries: 20 });
+      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual(allSealed(20));
     });
 
     it('when a flow writes at once (writeAuditNow) or has nothing queued, then the same chain continues', async () => {
       const admin = await register();
-      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual({ valid: true, entries: 0 });
+      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual(allSealed(0));
       await inTenant(admin.tenantId, () => writeAuditNow(actorOf(admin.userId), [event({ action: 'auth.login', resourceType: 'user', resourceId: admin.userId, before: null, after: null })]));
       await audit(admin.tenantId, actorOf(admin.userId), []);
       await audit(admin.tenantId, actorOf(admin.userId), [event()]);
       expect(await storedSeqs(admin.tenantId)).toEqual([1, 2]);
       const signIn = ((await get(admin, '/audit-logs', { action: 'auth.login' })).body.data as Entry[])[0]!;
       expect(signIn).toMatchObject({ seq: 1, changes: null, resourceId: admin.userId });
-      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual({ valid: true, entries: 2 });
+      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual(allSealed(2));
+    });
+
+    it('when the sealer stalls on a tenant, then its writers still commit at once and verify counts their entries as pending', async () => {
+      const admin = await register();
+      await audit(admin.tenantId, actorOf(admin.userId), [event({ action: 'before.stall' })]);
+      const appendedAt = Date.now();
+      await whileSealingStalls(owner, admin.tenantId, async () => {
+        // A writer that needed the chain head would wait here until the test timed out.
+        await Promise.all(Array.from({ length: 10 }, (_, writer) => append(admin.tenantId, actorOf(admin.userId), [event({ action: `stalled.${writer}` })])));
+        const listed = (await get(admin, '/audit-logs')).body.data as Entry[];
+        expect(listed).toHaveLength(11);
+        expect(listed.slice(0, 10).every((entry) => entry.seq === null && entry.hash === null && entry.action.startsWith('stalled.'))).toBe(true);
+        expect(listed[10]).toMatchObject({ action: 'before.stall', seq: 1, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+        const verify = (await get(admin, '/audit-logs/verify')).body.data;
+        expect(verify).toEqual({ valid: true, sealed: 1, pending: 10, oldestPendingAt: expect.any(String) });
+        expect(Math.abs(Date.parse(verify.oldestPendingAt) - appendedAt)).toBeLessThan(60_000);
+        // Pending entries are read like sealed ones: filters, paging and export see them.
+        expect((await get(admin, '/audit-logs', { action: 'stalled.3' })).body.data).toHaveLength(1);
+        const page = await get(admin, '/audit-logs', { limit: 6 });
+        const rest = await get(admin, '/audit-logs', { limit: 6, cursor: page.body.pagination.nextCursor });
+        expect([...page.body.data, ...rest.body.data].map((entry: Entry) => entry.id)).toEqual(listed.map((entry) => entry.id));
+        expect(JSON.parse((await get(admin, '/audit-logs/export', { format: 'json' })).text)).toHaveLength(11);
+      });
+      expect(await sealTenantAudit(owner, admin.tenantId)).toBe(10);
+      expect(await storedSeqs(admin.tenantId)).toEqual(Array.from({ length: 11 }, (_, index) => index + 1));
+      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual(allSealed(11));
+    });
+
+    it('when an earlier append commits after a later one was sealed, then it is sealed next and the chain verifies', async () => {
+      const admin = await register();
+      let appended!: () => void;
+      let commitLate!: () => void;
+      const firstAppended = new Promise<void>((resolve) => (appended = resolve));
+      const late = withTenant(runtime, admin.tenantId, () =>
+        writeAuditNow(actorOf(admin.userId), [event({ action: 'appended.first' })]).then(async () => {
+          appended();
+          await new Promise<void>((resolve) => (commitLate = resolve));
+        }),
+      );
+      await firstAppended;
+      await append(admin.tenantId, actorOf(admin.userId), [event({ action: 'appended.second' })]);
+      expect(await sealTenantAudit(owner, admin.tenantId)).toBe(1);
+      commitLate();
+      await late;
+      expect(await sealTenantAudit(owner, admin.tenantId)).toBe(1);
+      const listed = (await get(admin, '/audit-logs')).body.data as Entry[];
+      // Listed in append order, sealed in the order the sealer found them committed.
+      expect(listed.map((entry) => [entry.action, entry.seq])).toEqual([
+        ['appended.second', 1],
+        ['appended.first', 2],
+      ]);
+      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual(allSealed(2));
+    });
+
+    it('when anyone but the sealer writes seq or hash, or the sealer touches anything else, then the database refuses', async () => {
+      const admin = await register();
+      await append(admin.tenantId, actorOf(admin.userId), [event(), event()]);
+      const [pendingId, otherId] = await asOwner(admin.tenantId, (trx) => trx('audit_logs').where({ tenant_id: admin.tenantId }).orderBy('append_id').pluck('id'));
+      const seal = (id: string, values: Record<string, unknown>) =>
+        asOwner(admin.tenantId, (trx) => trx('audit_logs').where({ tenant_id: admin.tenantId, id }).update(values));
+      // The runtime role may not seal at all, nor move a chain head.
+      await expect(withTenant(runtime, admin.tenantId, (trx) => trx('auditChainHeads').insert({ tenantId: admin.tenantId }))).rejects.toMatchObject({ code: '42501' });
+      await expect(withTenant(runtime, admin.tenantId, (trx) => trx('auditLogs').where({ id: pendingId }).update({ seq: 1, hash: 'h' }))).rejects.toMatchObject({ code: '42501' });
+      // Entries are born unsealed, whoever inserts them: the runtime role may not even name the seal columns.
+      await expect(
+        withTenant(runtime, admin.tenantId, (trx) => trx('auditLogs').insert({ tenantId: admin.tenantId, actorType: 'user', action: 'forged', seq: 99, hash: 'h' })),
+      ).rejects.toMatchObject({ code: '42501' });
+      await expect(
+        asOwner(admin.tenantId, (trx) => trx('audit_logs').insert({ tenant_id: admin.tenantId, actor_type: 'user', action: 'forged', seq: 99, hash: 'h' })),
+      ).rejects.toThrow(/appended unsealed/);
+      // Sealing may not change what the entry says, nor leave it half sealed.
+      await expect(seal(pendingId!, { seq: 1, hash: 'h', action: 'rewritten' })).rejects.toThrow(/append-only/);
+      await expect(seal(pendingId!, { seq: 1 })).rejects.toThrow(/append-only/);
+      await expect(seal(pendingId!, { prev_hash: 'p' })).rejects.toThrow(/append-only/);
+      // Once sealed, never again.
+      await seal(pendingId!, { seq: 1, hash: 'h' });
+      await expect(seal(pendingId!, { seq: 2, hash: 'other' })).rejects.toThrow(/append-only/);
+      await expect(seal(pendingId!, { hash: 'other' })).rejects.toThrow(/append-only/);
+      // A seal the chain head never vouched for is not in the chain: verify counts both entries as pending.
+      expect(otherId).toBeDefined();
+      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual({ valid: true, sealed: 0, pending: 2, oldestPendingAt: expect.any(String) });
     });
 
     it('when client addresses come in other spellings (IPv6, mapped IPv4, none), then entries keep verifying', async () => {
       const admin = await register();
       for (const ip of ['2001:DB8:0:0::1', '::ffff:127.0.0.1', '', 'not-an-ip', null]) {
-        await audit(admin.tenantId, actorOf(admin.userId, { ip }), [event({ action: `ip.${String(ip)}` })]);
+        // snake_case keys in changes too: the sealer and verify read them back the same way.
+        await audit(admin.tenantId, actorOf(admin.userId, { ip }), [event({ action: `ip.${String(ip)}`, after: { custom_field: { inner_key: ip } } })]);
       }
       const ips = ((await get(admin, '/audit-logs')).body.data as Entry[]).map((entry) => entry.ip);
       expect(ips).toEqual([null, null, null, '::ffff:127.0.0.1', '2001:db8::1']);
-      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual({ valid: true, entries: 5 });
+      expect((await get(admin, '/audit-logs/verify')).body.data).toEqual(allSealed(5));
     });
   });
 

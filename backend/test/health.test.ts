@@ -1,6 +1,10 @@
+import { Knex } from 'knex';
 import request from 'supertest';
 import { createAppKnex } from '../src/infra/db';
-import { buildTestApp, TestApp } from './support/test-app';
+import { sealTenantAudit } from '../src/modules/audit/audit-sealer';
+import { registerTenant } from './support/api-fixtures';
+import { whileSealingStalls } from './support/audit-sealing';
+import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
 
 const DEAD_POSTGRES = 'postgres://nobody@127.0.0.1:1/nothing';
 const DEAD_REDIS = 'redis://127.0.0.1:1';
@@ -18,7 +22,10 @@ describe('operations endpoints', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       status: 'healthy',
-      checks: { database: { status: 'up', latencyMs: expect.any(Number) } },
+      checks: {
+        database: { status: 'up', latencyMs: expect.any(Number) },
+        auditSealing: { status: 'up', latencyMs: expect.any(Number), pending: expect.any(Number), overdue: 0, oldestPendingSeconds: expect.any(Number) },
+      },
     });
     expect(res.body.checks.redis.status).toBe(redisUrl ? 'up' : 'disabled');
     expect(res.headers['cache-control']).toBe('no-store');
@@ -50,6 +57,42 @@ describe('operations endpoints', () => {
     expect(res.text).toContain('process_cpu_user_seconds_total');
     expect(res.text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/live",status_code="200"\} \d+/);
     expect(res.text).toMatch(/db_pool_connections\{state="max"\} \d+/);
+    expect(res.text).toMatch(/^audit_pending_entries \d+$/m);
+    expect(res.text).toMatch(/^audit_pending_overdue_entries 0$/m);
+    expect(res.text).toMatch(/^audit_pending_oldest_seconds [\d.e+-]+$/m);
+  });
+
+  describe('when audit entries stay unsealed past AUDIT_SEAL_WARN_SECONDS', () => {
+    let warned: TestApp;
+    let owner: Knex;
+    beforeAll(() => {
+      warned = buildTestApp({ env: { AUDIT_SEAL_WARN_SECONDS: '60' } });
+      owner = ownerKnex();
+    });
+    afterAll(async () => {
+      await warned.close();
+      await owner.destroy();
+    });
+
+    it('then /health is degraded (200) with the audit sealing check down, and /metrics counts them', async () => {
+      const tenant = await registerTenant(warned.app);
+      await whileSealingStalls(owner, tenant.tenantId, async () => {
+        // Appended ten minutes ago, and never sealed since: the sealer of this tenant is stuck.
+        await owner.transaction(async (trx) => {
+          await trx.raw("select set_config('app.tenant_id', ?, true)", [tenant.tenantId]);
+          await trx('audit_logs').insert({ tenant_id: tenant.tenantId, actor_type: 'system', action: 'health.stale', occurred_at: new Date(Date.now() - 600_000) });
+        });
+        const health = await request(warned.app).get('/health');
+        expect([health.status, health.body.status]).toEqual([200, 'degraded']);
+        expect(health.body.checks.auditSealing).toMatchObject({ status: 'down', error: expect.stringMatching(/unsealed for more than 60 s$/) });
+        expect(health.body.checks.auditSealing.overdue).toBeGreaterThanOrEqual(1);
+        expect(health.body.checks.auditSealing.oldestPendingSeconds).toBeGreaterThanOrEqual(600);
+        const metrics = (await request(warned.app).get('/metrics')).text;
+        expect(Number(/^audit_pending_overdue_entries (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+        expect(Number(/^audit_pending_oldest_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(600);
+      });
+      await sealTenantAudit(owner, tenant.tenantId);
+    });
   });
 
   describe('when the database is unreachable', () => {

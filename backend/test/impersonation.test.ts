@@ -149,7 +149,7 @@ describe('platform admin: impersonation', () => {
 
       await settings(org.auth, { allowImpersonation: true }).expect(200);
       expect((await impersonate(org.tenantId, { reason: 'customer opted back in' })).status).toBe(201);
-      const changes = await owner('audit_logs').where({ tenant_id: org.tenantId, action: 'organization.settings_update' }).orderBy('seq');
+      const changes = await owner('audit_logs').where({ tenant_id: org.tenantId, action: 'organization.settings_update' }).orderBy('append_id');
       expect(changes.map((entry) => entry.changes)).toEqual([
         { allowImpersonation: { before: true, after: false } },
         { allowImpersonation: { before: false, after: true } },

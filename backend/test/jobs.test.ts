@@ -6,6 +6,7 @@ import { withTenant } from '../src/infra/tenant-scope';
 import { enqueueJob } from '../src/jobs/enqueue';
 import { defineJob, JobDefinition, tenantPayload } from '../src/jobs/job-definition';
 import { pruneTenantAudit } from '../src/modules/audit/audit-retention';
+import { sealTenantAudit } from '../src/modules/audit/audit-sealer';
 import { login, registerTenant, Registered } from './support/api-fixtures';
 import { TestJobRunner } from './support/jobs';
 import { startServer } from './support/server-process';
@@ -153,12 +154,43 @@ describe('background jobs', () => {
     });
   });
 
+  describe('audit sealing', () => {
+    const verify = async (account: Registered) => (await request(t.app).get('/api/v1/audit-logs/verify').set(account.auth)).body.data;
+
+    it('the scheduled audit.seal job seals every tenant with pending entries and queues its next sweep a second later', async () => {
+      const first = await registerTenant(t.app);
+      const second = await registerTenant(t.app);
+      for (const account of [first, second]) {
+        expect((await request(t.app).post('/api/v1/leads').set(account.auth).send({ lastName: 'Sealed' })).status).toBe(201);
+        expect(await verify(account)).toMatchObject({ valid: true, sealed: 0, pending: expect.any(Number) });
+      }
+      await jobs.enqueueScheduled('audit.seal');
+      await jobs.runUntilIdle();
+      // Another file's runner may be mid-sweep over these tenants (this sweep skips them then): wait for it.
+      for (const account of [first, second]) {
+        const deadline = Date.now() + 10_000;
+        while ((await verify(account)).pending > 0) {
+          if (Date.now() > deadline) throw new Error('the entries were never sealed');
+          await jobs.runUntilIdle();
+        }
+        expect(await verify(account)).toEqual({ valid: true, sealed: expect.any(Number), pending: 0, oldestPendingAt: null });
+      }
+      const next = await jobs.owner('graphile_worker.jobs').where({ task_identifier: 'audit.seal', key: 'audit.seal' }).first<{ run_at: Date } | undefined>('run_at');
+      expect(next).toBeDefined();
+      expect(next!.run_at.getTime()).toBeGreaterThan(Date.now() - 60_000);
+      // The loop runs in production; here tests seal when they need to.
+      await jobs.owner.raw("select graphile_worker.remove_job('audit.seal')");
+    });
+  });
+
   describe('audit retention', () => {
     it('archives, then prunes, entries older than the cutoff; the chain still verifies and the archive holds them', async () => {
       const owner = await registerTenant(t.app);
       for (const name of ['One', 'Two', 'Three']) {
         expect((await request(t.app).post('/api/v1/leads').set(owner.auth).send({ lastName: name })).status).toBe(201);
       }
+      // Retention prunes a prefix of the chain: entries are sealed first (the sealer runs every second or two).
+      await sealTenantAudit(jobs.owner, owner.tenantId);
       const before = await request(t.app).get('/api/v1/audit-logs?limit=500').set(owner.auth);
       const prunedCount = before.body.data.length as number;
       const cutoff = new Date(Date.now() + 1000);
@@ -171,8 +203,9 @@ describe('background jobs', () => {
       const after = await request(t.app).get('/api/v1/audit-logs?limit=500').set(owner.auth);
       expect(after.body.data).toHaveLength(1);
       expect(after.body.data[0].resourceType).toBe('lead');
+      await sealTenantAudit(jobs.owner, owner.tenantId);
       const verify = await request(t.app).get('/api/v1/audit-logs/verify').set(owner.auth);
-      expect(verify.body.data).toEqual({ valid: true, entries: 1 });
+      expect(verify.body.data).toEqual({ valid: true, sealed: 1, pending: 0, oldestPendingAt: null });
 
       const archives = await request(t.app).get('/api/v1/audit-logs/archives').set(owner.auth);
       expect(archives.status).toBe(200);
@@ -206,6 +239,7 @@ describe('background jobs', () => {
 
     it('archives are tenant data: another tenant neither lists nor downloads them', async () => {
       const owner = await registerTenant(t.app);
+      await sealTenantAudit(jobs.owner, owner.tenantId);
       await pruneTenantAudit(jobs.owner, owner.tenantId, new Date(Date.now() + 1000));
       const mine = await request(t.app).get('/api/v1/audit-logs/archives').set(owner.auth);
       expect(mine.body.data).toHaveLength(1);
@@ -237,6 +271,8 @@ describe('background jobs', () => {
         worker.child.kill('SIGTERM');
       }
       expect(await worker.exited).toBe(0);
+      // The worker started the audit sealing loop; here tests seal when they need to.
+      await jobs.owner.raw("select graphile_worker.remove_job('audit.seal')");
     }, 60_000);
   });
 });

@@ -49,8 +49,12 @@ export interface AppConfig {
     authFailOpen: boolean;
   };
   idempotency: { ttlSeconds: number };
-  /** Entries older than this are archived, then pruned, by the daily retention job. */
-  audit: { retentionDays: number };
+  audit: {
+    /** Entries older than this are archived, then pruned, by the daily retention job. */
+    retentionDays: number;
+    /** An entry still unsealed after this long is a /health warning and counts in audit_pending_overdue_entries. */
+    sealWarnSeconds: number;
+  };
   compliance: {
     /** Days a finished organization export stays downloadable before the expiry job deletes its content. */
     exportTtlDays: number;

@@ -50,6 +50,7 @@ export const envSchema = Joi.object({
   RATE_LIMIT_LOGIN_WINDOW_SECONDS: Joi.number().integer().min(1).default(900),
   RATE_LIMIT_AUTH_FAIL_OPEN: Joi.boolean().default(false),
   AUDIT_RETENTION_DAYS: Joi.number().integer().min(1).default(365),
+  AUDIT_SEAL_WARN_SECONDS: Joi.number().integer().min(1).max(86_400).default(60),
   SESSION_RETENTION_DAYS: Joi.number().integer().min(1).default(30),
   DATA_EXPORT_TTL_DAYS: Joi.number().integer().min(1).max(365).default(7),
   ORG_DELETION_GRACE_DAYS: Joi.number().integer().min(1).max(365).default(30),

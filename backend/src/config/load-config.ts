@@ -66,7 +66,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       authFailOpen: value.RATE_LIMIT_AUTH_FAIL_OPEN,
     },
     idempotency: { ttlSeconds: value.IDEMPOTENCY_TTL_SECONDS },
-    audit: { retentionDays: value.AUDIT_RETENTION_DAYS },
+    audit: { retentionDays: value.AUDIT_RETENTION_DAYS, sealWarnSeconds: value.AUDIT_SEAL_WARN_SECONDS },
     compliance: { exportTtlDays: value.DATA_EXPORT_TTL_DAYS, deletionGraceDays: value.ORG_DELETION_GRACE_DAYS },
     console: {
       settingsCacheSeconds: value.RUNTIME_SETTINGS_CACHE_SECONDS,

@@ -1,4 +1,5 @@
 import { auditRetentionJob } from '../modules/audit/audit-retention.job';
+import { auditSealJob } from '../modules/audit/audit-seal.job';
 import { sessionCleanupJob } from '../modules/auth/session-cleanup.job';
 import { dataExportExpiryJob } from '../modules/compliance/data-export-expiry.job';
 import { organizationExportJob } from '../modules/compliance/organization-export.job';
@@ -16,6 +17,7 @@ export const JOBS: readonly JobDefinition<never>[] = [
   idempotencyPurgeJob,
   sessionCleanupJob,
   auditRetentionJob,
+  auditSealJob,
   organizationExportJob,
   dataExportExpiryJob,
   organizationPurgeJob,

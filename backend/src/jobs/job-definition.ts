@@ -11,8 +11,8 @@ export interface JobDeps {
   /** The platform role's pool: lists tenants across the platform, reads no secret column. */
   platformKnex: Knex;
   /**
-   * The schema owner: only for what the runtime role may not do by design (pruning the append-only
-   * audit log, deleting a tenant). Every statement on it names its tenant explicitly.
+   * The schema owner: only for what the runtime role may not do by design (sealing and pruning the
+   * append-only audit log, deleting a tenant). Every statement on it names its tenant explicitly.
    */
   ownerKnex: Knex;
   logger: Logger;
@@ -37,6 +37,8 @@ export interface JobDefinition<P = Record<string, unknown>> {
   payload: Joi.ObjectSchema<P>;
   /** Crontab (UTC) for maintenance jobs, which then run once per tick across every instance. */
   schedule?: string;
+  /** Also queued (under its name as job key, so once) when an engine starts: for a loop that queues itself again. */
+  queueAtStart?: boolean;
   maxAttempts?: number;
   run(payload: P, deps: JobDeps, job: JobRun): Promise<void>;
 }

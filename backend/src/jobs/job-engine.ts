@@ -104,6 +104,9 @@ export async function startJobEngine(deps: JobDeps, metrics: Metrics, options: J
     logger: workerLogger(deps),
     events: observe(deps, metrics),
   });
+  for (const job of options.jobs.filter((definition) => definition.queueAtStart)) {
+    await runner.addJob(job.name, {}, { jobKey: job.name, jobKeyMode: 'preserve_run_at', maxAttempts: job.maxAttempts ?? 5 });
+  }
   return {
     stop: async () => {
       await runner.stop();

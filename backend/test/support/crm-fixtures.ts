@@ -222,21 +222,18 @@ export async function walkList(
   return { ids, pages };
 }
 
-/** An audit entry written as the audit writer would, so timelines can be checked on their own. */
+/** An audit entry appended (unsealed) as the audit writer would, so timelines can be checked on their own. */
 export async function insertAuditEntry(owner: Knex, tenantId: string, entry: { resourceType: string; resourceId: string; action: string; occurredAt: Date; actorId: string }) {
   const [row] = await inTenant(owner, tenantId, (trx) =>
     trx('audit_logs')
       .insert({
         tenant_id: tenantId,
-        // Far above any sequence the real writer reaches in a test tenant.
-        seq: 1_000_000_000 + Math.floor(Math.random() * 1_000_000_000),
         occurred_at: entry.occurredAt,
         actor_type: 'user',
         actor_id: entry.actorId,
         action: entry.action,
         resource_type: entry.resourceType,
         resource_id: entry.resourceId,
-        hash: randomUUID(),
       })
       .returning('id'),
   );

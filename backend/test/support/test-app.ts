@@ -11,6 +11,7 @@ import { platformCredentials, runtimeCredentials } from '../../src/infra/db-role
 import { createLogger } from '../../src/infra/logger';
 import { createMetrics } from '../../src/infra/metrics';
 import { createRedis } from '../../src/infra/redis';
+import { registerAuditBacklogMetrics } from '../../src/modules/audit/audit-backlog';
 import { withTenant } from '../../src/infra/tenant-scope';
 import { provisionTenant } from '../../src/modules/tenants/tenants.service';
 import { createUser } from '../../src/modules/users/users.service';
@@ -49,6 +50,9 @@ export function testConfig(env: Record<string, string | undefined> = {}): AppCon
     RATE_LIMIT_LOGIN_MAX: '100000',
     // A loaded CI machine can slow a Redis round trip past its timeout; only the tests of that policy fail closed.
     RATE_LIMIT_AUTH_FAIL_OPEN: 'true',
+    // No sealer runs beside the tests (they seal when they need to), so other files' entries stay pending:
+    // only the tests of the audit backlog warning set a bound a test run can reach.
+    AUDIT_SEAL_WARN_SECONDS: '86400',
     ...SHARED_JOB_ENV,
     ...env,
   });
@@ -81,7 +85,9 @@ export function buildTestApp(options: { env?: Record<string, string | undefined>
   const knex = options.knex ?? createAppKnex(runtimeCredentials(adminUrl()).url, config.db, logger);
   const platformKnex = createAppKnex(platformCredentials(adminUrl()).url, { ...config.db, poolMax: 2 }, logger);
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
-  const deps: AppDeps = { config, knex, platformKnex, redis, logger, metrics: createMetrics(knex), lifecycle: { draining: false } };
+  const metrics = createMetrics(knex);
+  registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
+  const deps: AppDeps = { config, knex, platformKnex, redis, logger, metrics, lifecycle: { draining: false } };
   return {
     app: createApp(deps),
     deps,

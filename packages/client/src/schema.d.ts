@@ -935,7 +935,7 @@ export interface paths {
         };
         /**
          * The tenant's audit trail, newest first; personal data shows as `[erased]` once its subject is erased
-         * @description Filters: `action`, `resourceType`, `resourceId`, `userId` (the acting user or API key), `from` and `to` (ISO-8601, both inclusive).
+         * @description Filters: `action`, `resourceType`, `resourceId`, `userId` (the acting user or API key), `from` and `to` (ISO-8601, both inclusive). Entries are listed as soon as their change commits, in the order they were appended; `seq` and `hash` stay null until the sealer puts them in the chain.
          *
          *     Permission: `audit:read`.
          */
@@ -999,7 +999,9 @@ export interface paths {
         };
         /**
          * Recomputes the tenant's hash chain from its anchor and names the first broken entry, if any
-         * @description Permission: `audit:read`.
+         * @description Entries are appended unsealed and sealed into the chain in append order a second or two later; `sealed` counts the entries verified, `pending` those not sealed yet (with the time the oldest was appended).
+         *
+         *     Permission: `audit:read`.
          */
         get: operations["getAuditLogsVerify"];
         put?: never;
@@ -2568,6 +2570,9 @@ export interface operations {
                      *         },
                      *         "redis": {
                      *           "status": "up"
+                     *         },
+                     *         "auditSealing": {
+                     *           "status": "up"
                      *         }
                      *       },
                      *       "uptimeSeconds": 1
@@ -2590,6 +2595,19 @@ export interface operations {
                                 /** Format: float */
                                 latencyMs?: number;
                                 error?: string;
+                            };
+                            auditSealing: {
+                                /** @enum {string} */
+                                status: "up" | "down" | "disabled";
+                                /** Format: float */
+                                latencyMs?: number;
+                                error?: string;
+                                /** @description Audit entries appended but not yet sealed, all tenants */
+                                pending?: number;
+                                /** @description Of those, unsealed for longer than AUDIT_SEAL_WARN_SECONDS: the check is down when any */
+                                overdue?: number;
+                                /** Format: float */
+                                oldestPendingSeconds?: number;
                             };
                         };
                         uptimeSeconds: number;
@@ -2618,6 +2636,9 @@ export interface operations {
                      *         },
                      *         "redis": {
                      *           "status": "up"
+                     *         },
+                     *         "auditSealing": {
+                     *           "status": "up"
                      *         }
                      *       },
                      *       "uptimeSeconds": 1
@@ -2640,6 +2661,19 @@ export interface operations {
                                 /** Format: float */
                                 latencyMs?: number;
                                 error?: string;
+                            };
+                            auditSealing: {
+                                /** @enum {string} */
+                                status: "up" | "down" | "disabled";
+                                /** Format: float */
+                                latencyMs?: number;
+                                error?: string;
+                                /** @description Audit entries appended but not yet sealed, all tenants */
+                                pending?: number;
+                                /** @description Of those, unsealed for longer than AUDIT_SEAL_WARN_SECONDS: the check is down when any */
+                                overdue?: number;
+                                /** Format: float */
+                                oldestPendingSeconds?: number;
                             };
                         };
                         uptimeSeconds: number;
@@ -4424,7 +4458,8 @@ export interface operations {
                             id: string;
                             /** Format: uuid */
                             tenantId: string;
-                            seq: number;
+                            /** @description Null until the sealer puts the entry in the chain */
+                            seq: number | null;
                             /** Format: date-time */
                             occurredAt: string;
                             actor: {
@@ -7004,7 +7039,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Success */
+            /** @description A page of audit entries */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7016,7 +7051,26 @@ export interface operations {
                     /**
                      * @example {
                      *       "data": [
-                     *         {}
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "seq": 1,
+                     *           "occurredAt": "2024-01-31T09:30:00.000Z",
+                     *           "actor": {
+                     *             "type": "user",
+                     *             "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *             "impersonatorId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *           },
+                     *           "action": "string",
+                     *           "resourceType": "string",
+                     *           "resourceId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "changes": {},
+                     *           "ip": "string",
+                     *           "userAgent": "string",
+                     *           "requestId": "string",
+                     *           "result": "success",
+                     *           "errorCode": "string",
+                     *           "hash": "string"
+                     *         }
                      *       ],
                      *       "pagination": {
                      *         "limit": 1,
@@ -7027,7 +7081,37 @@ export interface operations {
                      */
                     "application/json": {
                         data: {
-                            [key: string]: unknown;
+                            /** Format: uuid */
+                            id: string;
+                            /** @description Position in the tenant's hash chain; null while the entry waits to be sealed (a second or two) */
+                            seq: number | null;
+                            /**
+                             * Format: date-time
+                             * @description When the entry was appended (the database clock)
+                             */
+                            occurredAt: string;
+                            actor: {
+                                /** @enum {string} */
+                                type: "user" | "api_key" | "platform_admin" | "system";
+                                /** Format: uuid */
+                                id: string | null;
+                                /** Format: uuid */
+                                impersonatorId: string | null;
+                            };
+                            action: string;
+                            resourceType: string | null;
+                            /** Format: uuid */
+                            resourceId: string | null;
+                            /** @description Changed fields, `{field: {before, after}}`; personal values read `[erased]` once their subject is erased */
+                            changes: Record<string, never> | null;
+                            ip: string | null;
+                            userAgent: string | null;
+                            requestId: string | null;
+                            /** @enum {string} */
+                            result: "success" | "failure";
+                            errorCode: string | null;
+                            /** @description sha256(previous hash || canonical entry), hex; null until sealed */
+                            hash: string | null;
                         }[];
                         pagination: components["schemas"]["Pagination"];
                     };
@@ -7076,10 +7160,61 @@ export interface operations {
                     "text/csv": string;
                     /**
                      * @example [
-                     *       {}
+                     *       {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "seq": 1,
+                     *         "occurredAt": "2024-01-31T09:30:00.000Z",
+                     *         "actor": {
+                     *           "type": "user",
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "impersonatorId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *         },
+                     *         "action": "string",
+                     *         "resourceType": "string",
+                     *         "resourceId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "changes": {},
+                     *         "ip": "string",
+                     *         "userAgent": "string",
+                     *         "requestId": "string",
+                     *         "result": "success",
+                     *         "errorCode": "string",
+                     *         "hash": "string"
+                     *       }
                      *     ]
                      */
-                    "application/json": Record<string, never>[];
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @description Position in the tenant's hash chain; null while the entry waits to be sealed (a second or two) */
+                        seq: number | null;
+                        /**
+                         * Format: date-time
+                         * @description When the entry was appended (the database clock)
+                         */
+                        occurredAt: string;
+                        actor: {
+                            /** @enum {string} */
+                            type: "user" | "api_key" | "platform_admin" | "system";
+                            /** Format: uuid */
+                            id: string | null;
+                            /** Format: uuid */
+                            impersonatorId: string | null;
+                        };
+                        action: string;
+                        resourceType: string | null;
+                        /** Format: uuid */
+                        resourceId: string | null;
+                        /** @description Changed fields, `{field: {before, after}}`; personal values read `[erased]` once their subject is erased */
+                        changes: Record<string, never> | null;
+                        ip: string | null;
+                        userAgent: string | null;
+                        requestId: string | null;
+                        /** @enum {string} */
+                        result: "success" | "failure";
+                        errorCode: string | null;
+                        /** @description sha256(previous hash || canonical entry), hex; null until sealed */
+                        hash: string | null;
+                    }[];
                 };
             };
             400: components["responses"]["400"];
@@ -7153,7 +7288,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Success */
+            /** @description The verdict */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7164,12 +7299,38 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "data": {}
+                     *       "data": {
+                     *         "valid": true,
+                     *         "sealed": 1,
+                     *         "pending": 1,
+                     *         "oldestPendingAt": "2024-01-31T09:30:00.000Z"
+                     *       }
                      *     }
                      */
                     "application/json": {
                         data: {
-                            [key: string]: unknown;
+                            valid: boolean;
+                            /** @description Entries in the chain from its anchor on: the ones verified */
+                            sealed: number;
+                            /** @description Entries appended but not yet sealed into the chain (not verifiable yet) */
+                            pending: number;
+                            /**
+                             * Format: date-time
+                             * @description When the oldest pending entry was appended; null when none is
+                             */
+                            oldestPendingAt: string | null;
+                            /** @description When not valid: the first entry that does not verify */
+                            firstBrokenSeq?: number;
+                            /**
+                             * Format: uuid
+                             * @description When not valid: its id, null when the chain lost its newest entries
+                             */
+                            firstBrokenId?: string | null;
+                            /**
+                             * @description When not valid
+                             * @enum {string}
+                             */
+                            reason?: "sequence_gap" | "previous_hash_mismatch" | "hash_mismatch" | "missing_entries";
                         };
                     };
                 };

@@ -81,7 +81,7 @@ export function createAuditViewerService(knex: Knex) {
         data: rows.map((row) => ({
           id: row.id,
           tenantId: row.tenantId,
-          seq: Number(row.seq),
+          seq: row.seq,
           occurredAt: row.occurredAt,
           actor: { type: row.actorType, id: row.actorId, impersonatorId: row.impersonatorId },
           action: row.action,

@@ -153,7 +153,7 @@ export const auditViewerQuery = Joi.object({
 export const auditViewerEntrySchema = Joi.object({
   id: Joi.string().guid().required(),
   tenantId: Joi.string().guid().required(),
-  seq: Joi.number().integer().required(),
+  seq: Joi.number().integer().allow(null).required().description('Null until the sealer puts the entry in the chain'),
   occurredAt: Joi.date().required(),
   actor: Joi.object({
     type: Joi.string().required(),

@@ -184,7 +184,7 @@ export function createDashboardService(deps: DashboardDeps) {
         tenantFigures(),
         activeUsers(),
         httpStats(deps.metrics),
-        checkDatabase({ knex: deps.knex, lifecycle: { draining: false } }),
+        checkDatabase({ knex: deps.knex }),
         redisCheck(deps.redis),
         jobs.counts(),
       ]);

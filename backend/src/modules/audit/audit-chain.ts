@@ -43,7 +43,6 @@ export const CHAINED_COLUMNS: readonly (keyof ChainedEntry)[] = [
   'errorCode',
 ];
 
-
 /** The entry under its column names: the hash must not depend on how code happens to name things. */
 export const canonicalEntry = (entry: ChainedEntry): string =>
   canonicalJson({
@@ -68,15 +67,26 @@ export const canonicalEntry = (entry: ChainedEntry): string =>
 /** sha256(prev_hash || canonical entry), hex; the first entry after the anchor links to it (or to nothing). */
 export const chainHash = (prevHash: string | null, entry: ChainedEntry): string => sha256Hex(`${prevHash ?? ''}${canonicalEntry(entry)}`);
 
-export type ChainVerdict =
-  | { valid: true; entries: number }
-  | {
-      valid: false;
-      firstBrokenSeq: number;
-      /** Null when the break is a missing tail: the head names entries that are gone. */
-      firstBrokenId: string | null;
-      reason: 'sequence_gap' | 'previous_hash_mismatch' | 'hash_mismatch' | 'missing_entries';
-    };
+/** What the chain holds, and what waits to enter it (the sealer runs every second or two). */
+export interface ChainCounts {
+  /** Entries the chain holds from its anchor on, i.e. those this verification checks. */
+  sealed: number;
+  pending: number;
+  /** When the oldest pending entry was appended; null when none is pending. */
+  oldestPendingAt: string | null;
+}
+
+export type ChainVerdict = ChainCounts &
+  (
+    | { valid: true }
+    | {
+        valid: false;
+        firstBrokenSeq: number;
+        /** Null when the break is a missing tail: the head names entries that are gone. */
+        firstBrokenId: string | null;
+        reason: 'sequence_gap' | 'previous_hash_mismatch' | 'hash_mismatch' | 'missing_entries';
+      }
+  );
 
 interface StoredRow extends Omit<ChainedEntry, 'occurredAt'> {
   id: string;
@@ -85,21 +95,43 @@ interface StoredRow extends Omit<ChainedEntry, 'occurredAt'> {
   hash: string;
 }
 
+interface HeadAndBacklog {
+  last_seq: number | null;
+  last_hash: string | null;
+  anchor_hash: string | null;
+  sealed: number;
+  pending: number;
+  oldest_pending_at: Date | null;
+}
+
 /**
- * Recomputes the tenant's chain in seq order from its anchor, streaming, so memory stays constant
- * however long the trail. Only entries up to the head read first are checked: entries committed
- * meanwhile are not yet part of what the head vouches for.
+ * Recomputes the tenant's sealed chain in seq order from its anchor, streaming, so memory stays
+ * constant however long the trail, and counts the entries not yet sealed. Only entries up to the head
+ * read first are checked, and entries sealed after that read count as pending: the head and the counts
+ * come from one statement, so they agree with each other.
  */
 export async function verifyAuditChain(): Promise<ChainVerdict> {
   const { tenantId, trx } = tenantScope();
-  const head = await trx('auditChainHeads')
-    .where({ tenantId })
-    .first<{ lastSeq: number; lastHash: string | null; anchorHash: string | null } | undefined>('lastSeq', 'lastHash', 'anchorHash');
-  if (!head) return { valid: true, entries: 0 };
+  // A raw result's rows keep the database's column names.
+  const { rows: states } = await trx.raw<{ rows: HeadAndBacklog[] }>(
+    `select h.last_seq, h.last_hash, h.anchor_hash,
+       (select count(*) from audit_logs a where a.tenant_id = t.id and a.seq <= coalesce(h.last_seq, 0)) as sealed,
+       (select count(*) from audit_logs a where a.tenant_id = t.id and (a.seq is null or a.seq > coalesce(h.last_seq, 0))) as pending,
+       (select min(a.occurred_at) from audit_logs a where a.tenant_id = t.id and (a.seq is null or a.seq > coalesce(h.last_seq, 0))) as oldest_pending_at
+     from (select ?::uuid as id) t left join audit_chain_heads h on h.tenant_id = t.id`,
+    [tenantId],
+  );
+  const state = states[0]!;
+  const backlog: ChainCounts = {
+    sealed: state.sealed,
+    pending: state.pending,
+    oldestPendingAt: state.oldest_pending_at ? state.oldest_pending_at.toISOString() : null,
+  };
+  if (state.last_seq === null) return { valid: true, ...backlog };
+  const head = { lastSeq: state.last_seq, lastHash: state.last_hash, anchorHash: state.anchor_hash };
 
   let previousHash = head.anchorHash;
   let previousSeq: number | null = null;
-  let entries = 0;
   const rows = trx('auditLogs')
     .where({ tenantId })
     .where('seq', '<=', head.lastSeq)
@@ -112,6 +144,7 @@ export async function verifyAuditChain(): Promise<ChainVerdict> {
       firstBrokenSeq: row.seq,
       firstBrokenId: row.id,
       reason,
+      ...backlog,
     });
     // Without an anchor nothing was ever pruned, so the chain must start at 1.
     const expectedSeq: number = previousSeq === null ? (head.anchorHash === null ? 1 : row.seq) : previousSeq + 1;
@@ -120,11 +153,10 @@ export async function verifyAuditChain(): Promise<ChainVerdict> {
     if (chainHash(previousHash, { ...row, occurredAt: row.occurredAt.toISOString() }) !== row.hash) return broken('hash_mismatch');
     previousHash = row.hash;
     previousSeq = row.seq;
-    entries += 1;
   }
   if (previousSeq === null ? head.lastHash !== head.anchorHash : previousSeq !== head.lastSeq || previousHash !== head.lastHash) {
     const firstMissing = previousSeq !== null ? previousSeq + 1 : head.anchorHash === null ? 1 : head.lastSeq;
-    return { valid: false, firstBrokenSeq: firstMissing, firstBrokenId: null, reason: 'missing_entries' };
+    return { valid: false, firstBrokenSeq: firstMissing, firstBrokenId: null, reason: 'missing_entries', ...backlog };
   }
-  return { valid: true, entries };
+  return { valid: true, ...backlog };
 }

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { tenantScope } from '../../infra/tenant-scope';
+import { cachedSubjectKey, cacheSubjectKey, forgetSubjectKeys, forgetTenantSubjectKeys } from './subject-key-cache';
 
 /**
  * Fields whose values are about a person, so they are stored encrypted under that person's key.
@@ -59,26 +60,41 @@ export interface SubjectKey {
   key: Buffer | null;
 }
 
-/** The subject's key in the current tenant, created on first use. */
-export async function subjectKeyFor(subject: string): Promise<SubjectKey> {
+/**
+ * The subject's key in the current tenant, created on first use: from this process's cache, else in
+ * one statement that finds the key or creates it. `fresh` skips the cache (the writer's retry after
+ * its insert found a cached key gone).
+ */
+export async function subjectKeyFor(subject: string, { fresh = false } = {}): Promise<SubjectKey> {
   const { tenantId, trx } = tenantScope();
   const hash = subjectHash(subject);
-  const find = async () => {
-    const row = await trx('dataSubjectKeys').where({ tenantId, subjectHash: hash }).first<{ id: string; keyMaterial: Buffer | null } | undefined>('id', 'keyMaterial');
-    return row && { id: row.id, key: row.keyMaterial ? unwrapKey(row.keyMaterial, tenantId, row.id) : null };
-  };
-  const existing = await find();
-  if (existing) return existing;
+  const cached = fresh ? undefined : cachedSubjectKey(tenantId, hash);
+  if (cached) return cached;
   const id = randomUUID();
-  // A concurrent writer may create the same subject's key first; then its key is the one to use.
-  await trx('dataSubjectKeys')
-    .insert({ tenantId, id, subjectHash: hash, keyMaterial: wrapKey(randomBytes(32), tenantId, id) })
-    .onConflict(['tenantId', 'subjectHash'])
-    .ignore();
-  const created = await find();
-  if (!created) throw new Error('The data subject key vanished while it was being created');
-  return created;
+  // A raw result's rows keep the database's column names.
+  const found = await trx.raw<{ rows: Array<{ id: string; key_material: Buffer | null }> }>(
+    `with found as (select id, key_material from data_subject_keys where tenant_id = :tenantId and subject_hash = :hash),
+     created as (
+       insert into data_subject_keys (tenant_id, id, subject_hash, key_material)
+       select :tenantId, :id, :hash, :material where not exists (select 1 from found)
+       on conflict (tenant_id, subject_hash) do nothing
+       returning id, key_material)
+     select id, key_material from found union all select id, key_material from created`,
+    { tenantId, hash, id, material: wrapKey(randomBytes(32), tenantId, id) },
+  );
+  // Empty only when a concurrent writer created the same subject's key first: then its key is the one to use.
+  const created = found.rows[0];
+  const row = created
+    ? { id: created.id, keyMaterial: created.key_material }
+    : await trx('dataSubjectKeys').where({ tenantId, subjectHash: hash }).first<{ id: string; keyMaterial: Buffer | null } | undefined>('id', 'keyMaterial');
+  if (!row) throw new Error('The data subject key vanished while it was being created');
+  const key = { id: row.id, key: row.keyMaterial ? unwrapKey(row.keyMaterial, tenantId, row.id) : null };
+  cacheSubjectKey(tenantId, hash, key);
+  return key;
 }
+
+/** Drops subjects' keys from this process's cache (the writer's insert found one of them gone). */
+export const forgetCachedSubjectKeys = (subjects: readonly string[]): void => forgetSubjectKeys(tenantScope().tenantId, subjects.map(subjectHash));
 
 /**
  * Crypto-shredding: the subject's personal data in the audit trail becomes unreadable for good, and
@@ -87,10 +103,19 @@ export async function subjectKeyFor(subject: string): Promise<SubjectKey> {
  */
 export async function destroySubjectKey(subject: string): Promise<void> {
   const { tenantId, trx } = tenantScope();
+  forgetTenantSubjectKeys(tenantId);
   await trx('dataSubjectKeys')
     .insert({ tenantId, id: randomUUID(), subjectHash: subjectHash(subject), keyMaterial: null, destroyedAt: trx.fn.now() })
     .onConflict(['tenantId', 'subjectHash'])
     .merge({ keyMaterial: null, destroyedAt: trx.raw('coalesce(data_subject_keys.destroyed_at, now())') });
+}
+
+/** Crypto-shredding of keys found by id (keys of entries about a record, whatever subject they were made for). */
+export async function destroySubjectKeysById(ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const { tenantId, trx } = tenantScope();
+  forgetTenantSubjectKeys(tenantId);
+  await trx('dataSubjectKeys').where({ tenantId }).whereIn('id', ids).update({ keyMaterial: null, destroyedAt: trx.raw('coalesce(destroyed_at, now())') });
 }
 
 /** `enc:v1:<keyId>:<iv>:<ciphertext>:<tag>` (base64url), of the value's JSON, so any type survives. */

@@ -15,7 +15,10 @@ export type AuditFilters = {
 /** An audit_logs row as readers get it, with the wrapped keys of its subjects (null once destroyed). */
 export interface AuditLogRow {
   id: string;
-  seq: number;
+  /** Null until the sealer puts the entry in the chain. */
+  seq: number | null;
+  /** The append order, pending entries included: what readers page on. */
+  appendId: number;
   occurredAt: Date;
   actorType: string;
   actorId: string | null;
@@ -29,7 +32,8 @@ export interface AuditLogRow {
   requestId: string | null;
   result: string;
   errorCode: string | null;
-  hash: string;
+  /** Null until sealed. */
+  hash: string | null;
   subjectKeys: Record<string, string | null> | null;
 }
 
@@ -62,6 +66,7 @@ export function entriesMatching({ tenantId, trx }: TenantScope, filters: AuditFi
     .where('a.tenantId', tenantId)
     .select(
       ...ENTRY_COLUMNS.map((column) => `a.${column}`),
+      'a.appendId',
       trx.raw(
         `(select jsonb_object_agg(k.id, encode(k.key_material, 'base64')) from data_subject_keys k
           where k.tenant_id = a.tenant_id and k.id = any(a.subject_key_ids)) as subject_keys`,

@@ -11,7 +11,7 @@ const CSV_COLUMNS = ENTRY_COLUMNS;
 
 
 /**
- * The filtered entries, oldest first, read row by row through a database stream on the request's
+ * The filtered entries, oldest first (in append order, pending entries included), read row by row through a database stream on the request's
  * transaction (which stays open until the body is sent), so memory stays constant however many match.
  */
 export function exportAuditEntries(filters: AuditFilters, format: ExportFormat): Readable {
@@ -24,7 +24,7 @@ export function exportAuditEntries(filters: AuditFilters, format: ExportFormat):
 /** Takes the scope now: rows arrive later, outside its async context. */
 function presented(filters: AuditFilters): AsyncIterable<PresentedAuditEntry> {
   const scope = tenantScope();
-  const rows = entriesMatching(scope, filters).orderBy('a.seq', 'asc').stream() as AsyncIterable<AuditLogRow>;
+  const rows = entriesMatching(scope, filters).orderBy('a.appendId', 'asc').stream() as AsyncIterable<AuditLogRow>;
   return (async function* () {
     for await (const row of rows) yield presentAuditEntry(row, scope.tenantId);
   })();

@@ -14,9 +14,9 @@ export interface PruneResult {
 }
 
 /**
- * Archives, then deletes, the tenant's audit entries older than the cutoff, oldest first and always a
- * prefix of the chain: each batch stores the stored rows (personal values still encrypted) as gzipped
- * NDJSON, deletes them, and records the last deleted hash as the chain's anchor, in one transaction, so
+ * Archives, then deletes, the tenant's sealed audit entries older than the cutoff, oldest first and
+ * always a prefix of the chain (an entry still pending waits for the next run): each batch stores the
+ * stored rows (personal values still encrypted) as gzipped NDJSON, deletes them, and records the last deleted hash as the chain's anchor, in one transaction, so
  * verification still succeeds from the anchor on. Runs as the owner (the runtime role cannot delete
  * audit rows), scoped to the tenant by row-level security and by every statement's own filter.
  */
@@ -25,7 +25,7 @@ export async function pruneTenantAudit(ownerKnex: Knex, tenantId: string, cutoff
   for (;;) {
     const pruned = await ownerKnex.transaction(async (trx) => {
       await trx.raw("select set_config('app.tenant_id', ?, true), set_config('app.audit_prune', 'on', true)", [tenantId]);
-      // Taking the head serializes with writers, which lock it to append.
+      // Taking the head serializes with the sealer, which locks it to extend the chain; pending entries have no seq and stay.
       const head = await trx('audit_chain_heads').where({ tenant_id: tenantId }).forUpdate().first<{ last_seq: number } | undefined>('last_seq');
       if (!head) return 0;
       // A prefix of the chain: everything before the first entry that is still within retention.

@@ -1,11 +1,9 @@
 import { isIP } from 'node:net';
-import { Knex } from 'knex';
 import { currentRequestContext } from '../../infra/request-context';
 import { tenantScope } from '../../infra/tenant-scope';
 import { canonicalJson } from '../../lib/canonical-json';
-import { chainHash, ChainedEntry } from './audit-chain';
 import { AuditActor, AuditEvent } from './audit-context';
-import { encryptValue, isPersonalField, normalizeSubject, recordSubject, SubjectKey, subjectKeyFor } from './audit-crypto';
+import { encryptValue, forgetCachedSubjectKeys, isPersonalField, normalizeSubject, recordSubject, SubjectKey, subjectKeyFor } from './audit-crypto';
 
 /** Changed fields only, each with its value before and after; null stands for absent. */
 export type AuditChanges = Record<string, { before: unknown; after: unknown }>;
@@ -42,100 +40,111 @@ function storable(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value, (field, inner: unknown) => (field && SECRET_FIELD.test(field) ? undefined : inner)) ?? 'null');
 }
 
-interface SealedEvent {
+interface EncryptedEvent {
   event: AuditEvent;
   changes: AuditChanges | null;
   subjectKeyIds: string[] | null;
 }
 
+interface Encryption {
+  events: EncryptedEvent[];
+  /** The subjects whose keys encrypted something, and those keys' ids: the insert checks they still exist. */
+  subjects: string[];
+  liveKeyIds: string[];
+}
+
+/** A cached key found gone at insert is retried uncached; a second miss means erasures keep racing this write. */
+const ENCRYPTION_ATTEMPTS = 3;
+
 /**
- * Personal data is encrypted before the chain lock is taken, so the lock is held only for the
- * insert itself; entries get consecutive seqs and each one's hash covers the previous hash.
+ * Appends the entries unsealed, in the current tenant transaction, so they commit with the change they
+ * describe; the sealer gives them seqs and hashes afterwards (audit-sealer.ts). No lock is taken: a
+ * tenant's concurrent writers never wait for each other here.
  */
 async function writeEntries(actor: AuditActor, events: AuditEvent[]): Promise<void> {
   if (events.length === 0) return;
+  for (let attempt = 1; ; attempt += 1) {
+    const encryption = await encryptPersonalData(events, { fresh: attempt > 1 });
+    if (await appendEntries(actor, encryption)) return;
+    forgetCachedSubjectKeys(encryption.subjects);
+    if (attempt === ENCRYPTION_ATTEMPTS) throw new Error('The audit entries could not be written: their subjects\' keys kept changing');
+  }
+}
+
+/**
+ * One statement: the rows go in, in the order given (append_id follows it), only if every key that
+ * encrypted a value still holds its material, so a key erased meanwhile (and still cached) never
+ * encrypts a committed entry. Answers false when that check refused the insert.
+ */
+async function appendEntries(actor: AuditActor, { events, liveKeyIds }: Encryption): Promise<boolean> {
   const { tenantId, trx } = tenantScope();
-  const sealed = await sealPersonalData(events);
-  const head = await lockChainHead(trx, tenantId, actor.ip);
-  let prevHash = head.lastHash ?? head.anchorHash;
-  const rows = sealed.map(({ event, changes, subjectKeyIds }, index) => {
-    const entry: ChainedEntry = {
-      tenantId,
-      seq: head.lastSeq + index + 1,
-      occurredAt: head.now.toISOString(),
-      actorType: actor.actorType,
-      actorId: uuidText(actor.actorId),
-      impersonatorId: uuidText(actor.impersonatorId),
-      action: event.action,
-      resourceType: event.resourceType ?? null,
-      resourceId: uuidText(event.resourceId),
-      changes,
-      subjectKeyIds,
-      ip: head.ip,
-      userAgent: actor.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
-      requestId: actor.requestId ?? currentRequestContext()?.requestId ?? null,
-      result: event.result ?? 'success',
-      errorCode: event.errorCode ?? null,
-    };
-    const hash = chainHash(prevHash, entry);
-    const row = { ...entry, changes: changes && JSON.stringify(changes), prevHash, hash };
-    prevHash = hash;
-    return row;
-  });
-  await trx('auditLogs').insert(rows);
-  await trx('auditChainHeads').where({ tenantId }).update({ lastSeq: head.lastSeq + rows.length, lastHash: prevHash });
+  const requestId = actor.requestId ?? currentRequestContext()?.requestId ?? null;
+  const rows = events.map(({ event, changes, subjectKeyIds }) => ({
+    actor_type: actor.actorType,
+    actor_id: actor.actorId,
+    impersonator_id: actor.impersonatorId ?? null,
+    action: event.action,
+    resource_type: event.resourceType ?? null,
+    resource_id: event.resourceId ?? null,
+    changes,
+    subject_key_ids: subjectKeyIds,
+    ip: actor.ip && isIP(actor.ip) ? actor.ip : null,
+    user_agent: actor.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+    request_id: requestId,
+    result: event.result ?? 'success',
+    error_code: event.errorCode ?? null,
+  }));
+  const result = await trx.raw<{ rowCount: number }>(
+    `insert into audit_logs (tenant_id, occurred_at, ${ROW_COLUMNS.map(([name]) => name).join(', ')})
+     select :tenantId, date_trunc('milliseconds', clock_timestamp()), ${ROW_COLUMNS.map(([name]) => `e.${name}`).join(', ')}
+     from rows from (jsonb_to_recordset(:rows) as (${ROW_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})) with ordinality as e
+     where (select count(*) from data_subject_keys k
+            where k.tenant_id = :tenantId and k.id = any(:liveKeyIds) and k.key_material is not null) = :liveKeys
+     order by e.ordinality`,
+    { tenantId, rows: JSON.stringify(rows), liveKeyIds: trx.raw('?::uuid[]', [liveKeyIds]), liveKeys: liveKeyIds.length },
+  );
+  return result.rowCount === rows.length;
 }
 
-interface ChainHead {
-  lastSeq: number;
-  lastHash: string | null;
-  anchorHash: string | null;
-  /** The database clock, once the lock is held, so occurred_at follows seq across API instances. */
-  now: Date;
-  /** The client address as inet stores and returns it (the hash covers the stored text). */
-  ip: string | null;
-}
+/** The columns a writer fills, with their types for jsonb_to_recordset. */
+const ROW_COLUMNS: ReadonlyArray<[name: string, type: string]> = [
+  ['actor_type', 'text'],
+  ['actor_id', 'uuid'],
+  ['impersonator_id', 'uuid'],
+  ['action', 'text'],
+  ['resource_type', 'text'],
+  ['resource_id', 'uuid'],
+  ['changes', 'jsonb'],
+  ['subject_key_ids', 'uuid[]'],
+  ['ip', 'inet'],
+  ['user_agent', 'text'],
+  ['request_id', 'text'],
+  ['result', 'text'],
+  ['error_code', 'text'],
+];
 
-/** Serializes the tenant's writers on its chain head row, creating the row on the tenant's first entry. */
-async function lockChainHead(trx: Knex.Transaction, tenantId: string, ip: string | null | undefined): Promise<ChainHead> {
-  const select = () =>
-    trx('auditChainHeads')
-      .where({ tenantId })
-      .forUpdate()
-      .first<ChainHead | undefined>(
-        'lastSeq',
-        'lastHash',
-        'anchorHash',
-        trx.raw("date_trunc('milliseconds', clock_timestamp()) as now"),
-        trx.raw('?::inet as ip', [ip && isIP(ip) ? ip : null]),
-      );
-  const head = await select();
-  if (head) return head;
-  await trx('auditChainHeads').insert({ tenantId }).onConflict('tenantId').ignore();
-  const created = await select();
-  if (!created) throw new Error('The audit chain head could not be created');
-  return created;
-}
-
-async function sealPersonalData(events: AuditEvent[]): Promise<SealedEvent[]> {
+async function encryptPersonalData(events: AuditEvent[], { fresh }: { fresh: boolean }): Promise<Encryption> {
   const drafts = events.map((event) => {
     const changes = diffChanges(event.before, event.after);
     const personal = Object.keys(changes).filter((field) => isPersonalField(event.resourceType, field));
     return { event, changes, personal, subject: personal.length > 0 ? subjectOf(event) : null };
   });
-  const keys = await subjectKeys(drafts.flatMap((draft) => (draft.subject ? [draft.subject] : [])));
-  return drafts.map(({ event, changes, personal, subject }) => {
+  const subjects = [...new Set(drafts.flatMap((draft) => (draft.subject ? [draft.subject] : [])))].sort();
+  const keys = await subjectKeys(subjects, fresh);
+  const encrypted = drafts.map(({ event, changes, personal, subject }) => {
     const key = subject ? keys.get(subject) : undefined;
     if (!key) return { event, changes: Object.keys(changes).length > 0 ? changes : null, subjectKeyIds: null };
     for (const field of personal) {
       const { before, after } = changes[field]!;
-      changes[field] = { before: seal(before, key), after: seal(after, key) };
+      changes[field] = { before: encrypt(before, key), after: encrypt(after, key) };
     }
     return { event, changes, subjectKeyIds: [key.id] };
   });
+  const liveKeyIds = [...new Set([...keys.values()].filter((key) => key.key !== null).map((key) => key.id))];
+  return { events: encrypted, subjects, liveKeyIds };
 }
 
-const seal = (value: unknown, key: SubjectKey): unknown => (value === null ? null : encryptValue(value, key));
+const encrypt = (value: unknown, key: SubjectKey): unknown => (value === null ? null : encryptValue(value, key));
 
 /** Without an email, the record itself is the subject, so erasing the record can still shred its data. */
 function subjectOf(event: AuditEvent): string {
@@ -145,11 +154,8 @@ function subjectOf(event: AuditEvent): string {
 }
 
 /** In one order for every writer, so two transactions creating the same keys cannot deadlock. */
-async function subjectKeys(subjects: string[]): Promise<Map<string, SubjectKey>> {
+async function subjectKeys(sortedSubjects: string[], fresh: boolean): Promise<Map<string, SubjectKey>> {
   const keys = new Map<string, SubjectKey>();
-  for (const subject of [...new Set(subjects)].sort()) keys.set(subject, await subjectKeyFor(subject));
+  for (const subject of sortedSubjects) keys.set(subject, await subjectKeyFor(subject, { fresh }));
   return keys;
 }
-
-/** PostgreSQL prints uuids in lower case; the hash must match what reads back. */
-const uuidText = (value: string | null | undefined): string | null => value?.toLowerCase() ?? null;

@@ -1,11 +1,19 @@
 import Joi from 'joi';
-import { defineRoute, ok, raw, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, page, raw, RouteDefinition } from '../../lib/http/route';
 import { creationPageQuery, CreationPage } from '../../lib/pagination';
 import { auditArchiveDownload, auditArchiveSchema, listAuditArchives } from './audit-archives.service';
 import { verifyAuditChain } from './audit-chain';
 import { exportAuditEntries } from './audit-export';
 import { auditStats, listAuditEntries } from './audit.service';
-import { auditStatsQuery, ExportAuditLogsQuery, exportAuditLogsQuery, ListAuditLogsQuery, listAuditLogsQuery } from './audit.schema';
+import {
+  auditEntrySchema,
+  auditStatsQuery,
+  auditVerdictSchema,
+  ExportAuditLogsQuery,
+  exportAuditLogsQuery,
+  ListAuditLogsQuery,
+  listAuditLogsQuery,
+} from './audit.schema';
 
 const FILTERS_DESCRIPTION =
   'Filters: `action`, `resourceType`, `resourceId`, `userId` (the acting user or API key), `from` and `to` (ISO-8601, both inclusive).';
@@ -18,13 +26,14 @@ export function auditRoutes(): RouteDefinition[] {
       path: '/audit-logs',
       permission: 'audit:read',
       summary: "The tenant's audit trail, newest first; personal data shows as `[erased]` once its subject is erased",
-      description: FILTERS_DESCRIPTION,
+      description: `${FILTERS_DESCRIPTION} Entries are listed as soon as their change commits, in the order they were appended; \`seq\` and \`hash\` stay null until the sealer puts them in the chain.`,
       tags,
       schema: { query: listAuditLogsQuery },
+      response: { status: 200, description: 'A page of audit entries', schema: auditEntrySchema },
       handler: async (input) => {
         const { limit, cursor, ...filters } = input.query as ListAuditLogsQuery;
-        const page = await listAuditEntries(filters, { limit, cursor });
-        return { kind: 'json', status: 200, body: page };
+        const { data, pagination } = await listAuditEntries(filters, { limit, cursor });
+        return page(data, pagination);
       },
     }),
     defineRoute({
@@ -33,7 +42,7 @@ export function auditRoutes(): RouteDefinition[] {
       permission: 'audit:read',
       feature: 'audit_export',
       summary: 'The filtered audit trail as CSV or a JSON array, oldest first, streamed',
-      response: { status: 200, description: 'The entries', contentType: ['text/csv', 'application/json'], schema: Joi.array().items(Joi.object().unknown()) },
+      response: { status: 200, description: 'The entries', contentType: ['text/csv', 'application/json'], schema: Joi.array().items(auditEntrySchema) },
       description: `${FILTERS_DESCRIPTION} \`format\`: \`csv\` (default) or \`json\`. CSV cells that a spreadsheet would run as a formula start with a quote.`,
       tags,
       schema: { query: exportAuditLogsQuery },
@@ -62,7 +71,10 @@ export function auditRoutes(): RouteDefinition[] {
       path: '/audit-logs/verify',
       permission: 'audit:read',
       summary: "Recomputes the tenant's hash chain from its anchor and names the first broken entry, if any",
+      description:
+        'Entries are appended unsealed and sealed into the chain in append order a second or two later; `sealed` counts the entries verified, `pending` those not sealed yet (with the time the oldest was appended).',
       tags,
+      response: { status: 200, description: 'The verdict', schema: auditVerdictSchema },
       handler: async () => ok(await verifyAuditChain()),
     }),
     defineRoute({

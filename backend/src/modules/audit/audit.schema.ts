@@ -15,7 +15,7 @@ const filters = {
     .messages({ 'date.min': '{{#label}} must not be before from' }),
 };
 
-/** The cursor holds the last entry's seq: per tenant, gapless and only ever growing, so pages never shift. */
+/** The cursor holds the last entry's append order (pending entries have no seq yet): it only ever grows, so pages never shift. */
 export const listAuditLogsQuery = Joi.object({
   ...filters,
   limit: Joi.number().integer().min(1).max(500).default(50),
@@ -26,6 +26,43 @@ export const exportAuditLogsQuery = Joi.object({ ...filters, format: Joi.string(
 
 export const auditStatsQuery = Joi.object({ from: filters.from, to: filters.to });
 
-export type ListAuditLogsQuery = AuditFilters & { limit: number; cursor?: [seq: number] };
+export type ListAuditLogsQuery = AuditFilters & { limit: number; cursor?: [appendId: number] };
 
 export type ExportAuditLogsQuery = AuditFilters & { format: ExportFormat };
+
+/** An entry as GET /audit-logs and the JSON export show it. */
+export const auditEntrySchema = Joi.object({
+  id: Joi.string().guid().required(),
+  seq: Joi.number()
+    .integer()
+    .allow(null)
+    .required()
+    .description("Position in the tenant's hash chain; null while the entry waits to be sealed (a second or two)"),
+  occurredAt: Joi.date().iso().required().description('When the entry was appended (the database clock)'),
+  actor: Joi.object({
+    type: Joi.string().valid('user', 'api_key', 'platform_admin', 'system').required(),
+    id: Joi.string().guid().allow(null).required(),
+    impersonatorId: Joi.string().guid().allow(null).required(),
+  }).required(),
+  action: Joi.string().required(),
+  resourceType: Joi.string().allow(null).required(),
+  resourceId: Joi.string().guid().allow(null).required(),
+  changes: Joi.object().unknown(true).allow(null).required().description('Changed fields, `{field: {before, after}}`; personal values read `[erased]` once their subject is erased'),
+  ip: Joi.string().allow(null).required(),
+  userAgent: Joi.string().allow(null).required(),
+  requestId: Joi.string().allow(null).required(),
+  result: Joi.string().valid('success', 'failure').required(),
+  errorCode: Joi.string().allow(null).required(),
+  hash: Joi.string().allow(null).required().description('sha256(previous hash || canonical entry), hex; null until sealed'),
+});
+
+/** The answer of GET /audit-logs/verify. */
+export const auditVerdictSchema = Joi.object({
+  valid: Joi.boolean().required(),
+  sealed: Joi.number().integer().required().description('Entries in the chain from its anchor on: the ones verified'),
+  pending: Joi.number().integer().required().description('Entries appended but not yet sealed into the chain (not verifiable yet)'),
+  oldestPendingAt: Joi.date().iso().allow(null).required().description('When the oldest pending entry was appended; null when none is'),
+  firstBrokenSeq: Joi.number().integer().description('When not valid: the first entry that does not verify'),
+  firstBrokenId: Joi.string().guid().allow(null).description('When not valid: its id, null when the chain lost its newest entries'),
+  reason: Joi.string().valid('sequence_gap', 'previous_hash_mismatch', 'hash_mismatch', 'missing_entries').description('When not valid'),
+});

@@ -6,17 +6,17 @@ import { presentAuditEntry, PresentedAuditEntry } from './audit-entry.presenter'
 const DEFAULT_STATS_DAYS = 30;
 const DAY_MS = 86_400_000;
 
-/** Newest first, keyset-paged on seq. */
+/** Newest first (in append order, pending entries included), keyset-paged on the append order. */
 export async function listAuditEntries(
   filters: AuditFilters,
-  page: { limit: number; cursor?: [seq: number] },
+  page: { limit: number; cursor?: [appendId: number] },
 ): Promise<{ data: PresentedAuditEntry[]; pagination: Pagination }> {
   const scope = tenantScope();
   const query = entriesMatching(scope, filters)
-    .orderBy('a.seq', 'desc')
+    .orderBy('a.appendId', 'desc')
     .limit(page.limit + 1);
-  if (page.cursor) query.where('a.seq', '<', page.cursor[0]);
-  const { rows, pagination } = toPage(await query, page.limit, (last) => [last.seq]);
+  if (page.cursor) query.where('a.appendId', '<', page.cursor[0]);
+  const { rows, pagination } = toPage(await query, page.limit, (last) => [last.appendId]);
   return { data: rows.map((row) => presentAuditEntry(row, scope.tenantId)), pagination };
 }
 

@@ -26,7 +26,7 @@ async function auditEntriesAbout(email: string, records: SubjectRecords) {
         [hashes],
       );
     })
-    .orderBy('a.seq', 'asc')) as AuditLogRow[];
+    .orderBy('a.appendId', 'asc')) as AuditLogRow[];
   return rows.map((row) => presentAuditEntry(row, scope.tenantId));
 }
 

@@ -1,7 +1,7 @@
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
 import { recordEvent } from '../events/event-context';
-import { destroySubjectKey, ERASED, recordSubject, subjectHash } from '../audit/audit-crypto';
+import { destroySubjectKey, destroySubjectKeysById, ERASED, recordSubject, subjectHash } from '../audit/audit-crypto';
 import { actorId, TenantPrincipal } from '../auth/principal';
 import { revokeSessions } from '../auth/sessions.service';
 import { findSubjectRecords, FREE_TEXT, literalPattern, RESOURCE_TYPE } from './data-subject';
@@ -129,6 +129,6 @@ async function shredAuditSubjects(subjects: string[], recordIds: string[]): Prom
   const doomed = await live().pluck<string[]>('id');
   // In one order, as the audit writer takes keys, so a concurrent writer cannot deadlock with this.
   for (const subject of [...new Set(subjects)].sort()) await destroySubjectKey(subject);
-  if (doomed.length) await trx('dataSubjectKeys').where({ tenantId }).whereIn('id', doomed).update({ keyMaterial: null, destroyedAt: trx.fn.now() });
+  await destroySubjectKeysById(doomed);
   return doomed.length;
 }

@@ -14,7 +14,7 @@ export async function recordTimeline(resourceType: string, id: string) {
       .select('id', 'type', 'subject', 'occurredAt', 'ownerId', 'durationMinutes'),
     trx('auditLogs')
       .where({ resourceType, resourceId: id })
-      .orderBy('seq', 'desc')
+      .orderBy('appendId', 'desc')
       .limit(TIMELINE_LIMIT)
       .select('id', 'action', 'occurredAt', 'actorType', 'actorId', 'result'),
   ]);

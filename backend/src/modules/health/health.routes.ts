@@ -10,10 +10,15 @@ const checkSchema = Joi.object({
   latencyMs: Joi.number(),
   error: Joi.string(),
 });
+const auditSealingSchema = checkSchema.keys({
+  pending: Joi.number().integer().description('Audit entries appended but not yet sealed, all tenants'),
+  overdue: Joi.number().integer().description('Of those, unsealed for longer than AUDIT_SEAL_WARN_SECONDS: the check is down when any'),
+  oldestPendingSeconds: Joi.number(),
+});
 const readySchema = Joi.object({ status: Joi.string().valid('ready', 'draining', 'unavailable').required(), database: checkSchema });
 const healthSchema = Joi.object({
   status: Joi.string().valid('healthy', 'degraded', 'unhealthy').required(),
-  checks: Joi.object({ database: checkSchema.required(), redis: checkSchema.required() }).required(),
+  checks: Joi.object({ database: checkSchema.required(), redis: checkSchema.required(), auditSealing: auditSealingSchema.required() }).required(),
   uptimeSeconds: Joi.number().integer().required(),
 });
 

@@ -1,5 +1,7 @@
 import { Redis } from 'ioredis';
 import { Knex } from 'knex';
+import { AppConfig } from '../../config/app-config';
+import { auditBacklog, AuditBacklog } from '../audit/audit-backlog';
 
 export type CheckStatus = 'up' | 'down' | 'disabled';
 export interface Check {
@@ -7,9 +9,11 @@ export interface Check {
   latencyMs?: number;
   error?: string;
 }
+/** `down` when entries stay unsealed past AUDIT_SEAL_WARN_SECONDS (or the backlog cannot be read). */
+export type AuditSealingCheck = Check & Partial<AuditBacklog>;
 export interface HealthReport {
   status: 'healthy' | 'degraded' | 'unhealthy';
-  checks: { database: Check; redis: Check };
+  checks: { database: Check; redis: Check; auditSealing: AuditSealingCheck };
   uptimeSeconds: number;
 }
 
@@ -17,8 +21,11 @@ const CHECK_TIMEOUT_MS = 2_000;
 
 export interface HealthDeps {
   knex: Knex;
+  /** Reads the audit backlog across tenants. */
+  platformKnex: Knex;
   redis?: Redis;
   lifecycle: { draining: boolean };
+  config: Pick<AppConfig, 'audit'>;
 }
 
 /** Runs probe with a deadline, so a hung dependency makes a check fail rather than the endpoint hang. */
@@ -40,15 +47,27 @@ async function timed(probe: () => Promise<unknown>): Promise<Check> {
   }
 }
 
-export const checkDatabase = (deps: HealthDeps): Promise<Check> => timed(() => deps.knex.raw('select 1'));
+export const checkDatabase = (deps: Pick<HealthDeps, 'knex'>): Promise<Check> => timed(() => deps.knex.raw('select 1'));
+
+async function checkAuditSealing(deps: HealthDeps): Promise<AuditSealingCheck> {
+  const warnSeconds = deps.config.audit.sealWarnSeconds;
+  const probe = auditBacklog(deps.platformKnex, warnSeconds);
+  const check = await timed(() => probe);
+  if (check.status !== 'up') return check;
+  const backlog = await probe;
+  if (backlog.overdue === 0) return { ...check, ...backlog };
+  return { ...check, status: 'down', error: `${backlog.overdue} audit entries unsealed for more than ${warnSeconds} s`, ...backlog };
+}
 
 export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
   const redis = deps.redis;
-  const [database, redisCheck] = await Promise.all([
+  const [database, redisCheck, auditSealing] = await Promise.all([
     checkDatabase(deps),
     redis ? timed(() => redis.ping()) : Promise.resolve<Check>({ status: 'disabled' }),
+    checkAuditSealing(deps),
   ]);
-  // Without the database nothing works; without Redis, limits fall back and the API still serves.
-  const status = database.status === 'down' ? 'unhealthy' : redisCheck.status === 'down' ? 'degraded' : 'healthy';
-  return { status, checks: { database, redis: redisCheck }, uptimeSeconds: Math.round(process.uptime()) };
+  // Without the database nothing works; without Redis, limits fall back and the API still serves; an
+  // audit chain falling behind loses nothing (entries are committed) but is no longer sealed.
+  const status = database.status === 'down' ? 'unhealthy' : redisCheck.status === 'down' || auditSealing.status === 'down' ? 'degraded' : 'healthy';
+  return { status, checks: { database, redis: redisCheck, auditSealing }, uptimeSeconds: Math.round(process.uptime()) };
 }
