@@ -31,6 +31,7 @@ import { auditRoutes } from './modules/audit/audit.routes';
 import { authRoutes } from './modules/auth/auth.routes';
 import { Credential, PlatformAdminPrincipal, TenantPrincipal } from './modules/auth/principal';
 import { authorize, isPlatformRoute, loadPlatformPrincipal, loadTenantPrincipal } from './modules/auth/principal.service';
+import { startPrincipalRevocation } from './modules/auth/principal-revocation';
 import { organizationRoutes } from './modules/compliance/organization.routes';
 import { privacyRoutes } from './modules/compliance/privacy.routes';
 import { contactsRoutes } from './modules/contacts/contacts.routes';
@@ -91,6 +92,7 @@ const versionedPaths = (path: string) => [`/api/v1${path}`, `/api${path}`];
 /** Builds the Express app without listening, so tests drive it in-process. The order of links matters. */
 export function createApp(deps: AppDeps): express.Express {
   useAuditEncryptionKey(deps.config.encryptionKey);
+  startPrincipalRevocation(deps, 'serves');
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.http.trustProxy);

@@ -13,6 +13,7 @@ import { migrateDatabase, seedDatabase } from './infra/migrator';
 import { createRedis } from './infra/redis';
 import { consoleRuntime } from './modules/admin/console-runtime';
 import { ensureSuperAdmin } from './modules/admin/platform-admins.service';
+import { stopPrincipalRevocation } from './modules/auth/principal-revocation';
 import { printDemoLogins } from './cli/demo-logins';
 
 /** Boot order: config -> database (embedded when DATABASE_URL is unset) -> app -> listen. */
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
         // The last requests' usage counts, before the pools and Redis they go to close.
         () => consoleRuntime(deps).usage.stop(),
         async () => jobs?.stop(),
+        () => stopPrincipalRevocation(knex),
         () => ownerKnex.destroy(),
         () => knex.destroy(),
         () => platformKnex.destroy(),

@@ -4,8 +4,10 @@ import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { createLogger } from './infra/logger';
 import { createMetrics } from './infra/metrics';
+import { createRedis } from './infra/redis';
 import { JOBS } from './jobs/job-catalog';
 import { startJobEngine } from './jobs/job-engine';
+import { startPrincipalRevocation, stopPrincipalRevocation } from './modules/auth/principal-revocation';
 
 /**
  * `npm run worker`: the job engine alone, for deployments that scale jobs apart from the API (set
@@ -23,6 +25,9 @@ async function main(): Promise<void> {
   const platformKnex = createAppKnex(platformCredentials(adminUrl).url, { ...config.db, poolMax: 2 }, logger);
   const ownerKnex = createAdminKnex(adminUrl);
   const metrics = createMetrics(knex);
+  // Jobs that change who may call (the organization purge) tell the API instances, which cache callers.
+  const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
+  startPrincipalRevocation({ config, knex, platformKnex, redis, logger }, 'announces');
   const engine = await startJobEngine({ config, knex, platformKnex, ownerKnex, logger }, metrics, {
     databaseUrl: adminUrl,
     jobs: JOBS,
@@ -51,7 +56,8 @@ async function main(): Promise<void> {
     server.close();
     void engine
       .stop()
-      .then(() => Promise.all([knex.destroy(), platformKnex.destroy(), ownerKnex.destroy()]))
+      .then(() => stopPrincipalRevocation(knex))
+      .then(() => Promise.all([knex.destroy(), platformKnex.destroy(), ownerKnex.destroy(), redis?.quit()]))
       .then(
         () => process.exit(0),
         (error: unknown) => {

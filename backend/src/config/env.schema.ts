@@ -51,6 +51,7 @@ export const envSchema = Joi.object({
   RATE_LIMIT_AUTH_FAIL_OPEN: Joi.boolean().default(false),
   AUDIT_RETENTION_DAYS: Joi.number().integer().min(1).default(365),
   SESSION_RETENTION_DAYS: Joi.number().integer().min(1).default(30),
+  PRINCIPAL_CACHE_SECONDS: Joi.number().integer().min(0).max(300).default(30),
   DATA_EXPORT_TTL_DAYS: Joi.number().integer().min(1).max(365).default(7),
   ORG_DELETION_GRACE_DAYS: Joi.number().integer().min(1).max(365).default(30),
   JOBS_IN_PROCESS: Joi.boolean().default(true),
