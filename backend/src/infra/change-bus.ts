@@ -13,6 +13,8 @@ export interface BusListener {
   message(text: string): void;
   /** One of this instance's heartbeats came back: messages published until now have reached it. */
   heartbeat(): void;
+  /** The subscription is gone (until a later heartbeat): messages may be lost from now on. */
+  lost(): void;
 }
 
 /**
@@ -39,7 +41,9 @@ export function redisChangeBus(redis: Redis, channel: string, logger: Logger, li
   subscriber.on('error', (error: Error) => {
     if (healthy) logger.warn('change bus: redis subscriber unavailable', { error: error.message });
     healthy = false;
+    listener.lost();
   });
+  subscriber.on('close', () => listener.lost());
   subscriber.on('ready', () => {
     healthy = true;
   });
@@ -79,6 +83,7 @@ export function postgresChangeBus(knex: Knex, channel: string, logger: Logger, l
   const drop = (error?: Error) => {
     if (error && healthy) logger.warn('change bus: postgres listener unavailable', { error: error.message });
     healthy = false;
+    listener.lost();
     const lost = client;
     client = undefined;
     lost?.end().catch(() => undefined);

@@ -57,7 +57,12 @@ export class PrincipalCache {
     this.trustedUntil = until;
   }
 
-  private get trusted(): boolean {
+  /** The bus can no longer vouch (its connection is gone): nothing in memory is used until it can again. */
+  distrust(): void {
+    this.trustedUntil = 0;
+  }
+
+  get trusted(): boolean {
     return this.now() < this.trustedUntil;
   }
 

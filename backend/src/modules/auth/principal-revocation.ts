@@ -45,6 +45,7 @@ export function startPrincipalRevocation(deps: RevocationDeps, role: 'serves' | 
       else deps.logger.warn('change bus: ignored a malformed principal change');
     },
     heartbeat: () => cache.vouch(Date.now() + HEARTBEAT_VOUCHES_MS),
+    lost: () => cache.distrust(),
   };
   const bus = deps.redis
     ? redisChangeBus(deps.redis, `${deps.config.redisKeyPrefix}${REDIS_CHANNEL}`, deps.logger, listener)
