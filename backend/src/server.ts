@@ -5,7 +5,7 @@ import { answerClientErrors } from './infra/client-errors';
 import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { resolveDatabase } from './infra/database-target';
-import { createLogger, Logger } from './infra/logger';
+import { createLogger, flushLogs, Logger } from './infra/logger';
 import { createMetrics } from './infra/metrics';
 import { JOBS } from './jobs/job-catalog';
 import { JobEngine, startJobEngine } from './jobs/job-engine';
@@ -91,8 +91,9 @@ async function main(): Promise<void> {
           if (redis) await redis.quit();
         },
         () => database.stop(),
-      ]).then((clean) => {
+      ]).then(async (clean) => {
         logger.info('shutdown complete');
+        await flushLogs();
         process.exit(clean ? 0 : 1);
       });
     });

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { loadConfigOrExit } from './config/load-config';
 import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
-import { createLogger } from './infra/logger';
+import { createLogger, flushLogs } from './infra/logger';
 import { createMetrics } from './infra/metrics';
 import { createRedis } from './infra/redis';
 import { JOBS } from './jobs/job-catalog';
@@ -59,10 +59,10 @@ async function main(): Promise<void> {
       .then(() => stopPrincipalRevocation(knex))
       .then(() => Promise.all([knex.destroy(), platformKnex.destroy(), ownerKnex.destroy(), redis?.quit()]))
       .then(
-        () => process.exit(0),
+        () => flushLogs().then(() => process.exit(0)),
         (error: unknown) => {
           logger.error('worker shutdown failed', { error });
-          process.exit(1);
+          return flushLogs().then(() => process.exit(1));
         },
       );
   };
