@@ -13,6 +13,7 @@ import { useAuditEncryptionKey } from './modules/audit/audit-crypto';
 import { auditRoutes } from './modules/audit/audit.routes';
 import { authRoutes } from './modules/auth/auth.routes';
 import { passwordResetRoutes } from './modules/auth/password-reset.routes';
+import { startPrincipalRevocation } from './modules/auth/principal-revocation';
 import { organizationRoutes } from './modules/compliance/organization.routes';
 import { privacyRoutes } from './modules/compliance/privacy.routes';
 import { contactsRoutes } from './modules/contacts/contacts.routes';
@@ -65,6 +66,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
 /** Builds the Express app without listening, so tests drive it in-process: the pipeline over the declared routes. */
 export function createApp(deps: AppDeps): express.Express {
   useAuditEncryptionKey(deps.config.encryptionKey);
+  startPrincipalRevocation(deps, 'serves');
   const limiters = createRateLimiters(deps, () => consoleRuntime(deps).settings.current());
   return buildPipeline(deps, limiters, declaredRoutes(deps, limiters));
 }

@@ -5,7 +5,7 @@ import { answerClientErrors } from './infra/client-errors';
 import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { resolveDatabase } from './infra/database-target';
-import { createLogger, Logger } from './infra/logger';
+import { createLogger, flushLogs, Logger } from './infra/logger';
 import { createMetrics } from './infra/metrics';
 import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
 import { JOBS } from './jobs/job-catalog';
@@ -14,6 +14,7 @@ import { migrateDatabase, seedDatabase } from './infra/migrator';
 import { createRedis } from './infra/redis';
 import { consoleRuntime } from './modules/admin/console-runtime';
 import { ensureSuperAdmin } from './modules/admin/platform-admins.service';
+import { stopPrincipalRevocation } from './modules/auth/principal-revocation';
 import { printDemoLogins } from './cli/demo-logins';
 
 /** Boot order: config -> database (embedded when DATABASE_URL is unset) -> app -> listen. */
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
         // The last requests' usage counts, before the pools and Redis they go to close.
         () => consoleRuntime(deps).usage.stop(),
         async () => jobs?.stop(),
+        () => stopPrincipalRevocation(knex),
         () => ownerKnex.destroy(),
         () => knex.destroy(),
         () => platformKnex.destroy(),
@@ -91,8 +93,9 @@ async function main(): Promise<void> {
           if (redis) await redis.quit();
         },
         () => database.stop(),
-      ]).then((clean) => {
+      ]).then(async (clean) => {
         logger.info('shutdown complete');
+        await flushLogs();
         process.exit(clean ? 0 : 1);
       });
     });

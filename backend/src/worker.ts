@@ -2,11 +2,13 @@ import http from 'node:http';
 import { loadConfigOrExit } from './config/load-config';
 import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
-import { createLogger } from './infra/logger';
+import { createLogger, flushLogs } from './infra/logger';
 import { createMetrics } from './infra/metrics';
+import { createRedis } from './infra/redis';
 import { JOBS } from './jobs/job-catalog';
 import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
 import { startJobEngine } from './jobs/job-engine';
+import { startPrincipalRevocation, stopPrincipalRevocation } from './modules/auth/principal-revocation';
 
 /**
  * `npm run worker`: the job engine alone, for deployments that scale jobs apart from the API (set
@@ -25,6 +27,9 @@ async function main(): Promise<void> {
   const ownerKnex = createAdminKnex(adminUrl);
   const metrics = createMetrics(knex);
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
+  // Jobs that change who may call (the organization purge) tell the API instances, which cache callers.
+  const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
+  startPrincipalRevocation({ config, knex, platformKnex, redis, logger }, 'announces');
   const engine = await startJobEngine({ config, knex, platformKnex, ownerKnex, logger }, metrics, {
     databaseUrl: adminUrl,
     jobs: JOBS,
@@ -53,12 +58,13 @@ async function main(): Promise<void> {
     server.close();
     void engine
       .stop()
-      .then(() => Promise.all([knex.destroy(), platformKnex.destroy(), ownerKnex.destroy()]))
+      .then(() => stopPrincipalRevocation(knex))
+      .then(() => Promise.all([knex.destroy(), platformKnex.destroy(), ownerKnex.destroy(), redis?.quit()]))
       .then(
-        () => process.exit(0),
+        () => flushLogs().then(() => process.exit(0)),
         (error: unknown) => {
           logger.error('worker shutdown failed', { error });
-          process.exit(1);
+          return flushLogs().then(() => process.exit(1));
         },
       );
   };

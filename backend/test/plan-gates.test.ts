@@ -1,6 +1,7 @@
 import { Knex } from 'knex';
 import request from 'supertest';
 import { addMember, registerTenant } from './support/api-fixtures';
+import { platformAdmins } from './support/platform-admin-fixtures';
 import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
 
 describe('plan gates', () => {
@@ -15,7 +16,7 @@ describe('plan gates', () => {
     await owner.destroy();
   });
 
-  it('when a free tenant uses a paid feature, then 402 PLAN_FEATURE_UNAVAILABLE; after an upgrade it works at once', async () => {
+  it('when a free tenant uses a paid feature, then 402 PLAN_FEATURE_UNAVAILABLE; after an upgrade by the platform it works at once', async () => {
     const account = await registerTenant(t.app, { plan: 'free' });
     const key = await request(t.app).post('/api/v1/api-keys').set(account.auth).send({ name: 'ci', role: 'read_only' });
     expect(key.status).toBe(402);
@@ -23,7 +24,9 @@ describe('plan gates', () => {
     const role = await request(t.app).post('/api/v1/roles').set(account.auth).send({ name: 'Auditors', permissions: ['leads:read'] });
     expect(role.status).toBe(402);
 
-    await owner('tenants').where({ id: account.tenantId }).update({ plan: 'pro' });
+    const { superAdmin } = await platformAdmins(t, owner);
+    const upgrade = await request(t.app).patch(`/api/v1/admin/tenants/${account.tenantId}`).set('Authorization', `Bearer ${superAdmin.token}`).send({ plan: 'pro' });
+    expect(upgrade.status).toBe(200);
     expect((await request(t.app).post('/api/v1/api-keys').set(account.auth).send({ name: 'ci', role: 'read_only' })).status).toBe(201);
     expect((await request(t.app).post('/api/v1/roles').set(account.auth).send({ name: 'Auditors', permissions: ['leads:read'] })).status).toBe(201);
   });

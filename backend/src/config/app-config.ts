@@ -40,6 +40,11 @@ export interface AppConfig {
     superAdmin?: { email: string; password: string };
     /** How long ended sessions stay listed before the cleanup job deletes them. */
     sessionRetentionDays: number;
+    /**
+     * How long an instance keeps a confirmed caller in memory (0: never). Announced changes (sign-out,
+     * revocation, disabled user, role or tenant change) reach every instance well within a second regardless.
+     */
+    principalCacheSeconds: number;
   };
   /** Per-plan request budgets are data (plans.requests_per_hour); these cover callers without a plan. */
   rateLimits: {

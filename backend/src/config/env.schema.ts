@@ -52,6 +52,7 @@ export const envSchema = Joi.object({
   AUDIT_RETENTION_DAYS: Joi.number().integer().min(1).default(365),
   AUDIT_SEAL_WARN_SECONDS: Joi.number().integer().min(1).max(86_400).default(60),
   SESSION_RETENTION_DAYS: Joi.number().integer().min(1).default(30),
+  PRINCIPAL_CACHE_SECONDS: Joi.number().integer().min(0).max(300).default(30),
   DATA_EXPORT_TTL_DAYS: Joi.number().integer().min(1).max(365).default(7),
   ORG_DELETION_GRACE_DAYS: Joi.number().integer().min(1).max(365).default(30),
   JOBS_IN_PROCESS: Joi.boolean().default(true),

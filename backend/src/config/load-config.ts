@@ -59,6 +59,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
         ? { email: value.SUPER_ADMIN_EMAIL, password: value.SUPER_ADMIN_PASSWORD }
         : undefined,
       sessionRetentionDays: value.SESSION_RETENTION_DAYS,
+      principalCacheSeconds: value.PRINCIPAL_CACHE_SECONDS,
     },
     rateLimits: {
       anonymous: { max: value.RATE_LIMIT_ANONYMOUS_MAX, windowSeconds: value.RATE_LIMIT_ANONYMOUS_WINDOW_SECONDS },

@@ -1,4 +1,6 @@
 import knexFactory, { Knex } from 'knex';
+import ClientPG from 'knex/lib/dialects/postgres';
+import TransactionPG from 'knex/lib/dialects/postgres/execution/pg-transaction';
 import { knexSnakeCaseMappers } from 'objection';
 import pg from 'pg';
 import { Logger } from './logger';
@@ -9,6 +11,45 @@ pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, (value) => Number(value));
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `knex.transaction(fn, { bindTenant })`: what a transaction of these pools may be told at its start. */
+export interface BindingTransactionConfig extends Knex.TransactionConfig {
+  bindTenant?: string;
+}
+
+/**
+ * A transaction that binds its tenant in the round trip that begins it: `BEGIN; SET LOCAL app.tenant_id = '…'`
+ * goes as one simple-protocol message, so binding costs no round trip of its own. The value is a UUID checked
+ * here, so it can be written as a literal. SET LOCAL (not set_config) because Citus propagates SET LOCAL to
+ * its workers (citus.propagate_set_commands = local) and set_config() not.
+ */
+class TenantBindingTransaction extends TransactionPG {
+  private readonly bindTenant?: string;
+
+  constructor(client: unknown, container: unknown, config?: BindingTransactionConfig, outerTx?: unknown) {
+    super(client, container, config, outerTx);
+    this.bindTenant = config?.bindTenant;
+  }
+
+  override begin(connection: unknown): Promise<unknown> {
+    if (this.bindTenant === undefined) return super.begin(connection);
+    if (!UUID.test(this.bindTenant)) return Promise.reject(new Error('A tenant id must be a UUID'));
+    const mode = [this.isolationLevel ? `ISOLATION LEVEL ${this.isolationLevel}` : '', this.readOnly ? 'READ ONLY' : ''].join(' ').trim();
+    return this.query(connection, `BEGIN ${mode}; SET LOCAL app.tenant_id = '${this.bindTenant.toLowerCase()}'`);
+  }
+}
+
+/** knex's PostgreSQL client whose top-level transactions understand `bindTenant`. */
+class TenantBindingClient extends ClientPG {
+  override transaction(container: unknown, config?: BindingTransactionConfig, outerTx?: unknown): Knex.Transaction {
+    return new TenantBindingTransaction(this, container, config, outerTx) as unknown as Knex.Transaction;
+  }
+}
+
+/** Whether `knex.transaction(fn, { bindTenant })` binds the tenant as it begins (not for a nested transaction). */
+export const bindsTenantOnBegin = (knex: Knex): boolean => knex.client instanceof TenantBindingClient && !knex.isTransaction;
+
 export interface PoolOptions {
   poolMax: number;
   statementTimeoutMs: number;
@@ -18,7 +59,7 @@ export interface PoolOptions {
 /** The server's pool: camelCase in code, snake_case in SQL, bounded waits so a dead database fails fast. */
 export function createAppKnex(url: string, options: PoolOptions, logger?: Logger): Knex {
   return knexFactory({
-    client: 'pg',
+    client: TenantBindingClient,
     connection: {
       connectionString: url,
       statement_timeout: options.statementTimeoutMs,
@@ -41,7 +82,7 @@ export function createAppKnex(url: string, options: PoolOptions, logger?: Logger
 /** A privileged connection for migrations and seeds, as the schema owner. */
 export function createAdminKnex(url: string): Knex {
   return knexFactory({
-    client: 'pg',
+    client: TenantBindingClient,
     connection: { connectionString: url, application_name: 'crm-migrate' },
     pool: { min: 0, max: 2 },
   });

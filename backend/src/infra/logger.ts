@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import winston from 'winston';
 import { currentRequestContext } from './request-context';
 
@@ -31,6 +32,51 @@ const withContext = winston.format((info) => {
 
 export type Logger = winston.Logger;
 
+/** Past this many bytes waiting for stdout, lines are dropped (and counted) rather than held in memory. */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+let stdoutStream: fs.WriteStream | undefined;
+
+/**
+ * stdout as an asynchronous stream: an fs.WriteStream on fd 1 writes from libuv's thread pool (Node
+ * retries partial writes and EAGAIN, and writes queued lines together), so the event loop never waits
+ * for a write, whatever stdout is. process.stdout would write on the event loop, blocking outright
+ * when stdout is a file or a terminal.
+ */
+function stdout(): fs.WriteStream {
+  stdoutStream ??= fs.createWriteStream('/dev/stdout', { fd: 1, autoClose: false });
+  return stdoutStream;
+}
+
+/** Winston's line, as is, to the asynchronous stdout; a stalled reader costs dropped lines, never memory or time. */
+class AsyncStdoutTransport extends winston.transports.Stream {
+  private dropped = 0;
+
+  constructor() {
+    super({ stream: stdout(), eol: '\n' });
+  }
+
+  override log(info: unknown, done: () => void): void {
+    const stream = stdout();
+    if (stream.writableLength > MAX_PENDING_BYTES) {
+      this.dropped += 1;
+      done();
+      return;
+    }
+    if (this.dropped > 0) {
+      const notice = { level: 'warn', message: 'log lines dropped: stdout did not keep up', dropped: this.dropped, service: 'crm-api', timestamp: new Date().toISOString() };
+      stream.write(`${JSON.stringify(notice)}\n`);
+      this.dropped = 0;
+    }
+    super.log?.(info, done);
+  }
+}
+
+/** Resolves once every line logged so far has been written: call it before process.exit. */
+export function flushLogs(): Promise<void> {
+  return new Promise((resolve) => (stdoutStream ? stdoutStream.write('', () => resolve()) : resolve()));
+}
+
 export function createLogger(level: string): Logger {
   return winston.createLogger({
     level: level === 'silent' ? 'error' : level,
@@ -42,6 +88,6 @@ export function createLogger(level: string): Logger {
       winston.format.json(),
     ),
     defaultMeta: { service: 'crm-api' },
-    transports: [new winston.transports.Console()],
+    transports: [new AsyncStdoutTransport()],
   });
 }

@@ -14,12 +14,16 @@ import {
 } from '../modules/auth/access-tokens';
 import { API_KEY_PREFIX } from '../modules/api-keys/api-key-format';
 import { Credential } from '../modules/auth/principal';
+import { principalCacheOf } from '../modules/auth/principal-revocation';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Link 6, on every non-public route: reads a bearer JWT (tenant or platform audience) or an API key
  * (`Authorization: Bearer crm_live_...` or `X-API-Key`) into res.locals.credential. The token's tenant
  * is the truth: a request naming another tenant is 403 TENANT_MISMATCH. Revocation, user status and
- * permissions are checked against the database inside the request's transaction (app.ts).
+ * permissions are checked later, with the request's transaction (principal.service.ts). An API key's
+ * hash is looked up once per instance cache lifetime (principal-cache.ts), not on every request.
  * A failed authentication is charged to the client IP's anonymous budget (`chargeFailure`).
  */
 export function authenticate(knex: Knex, jwtSettings: JwtSettings, chargeFailure: RequestHandler): RequestHandler {
@@ -58,7 +62,11 @@ async function readCredential(
     return { kind: 'platform_admin', adminId: claims.sub, role: claims.role };
   }
   const claims = verifyToken<TenantClaims>(jwtSettings, token, TENANT_AUDIENCE);
-  if (typeof claims.tenantId !== 'string' || typeof claims.sid !== 'string') {
+  // Ids this server issued; anything else is not one of its tokens (and never reaches a query or a cache key).
+  if (![claims.tenantId, claims.sid, claims.sub, claims.jti].every((id) => typeof id === 'string' && UUID.test(id))) {
+    throw new AppError('UNAUTHORIZED', 'The access token is invalid');
+  }
+  if (claims.imp !== undefined && !(typeof claims.imp === 'string' && UUID.test(claims.imp))) {
     throw new AppError('UNAUTHORIZED', 'The access token is invalid');
   }
   return {
@@ -76,13 +84,19 @@ async function apiKeyCredential(knex: Knex, key: string): Promise<Credential> {
   const invalid = new AppError('UNAUTHORIZED', 'The API key is invalid, expired or revoked');
   if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) throw invalid;
   const hash = sha256Hex(key);
+  const cache = principalCacheOf(knex);
+  const cached = cache?.apiKey(hash);
+  if (cached) return cached;
+  const generation = cache?.generation ?? 0;
   const row = await withCredentialLookup(knex, 'token', hash, (trx) =>
     trx('apiKeys')
       .where({ keyHash: hash })
       .whereNull('revokedAt')
       .where((q) => q.whereNull('expiresAt').orWhere('expiresAt', '>', trx.fn.now()))
-      .first<{ tenantId: string; id: string } | undefined>('tenantId', 'id'),
+      .first<{ tenantId: string; id: string; expiresAt: Date | null } | undefined>('tenantId', 'id', 'expiresAt'),
   );
   if (!row) throw invalid;
-  return { kind: 'api_key', tenantId: row.tenantId, apiKeyId: row.id };
+  const credential = { kind: 'api_key', tenantId: row.tenantId, apiKeyId: row.id } as const;
+  cache?.putApiKey(hash, credential, row.expiresAt, generation);
+  return credential;
 }

@@ -13,6 +13,7 @@ import { createMetrics } from '../../src/infra/metrics';
 import { createRedis } from '../../src/infra/redis';
 import { registerAuditBacklogMetrics } from '../../src/modules/audit/audit-backlog';
 import { withTenant } from '../../src/infra/tenant-scope';
+import { stopPrincipalRevocation } from '../../src/modules/auth/principal-revocation';
 import { provisionTenant } from '../../src/modules/tenants/tenants.service';
 import { createUser } from '../../src/modules/users/users.service';
 import { TEST_ENV } from './test-database';
@@ -93,6 +94,7 @@ export function buildTestApp(options: { env?: Record<string, string | undefined>
     deps,
     logs,
     close: async () => {
+      await stopPrincipalRevocation(knex);
       await knex.destroy();
       await platformKnex.destroy();
       redis?.disconnect();

@@ -1,6 +1,7 @@
 import { Knex } from 'knex';
 import { AppError, notFound } from '../../lib/errors';
 import { Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
+import { publishPrincipalChange } from '../auth/principal-revocation';
 import { CRM_RESOURCES } from '../roles/permissions';
 import { PlatformActor, recordPlatformAudit } from './platform-audit';
 import { ListTenantsQuery, UpdateTenantInput } from './tenants-admin.schema';
@@ -88,7 +89,8 @@ export function createTenantsAdminService(knex: Knex) {
      * Asking for the state the tenant is already in changes and records nothing.
      */
     async update(id: string, input: UpdateTenantInput, actor: PlatformActor): Promise<TenantRow> {
-      return knex.transaction(async (trx) => {
+      let changed = false;
+      const row = await knex.transaction(async (trx) => {
         const current = await trx('tenants as t').where('t.id', id).forUpdate().first<TenantRow | undefined>(TENANT_COLUMNS);
         if (!current) throw notFound('Tenant');
         const entries: Array<{ action: string; details: Record<string, unknown> }> = [];
@@ -111,6 +113,7 @@ export function createTenantsAdminService(knex: Knex) {
           entries.push({ action: 'tenant.plan_change', details: { from: current.plan, to: input.plan } });
         }
         if (entries.length === 0) return current;
+        changed = true;
         const [updated] = await trx('tenants as t').where('t.id', id).update(patch, TENANT_COLUMNS);
         await recordPlatformAudit(
           trx,
@@ -124,6 +127,9 @@ export function createTenantsAdminService(knex: Knex) {
         }
         return updated as TenantRow;
       });
+      // Status and plan are part of every caller of the tenant that an instance may hold in memory.
+      if (changed) await publishPrincipalChange(knex, { tenantId: id });
+      return row;
     },
   };
 }

@@ -1,6 +1,7 @@
 import { AppError, notFound } from '../../lib/errors';
 import { CreationPage, pageByCreation } from '../../lib/pagination';
 import { UserPrincipal } from '../auth/principal';
+import { announcePrincipalChange } from '../auth/principal-revocation';
 import { assertHolds, resolveRole } from '../roles/roles.service';
 import { newApiKey } from './api-key-format';
 import { ApiKey } from './api-key.model';
@@ -62,5 +63,6 @@ export async function revokeApiKey(id: string, actorId: string): Promise<void> {
   if (!apiKey) throw notFound('API key');
   if (apiKey.revokedAt) return;
   await ApiKey.query().findById(id).patch({ revokedAt: new Date(), updatedBy: actorId });
+  announcePrincipalChange({ apiKeyId: id });
   recordEvent({ type: 'api_key.revoked', id, name: apiKey.name, prefix: apiKey.prefix });
 }

@@ -4,6 +4,7 @@ import { AppError } from '../../lib/errors';
 import { Access } from '../../lib/http/route';
 import { isPlatformPermission, PLATFORM_ROLE_PERMISSIONS } from '../roles/permissions';
 import { ApiKeyPrincipal, Credential, PlanLimits, PlatformAdminPrincipal, TenantPrincipal, UserPrincipal } from './principal';
+import { principalCacheOf } from './principal-revocation';
 
 interface PlanColumns {
   plan: string;
@@ -29,13 +30,32 @@ const signedOut = () => new AppError('UNAUTHORIZED', 'The session has ended; sig
 const suspended = () => new AppError('TENANT_SUSPENDED', 'This organization is suspended');
 
 /**
- * Confirms a tenant credential inside the request's tenant transaction: the user is active, the
- * session and the access token are not revoked, the tenant is not suspended; and loads the role's
- * current permissions. One query for users, so revocation and role changes take effect at once.
+ * Confirms a tenant credential: the user is active, the session and the access token are not revoked,
+ * the tenant is not suspended; and loads the role's current permissions and the plan. From this
+ * instance's principal cache when it holds the credential (changes to any of these are announced to
+ * every instance: principal-revocation.ts); otherwise one query in the request's tenant transaction.
  */
 export async function loadTenantPrincipal(credential: Exclude<Credential, { kind: 'platform_admin' }>): Promise<TenantPrincipal> {
-  const { trx } = tenantScope();
-  return credential.kind === 'user' ? loadUser(trx, credential) : loadApiKey(trx, credential);
+  const { trx, knex } = tenantScope();
+  const cache = principalCacheOf(knex);
+  const cached = cache?.principal(credential);
+  if (cache && cached) {
+    if (cached.kind === 'api_key' && cache.apiKeyUseDue(cached.apiKeyId)) await recordApiKeyUse(trx, cached.apiKeyId);
+    return cached;
+  }
+  const generation = cache?.generation ?? 0;
+  const principal = credential.kind === 'user' ? await loadUser(trx, credential) : await loadApiKey(trx, credential);
+  if (principal.kind === 'api_key' && (!cache || cache.apiKeyUseDue(principal.apiKeyId))) await recordApiKeyUse(trx, principal.apiKeyId);
+  cache?.putPrincipal(credential, principal, generation);
+  return principal;
+}
+
+/** `lastUsedAt`, at most once a minute (the condition holds across instances; the cache spares the statement). */
+async function recordApiKeyUse(trx: Knex.Transaction, apiKeyId: string): Promise<void> {
+  await trx('apiKeys')
+    .where('id', apiKeyId)
+    .where((q) => q.whereNull('lastUsedAt').orWhere('lastUsedAt', '<', trx.raw("now() - interval '1 minute'")))
+    .update({ lastUsedAt: trx.fn.now() });
 }
 
 async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, { kind: 'user' }>): Promise<UserPrincipal> {
@@ -108,10 +128,6 @@ async function loadApiKey(trx: Knex.Transaction, credential: Extract<Credential,
   // A key never exceeds its role: explicit permissions narrow the role's, they cannot widen them.
   const role = new Set(row.rolePermissions ?? []);
   const permissions = row.keyPermissions ? row.keyPermissions.filter((p) => role.has(p)) : [...role];
-  await trx('apiKeys')
-    .where('id', credential.apiKeyId)
-    .where((q) => q.whereNull('lastUsedAt').orWhere('lastUsedAt', '<', trx.raw("now() - interval '1 minute'")))
-    .update({ lastUsedAt: trx.fn.now() });
   return {
     kind: 'api_key',
     tenantId: credential.tenantId,

@@ -4,6 +4,7 @@ import { withTenant } from '../../infra/tenant-scope';
 import { randomSecret, sha256Hex } from '../../lib/crypto';
 import { AppError, notFound } from '../../lib/errors';
 import { writeAuditNow } from '../audit/audit-store';
+import { announcePrincipalChange } from './principal-revocation';
 import { RefreshToken, RevokedAccessToken, Session } from './session.model';
 
 const REFRESH_PREFIX = 'rt_';
@@ -77,7 +78,10 @@ export async function rotateRefreshToken(knex: Knex, token: string): Promise<Rot
   });
 }
 
-/** Revokes one session, or every session of a user (optionally but one): their refresh tokens die with them. */
+/**
+ * Revokes one session, or every session of a user (optionally but one): their refresh tokens die with
+ * them, and every instance stops accepting their access tokens once this commits.
+ */
 export async function revokeSessions(
   target: { sessionId: string } | { userId: string; exceptSessionId?: string },
   reason: string,
@@ -88,6 +92,7 @@ export async function revokeSessions(
     query.where('userId', target.userId);
     if (target.exceptSessionId) query.whereNot('id', target.exceptSessionId);
   }
+  announcePrincipalChange('sessionId' in target ? { sessionId: target.sessionId } : { userId: target.userId });
   return query.patch({ revokedAt: new Date(), revokedReason: reason });
 }
 
@@ -97,6 +102,7 @@ export async function denylistAccessToken(jti: string, userId: string, expiresAt
     .insert({ jti, userId, expiresAt: new Date(expiresAtSeconds * 1000) })
     .onConflict(['tenantId', 'jti'])
     .ignore();
+  announcePrincipalChange({ userId });
 }
 
 export async function listActiveSessions(userId: string): Promise<Session[]> {

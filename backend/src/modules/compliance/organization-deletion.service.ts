@@ -3,6 +3,7 @@ import { enqueueJob } from '../../jobs/enqueue';
 import { AppError } from '../../lib/errors';
 import { recordEvent } from '../events/event-context';
 import { actorId, TenantPrincipal } from '../auth/principal';
+import { announcePrincipalChange } from '../auth/principal-revocation';
 import { ORGANIZATION_PURGE_TASK, PURGE_JOB_KEY } from './organization-purge.job';
 
 export interface DeletionStatus {
@@ -62,6 +63,8 @@ export async function requestDeletion(principal: TenantPrincipal, confirm: strin
       ['name', 'deletionRequestedAt', 'deletionRequestedBy', 'deletionScheduledFor'],
     );
   const status = present(updated as DeletionColumns);
+  // Writes stop for every caller of the tenant, on every instance.
+  announcePrincipalChange();
   await enqueueJob(ORGANIZATION_PURGE_TASK, {}, { runAt: new Date(status.purgeAt!), jobKey: PURGE_JOB_KEY, maxAttempts: 5 });
   recordEvent({ type: 'organization.deletion_requested', tenantId, purgeAt: status.purgeAt });
   return status;
@@ -77,6 +80,7 @@ export async function cancelDeletion(): Promise<DeletionStatus> {
   const [updated] = await trx('tenants')
     .where({ id: tenantId })
     .update({ deletionRequestedAt: null, deletionRequestedBy: null, deletionScheduledFor: null }, ['name', 'deletionRequestedAt', 'deletionRequestedBy', 'deletionScheduledFor']);
+  announcePrincipalChange();
   recordEvent({ type: 'organization.deletion_cancelled', tenantId, purgeAt: tenant.deletionScheduledFor.toISOString() });
   return present(updated as DeletionColumns);
 }

@@ -1,4 +1,5 @@
 import { defineJob, tenantPayload } from '../../jobs/job-definition';
+import { publishPrincipalChange } from '../auth/principal-revocation';
 import { tenantTableNames } from './tenant-tables';
 
 export const ORGANIZATION_PURGE_TASK = 'organization.purge';
@@ -41,6 +42,7 @@ export const organizationPurgeJob = defineJob({
       });
       return true;
     });
+    if (purged) await publishPrincipalChange(deps.knex, { tenantId });
     job.logger.info(purged ? 'organization purged' : 'organization purge no longer due: nothing to do', { tenantId });
   },
 });

@@ -2,6 +2,7 @@ import { AppError, notFound } from '../../lib/errors';
 import { CreationPage, pageByCreation } from '../../lib/pagination';
 import { ApiKey } from '../api-keys/api-key.model';
 import { actorId, TenantPrincipal } from '../auth/principal';
+import { announcePrincipalChange } from '../auth/principal-revocation';
 import { User } from '../users/user.model';
 import { Role } from './role.model';
 import { recordEvent } from '../events/event-context';
@@ -55,6 +56,8 @@ export async function updateRole(caller: TenantPrincipal, id: string, patch: Par
   if (patch.permissions) assertHolds(caller, patch.permissions, 'grant these permissions');
   if (patch.name && patch.name.toLowerCase() !== role.name.toLowerCase()) await assertNameFree(patch.name);
   const updated = await Role.query().patchAndFetchById(id, { ...patch, updatedBy: actorId(caller) });
+  // Every holder's permissions change: the tenant's callers are confirmed afresh on every instance.
+  announcePrincipalChange();
   recordEvent({
     type: 'role.updated',
     id,
@@ -81,6 +84,7 @@ export async function deleteRole(caller: TenantPrincipal, id: string): Promise<v
     ]);
   }
   await Role.query().findById(id).patch({ deletedAt: new Date(), updatedBy: actorId(caller) });
+  announcePrincipalChange();
   recordEvent({ type: 'role.deleted', id, name: role.name, permissions: role.permissions });
 }
 

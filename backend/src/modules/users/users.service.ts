@@ -2,6 +2,7 @@ import { AppError, notFound } from '../../lib/errors';
 import { CreationPage, pageByCreation } from '../../lib/pagination';
 import { hashPassword } from '../auth/passwords';
 import { actorId, TenantPrincipal } from '../auth/principal';
+import { announcePrincipalChange } from '../auth/principal-revocation';
 import { revokeSessions } from '../auth/sessions.service';
 import { assertWithinQuota } from '../plans/plan-gates';
 import { Role } from '../roles/role.model';
@@ -127,6 +128,8 @@ export async function updateUser(caller: TenantPrincipal, id: string, changes: U
       updatedBy: actorId(caller),
       ...(disabling ? { inviteTokenHash: null, inviteExpiresAt: null } : {}),
     });
+  // Role, status and team are part of the caller every instance may hold in memory.
+  announcePrincipalChange({ userId: id });
   if (disabling) await revokeSessions({ userId: id }, 'user_disabled');
   const updated = await getUser(id);
   const fields = ['firstName', 'lastName', 'teamId', 'status', 'roleId'] as const;
