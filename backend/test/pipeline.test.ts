@@ -94,6 +94,14 @@ describe('the request pipeline', () => {
       expect(res.status).toBe(409);
       expect(res.body.error.code).toBe('TENANT_PENDING_DELETION');
     });
+
+    it('when the caller has spent its plan budget, then 429 before the input is judged', async () => {
+      const free = await registerTenant(t.app, { plan: 'free' });
+      for (let spent = 0; spent < 100; spent += 1) expect((await api().get('/api/v1/rate-limit').set(free.auth)).status).toBe(200);
+      const res = await api().post('/api/v1/leads').set(free.auth).send({ $where: '1' });
+      expect(res.status).toBe(429);
+      expect(res.body.error.code).toBe('RATE_LIMITED');
+    }, 120_000);
   });
 
   describe('failed writes of an admitted caller', () => {
