@@ -10,8 +10,8 @@ const tooLarge = () => new AppError('PAYLOAD_TOO_LARGE', 'The request body is to
 const tooManyRows = (maxRows: number) => new AppError('PAYLOAD_TOO_LARGE', `An import takes at most ${maxRows} rows`);
 
 /**
- * The body link of a bulk route, placed after authentication so that only known callers can make the
- * server read a large body. JSON arrays go through express.json with the route's limit; text/csv is
+ * The body of a bulk route, read right after authentication (stage 7) so that only known callers can
+ * make the server read a large body. JSON arrays go through express.json with the route's limit; text/csv is
  * parsed as it arrives into one object per record, keyed by the header's names, values left as text.
  */
 export function bulkBody(spec: BulkBody): RequestHandler {

@@ -12,7 +12,7 @@ export const EXPOSED_HEADERS = [
 ];
 
 /**
- * Link 3b: only origins on the allow-list get CORS headers (with credentials, for the refresh cookie);
+ * Stage 3, with the security headers: only origins on the allow-list get CORS headers (with credentials, for the refresh cookie);
  * any other origin gets none and the browser refuses the answer. Requests without Origin are not CORS.
  */
 export function corsPolicy(allowedOrigins: string[]): RequestHandler {

@@ -5,7 +5,7 @@ import { runWithRequestContext } from '../infra/request-context';
 /** Printable, bounded ids only: anything else could forge log lines or bloat them. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Link 1: adopts a sane X-Request-Id or makes one, echoes it, and opens the request's log context. */
+/** Stage 1: adopts a sane X-Request-Id or makes one, echoes it, and opens the request's log context. */
 export function requestId(): RequestHandler {
   return (req, res, next) => {
     const given = req.get('x-request-id');

@@ -15,7 +15,7 @@ export interface FinishedRequest {
   durationMs: number;
 }
 
-/** Link 2: one structured line per request and its duration in the histogram, when the answer is done. */
+/** Stage 2: one structured line per request and its duration in the histogram, when the answer is done. */
 export function requestLogger(logger: Logger, metrics: Metrics, onFinished?: (request: FinishedRequest) => void): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();

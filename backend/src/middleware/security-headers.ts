@@ -1,7 +1,7 @@
 import { RequestHandler } from 'express';
 import helmet from 'helmet';
 
-/** Link 3a: an API answers JSON only, so the strictest browser policy costs nothing. */
+/** Stage 3: an API answers JSON only, so the strictest browser policy costs nothing. */
 export function securityHeaders(): RequestHandler {
   return helmet({
     contentSecurityPolicy: {

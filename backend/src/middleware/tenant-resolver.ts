@@ -7,7 +7,7 @@ import { AppError } from '../lib/errors';
 const uuid = Joi.string().uuid();
 
 /**
- * Link 5: reads which tenant the request names, from X-Tenant-ID or the subdomain under
+ * Stage 6: reads which tenant the request names, from X-Tenant-ID or the subdomain under
  * TENANT_BASE_DOMAIN (acme.example.com). Two names that disagree are 403 TENANT_MISMATCH; a subdomain
  * no tenant has is 404. The authenticated token stays the truth: authenticate compares against this.
  */

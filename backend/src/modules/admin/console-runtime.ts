@@ -14,7 +14,7 @@ export interface ConsoleRuntime {
 const runtimes = new WeakMap<AppDeps, ConsoleRuntime>();
 
 /**
- * One runtime per app (its deps), made on first use: the chain (app.ts) and the console routes share
+ * One runtime per app (its deps), made on first use: the pipeline and the console routes share
  * it, and several apps in one process (tests) never share counters. Nothing here starts a timer or a
  * query until a request arrives.
  */

@@ -5,7 +5,7 @@ import { TenantPrincipal } from '../auth/principal';
 /** Features a plan may include; a route declares the one it needs. */
 export type PlanFeature = 'api_keys' | 'bulk_import' | 'custom_roles' | 'audit_export';
 
-/** Link 10: a route whose feature the tenant's plan lacks answers 402 PLAN_FEATURE_UNAVAILABLE. */
+/** Stage 9 (pipeline/gates.ts): a route whose feature the tenant's plan lacks answers 402 PLAN_FEATURE_UNAVAILABLE. */
 export function requireFeature(principal: TenantPrincipal, feature: PlanFeature): void {
   if (!principal.plan.features.has(feature)) {
     throw new AppError('PLAN_FEATURE_UNAVAILABLE', `The ${principal.plan.code} plan does not include ${feature.replace('_', ' ')}`, [
