@@ -77,7 +77,7 @@ describe('structured logging', () => {
         stdio: ['ignore', fd, 'pipe'],
       });
       let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       await new Promise((resolve) => child.on('exit', resolve));
       const sizes = JSON.parse(stderr) as { rightAfter: number; flushed: number };
       const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
