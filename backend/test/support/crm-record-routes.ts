@@ -398,6 +398,14 @@ export function describeRecordRoutes(world: CrmWorld, spec: RecordRoutesSpec): v
       for (const record of first.body.data) expectApiRecord(record);
     });
 
+    it('when a page is listed, then every record in it reads exactly as GET /:id answers it', async () => {
+      const listed = await api().get(base).query({ limit: 5 }).set(auth);
+      expect(listed.status).toBe(200);
+      for (const record of listed.body.data as Array<{ id: string }>) {
+        expect(record).toEqual((await api().get(`${base}/${record.id}`).set(auth)).body.data);
+      }
+    });
+
     it.each(['asc', 'desc'] as const)(`when paged by ${spec.sort.key} (%s), then the pages concatenate into the full order`, async (direction) => {
       const sort = direction === 'asc' ? spec.sort.key : `-${spec.sort.key}`;
       const walk = await walkList(world, auth, spec.resource, { limit: 50, sort });

@@ -1,8 +1,8 @@
 import Joi from 'joi';
+import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
-import { Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
+import { encodeCursor, Pagination, preciseTimestampSql } from '../../lib/pagination';
 import { FilterSpec, ResourceDefinition, SortColumn } from './resource-definition';
-import { presentRecord } from './record-model';
 
 const TIMESTAMP_SORTS: Record<string, SortColumn[]> = {
   createdAt: [{ column: 'createdAt', type: 'timestamp' }],
@@ -79,9 +79,40 @@ function cursorValueExpression(expression: string, sort: SortColumn): string {
   return `${expression}::text`;
 }
 
+/** What a list shows of a table: its columns but the tenant (implied) and the search vector, in table order. */
+interface ListColumns {
+  /** snake_case, as selected. */
+  columns: string[];
+  /** camelCase, as answered (the names knexSnakeCaseMappers gives every other read). */
+  keys: string[];
+}
+
+const listColumnsByTable = new Map<string, ListColumns>();
+const camelCase = (column: string) => column.replace(/_([a-z0-9])/g, (_, char: string) => char.toUpperCase());
+
+/** Read from the catalogue once per table and process: the schema changes only with a migration, before a start. */
+async function listColumns(table: string): Promise<ListColumns> {
+  const known = listColumnsByTable.get(table);
+  if (known) return known;
+  const { rows } = await tenantScope().trx.raw<{ rows: Array<{ column_name: string }> }>(
+    `select column_name from information_schema.columns
+     where table_schema = current_schema() and table_name = ? and column_name not in ('tenant_id', 'search')
+     order by ordinal_position`,
+    [table],
+  );
+  const columns = rows.map((row) => row.column_name);
+  const found = { columns, keys: columns.map(camelCase) };
+  listColumnsByTable.set(table, found);
+  return found;
+}
+
 /**
  * Keyset pagination over a whitelisted sort: the cursor carries the sort key and the last row's sort
  * values and id, so a page costs the same at any depth and rows inserted meanwhile never shift a page.
+ *
+ * The query is the model's (TenantModel.query() adds the tenant filter as it is built, and toKnexQuery
+ * builds it), but the rows come back as arrays and become the answer's objects in one pass: a list
+ * makes no model instances, maps no keys twice, and never selects the search vector only to drop it.
  */
 export async function listRecords(def: ResourceDefinition, query: ListQuery): Promise<{ data: unknown[]; pagination: Pagination }> {
   const table = def.model.tableName;
@@ -89,6 +120,7 @@ export async function listRecords(def: ResourceDefinition, query: ListQuery): Pr
   const sortKey = descending ? query.sort.slice(1) : query.sort;
   const sorts = sortsOf(def)[sortKey]!;
   const expressions = sorts.map((sort) => sortExpression(table, sort));
+  const { columns, keys } = await listColumns(table);
 
   const builder = filteredRecords(def, query);
   if (query.cursor) {
@@ -96,24 +128,26 @@ export async function listRecords(def: ResourceDefinition, query: ListQuery): Pr
     const casts = sorts.map((sort) => (sort.type === 'timestamp' ? '?::timestamptz' : sort.type === 'number' ? '?::numeric' : sort.type === 'date' ? '?::date' : '?'));
     builder.whereRaw(`(${[...expressions, `"${table}"."id"`].join(', ')}) ${descending ? '<' : '>'} (${[...casts, '?::uuid'].join(', ')})`, values);
   }
-  const rows = await builder
+  const rows = (await builder
     .select(
-      `${table}.*`,
-      ...expressions.map((expression, index) => def.model.raw(`${cursorValueExpression(expression, sorts[index]!)} as cursor_value_${index}`)),
+      ...columns.map((column) => `${table}.${column}`),
+      ...expressions.map((expression, index) => def.model.raw(cursorValueExpression(expression, sorts[index]!))),
     )
     .orderByRaw(orderBySql(def, query.sort))
-    .limit(query.limit + 1);
+    .limit(query.limit + 1)
+    .toKnexQuery()
+    .options({ rowMode: 'array' })) as unknown as unknown[][];
 
-  const page = toPage(rows as unknown as Array<Record<string, unknown>>, query.limit, (last) => [
-    query.sort,
-    ...sorts.map((_, index) => String(last[`cursorValue${index}`])),
-    String(last.id),
-  ]);
-  return { data: page.rows.map((row) => presentRecord(stripCursorValues(row), def.present)), pagination: page.pagination };
-}
-
-function stripCursorValues(row: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(row).filter(([key]) => !key.startsWith('cursorValue')));
+  const hasMore = rows.length > query.limit;
+  const pageRows = hasMore ? rows.slice(0, query.limit) : rows;
+  const data = pageRows.map((values) => {
+    const record: Record<string, unknown> = {};
+    for (let i = 0; i < keys.length; i++) record[keys[i]!] = values[i];
+    return def.present ? def.present(record) : record;
+  });
+  const last = pageRows.at(-1);
+  const nextCursor = hasMore && last ? encodeCursor([query.sort, ...sorts.map((_, index) => String(last[columns.length + index])), String(last[columns.indexOf('id')])]) : null;
+  return { data, pagination: { limit: query.limit, hasMore, nextCursor } };
 }
 
 /** The form each kind of sort value takes in the cursors this list gives out. */
