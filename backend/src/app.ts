@@ -1,8 +1,10 @@
 import express, { Request, RequestHandler, Response } from 'express';
 import { AppDeps } from './app-deps';
 import { withTenant } from './infra/tenant-scope';
+import { TenantSlots } from './infra/tenant-slots';
 import { AppError } from './lib/errors';
 import { buildRouter, RouterOptions } from './lib/http/build-router';
+import { Download, sendDownload } from './lib/http/download';
 import { RouteDefinition, RouteResult } from './lib/http/route';
 import { authenticate } from './middleware/authenticate';
 import { bodyParsers } from './middleware/body-parsers';
@@ -100,6 +102,10 @@ export function createApp(deps: AppDeps): express.Express {
   const runtime = consoleRuntime(deps);
   const limiters = createRateLimiters(deps, (path) => authPaths.has(path), () => runtime.settings.current());
   const routes = declaredRoutes(deps, limiters);
+  const transfers: Transfers = {
+    downloads: new TenantSlots(deps.config.transfers.downloadsPerTenant, 'downloads'),
+    imports: new TenantSlots(deps.config.transfers.importsPerTenant, 'imports'),
+  };
   authPaths = new Set(routes.filter((route) => route.rateLimit).flatMap((route) => versionedPaths(route.path)));
 
   app.use(requestId());
@@ -117,9 +123,9 @@ export function createApp(deps: AppDeps): express.Express {
 
   const authenticateLink = authenticate(deps.knex, deps.config.jwt, limiters.failedAuthentication);
   const options: RouterOptions = {
-    chainFor: (route) => chainFor(route, authenticateLink, limiters),
+    chainFor: (route) => chainFor(route, authenticateLink, limiters, transfers),
     admit: (route, res) => admitCaller(deps, route, res),
-    execute: (route, res, run) => execute(deps, limiters, route, res, run),
+    execute: (route, res, run) => execute(deps, limiters, transfers, route, res, run),
     isKnownPermission,
   };
   app.use(docsUi());
@@ -133,12 +139,18 @@ export function createApp(deps: AppDeps): express.Express {
   return app;
 }
 
+/** Per-tenant caps of this instance on transfers that last: downloads while sent, imports while read and run. */
+interface Transfers {
+  downloads: TenantSlots;
+  imports: TenantSlots;
+}
+
 /** The per-route links a declaration asks for, between the global chain and the handler. */
-function chainFor(route: RouteDefinition, authenticateLink: RequestHandler, limiters: RateLimiters): RequestHandler[] {
+function chainFor(route: RouteDefinition, authenticateLink: RequestHandler, limiters: RateLimiters, transfers: Transfers): RequestHandler[] {
   if (route.rateLimit === 'login') return [limiters.auth, limiters.login];
   if (route.rateLimit === 'auth') return [limiters.auth];
   if (route.permission === 'public') return [];
-  return route.bulkBody ? [authenticateLink, bulkBody(route.bulkBody)] : [authenticateLink];
+  return route.bulkBody ? [authenticateLink, bulkBody(route.bulkBody, transfers.imports)] : [authenticateLink];
 }
 
 /**
@@ -173,6 +185,7 @@ async function admitCaller(deps: AppDeps, route: RouteDefinition, res: Response)
 async function execute(
   deps: AppDeps,
   limiters: RateLimiters,
+  transfers: Transfers,
   route: RouteDefinition,
   res: Response,
   run: (principal?: Parameters<typeof authorize>[1]) => Promise<RouteResult>,
@@ -208,14 +221,33 @@ async function execute(
     requestId: String(res.locals.requestId),
   };
 
-  // Entries queued by the work are written last in its transaction (flushAudit), so they commit with it.
-  const work = async (principal: TenantPrincipal) => {
-    const result = await run(principal);
+  const writeEntries = async () => {
     // CRM writes become webhook events from their audit entries, in the same transaction (the outbox).
     await publishWebhookEvents(queuedAudit());
     await queueNotifications(deps.config, queuedAudit());
     await flushAudit();
+  };
+  // Entries queued by the work are written last in its transaction (flushAudit), so they commit with it.
+  const work = async (principal: TenantPrincipal) => {
+    const result = await run(principal);
+    // A download's entries wait for its last byte (an export counts the rows it sent): see send below.
+    if (result.kind !== 'download') await writeEntries();
     return result;
+  };
+  /**
+   * Sends a download once the request's transaction has committed: its body reads page by page, each
+   * page in a short transaction of its own, so a slow client holds no connection. Its entries follow.
+   */
+  const send = async (download: Download) => {
+    const free = transfers.downloads.take(tenantId);
+    try {
+      const inTenant = <T>(unit: () => Promise<T>) => withTenant(deps.knex, tenantId, unit);
+      const outcome = await sendDownload(res, download, inTenant, deps.config.transfers.downloadStallMs);
+      if (outcome === 'stalled') deps.logger.warn('download cut off: the client stopped reading', { route: route.path });
+    } finally {
+      free();
+    }
+    await withTenant(deps.knex, tenantId, writeEntries);
   };
   let admitted = false;
   const admitOnce = async () => {
@@ -228,7 +260,9 @@ async function execute(
     return await runWithAuditContext(actor, async () => {
       const key = WRITE_METHODS.has(route.method) ? idempotencyKeyOf(req) : undefined;
       if (key === undefined) {
-        return withTenant(deps.knex, tenantId, async () => work(await admitOnce()));
+        const result = await withTenant(deps.knex, tenantId, async () => work(await admitOnce()));
+        if (result.kind === 'download') await send(result);
+        return result;
       }
       const caller = `${actor.actorType}:${actor.actorId}`;
       const print = fingerprint(req.method, req.originalUrl, req.body);

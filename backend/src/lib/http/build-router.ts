@@ -1,4 +1,3 @@
-import { pipeline } from 'node:stream/promises';
 import { parse as parseCookies } from 'cookie';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Principal } from '../../modules/auth/principal';
@@ -14,7 +13,8 @@ export interface RouterOptions {
   admit(route: RouteDefinition, res: Response): Promise<void>;
   /**
    * Runs the handler: for non-public routes, inside the caller's tenant transaction (or the platform
-   * path) once the caller is confirmed and authorized, handing the handler its principal.
+   * path) once the caller is confirmed and authorized, handing the handler its principal. A download is
+   * sent here too, after that transaction has committed (its body reads in short transactions of its own).
    */
   execute(route: RouteDefinition, res: Response, work: (principal?: Principal) => Promise<RouteResult>): Promise<RouteResult>;
   /** Whether a declared permission exists in the catalogue. */
@@ -63,21 +63,15 @@ function runner(route: RouteDefinition, options: RouterOptions): RequestHandler 
         userAgent: req.get('user-agent'),
         requestedTenantId: res.locals.requestedTenantId as string | undefined,
       };
-      const result = await options.execute(route, res, async (principal) => {
-        const answer = await route.handler({ ...input, principal });
-        // A stream reads from the request's transaction, which ends when this work returns: it is sent
-        // to its last byte here, so the transaction commits (and writes its audit entries) only after that.
-        if (answer.kind === 'stream') await sendStream(res, answer);
-        return answer;
-      });
-      if (result.kind !== 'stream') send(res, result);
+      const result = await options.execute(route, res, (principal) => route.handler({ ...input, principal }));
+      if (result.kind !== 'download') send(res, result);
     } catch (error) {
       next(error);
     }
   };
 }
 
-function send(res: Response, result: Exclude<RouteResult, { kind: 'stream' }>): void {
+function send(res: Response, result: Exclude<RouteResult, { kind: 'download' }>): void {
   switch (result.kind) {
     case 'json':
       if (result.headers) res.set(result.headers);
@@ -90,18 +84,5 @@ function send(res: Response, result: Exclude<RouteResult, { kind: 'stream' }>): 
       if (result.headers) res.set(result.headers);
       res.status(204).end();
       return;
-  }
-}
-
-async function sendStream(res: Response, result: Extract<RouteResult, { kind: 'stream' }>): Promise<void> {
-  res.status(result.status).type(result.contentType);
-  // Quoted whatever the name, as clients expect; the names are the server's own (ASCII).
-  if (result.filename) res.set('Content-Disposition', `attachment; filename="${result.filename.replace(/["\\]/g, '\\$&')}"`);
-  try {
-    await pipeline(result.stream, res);
-  } catch (error) {
-    // A client that hangs up mid-download is no server failure: what was sent stays sent (and audited).
-    const clientLeft = (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' && !res.writableFinished;
-    if (!clientLeft) throw error;
   }
 }

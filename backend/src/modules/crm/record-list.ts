@@ -49,7 +49,7 @@ export interface ListQuery extends ListFilters {
 
 
 /** A sort column as SQL, so that comparing, ordering and reading the cursor all use the same expression. */
-function sortExpression(table: string, sort: SortColumn): string {
+export function sortExpression(table: string, sort: SortColumn): string {
   const column = `"${table}"."${sort.column.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}"`;
   return sort.nullable ? `coalesce(${column}, '')` : column;
 }
@@ -74,7 +74,8 @@ export function orderBySql(def: ResourceDefinition, sort: string): string {
   return [...expressions, `"${table}"."id"`].map((expression) => `${expression} ${descending ? 'desc' : 'asc'}`).join(', ');
 }
 
-function cursorValueExpression(expression: string, sort: SortColumn): string {
+/** A sort value as the text a cursor carries (a timestamp with its microseconds). */
+export function cursorValueExpression(expression: string, sort: SortColumn): string {
   if (sort.type === 'timestamp') return preciseTimestampSql(expression);
   return `${expression}::text`;
 }
@@ -91,11 +92,7 @@ export async function listRecords(def: ResourceDefinition, query: ListQuery): Pr
   const expressions = sorts.map((sort) => sortExpression(table, sort));
 
   const builder = filteredRecords(def, query);
-  if (query.cursor) {
-    const values = decodeListCursor(query.cursor, query.sort, sorts);
-    const casts = sorts.map((sort) => (sort.type === 'timestamp' ? '?::timestamptz' : sort.type === 'number' ? '?::numeric' : sort.type === 'date' ? '?::date' : '?'));
-    builder.whereRaw(`(${[...expressions, `"${table}"."id"`].join(', ')}) ${descending ? '<' : '>'} (${[...casts, '?::uuid'].join(', ')})`, values);
-  }
+  if (query.cursor) whereAfter(builder, def, query.sort, decodeListCursor(query.cursor, query.sort, sorts));
   const rows = await builder
     .select(
       `${table}.*`,
@@ -110,6 +107,16 @@ export async function listRecords(def: ResourceDefinition, query: ListQuery): Pr
     String(last.id),
   ]);
   return { data: page.rows.map((row) => presentRecord(stripCursorValues(row), def.present)), pagination: page.pagination };
+}
+
+/** Rows after the given sort values and id (cursor text, as cursorValueExpression writes it) in the sort's order. */
+export function whereAfter<B extends { whereRaw(sql: string, bindings: string[]): B }>(builder: B, def: ResourceDefinition, sort: string, values: string[]): B {
+  const table = def.model.tableName;
+  const descending = sort.startsWith('-');
+  const sorts = sortsOf(def)[descending ? sort.slice(1) : sort]!;
+  const expressions = sorts.map((column) => sortExpression(table, column));
+  const casts = sorts.map((column) => (column.type === 'timestamp' ? '?::timestamptz' : column.type === 'number' ? '?::numeric' : column.type === 'date' ? '?::date' : '?'));
+  return builder.whereRaw(`(${[...expressions, `"${table}"."id"`].join(', ')}) ${descending ? '<' : '>'} (${[...casts, '?::uuid'].join(', ')})`, values);
 }
 
 function stripCursorValues(row: Record<string, unknown>): Record<string, unknown> {
