@@ -1,5 +1,6 @@
 import express, { Request, RequestHandler, Response } from 'express';
 import { AppDeps } from './app-deps';
+import { Semaphore } from './infra/semaphore';
 import { withTenant } from './infra/tenant-scope';
 import { TenantSlots } from './infra/tenant-slots';
 import { AppError } from './lib/errors';
@@ -104,6 +105,8 @@ export function createApp(deps: AppDeps): express.Express {
   const routes = declaredRoutes(deps, limiters);
   const transfers: Transfers = {
     downloads: new TenantSlots(deps.config.transfers.downloadsPerTenant, 'downloads'),
+    // However many downloads run, at least three quarters of the pool stay free for other requests.
+    downloadPages: new Semaphore(Math.max(1, Math.floor(deps.config.db.poolMax / 4))),
     imports: new TenantSlots(deps.config.transfers.importsPerTenant, 'imports'),
   };
   authPaths = new Set(routes.filter((route) => route.rateLimit).flatMap((route) => versionedPaths(route.path)));
@@ -142,6 +145,8 @@ export function createApp(deps: AppDeps): express.Express {
 /** Per-tenant caps of this instance on transfers that last: downloads while sent, imports while read and run. */
 interface Transfers {
   downloads: TenantSlots;
+  /** Downloads' page reads at once, whichever tenants they are for. */
+  downloadPages: Semaphore;
   imports: TenantSlots;
 }
 
@@ -240,11 +245,20 @@ async function execute(
    */
   const send = async (download: Download) => {
     const free = transfers.downloads.take(tenantId);
+    const gauge = deps.metrics.downloads;
+    gauge.inc({ state: 'sending' });
     try {
-      const inTenant = <T>(unit: () => Promise<T>) => withTenant(deps.knex, tenantId, unit);
-      const outcome = await sendDownload(res, download, inTenant, deps.config.transfers.downloadStallMs);
+      const inTenant = <T>(unit: () => Promise<T>) => transfers.downloadPages.run(() => withTenant(deps.knex, tenantId, unit));
+      const outcome = await sendDownload(res, download, inTenant, {
+        stallTimeoutMs: deps.config.transfers.downloadStallMs,
+        waiting: (waiting) => {
+          gauge.inc({ state: waiting ? 'waiting_on_client' : 'sending' });
+          gauge.dec({ state: waiting ? 'sending' : 'waiting_on_client' });
+        },
+      });
       if (outcome === 'stalled') deps.logger.warn('download cut off: the client stopped reading', { route: route.path });
     } finally {
+      gauge.dec({ state: 'sending' });
       free();
     }
     await withTenant(deps.knex, tenantId, writeEntries);

@@ -7,19 +7,25 @@ export type Download = Extract<RouteResult, { kind: 'download' }>;
 export type DownloadOutcome = 'sent' | 'client_left' | 'stalled';
 
 /**
- * Bytes per socket write. A client that has not taken one piece within the stall timeout has stopped
- * reading; a client reading slowly but steadily (a few KB/s) never is cut off.
+ * Characters (or bytes) per socket write. A client that has not taken one piece within the stall timeout
+ * has stopped reading; a client reading slowly but steadily (a few KB/s) never is cut off.
  */
-const PIECE_BYTES = 64 * 1024;
+const PIECE = 64 * 1024;
 
 /**
  * Sends a download with back-pressure: the body is pulled (and its next page read) only as fast as the
  * client takes the bytes. While the socket holds unsent bytes, a client that takes none of a piece for
- * `stallTimeoutMs` is disconnected, which ends the body. A failure of the body before the first byte is an
+ * `watch.stallTimeoutMs` is disconnected, which ends the body. A failure of the body before the first byte is an
  * ordinary error answer; after it, the error handler cuts the connection, so a client never mistakes a
  * partial file for a whole one.
  */
-export async function sendDownload(res: Response, download: Download, inTenant: InTenant, stallTimeoutMs: number): Promise<DownloadOutcome> {
+export interface DownloadWatch {
+  stallTimeoutMs: number;
+  /** Told when the download starts and stops waiting on its client, for the gauge operators watch. */
+  waiting(waiting: boolean): void;
+}
+
+export async function sendDownload(res: Response, download: Download, inTenant: InTenant, watch: DownloadWatch): Promise<DownloadOutcome> {
   let clientLeft = false;
   const onClose = () => {
     clientLeft = !res.writableFinished;
@@ -31,11 +37,13 @@ export async function sendDownload(res: Response, download: Download, inTenant: 
   const body = download.body(inTenant);
   try {
     for await (const chunk of body as AsyncIterable<string | Buffer>) {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      for (let start = 0; start < bytes.length; start += PIECE_BYTES) {
+      // Slices share the chunk's memory: a page is in memory once, however it is cut.
+      for (let start = 0; start < chunk.length; start += PIECE) {
         if (clientLeft) return 'client_left';
-        if (res.write(bytes.subarray(start, start + PIECE_BYTES))) continue;
-        const waited = await drainOf(res, stallTimeoutMs);
+        const piece = typeof chunk === 'string' ? chunk.slice(start, start + PIECE) : chunk.subarray(start, start + PIECE);
+        if (res.write(piece)) continue;
+        watch.waiting(true);
+        const waited = await drainOf(res, watch.stallTimeoutMs).finally(() => watch.waiting(false));
         if (waited === 'closed') return 'client_left';
         if (waited === 'stalled') {
           res.destroy();

@@ -85,6 +85,6 @@ export async function exportDownload(id: string): Promise<{ format: DataExportFo
   return {
     format: found.format,
     filename: `organization-export-${day}.${found.format === 'json' ? 'json' : 'zip'}`,
-    body: (inTenant) => Readable.from(chunks(inTenant)),
+    body: (inTenant) => Readable.from(chunks(inTenant), { highWaterMark: 1 }),
   };
 }

@@ -102,7 +102,7 @@ export async function exportRecords(def: ResourceDefinition, query: ListFilters)
       after = rows.at(-1)!.slice(names.length) as string[];
     }
   }
-  return (inTenant) => Readable.from(csvPages(inTenant));
+  return (inTenant) => Readable.from(csvPages(inTenant), { highWaterMark: 1 });
 }
 
 /** A row as the API shows it (a ticket's TCK- number), back in column order. */
