@@ -54,6 +54,15 @@ export interface AppConfig {
     authFailOpen: boolean;
   };
   idempotency: { ttlSeconds: number };
+  /** Downloads (CSV and audit exports, organization exports, archives) and bulk imports, per instance. */
+  transfers: {
+    /** Downloads of one tenant sent at once; one more answers 429. */
+    downloadsPerTenant: number;
+    /** A download client that takes none of the bytes waiting for it for this long is disconnected. */
+    downloadStallMs: number;
+    /** Bulk imports of one tenant running at once; one more answers 429. */
+    importsPerTenant: number;
+  };
   audit: {
     /** Entries older than this are archived, then pruned, by the daily retention job. */
     retentionDays: number;

@@ -67,6 +67,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       authFailOpen: value.RATE_LIMIT_AUTH_FAIL_OPEN,
     },
     idempotency: { ttlSeconds: value.IDEMPOTENCY_TTL_SECONDS },
+    transfers: {
+      downloadsPerTenant: value.DOWNLOADS_PER_TENANT,
+      downloadStallMs: value.DOWNLOAD_STALL_SECONDS * 1000,
+      importsPerTenant: value.IMPORTS_PER_TENANT,
+    },
     audit: { retentionDays: value.AUDIT_RETENTION_DAYS, sealWarnSeconds: value.AUDIT_SEAL_WARN_SECONDS },
     compliance: { exportTtlDays: value.DATA_EXPORT_TTL_DAYS, deletionGraceDays: value.ORG_DELETION_GRACE_DAYS },
     console: {

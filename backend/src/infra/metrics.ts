@@ -8,6 +8,8 @@ export interface Metrics {
   /** Job attempts by task and outcome: success, error (will retry), failed (out of attempts), invalid. */
   jobRuns: client.Counter<'task' | 'outcome'>;
   jobDuration: client.Histogram<'task'>;
+  /** Downloads being sent, by whether they wait on their client (it has not taken the bytes already sent). */
+  downloads: client.Gauge<'state'>;
 }
 
 /** One registry per app instance, so several apps in one process (tests) never collide. */
@@ -47,5 +49,13 @@ export function createMetrics(knex: Knex): Metrics {
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
     registers: [registry],
   });
-  return { registry, httpDuration, jobRuns, jobDuration };
+  const downloads = new client.Gauge({
+    name: 'downloads_in_progress',
+    help: 'Downloads being sent: sending (reading pages, writing) or waiting_on_client (its socket is full)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  });
+  downloads.set({ state: 'sending' }, 0);
+  downloads.set({ state: 'waiting_on_client' }, 0);
+  return { registry, httpDuration, jobRuns, jobDuration, downloads };
 }

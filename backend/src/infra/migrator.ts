@@ -7,6 +7,13 @@ import { silentWorkerLogger } from './worker-logger';
 import { databaseName, platformCredentials, runtimeCredentials, RuntimeCredentials } from './db-roles';
 
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'migrations');
+
+/**
+ * How long a session of a serving login may sit idle inside a transaction before PostgreSQL ends it: the
+ * database's own guard that no request, download or job holds a connection and its locks while waiting
+ * on something else. Far above any pause of the app's own work between two statements.
+ */
+export const IDLE_IN_TRANSACTION_TIMEOUT = '60s';
 export const SEEDS_DIR = path.join(PROJECT_ROOT, 'seeders');
 
 /**
@@ -63,6 +70,7 @@ async function ensureLoginRole(
   if (!existing) await execFormatted(knex, 'CREATE ROLE %I LOGIN NOCREATEDB NOCREATEROLE INHERIT', [credentials.user]);
   if (derived || !existing) {
     await execFormatted(knex, 'ALTER ROLE %I LOGIN NOCREATEDB NOCREATEROLE INHERIT', [credentials.user]);
+    await execFormatted(knex, 'ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', [credentials.user, IDLE_IN_TRANSACTION_TIMEOUT]);
     if (credentials.password) {
       await execFormatted(knex, 'ALTER ROLE %I PASSWORD %L', [credentials.user, credentials.password]);
     } else {

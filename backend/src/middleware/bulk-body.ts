@@ -1,26 +1,41 @@
 import { AsyncResource } from 'node:async_hooks';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { finished, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CsvError, parse } from 'csv-parse';
-import express, { Request, RequestHandler } from 'express';
+import express, { Request, RequestHandler, Response } from 'express';
+import { TenantSlots } from '../infra/tenant-slots';
 import { AppError } from '../lib/errors';
-import { BulkBody } from '../lib/http/route';
+import { BulkBody, tooManyRows } from '../lib/http/route';
+import { SpooledUpload } from '../lib/http/spooled-upload';
+import { Credential } from '../modules/auth/principal';
 
 const tooLarge = () => new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large');
-const tooManyRows = (maxRows: number) => new AppError('PAYLOAD_TOO_LARGE', `An import takes at most ${maxRows} rows`);
 
 /**
- * The body of a bulk route, read right after authentication (stage 7) so that only known callers can
- * make the server read a large body. JSON arrays go through express.json with the route's limit; text/csv is
- * parsed as it arrives into one object per record, keyed by the header's names, values left as text.
+ * The body link of a bulk route, read right after authentication (stage 7) so that only known callers can make the
+ * server read a large body. It first takes one of the tenant's import slots (429 beyond them, before a
+ * byte of the body is read), held until the answer is sent. JSON arrays go through express.json with
+ * the route's byte limit; text/csv is written as it arrives to a private temporary file, read back as a
+ * stream by the route (no row becomes an object here, and no database connection waits on the upload).
+ * Past `maxRows` (JSON items, or CSV lines as counted while spooling) the body is refused here already.
  */
-export function bulkBody(spec: BulkBody): RequestHandler {
+export function bulkBody(spec: BulkBody, slots: TenantSlots): RequestHandler {
   const json = express.json({ limit: spec.limitBytes, strict: true, type: ['application/json', 'application/*+json'] });
   return (req, res, next) => {
     const done = AsyncResource.bind(next);
+    try {
+      takeSlot(res, slots);
+    } catch (error) {
+      done(error);
+      return;
+    }
     if (req.is('text/csv')) {
-      csvRows(req, spec).then((rows) => {
-        req.body = rows;
+      spool(req, spec).then((upload) => {
+        res.once('close', () => void upload.discard());
+        req.body = upload;
         done();
       }, done);
       return;
@@ -32,7 +47,14 @@ export function bulkBody(spec: BulkBody): RequestHandler {
   };
 }
 
-async function csvRows(req: Request, spec: BulkBody): Promise<Array<Record<string, string>>> {
+/** A tenant caller's slot, freed when the response is done; other callers are refused later by the chain. */
+function takeSlot(res: Response, slots: TenantSlots): void {
+  const credential = res.locals.credential as Credential | undefined;
+  if (!credential || !('tenantId' in credential)) return;
+  res.once('close', slots.take(credential.tenantId));
+}
+
+async function spool(req: Request, spec: BulkBody): Promise<SpooledUpload> {
   if (Number(req.headers['content-length'] ?? 0) > spec.limitBytes) throw tooLarge();
   const encoding = req.headers['content-encoding'];
   if (encoding && encoding !== 'identity') throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'The content encoding is not supported');
@@ -40,16 +62,17 @@ async function csvRows(req: Request, spec: BulkBody): Promise<Array<Record<strin
   if (charset && !/^utf-?8$/i.test(charset)) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send CSV as UTF-8');
 
   let received = 0;
+  const lines = csvLineCounter();
   const limiter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       received += chunk.length;
-      callback(received > spec.limitBytes ? tooLarge() : null, chunk);
+      // The header is a line too: one more than maxRows is still within the limit.
+      callback(received > spec.limitBytes ? tooLarge() : lines(chunk) > spec.maxRows + 1 ? tooManyRows(spec.maxRows) : null, chunk);
     },
   });
-  const rows: Array<Record<string, string>> = [];
-  let header: string[] | undefined;
-  // Thrown inside the consumer, an error would reach pipeline as an AbortError: it is kept here instead.
-  let refusal: AppError | undefined;
+  // A directory only this process's user may read: the body holds personal data.
+  const directory = await mkdtemp(path.join(tmpdir(), 'crm-import-'));
+  const file = path.join(directory, 'body.csv');
   // The request stays out of the pipeline: a refused body must not destroy it (and the socket with it)
   // before the error answer is sent; Node discards whatever is left of it after the answer.
   finished(req, (error) => {
@@ -57,50 +80,44 @@ async function csvRows(req: Request, spec: BulkBody): Promise<Array<Record<strin
   });
   req.pipe(limiter);
   try {
-    await pipeline(limiter, parse({ bom: true, skip_empty_lines: true }), async (records: AsyncIterable<string[]>) => {
-      for await (const record of records) {
-        if (!header) {
-          header = record.map((name) => name.trim());
-          refusal = headerProblem(header);
-        } else if (rows.length === spec.maxRows) {
-          refusal = tooManyRows(spec.maxRows);
-        } else {
-          // fromEntries defines own properties, so a "__proto__" column stays a column (refused later as unknown).
-          rows.push(Object.fromEntries(header.map((name, index) => [name, record[index] ?? ''])));
-        }
-        if (refusal) return;
-      }
-    });
+    await pipeline(limiter, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
   } catch (error) {
-    refusal ??= asBodyError(error);
-  }
-  if (refusal) {
     req.unpipe(limiter);
-    throw refusal;
+    await rm(directory, { recursive: true, force: true });
+    throw asUploadError(error);
   }
-  return rows;
+  return new SpooledUpload(directory, file, received);
 }
 
-function headerProblem(names: string[]): AppError | undefined {
-  const problems = names.flatMap((name, index) =>
-    !name
-      ? [{ field: `column ${index + 1}`, message: 'has no name in the CSV header' }]
-      : names.indexOf(name) !== index
-        ? [{ field: name, message: 'appears more than once in the CSV header' }]
-        : [],
-  );
-  return problems.length ? new AppError('VALIDATION_ERROR', 'The CSV header is invalid', problems) : undefined;
+/**
+ * Counts the non-empty lines of a CSV as it streams, line breaks inside quoted cells not counted: as many as
+ * the records a parser finds in a file with \n line ends (the route's parser counts exactly, whatever the ends).
+ */
+function csvLineCounter(): (chunk: Buffer) => number {
+  const QUOTE = 0x22;
+  const LF = 0x0a;
+  const CR = 0x0d;
+  let quoted = false;
+  let lineHasContent = false;
+  let lines = 0;
+  return (chunk) => {
+    for (const byte of chunk) {
+      if (byte === QUOTE) quoted = !quoted;
+      if (byte === LF && !quoted) {
+        if (lineHasContent) lines += 1;
+        lineHasContent = false;
+      } else if (byte !== CR && !lineHasContent) {
+        lineHasContent = true;
+      }
+    }
+    return lines + (lineHasContent ? 1 : 0);
+  };
 }
 
-function asBodyError(error: unknown): AppError {
-  if (error instanceof AppError) return error;
+function asUploadError(error: unknown): unknown {
   const code = (error as NodeJS.ErrnoException).code ?? '';
-  // csv-parse names most of its codes CSV_*, but not all (INVALID_OPENING_QUOTE): its class says it.
-  if (error instanceof CsvError || code.startsWith('CSV_')) {
-    return new AppError('VALIDATION_ERROR', 'The CSV body is malformed', [{ field: 'body', message: (error as Error).message }]);
-  }
   if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET') {
     return new AppError('VALIDATION_ERROR', 'The request was aborted by the client');
   }
-  throw error;
+  return error;
 }

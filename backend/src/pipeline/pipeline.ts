@@ -30,6 +30,7 @@ import { isWrite, openFrame, RequestFrame } from './request-frame';
 import { respond } from './respond';
 import { runHandler } from './run-handler';
 import { sanitizeInput } from './sanitize-input';
+import { createTransfers, sendTenantDownload, Transfers } from './send-download';
 import { inUnitOfWork } from './unit-of-work';
 
 /**
@@ -54,7 +55,8 @@ import { inUnitOfWork } from './unit-of-work';
  * 14 unit of work      the tenant transaction the work runs in
  * 15 handler           the route's handler; services record domain events
  * 16 domain events     the registry's subscribers, before commit: outbox, Slack, e-mail, audit
- * 17 response          the handler's answer as HTTP; any error, as the contract's envelope
+ * 17 response          the handler's answer as HTTP; any error, as the contract's envelope; a download
+ *                      after the commit, page by page in short transactions, its events after its last byte
  *
  * Tenant routes run stages 8-16 in the caller's tenant transaction; with an Idempotency-Key, stages 8-13
  * commit on their own and 14-16 get a transaction of their own. A write that fails after stage 10 is
@@ -66,14 +68,15 @@ export function buildPipeline(deps: AppDeps, limiters: RateLimiters, routes: Rou
   const json = jsonBody(deps.config.http.bodyLimit);
   const tenant = tenantResolver(deps.knex, deps.config.auth.tenantBaseDomain);
   const authentication = authenticate(deps.knex, deps.config.jwt, limiters.failedAuthentication);
+  const transfers = createTransfers(deps);
 
   const stagesOf = (route: RouteDefinition): RequestHandler[] => [
     route.bulkBody ? deferredBody() : json, // 4 body
     ...rateLimitOf(route, limiters), // 5 rate limit
     tenant, // 6 tenant
     ...(route.permission === 'public' ? [] : [authentication]), // 7 authentication
-    ...(route.bulkBody ? [bulkBody(route.bulkBody)] : []), //   a bulk body, now that the caller is known
-    routeStages(deps, limiters, route), // 8-17
+    ...(route.bulkBody ? [bulkBody(route.bulkBody, transfers.imports)] : []), //   a bulk body, now that the caller is known
+    routeStages(deps, limiters, transfers, route), // 8-17
   ];
 
   const app = express();
@@ -105,18 +108,18 @@ function rateLimitOf(route: RouteDefinition, limiters: RateLimiters): RequestHan
 }
 
 /** Stages 8-17 of one declared route; which of them apply follows from its permission. */
-function routeStages(deps: AppDeps, limiters: RateLimiters, route: RouteDefinition): RequestHandler {
+function routeStages(deps: AppDeps, limiters: RateLimiters, transfers: Transfers, route: RouteDefinition): RequestHandler {
   const run = route.permission === 'public' ? publicStages : isPlatformRoute(route.permission) ? platformStages : tenantStages;
   return async (req, res, next) => {
     try {
-      respond(res, await run(deps, limiters, openFrame(route, req, res))); // 17 response
+      respond(res, await run(deps, limiters, openFrame(route, req, res), transfers)); // 17 response
     } catch (error) {
       next(error);
     }
   };
 }
 
-type Stages = (deps: AppDeps, limiters: RateLimiters, frame: RequestFrame) => Promise<RouteResult>;
+type Stages = (deps: AppDeps, limiters: RateLimiters, frame: RequestFrame, transfers: Transfers) => Promise<RouteResult>;
 
 /** Anyone may call: no caller to check, no tenant transaction (sign-in flows open their own). */
 const publicStages: Stages = async (_deps, _limiters, frame) => {
@@ -134,7 +137,7 @@ const platformStages: Stages = async (deps, _limiters, frame) => {
 };
 
 /** A tenant's caller: stages 8-16 in its tenant transaction, the events of its work published before commit. */
-const tenantStages: Stages = async (deps, limiters, frame) => {
+const tenantStages: Stages = async (deps, limiters, frame, transfers) => {
   const credential = tenantCallerOf(frame); // 8 authorization, the part that needs no database
   const { tenantId } = credential;
   frame.res.locals.auth = { tenantId };
@@ -142,10 +145,12 @@ const tenantStages: Stages = async (deps, limiters, frame) => {
   return runWithEvents({ tenantId, actor }, async () => {
     try {
       if (!wantsIdempotency(frame)) {
-        return await inUnitOfWork(deps, tenantId, async () => {
+        const result = await inUnitOfWork(deps, tenantId, async () => {
           await admitAndRead(limiters, frame, credential); // 8-12
           return runHandler(frame); // 15 handler; 16 domain events when it returns
         });
+        if (result.kind === 'download') await sendTenantDownload(deps, transfers, frame, tenantId, result); // 17, after the commit
+        return result;
       }
       const claim = await withTenant(deps.knex, tenantId, async () => {
         await admitAndRead(limiters, frame, credential); // 8-12

@@ -40,16 +40,31 @@ export function principalOf<K extends Principal['kind']>(input: RouteInput, ...k
   return principal as Extract<Principal, { kind: K }>;
 }
 
-/** A body too large for BODY_LIMIT (bulk imports): JSON or text/csv, parsed into rows by the route's own link. */
+/**
+ * A body too large for BODY_LIMIT (bulk imports), read by the route's own link: a JSON array, or text/csv
+ * spooled to a temporary file (a SpooledUpload) for the handler to read as a stream.
+ */
 export interface BulkBody {
   limitBytes: number;
   maxRows: number;
 }
 
+export const tooManyRows = (maxRows: number): AppError => new AppError('PAYLOAD_TOO_LARGE', `An import takes at most ${maxRows} rows`);
+
+/** Runs one short unit of work in the caller's tenant scope: its own transaction, committed when it returns. */
+export type InTenant = <T>(unit: () => Promise<T>) => Promise<T>;
+
+/**
+ * A download's body, opened once the request's transaction has committed. Whatever it reads from the
+ * database it reads through `inTenant`, a page per call, so no connection or transaction is held while
+ * the client takes its time (lib/http/download.ts sends it).
+ */
+export type DownloadBody = (inTenant: InTenant) => Readable;
+
 export type RouteResult =
   | { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
   | { kind: 'text'; status: number; contentType: string; text: string }
-  | { kind: 'stream'; status: number; contentType: string; filename?: string; stream: Readable }
+  | { kind: 'download'; status: 200; contentType: string; filename?: string; body: DownloadBody }
   | { kind: 'empty'; status: 204; headers?: Record<string, string> };
 
 /**

@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { AppError, ErrorDetail } from '../errors';
 import { RouteDefinition } from './route';
+import { SpooledUpload } from './spooled-upload';
 
 const EMPTY = Joi.object({});
 const OPTIONS: Joi.ValidationOptions = { abortEarly: false, convert: true, allowUnknown: false, stripUnknown: false };
@@ -26,11 +27,13 @@ export function validateInput(
   };
   const params = check(route.schema?.params ?? Joi.object().unknown(true), raw.params ?? {}, 'params');
   const query = check(route.schema?.query ?? EMPTY, raw.query ?? {}, 'query');
-  const body =
+  const checkBody = (): unknown =>
     route.schema?.body === undefined
       ? check(EMPTY, isEmptyBody(raw.body) ? {} : raw.body, '')
       : // No body at all is an empty object to an object schema, so its required keys are reported (400), never skipped.
         check(route.schema.body, raw.body === undefined && route.schema.body.type === 'object' ? {} : raw.body, '');
+  // A spooled CSV body is rows its handler reads as a stream and checks row by row.
+  const body = raw.body instanceof SpooledUpload ? raw.body : checkBody();
   if (details.length) throw new AppError('VALIDATION_ERROR', 'The request is invalid', details);
   return {
     params: params as Record<string, string>,

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import Joi from 'joi';
 import { notFound } from '../../lib/errors';
+import { DownloadBody } from '../../lib/http/route';
 import { CreationPage, pageByCreation } from '../../lib/pagination';
 import { AuditArchive } from './audit-archive.model';
 
@@ -31,8 +32,9 @@ export async function listAuditArchives(page: CreationPage) {
   };
 }
 
-export async function auditArchiveDownload(id: string): Promise<{ filename: string; stream: Readable }> {
+/** One archive, read whole in the request's transaction (it is one stored value), sent after it commits. */
+export async function auditArchiveDownload(id: string): Promise<{ filename: string; body: DownloadBody }> {
   const archive = await AuditArchive.query().findById(id).select('firstSeq', 'lastSeq', 'content');
   if (!archive) throw notFound('Audit archive');
-  return { filename: `audit-archive-${archive.firstSeq}-${archive.lastSeq}.ndjson.gz`, stream: Readable.from([archive.content]) };
+  return { filename: `audit-archive-${archive.firstSeq}-${archive.lastSeq}.ndjson.gz`, body: () => Readable.from([archive.content]) };
 }

@@ -49,11 +49,11 @@ export function auditRoutes(): RouteDefinition[] {
       handler: async (input) => {
         const { format, ...filters } = input.query as ExportAuditLogsQuery;
         return {
-          kind: 'stream',
+          kind: 'download',
           status: 200,
           contentType: format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8',
           filename: `audit-logs-${new Date().toISOString().slice(0, 10)}.${format}`,
-          stream: exportAuditEntries(filters, format),
+          body: exportAuditEntries(filters, format),
         };
       },
     }),
@@ -101,8 +101,8 @@ export function auditRoutes(): RouteDefinition[] {
       schema: { params: Joi.object({ id: Joi.string().uuid().required() }) },
       response: { status: 200, description: 'The archive', contentType: 'application/gzip', schema: Joi.binary() },
       handler: async (input) => {
-        const { filename, stream } = await auditArchiveDownload(input.params.id!);
-        return { kind: 'stream', status: 200, contentType: 'application/gzip', filename, stream };
+        const { filename, body } = await auditArchiveDownload(input.params.id!);
+        return { kind: 'download', status: 200, contentType: 'application/gzip', filename, body };
       },
     }),
   ];

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { tenantScope } from '../../infra/tenant-scope';
 import { enqueueJob } from '../../jobs/enqueue';
 import { AppError, notFound } from '../../lib/errors';
+import { DownloadBody, InTenant } from '../../lib/http/route';
 import { CreationPage, pageByCreation } from '../../lib/pagination';
 import { recordEvent } from '../events/event-context';
 import { actorId, TenantPrincipal } from '../auth/principal';
@@ -55,10 +56,12 @@ export async function listExports(page: CreationPage) {
 }
 
 /**
- * A completed export's content, chunk by chunk from the request's transaction (which stays open until
- * the last byte is sent). Unknown, foreign or expired: 404; not completed yet (or failed): 409.
+ * A completed export's content as a download: the chunks are counted now, then read one per short
+ * transaction while the client takes them. A chunk gone meanwhile (the export expired) ends the download
+ * with an error, never with a shorter file that looks whole. Unknown, foreign or expired: 404; not
+ * completed yet (or failed): 409.
  */
-export async function exportDownload(id: string): Promise<{ format: DataExportFormat; filename: string; stream: Readable }> {
+export async function exportDownload(id: string): Promise<{ format: DataExportFormat; filename: string; body: DownloadBody }> {
   const found = await DataExport.query().findById(id).select('id', 'format', 'status', 'createdAt', 'expiresAt');
   // Past its expiry the content is as good as gone, even before the hourly job deletes it.
   if (!found || found.status === 'expired' || (found.expiresAt && found.expiresAt <= new Date())) throw notFound('Export');
@@ -67,13 +70,21 @@ export async function exportDownload(id: string): Promise<{ format: DataExportFo
   }
   recordEvent({ type: 'organization.export_downloaded', exportId: id, format: found.format });
   const { tenantId, trx } = tenantScope();
-  async function* chunks(): AsyncGenerator<Buffer> {
-    for (let seq = 0; ; seq += 1) {
-      const chunk = await trx('dataExportChunks').where({ tenantId, exportId: id, seq }).first<{ content: Buffer } | undefined>('content');
-      if (!chunk) return;
+  const [counted] = await trx('dataExportChunks').where({ tenantId, exportId: id }).count<Array<{ count: string }>>({ count: '*' });
+  const chunkCount = Number(counted?.count ?? 0);
+  async function* chunks(inTenant: InTenant): AsyncGenerator<Buffer> {
+    for (let seq = 0; seq < chunkCount; seq += 1) {
+      const chunk = await inTenant(() =>
+        tenantScope().trx('dataExportChunks').where({ tenantId, exportId: id, seq }).first<{ content: Buffer } | undefined>('content'),
+      );
+      if (!chunk) throw new Error(`Organization export ${id} lost chunk ${seq} during its download`);
       yield chunk.content;
     }
   }
   const day = found.createdAt.toISOString().slice(0, 10);
-  return { format: found.format, filename: `organization-export-${day}.${found.format === 'json' ? 'json' : 'zip'}`, stream: Readable.from(chunks()) };
+  return {
+    format: found.format,
+    filename: `organization-export-${day}.${found.format === 'json' ? 'json' : 'zip'}`,
+    body: (inTenant) => Readable.from(chunks(inTenant), { highWaterMark: 1 }),
+  };
 }

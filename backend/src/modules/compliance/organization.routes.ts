@@ -61,8 +61,8 @@ export function organizationRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { params: exportParams },
       response: { status: 200, description: 'The export', contentType: ['application/json', 'application/zip'], schema: exportDocumentSchema, errors: [409] },
       handler: async (input) => {
-        const { format, filename, stream } = await exportDownload(input.params.id!);
-        return { kind: 'stream', status: 200, contentType: format === 'json' ? 'application/json' : 'application/zip', filename, stream };
+        const { format, filename, body } = await exportDownload(input.params.id!);
+        return { kind: 'download', status: 200, contentType: format === 'json' ? 'application/json' : 'application/zip', filename, body };
       },
     }),
     defineRoute({

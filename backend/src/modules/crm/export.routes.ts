@@ -24,11 +24,11 @@ export function exportRoute(def: ResourceDefinition): RouteDefinition {
         throw new AppError('FORBIDDEN', `includeDeleted needs the ${def.name}:delete permission`);
       }
       return {
-        kind: 'stream',
+        kind: 'download',
         status: 200,
         contentType: 'text/csv; charset=utf-8',
         filename: `${def.name}-${yyyymmdd(new Date())}.csv`,
-        stream: await exportRecords(def, query),
+        body: await exportRecords(def, query),
       };
     },
   });

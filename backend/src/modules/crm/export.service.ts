@@ -1,19 +1,21 @@
-import { pipeline, Readable, Transform } from 'node:stream';
-import { stringify } from 'csv-stringify';
+import { Readable } from 'node:stream';
+import { stringify } from 'csv-stringify/sync';
 import { knexSnakeCaseMappers } from 'objection';
 import { defuseFormula } from '../../lib/csv-cell';
+import { DownloadBody, InTenant } from '../../lib/http/route';
 import { tenantScope } from '../../infra/tenant-scope';
 import { ExportDetails } from '../events/domain-events';
 import { recordEvent } from '../events/event-context';
-import { filteredRecords, ListFilters, orderBySql } from './record-list';
+import { cursorValueExpression, filteredRecords, ListFilters, orderBySql, sortExpression, sortsOf, whereAfter } from './record-list';
 import { RecordData, ResourceDefinition } from './resource-definition';
 
 /**
- * Rows per FETCH from the cursor: memory stays at a batch whatever the total. Small enough that rows are
- * written out while still in V8's young generation: at 1,000 they were promoted and peak memory doubled.
+ * Rows per page. Each page is one short transaction (four round trips), so pages must be large enough that
+ * those stay a small part of the time, and small enough that a page in memory stays a few MB.
  */
-const CURSOR_BATCH = 250;
+const PAGE_ROWS = 2000;
 const HIDDEN = new Set(['tenantId', 'search']);
+const CSV = { record_delimiter: 'windows' } as const;
 
 const { postProcessResponse } = knexSnakeCaseMappers();
 
@@ -54,39 +56,54 @@ async function exportColumns(def: ResourceDefinition, includeDeleted: boolean): 
 }
 
 /**
- * The list's rows (same filters, q and sort, no paging) as a CSV stream read through a server-side cursor
- * in the request's transaction: memory stays at one batch whatever the row count. The caller must keep
- * the transaction open until the stream ends (the router sends a stream before the transaction commits).
+ * The list's rows (same filters, q and sort, no paging) as a CSV download read in pages: each page is a
+ * keyset query (the list's own cursor condition) in a short transaction of its own, so memory stays at a
+ * page and no connection is held while the client reads. Rows are read as their pages are reached: a row
+ * changed meanwhile comes as it is then.
  */
-export async function exportRecords(def: ResourceDefinition, query: ListFilters): Promise<Readable> {
+export async function exportRecords(def: ResourceDefinition, query: ListFilters): Promise<DownloadBody> {
   const columns = await exportColumns(def, query.includeDeleted);
   const names = columns.map((column) => column.name);
-  const cursor = filteredRecords(def, query)
-    .select(columns.map((column) => def.model.raw(column.sql)))
-    .orderByRaw(orderBySql(def, query.sort))
-    .toKnexQuery()
-    // Rows as arrays in column order: no object (and no key renaming) per row.
-    .stream({ batchSize: CURSOR_BATCH, highWaterMark: CURSOR_BATCH, rowMode: 'array' });
 
   const { sort, q, includeDeleted, ...filters } = query;
   const audited: ExportDetails = { format: 'csv', sort, q: q ?? null, includeDeleted, filters, rows: 0 };
-  // Recorded now, published when the transaction ends, which is after the last row: the count is final by then.
+  // Recorded now, published once the last row is sent (a download's events wait for it): the count is final by then.
   recordEvent({ type: 'records.exported', resource: def.singular, details: audited });
 
+  const table = def.model.tableName;
+  const descending = sort.startsWith('-');
+  const sorts = sortsOf(def)[descending ? sort.slice(1) : sort]!;
+  // Each row ends with its sort values and id as cursor text: the next page starts after the last row's.
+  const keyset = [...sorts.map((column) => cursorValueExpression(sortExpression(table, column), column)), `"${table}"."id"::text`];
+  const page = (after: string[] | undefined): Promise<unknown[][]> => {
+    const builder = filteredRecords(def, query);
+    if (after) whereAfter(builder, def, sort, after);
+    return builder
+      .select([...columns.map((column) => column.sql), ...keyset].map((sql) => def.model.raw(sql)))
+      .orderByRaw(orderBySql(def, sort))
+      .limit(PAGE_ROWS)
+      .toKnexQuery()
+      // Rows as arrays in column order: no object (and no key renaming) per row.
+      .options({ rowMode: 'array' }) as unknown as Promise<unknown[][]>;
+  };
+
   const present = def.present;
-  const toCells = new Transform({
-    objectMode: true,
-    transform(row: unknown[], _encoding, callback) {
-      audited.rows += 1;
-      const values = present ? presented(present, names, row) : row;
-      callback(null, values.map(csvCell));
-    },
-  });
-  const csv = stringify({ record_delimiter: 'windows' });
-  csv.write(names);
-  // A failure anywhere destroys the whole chain, and so reaches whoever reads the CSV; a reader that
-  // leaves (destroying the CSV) closes the cursor. The reader learns either way: nothing to do here.
-  return pipeline(cursor, toCells, csv, () => undefined);
+  const cells = (row: unknown[]): string[] => {
+    const values = row.slice(0, names.length);
+    return (present ? presented(present, names, values) : values).map(csvCell);
+  };
+  async function* csvPages(inTenant: InTenant): AsyncGenerator<string> {
+    yield stringify([names], CSV);
+    let after: string[] | undefined;
+    for (;;) {
+      const rows = await inTenant(() => page(after));
+      audited.rows += rows.length;
+      if (rows.length > 0) yield stringify(rows.map(cells), CSV);
+      if (rows.length < PAGE_ROWS) return;
+      after = rows.at(-1)!.slice(names.length) as string[];
+    }
+  }
+  return (inTenant) => Readable.from(csvPages(inTenant), { highWaterMark: 1 });
 }
 
 /** A row as the API shows it (a ticket's TCK- number), back in column order. */

@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { BulkBody, created, defineRoute, ok, principalOf, RouteDefinition } from '../../lib/http/route';
+import { SpooledUpload } from '../../lib/http/spooled-upload';
 import { IMPORT_MODES, importRecords, undoImport } from './import.service';
 import { ResourceDefinition } from './resource-definition';
 
@@ -37,11 +38,11 @@ export function importRoute(def: ResourceDefinition): RouteDefinition {
       body: Joi.array().required().label('body'),
     },
     handler: async (input) => {
-      const report = await importRecords(def, principalOf(input, 'user', 'api_key'), input.body as unknown[], {
+      const report = await importRecords(def, principalOf(input, 'user', 'api_key'), input.body as unknown[] | SpooledUpload, {
         mode: input.query.mode as (typeof IMPORT_MODES)[number],
         dryRun: input.query.dryRun === true,
         upsertBy: input.query.upsertBy as string | undefined,
-        format: /^text\/csv\b/i.test(String(input.headers['content-type'] ?? '')) ? 'csv' : 'json',
+        maxRows: IMPORT_BODY.maxRows,
       });
       return report.importId ? created(report) : ok(report);
     },

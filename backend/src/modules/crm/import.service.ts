@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { knexSnakeCaseMappers } from 'objection';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError, notFound } from '../../lib/errors';
+import { tooManyRows } from '../../lib/http/route';
+import { SpooledUpload } from '../../lib/http/spooled-upload';
 import { actorId, TenantPrincipal } from '../auth/principal';
 import { recordEvent } from '../events/event-context';
 import { assertWithinQuota } from '../plans/plan-gates';
 import { CRM_RESOURCE_DEFINITIONS } from './crm-resources';
-import { addTo, allowedOwners, checkReferences, checkRelated, findMatches, matchKey } from './import-checks';
-import { assertKnownColumns, ImportFormat, ImportRow, readRows, RowError } from './import-rows';
+import { allowedOwners, checkReferences, checkRelated, findMatches, matchKey } from './import-checks';
+import { assertKnownColumns, csvRecords, ImportFormat, ImportRow, RowError, rowReader } from './import-rows';
+import { ImportStaging, overlaySql, StagedWrite } from './import-staging';
 import { RecordData, ResourceDefinition } from './resource-definition';
 
 export const IMPORT_MODES = ['all-or-nothing', 'valid-only'] as const;
@@ -16,7 +18,8 @@ export interface ImportOptions {
   mode: (typeof IMPORT_MODES)[number];
   dryRun: boolean;
   upsertBy?: string;
-  format: ImportFormat;
+  /** Rows beyond this many are a 413, whatever the body's size. */
+  maxRows: number;
 }
 
 export interface ImportReport {
@@ -39,97 +42,180 @@ interface Plan {
   updates: Update[];
 }
 
-/** Rows per INSERT and per check query: one round trip per 1,000 rows, and statements of a few hundred KB. */
-const CHUNK_ROWS = 1000;
+/** What an import has seen and done so far, chunk after chunk. */
+interface Run {
+  def: ResourceDefinition;
+  principal: TenantPrincipal;
+  options: ImportOptions;
+  owners: Set<string> | null;
+  firstRowOfKey: Map<string, number>;
+  rows: number;
+  invalid: number;
+  errors: RowError[];
+  created: number;
+  updated: number;
+  staging?: ImportStaging;
+  importId?: string;
+  /** The plan's quota, once a chunk would exceed it: reported after the rows' own errors, as before any write. */
+  quotaError?: unknown;
+}
+
+/** Rows per chunk: one check query per referenced table, one COPY, one INSERT and one UPDATE per chunk. */
+const CHUNK_ROWS = 2000;
 const REPORTED_ERRORS = 1000;
 
-const { wrapIdentifier, postProcessResponse } = knexSnakeCaseMappers();
-/** The column of a field, as knex's snake_case mapper names it, for SQL written by hand. */
-const columnOf = (field: string): string => wrapIdentifier(field, (name: string) => name);
-const toColumns = (record: RecordData): RecordData => Object.fromEntries(Object.entries(record).map(([field, value]) => [columnOf(field), value]));
 const isValid = (row: ImportRow) => row.errors.length === 0;
+const noRows = () => new AppError('VALIDATION_ERROR', 'The import has no rows', [{ field: 'body', message: 'must hold at least one row' }]);
 
-function* chunks<T>(items: T[]): Generator<T[]> {
-  for (let start = 0; start < items.length; start += CHUNK_ROWS) yield items.slice(start, start + CHUNK_ROWS);
+async function* chunked<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let chunk: T[] = [];
+  for await (const item of items) {
+    chunk.push(item);
+    if (chunk.length === size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
 }
 
 /**
- * A bulk import in the request's transaction: every row is validated and checked (references in bulk)
- * before anything is written, so all-or-nothing fails with every row's errors and writes nothing, and a
- * dry run answers what the import would do. Rows then go in with multi-row statements, a chunk at a time,
- * and each created id (and each updated row's previous values) is kept in import_items for undo.
+ * A bulk import in the request's transaction, streamed: rows are read (a CSV as its spooled file streams
+ * by), validated and checked (references in bulk) a chunk at a time, and each chunk's records go into a
+ * staging table by COPY and from there into the resource's table while the next chunk is being validated.
+ * Every created id (and each updated row's previous values) is kept in import_items for undo. What the
+ * caller sees is as if every row were checked before anything was written: all-or-nothing fails with
+ * every row's errors and the transaction leaves nothing behind, and a dry run answers what the import
+ * would do without writing.
  */
-export async function importRecords(def: ResourceDefinition, principal: TenantPrincipal, input: unknown[], options: ImportOptions): Promise<ImportReport> {
-  if (input.length === 0) throw new AppError('VALIDATION_ERROR', 'The import has no rows', [{ field: 'body', message: 'must hold at least one row' }]);
-  assertKnownColumns(def, input);
-  const rows = readRows(def, input, options.format).filter((row) => !row.blank);
-  const plan = await planImport(def, principal, rows, options.upsertBy);
-
-  const invalid = rows.filter((row) => !isValid(row));
-  const errors = invalid.flatMap((row) => row.errors).slice(0, REPORTED_ERRORS);
-  if (invalid.length > 0 && options.mode === 'all-or-nothing') {
-    throw new AppError('VALIDATION_ERROR', `${invalid.length} of ${rows.length} rows are invalid; nothing was imported`, errors);
+export async function importRecords(def: ResourceDefinition, principal: TenantPrincipal, body: unknown[] | SpooledUpload, options: ImportOptions): Promise<ImportReport> {
+  const format: ImportFormat = body instanceof SpooledUpload ? 'csv' : 'json';
+  if (Array.isArray(body)) {
+    if (body.length === 0) throw noRows();
+    assertKnownColumns(def, body);
   }
-  if (plan.creates.length > 0) await assertWithinQuota(principal, 'records', def.model.tableName, plan.creates.length);
-  const counts = {
-    created: plan.creates.length,
-    updated: plan.updates.reduce((sum, update) => sum + update.records.length, 0),
-    failed: invalid.length,
+  const inputs: AsyncIterable<unknown> | unknown[] = body instanceof SpooledUpload ? csvRecords(def, body) : body;
+  const run: Run = {
+    def,
+    principal,
+    options,
+    owners: await allowedOwners(def, principal),
+    firstRowOfKey: new Map(),
+    rows: 0,
+    invalid: 0,
+    errors: [],
+    created: 0,
+    updated: 0,
   };
-  if (options.dryRun) return { importId: null, dryRun: true, ...counts, errors };
 
-  const { trx, tenantId } = tenantScope();
-  const actor = actorId(principal);
-  const [job] = await trx('imports')
-    .insert({
-      tenantId,
-      resourceType: def.name,
-      mode: options.mode,
+  let read = 0;
+  const readRow = rowReader(def, format);
+  async function* validated(): AsyncGenerator<ImportRow> {
+    for await (const input of inputs) {
+      read += 1;
+      // The body link counted CSV lines already; records (line ends other than \n) are counted here.
+      if (read > options.maxRows) throw tooManyRows(options.maxRows);
+      const row = readRow(input, read);
+      if (!row.blank) yield row;
+    }
+  }
+  // A chunk is written while the next one is read and validated (in this process, while the database
+  // works); its checks wait for the write before, as both use the one connection of the transaction.
+  let writing: Promise<void> = Promise.resolve();
+  try {
+    for await (const chunk of chunked(validated(), CHUNK_ROWS)) {
+      await writing;
+      const plan = await planChunk(run, chunk);
+      writing = writeChunk(run, plan);
+      // Awaited before the next chunk or below; a failure meanwhile must not count as unhandled.
+      writing.catch(() => undefined);
+    }
+  } finally {
+    await writing.catch(() => undefined);
+  }
+  await writing;
+  if (read === 0) throw noRows();
+  return finish(run);
+}
+
+async function finish(run: Run): Promise<ImportReport> {
+  const { def, principal, options } = run;
+  if (run.invalid > 0 && options.mode === 'all-or-nothing') {
+    throw new AppError('VALIDATION_ERROR', `${run.invalid} of ${run.rows} rows are invalid; nothing was imported`, run.errors);
+  }
+  if (run.quotaError) throw run.quotaError;
+  const counts = { created: run.created, updated: run.updated, failed: run.invalid };
+  if (options.dryRun) {
+    if (counts.created > 0) await assertWithinQuota(principal, 'records', def.model.tableName, counts.created);
+    return { importId: null, dryRun: true, ...counts, errors: run.errors };
+  }
+  const importId = await importRow(run);
+  await tenantScope()
+    .trx('imports')
+    .where({ tenantId: tenantScope().tenantId, id: importId })
+    .update({
       status: counts.created + counts.updated === 0 ? 'failed' : 'completed',
       createdCount: counts.created,
       updatedCount: counts.updated,
       failedCount: counts.failed,
-      createdBy: actor,
-      updatedBy: actor,
-    })
-    .returning<Array<{ id: string }>>('id');
-  const importId = job!.id;
-  for (const chunk of chunks(plan.creates)) await insertChunk(def, principal, importId, chunk);
-  for (const chunk of chunks(plan.updates)) await updateChunk(def, principal, importId, chunk);
+    });
   recordEvent({ type: 'records.imported', resource: def.singular, importId, mode: options.mode, upsertBy: options.upsertBy ?? null, ...counts });
-  return { importId, dryRun: false, ...counts, errors };
+  return { importId, dryRun: false, ...counts, errors: run.errors };
+}
+
+/** The import's row, made before its first record is written (import_items point at it). */
+async function importRow(run: Run): Promise<string> {
+  if (run.importId) return run.importId;
+  const { trx, tenantId } = tenantScope();
+  const actor = actorId(run.principal);
+  const [job] = await trx('imports')
+    .insert({ tenantId, resourceType: run.def.name, mode: run.options.mode, status: 'completed', createdBy: actor, updatedBy: actor })
+    .returning<Array<{ id: string }>>('id');
+  run.importId = job!.id;
+  return run.importId;
 }
 
 /**
- * Sorts valid rows into creates and updates (a row whose upsert key matches live records updates them
- * all), marking what is wrong with the others; every check costs one query per chunk, not per row.
+ * Sorts a chunk's valid rows into creates and updates (a row whose upsert key matches live records
+ * updates them all), marking what is wrong with the others; every check costs one query per chunk,
+ * not per row. Rows are counted and their errors reported in row order.
  */
-async function planImport(def: ResourceDefinition, principal: TenantPrincipal, rows: ImportRow[], upsertBy?: string): Promise<Plan> {
-  const owners = await allowedOwners(def, principal);
-  const firstRowOfKey = new Map<string, number>();
+async function planChunk(run: Run, chunk: ImportRow[]): Promise<Plan> {
+  const { def, principal, owners, firstRowOfKey } = run;
+  const upsertBy = run.options.upsertBy;
+  const valid = chunk.filter(isValid);
+  const matches = upsertBy ? await findMatches(def, upsertBy, valid) : undefined;
   const plan: Plan = { creates: [], updates: [] };
-  for (const chunk of chunks(rows.filter(isValid))) {
-    const matches = upsertBy ? await findMatches(def, upsertBy, chunk) : undefined;
-    for (const row of chunk) {
-      const key = upsertBy ? matchKey(row.data[upsertBy]) : undefined;
-      if (upsertBy && key !== undefined) {
-        const first = firstRowOfKey.get(key);
-        if (first !== undefined) {
-          row.errors.push({ row: row.row, field: upsertBy, message: `repeats the ${upsertBy} of row ${first}` });
-          continue;
-        }
-        firstRowOfKey.set(key, row.row);
+  for (const row of valid) {
+    const key = upsertBy ? matchKey(row.data[upsertBy]) : undefined;
+    if (upsertBy && key !== undefined) {
+      const first = firstRowOfKey.get(key);
+      if (first !== undefined) {
+        row.errors.push({ row: row.row, field: upsertBy, message: `repeats the ${upsertBy} of row ${first}` });
+        continue;
       }
-      const records = key === undefined ? undefined : matches?.get(key);
-      if (records) plan.updates.push({ row, records });
-      else planCreate(def, principal, row, plan);
-      if (owners && def.ownerField) checkOwner(def, owners, row, records);
+      firstRowOfKey.set(key, row.row);
     }
-    const checkable = chunk.filter(isValid);
-    await checkReferences(def, checkable);
-    await checkRelated(def, checkable);
+    const records = key === undefined ? undefined : matches?.get(key);
+    if (records) plan.updates.push({ row, records });
+    else planCreate(def, principal, row, plan);
+    if (owners && def.ownerField) checkOwner(def, owners, row, records);
   }
-  return { creates: plan.creates.filter(isValid), updates: plan.updates.filter((update) => isValid(update.row)) };
+  const checkable = valid.filter(isValid);
+  await checkReferences(def, checkable);
+  await checkRelated(def, checkable);
+
+  for (const row of chunk) {
+    run.rows += 1;
+    if (isValid(row)) continue;
+    run.invalid += 1;
+    run.errors.push(...row.errors.slice(0, Math.max(0, REPORTED_ERRORS - run.errors.length)));
+  }
+  const creates = plan.creates.filter(isValid);
+  const updates = plan.updates.filter((update) => isValid(update.row));
+  run.created += creates.length;
+  run.updated += updates.reduce((sum, update) => sum + update.records.length, 0);
+  return { creates, updates };
 }
 
 function planCreate(def: ResourceDefinition, principal: TenantPrincipal, row: ImportRow, plan: Plan): void {
@@ -150,88 +236,49 @@ function checkOwner(def: ResourceDefinition, owners: Set<string>, row: ImportRow
   }
 }
 
-async function insertChunk(def: ResourceDefinition, principal: TenantPrincipal, importId: string, rows: ImportRow[]): Promise<void> {
-  const { trx, tenantId } = tenantScope();
+/**
+ * Writes a chunk's plan: the resource's hooks prepare the values, the staging table takes them by COPY,
+ * then one INSERT creates the new records and one UPDATE patches the matched ones. Nothing is written
+ * for a dry run, nor once the import is bound to fail (an invalid row in all-or-nothing mode, the quota).
+ */
+async function writeChunk(run: Run, plan: Plan): Promise<void> {
+  const { def, principal, options } = run;
+  if (options.dryRun || run.quotaError || (run.invalid > 0 && options.mode === 'all-or-nothing')) return;
+  if (plan.creates.length === 0 && plan.updates.length === 0) return;
+  if (plan.creates.length > 0) {
+    try {
+      // Earlier chunks' records are in the table already: the count covers the whole import so far.
+      await assertWithinQuota(principal, 'records', def.model.tableName, plan.creates.length);
+    } catch (error) {
+      run.quotaError = error;
+      return;
+    }
+  }
+  const importId = await importRow(run);
+  run.staging ??= await ImportStaging.open(def);
   const context = { principal };
-  const data = rows.map((row) => row.data);
+  const data = plan.creates.map((row) => row.data);
   const prepared = def.batch?.prepare
     ? await def.batch.prepare(data, context)
     : await Promise.all(data.map((values) => (def.prepare ? def.prepare(values, context) : values)));
-  const actor = actorId(principal);
-  const records = prepared.map((values) => ({ ...values, id: randomUUID(), createdBy: actor, updatedBy: actor }));
-  // Hooks see the rows as stored, database defaults included (a deal's stage).
-  const hooked = Boolean(def.batch?.afterWrite ?? def.afterWrite);
-  const stored: RecordData[] = [];
-  for (const group of bySameColumns(records)) stored.push(...(await insertRecords(def, group, hooked)));
-  if (def.batch?.afterWrite) await def.batch.afterWrite(stored, context);
-  else if (def.afterWrite) for (const record of stored) await def.afterWrite(record, context);
-  await trx.raw(
-    `insert into import_items (tenant_id, import_id, record_id, action)
-     select ?, ?, id::uuid, 'created' from jsonb_array_elements_text(?::jsonb) as id`,
-    [tenantId, importId, JSON.stringify(records.map((record) => record.id))],
-  );
-}
-
-/** Rows that name the same columns, together: a column a row leaves out must get its default, not null. */
-function bySameColumns(records: RecordData[]): RecordData[][] {
-  const groups = new Map<string, RecordData[]>();
-  for (const record of records) {
-    const columns = Object.keys(record).sort().join();
-    addTo(groups, columns, record);
-  }
-  return [...groups.values()];
-}
-
-/**
- * One INSERT for rows that name the same columns, their values sent as one jsonb parameter that
- * PostgreSQL turns into rows of the table's type: far cheaper than thousands of bound parameters.
- */
-async function insertRecords(def: ResourceDefinition, records: RecordData[], returning: boolean): Promise<RecordData[]> {
-  const { trx, tenantId } = tenantScope();
-  const values = records.map(toColumns);
-  const columns = Object.keys(values[0]!).map((column) => `"${column}"`).join(', ');
-  const result = await trx.raw(
-    `insert into ?? (tenant_id, ${columns}) select ?, ${columns} from jsonb_populate_recordset(null::??, ?::jsonb) ${returning ? 'returning *' : ''}`,
-    [def.model.tableName, tenantId, def.model.tableName, JSON.stringify(values)],
-  );
-  // Raw SQL answers snake_case rows; hooks read fields.
-  return returning ? (postProcessResponse(result.rows) as RecordData[]) : records;
-}
-
-/** SET (columns) = the row's current values overlaid with a jsonb object of snake_case columns: unlisted ones keep theirs. */
-function overlaySql(def: ResourceDefinition, patch: string): string {
-  const columns = Object.keys(def.fields).map((field) => `"${columnOf(field)}"`);
-  return `(${columns.join(', ')}) = (select ${columns.map((column) => `r.${column}`).join(', ')} from jsonb_populate_record(t, ${patch}) r)`;
-}
-
-/** The previous values of each row are kept (in SQL, as the row stands) before one UPDATE patches the chunk. */
-async function updateChunk(def: ResourceDefinition, principal: TenantPrincipal, importId: string, updates: Update[]): Promise<void> {
-  const { trx, tenantId } = tenantScope();
-  const patches: Array<{ id: string; patch: RecordData }> = [];
-  for (const { row, records } of updates) {
+  const writes: StagedWrite[] = prepared.map((values, index) => ({ row: plan.creates[index]!.row, recordId: randomUUID(), action: 'create', values }));
+  for (const { row, records } of plan.updates) {
     for (const existing of records) {
       const values = def.prepare ? await def.prepare({ ...row.data }, { principal, existing }) : row.data;
-      patches.push({ id: existing.id as string, patch: toColumns(values) });
+      writes.push({ row: row.row, recordId: existing.id as string, action: 'update', values });
     }
   }
-  const ids = JSON.stringify(patches.map((patch) => patch.id));
-  await trx.raw(
-    `insert into import_items (tenant_id, import_id, record_id, action, previous)
-     select t.tenant_id, ?, t.id, 'updated', to_jsonb(t) - 'search' - 'tenant_id'
-     from ?? t where t.tenant_id = ? and t.id in (select jsonb_array_elements_text(?::jsonb)::uuid)`,
-    [importId, def.model.tableName, tenantId, ids],
-  );
-  const updated = await trx.raw(
-    `update ?? t set ${overlaySql(def, 'p.patch')}, updated_by = ?
-     from jsonb_to_recordset(?::jsonb) as p(id uuid, patch jsonb)
-     where t.tenant_id = ? and t.id = p.id ${def.afterWrite ? 'returning t.*' : ''}`,
-    [def.model.tableName, actorId(principal), JSON.stringify(patches), tenantId],
-  );
+  await run.staging.stage(writes);
+
+  const actor = actorId(principal);
+  // Hooks see the rows as stored, database defaults included (a deal's stage).
+  const stored = await run.staging.insertCreated(importId, actor, Boolean(def.batch?.afterWrite ?? def.afterWrite));
+  if (def.batch?.afterWrite) await def.batch.afterWrite(stored, context);
+  else if (def.afterWrite) for (const record of stored) await def.afterWrite(record, context);
+  const updated = await run.staging.updatePatched(importId, actor, Boolean(def.afterWrite));
   if (def.afterWrite) {
-    const before = new Map(updates.flatMap((update) => update.records.map((record) => [record.id, record])));
-    for (const record of postProcessResponse(updated.rows) as RecordData[]) {
-      await def.afterWrite(record, { principal, existing: before.get(record.id) });
-    }
+    const before = new Map(plan.updates.flatMap((update) => update.records.map((record) => [record.id, record])));
+    for (const record of updated) await def.afterWrite(record, { principal, existing: before.get(record.id) });
   }
 }
 

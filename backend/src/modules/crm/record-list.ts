@@ -49,7 +49,7 @@ export interface ListQuery extends ListFilters {
 
 
 /** A sort column as SQL, so that comparing, ordering and reading the cursor all use the same expression. */
-function sortExpression(table: string, sort: SortColumn): string {
+export function sortExpression(table: string, sort: SortColumn): string {
   const column = `"${table}"."${sort.column.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}"`;
   return sort.nullable ? `coalesce(${column}, '')` : column;
 }
@@ -74,7 +74,8 @@ export function orderBySql(def: ResourceDefinition, sort: string): string {
   return [...expressions, `"${table}"."id"`].map((expression) => `${expression} ${descending ? 'desc' : 'asc'}`).join(', ');
 }
 
-function cursorValueExpression(expression: string, sort: SortColumn): string {
+/** A sort value as the text a cursor carries (a timestamp with its microseconds). */
+export function cursorValueExpression(expression: string, sort: SortColumn): string {
   if (sort.type === 'timestamp') return preciseTimestampSql(expression);
   return `${expression}::text`;
 }
@@ -116,18 +117,12 @@ async function listColumns(table: string): Promise<ListColumns> {
  */
 export async function listRecords(def: ResourceDefinition, query: ListQuery): Promise<{ data: unknown[]; pagination: Pagination }> {
   const table = def.model.tableName;
-  const descending = query.sort.startsWith('-');
-  const sortKey = descending ? query.sort.slice(1) : query.sort;
-  const sorts = sortsOf(def)[sortKey]!;
+  const sorts = sortsOf(def)[query.sort.startsWith('-') ? query.sort.slice(1) : query.sort]!;
   const expressions = sorts.map((sort) => sortExpression(table, sort));
   const { columns, keys } = await listColumns(table);
 
   const builder = filteredRecords(def, query);
-  if (query.cursor) {
-    const values = decodeListCursor(query.cursor, query.sort, sorts);
-    const casts = sorts.map((sort) => (sort.type === 'timestamp' ? '?::timestamptz' : sort.type === 'number' ? '?::numeric' : sort.type === 'date' ? '?::date' : '?'));
-    builder.whereRaw(`(${[...expressions, `"${table}"."id"`].join(', ')}) ${descending ? '<' : '>'} (${[...casts, '?::uuid'].join(', ')})`, values);
-  }
+  if (query.cursor) whereAfter(builder, def, query.sort, decodeListCursor(query.cursor, query.sort, sorts));
   const rows = (await builder
     .select(
       ...columns.map((column) => `${table}.${column}`),
@@ -148,6 +143,16 @@ export async function listRecords(def: ResourceDefinition, query: ListQuery): Pr
   const last = pageRows.at(-1);
   const nextCursor = hasMore && last ? encodeCursor([query.sort, ...sorts.map((_, index) => String(last[columns.length + index])), String(last[columns.indexOf('id')])]) : null;
   return { data, pagination: { limit: query.limit, hasMore, nextCursor } };
+}
+
+/** Rows after the given sort values and id (cursor text, as cursorValueExpression writes it) in the sort's order. */
+export function whereAfter<B extends { whereRaw(sql: string, bindings: string[]): B }>(builder: B, def: ResourceDefinition, sort: string, values: string[]): B {
+  const table = def.model.tableName;
+  const descending = sort.startsWith('-');
+  const sorts = sortsOf(def)[descending ? sort.slice(1) : sort]!;
+  const expressions = sorts.map((column) => sortExpression(table, column));
+  const casts = sorts.map((column) => (column.type === 'timestamp' ? '?::timestamptz' : column.type === 'number' ? '?::numeric' : column.type === 'date' ? '?::date' : '?'));
+  return builder.whereRaw(`(${[...expressions, `"${table}"."id"`].join(', ')}) ${descending ? '<' : '>'} (${[...casts, '?::uuid'].join(', ')})`, values);
 }
 
 /** The form each kind of sort value takes in the cursors this list gives out. */
