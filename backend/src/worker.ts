@@ -4,6 +4,7 @@ import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { createLogger } from './infra/logger';
 import { createMetrics } from './infra/metrics';
+import { closeHttpServer, stopInOrder } from './infra/shutdown';
 import { JOBS } from './jobs/job-catalog';
 import { startJobEngine } from './jobs/job-engine';
 
@@ -46,22 +47,22 @@ async function main(): Promise<void> {
     logger.info('listening', { port: typeof address === 'object' && address ? address.port : config.jobs.workerPort, jobs: JOBS.length });
   });
 
+  let stopping = false;
   const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     logger.info('worker shutting down: finishing running jobs', { signal });
-    server.close();
-    void engine
-      .stop()
-      .then(() => Promise.all([knex.destroy(), platformKnex.destroy(), ownerKnex.destroy()]))
-      .then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error('worker shutdown failed', { error });
-          process.exit(1);
-        },
-      );
+    void stopInOrder(logger, [
+      ['http server', () => closeHttpServer(server)],
+      ['job engine', () => engine.stop()],
+      ['database pools', () => Promise.all([knex.destroy(), platformKnex.destroy(), ownerKnex.destroy()])],
+    ]).then((clean) => {
+      logger.info('shutdown complete');
+      process.exit(clean ? 0 : 1);
+    });
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 main().catch((error: unknown) => {
