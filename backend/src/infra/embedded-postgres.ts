@@ -177,12 +177,17 @@ function launch(program: string, args: string[], runAs: OsUser | undefined, onLi
   return { child, lines, exited };
 }
 
-/** The last FATAL or ERROR line, with the HINT after it: what PostgreSQL says went wrong and what to do. */
+/**
+ * What PostgreSQL says went wrong and what to do: its last FATAL (or ERROR, PANIC, initdb error) line and
+ * its last HINT, which may come before it (a port in use is hinted at, then fatal).
+ */
 function lastError(lines: string[]): string | undefined {
-  const index = lines.findLastIndex((line) => /\b(FATAL|ERROR|PANIC):/.test(line) || /^initdb: error:/.test(line));
-  if (index < 0) return undefined;
-  const hint = lines.slice(index + 1).find((line) => /\bHINT:/.test(line) || /^initdb: hint:/.test(line));
-  return [lines[index], hint].filter(Boolean).join(' ').replace(/\s+/g, ' ');
+  const failure = lines.findLast((line) => /\b(FATAL|ERROR|PANIC):/.test(line) || /^initdb: error:/.test(line));
+  if (!failure) return undefined;
+  const hint = lines.findLast((line) => /\bHINT:/.test(line) || /^initdb: hint:/.test(line));
+  // From the severity on: the time and pid in front of server lines say nothing to the reader.
+  const message = (line: string) => line.slice(Math.max(0, line.search(/\b(FATAL|ERROR|PANIC|HINT):/)));
+  return [failure, hint].flatMap((line) => (line ? [message(line)] : [])).join(' ').replace(/\s+/g, ' ');
 }
 
 /** Creates `database` unless it exists; the stored password not being accepted is the one likely failure. */
