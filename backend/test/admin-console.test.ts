@@ -244,7 +244,7 @@ describe('platform admin console', () => {
       // Each job is brought to its state by the engine itself (a failed attempt, a worker holding it) or
       // by its administration functions; the other tests' runners never know this task.
       queue = await makeWorkerUtils({ connectionString: adminUrl(), logger: silentWorkerLogger });
-      const add = async () => (await queue.addJob(task, { secret: 'payload-value' }, { maxAttempts: 3 })).id;
+      const add = async () => String((await queue.addJob(task, { secret: 'payload-value' }, { maxAttempts: 3 })).id);
       ids = { queued: await add(), running: await add(), retrying: await add(), failed: await add() };
       const later = new Date(Date.now() + 3_600_000);
       await queue.rescheduleJobs([ids.queued, ids.running, ids.failed], { runAt: later });
