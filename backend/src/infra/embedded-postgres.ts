@@ -10,8 +10,6 @@ export { EmbeddedPostgresError } from './embedded-postgres-layout';
 
 export interface EmbeddedDatabase {
   adminUrl: string;
-  /** Where the cluster's data lives (the directory asked for, or where root had to put it). */
-  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -42,7 +40,7 @@ export async function startEmbeddedPostgres(options: {
     options.logger.info('initialising embedded PostgreSQL', { dir: layout.dataDir });
     await initialise(layout, options.password, options.logger);
   }
-  const postmaster = await startPostmaster(layout, options.port, persistent, options.logger);
+  const postmaster = await startPostmaster(layout, options.port, options.logger);
   const stop = async () => {
     await postmaster.stop();
     if (!persistent) fs.rmSync(layout.dataDir, { recursive: true, force: true });
@@ -55,7 +53,7 @@ export async function startEmbeddedPostgres(options: {
     await stop();
     throw error;
   }
-  return { adminUrl: `${base}/${options.database}`, dataDir: layout.dataDir, stop };
+  return { adminUrl: `${base}/${options.database}`, stop };
 }
 
 function prepareDataDir(layout: EmbeddedLayout): void {
@@ -97,10 +95,9 @@ interface Postmaster {
 
 const READY = 'database system is ready to accept connections';
 
-async function startPostmaster(layout: EmbeddedLayout, port: number, persistent: boolean, logger: Logger): Promise<Postmaster> {
+async function startPostmaster(layout: EmbeddedLayout, port: number, logger: Logger): Promise<Postmaster> {
+  // TCP on loopback only, and no Unix socket: nothing to clash with another cluster's socket in /tmp.
   const args = ['-D', layout.dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
-  // A throwaway cluster (tests) need not survive a power cut.
-  if (!persistent) args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
   let becameReady!: () => void;
   const ready = new Promise<void>((resolve) => (becameReady = resolve));
   const postgres = launch(path.join(layout.installDir, 'bin', 'postgres'), args, layout.runAs, (line) => {
