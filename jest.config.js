@@ -6,8 +6,12 @@ module.exports = {
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   globalSetup: '<rootDir>/backend/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/backend/test/support/global-teardown.ts',
-  // Every supertest answer is validated against the OpenAPI document (status, media type, body).
-  setupFilesAfterEnv: ['<rootDir>/backend/test/support/openapi-validation.ts'],
+  setupFilesAfterEnv: [
+    // The jest worker's own database, and an empty job queue for each file.
+    '<rootDir>/backend/test/support/worker-database.ts',
+    // Every supertest answer is validated against the OpenAPI document (status, media type, body).
+    '<rootDir>/backend/test/support/openapi-validation.ts',
+  ],
   testTimeout: 30000,
   maxWorkers: 2,
   // A leaked handle must never hang CI; `npx jest --detectOpenHandles` is how to find one.

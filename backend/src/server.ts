@@ -5,6 +5,7 @@ import { answerClientErrors } from './infra/client-errors';
 import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { resolveDatabase } from './infra/database-target';
+import { EmbeddedPostgresError } from './infra/embedded-postgres';
 import { createLogger, flushLogs, Logger } from './infra/logger';
 import { createMetrics } from './infra/metrics';
 import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
@@ -12,6 +13,7 @@ import { JOBS } from './jobs/job-catalog';
 import { JobEngine, startJobEngine } from './jobs/job-engine';
 import { migrateDatabase, seedDatabase } from './infra/migrator';
 import { createRedis } from './infra/redis';
+import { closeHttpServer, stopInOrder } from './infra/shutdown';
 import { consoleRuntime } from './modules/admin/console-runtime';
 import { ensureSuperAdmin } from './modules/admin/platform-admins.service';
 import { stopPrincipalRevocation } from './modules/auth/principal-revocation';
@@ -80,45 +82,29 @@ async function main(): Promise<void> {
       server.closeAllConnections();
     }, config.http.shutdownTimeoutMs);
     force.unref();
-    server.close(() => {
-      void closeResources(logger, [
-        // The last requests' usage counts, before the pools and Redis they go to close.
-        () => consoleRuntime(deps).usage.stop(),
-        async () => jobs?.stop(),
-        () => stopPrincipalRevocation(knex),
-        () => ownerKnex.destroy(),
-        () => knex.destroy(),
-        () => platformKnex.destroy(),
-        async () => {
-          if (redis) await redis.quit();
-        },
-        () => database.stop(),
-      ]).then(async (clean) => {
-        logger.info('shutdown complete');
-        await flushLogs();
-        process.exit(clean ? 0 : 1);
-      });
+    // Each part stops only once nothing above it can use it any more.
+    void stopInOrder(logger, [
+      ['http server', () => closeHttpServer(server)],
+      // The last requests' usage counts, before the pools and Redis they go to close.
+      ['usage counters', () => consoleRuntime(deps).usage.stop()],
+      jobs && ['job engine', () => jobs.stop()],
+      ['principal revocation', () => stopPrincipalRevocation(knex)],
+      ['database pools', () => Promise.all([ownerKnex.destroy(), knex.destroy(), platformKnex.destroy()])],
+      redis && ['redis', () => redis.quit()],
+      database.embedded && ['embedded PostgreSQL', () => database.stop()],
+    ]).then(async (clean) => {
+      logger.info('shutdown complete');
+      await flushLogs();
+      process.exit(clean ? 0 : 1);
     });
-    server.closeIdleConnections();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-async function closeResources(logger: Logger, closers: Array<() => Promise<unknown>>): Promise<boolean> {
-  let clean = true;
-  for (const close of closers) {
-    try {
-      await close();
-    } catch (error) {
-      clean = false;
-      logger.error('error while closing a resource', { error });
-    }
-  }
-  return clean;
-}
-
 main().catch((error: unknown) => {
-  process.stderr.write(`Startup failed: ${(error as Error)?.stack ?? String(error)}\n`);
+  // A failure the user can fix is one line saying what and how; anything else keeps its stack.
+  const detail = error instanceof EmbeddedPostgresError ? error.message : ((error as Error)?.stack ?? String(error));
+  process.stderr.write(`Startup failed: ${detail}\n`);
   process.exit(1);
 });

@@ -5,6 +5,7 @@ import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { createLogger, flushLogs } from './infra/logger';
 import { createMetrics } from './infra/metrics';
 import { createRedis } from './infra/redis';
+import { closeHttpServer, stopInOrder } from './infra/shutdown';
 import { JOBS } from './jobs/job-catalog';
 import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
 import { startJobEngine } from './jobs/job-engine';
@@ -53,23 +54,25 @@ async function main(): Promise<void> {
     logger.info('listening', { port: typeof address === 'object' && address ? address.port : config.jobs.workerPort, jobs: JOBS.length });
   });
 
+  let stopping = false;
   const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     logger.info('worker shutting down: finishing running jobs', { signal });
-    server.close();
-    void engine
-      .stop()
-      .then(() => stopPrincipalRevocation(knex))
-      .then(() => Promise.all([knex.destroy(), platformKnex.destroy(), ownerKnex.destroy(), redis?.quit()]))
-      .then(
-        () => flushLogs().then(() => process.exit(0)),
-        (error: unknown) => {
-          logger.error('worker shutdown failed', { error });
-          return flushLogs().then(() => process.exit(1));
-        },
-      );
+    void stopInOrder(logger, [
+      ['http server', () => closeHttpServer(server)],
+      ['job engine', () => engine.stop()],
+      ['principal revocation', () => stopPrincipalRevocation(knex)],
+      ['database pools', () => Promise.all([knex.destroy(), platformKnex.destroy(), ownerKnex.destroy()])],
+      redis && ['redis', () => redis.quit()],
+    ]).then(async (clean) => {
+      logger.info('shutdown complete');
+      await flushLogs();
+      process.exit(clean ? 0 : 1);
+    });
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 main().catch((error: unknown) => {

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { auditRetentionJob } from '../src/modules/audit/audit-retention.job';
 import { effectiveSettings } from '../src/modules/runtime-settings/runtime-settings';
 import { bearer, registerTenant, Registered } from './support/api-fixtures';
+import { eventually } from './support/eventually';
 import { platformAdmins, PlatformAdminsFixture } from './support/platform-admin-fixtures';
 import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
 
@@ -75,12 +76,11 @@ describe('platform admin: runtime config', () => {
   it('when a setting changes on one instance, then another instance of the deployment applies it within its cache TTL', async () => {
     expect((await anonymous(other)).headers['ratelimit-policy']).toMatch(/q=100000;/);
     await put(admins.superAdmin.token, { rateLimitAnonymousMax: 77 }).expect(200);
-    const deadline = Date.now() + 5_000;
     let policy = '';
-    while (Date.now() < deadline && !policy.includes('q=77;')) {
+    await eventually(async () => {
       policy = String((await anonymous(other)).headers['ratelimit-policy']);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+      return policy.includes('q=77;');
+    }, 5_000, 'the other instance applying the setting');
     expect(policy).toMatch(/^"anonymous"; q=77; w=900;/);
   });
 

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
+import { makeWorkerUtils, run, runOnce, Runner, WorkerUtils } from 'graphile-worker';
 import request from 'supertest';
 import { declaredRoutes } from '../src/app';
+import { silentWorkerLogger } from '../src/infra/worker-logger';
 import { createMetrics } from '../src/infra/metrics';
 import { createRateLimiters } from '../src/middleware/rate-limits';
 import { isPlatformPermission } from '../src/modules/roles/permissions';
@@ -9,7 +11,8 @@ import { rollupUsageDay, usageRollupJob } from '../src/modules/usage/usage-rollu
 import { utcDay } from '../src/modules/usage/usage-store';
 import { bearer, registerTenant, Registered } from './support/api-fixtures';
 import { platformAdmins, PlatformAdminsFixture } from './support/platform-admin-fixtures';
-import { buildTestApp, ownerKnex, runtimeKnex, TestApp } from './support/test-app';
+import { eventually } from './support/eventually';
+import { adminUrl, buildTestApp, ownerKnex, runtimeKnex, TestApp } from './support/test-app';
 
 /** A body each admin write accepts, so a refusal can only be about who calls, not about what is sent. */
 const VALID_BODIES: Record<string, object> = {
@@ -231,19 +234,33 @@ describe('platform admin console', () => {
 
   describe('GET /admin/jobs', () => {
     const task = `console-test-${randomUUID().slice(0, 8)}.noop`;
-    let ids: Record<string, string>;
+    let ids: { queued: string; running: string; retrying: string; failed: string };
+
+    let queue: WorkerUtils;
+    let runner: Runner;
+    let releaseRunning!: () => void;
 
     beforeAll(async () => {
-      // A task no runner knows, so no test process runs these jobs; each is then put in one state.
-      const add = async () =>
-        String((await owner.raw("select (graphile_worker.add_job(?, '{\"secret\":\"payload-value\"}'::json, max_attempts := 3)).id", [task])).rows[0].id);
+      // Each job is brought to its state by the engine itself (a failed attempt, a worker holding it) or
+      // by its administration functions; the other tests' runners never know this task.
+      queue = await makeWorkerUtils({ connectionString: adminUrl(), logger: silentWorkerLogger });
+      const add = async () => String((await queue.addJob(task, { secret: 'payload-value' }, { maxAttempts: 3 })).id);
       ids = { queued: await add(), running: await add(), retrying: await add(), failed: await add() };
-      await owner('graphile_worker._private_jobs').where('id', ids.running).update({ locked_at: owner.fn.now(), locked_by: 'console-test' });
-      await owner('graphile_worker._private_jobs').where('id', ids.retrying).update({ attempts: 1, last_error: 'boom\nstack line' });
-      await owner('graphile_worker._private_jobs').where('id', ids.failed).update({ attempts: 3, last_error: 'gave up' });
+      const later = new Date(Date.now() + 3_600_000);
+      await queue.rescheduleJobs([ids.queued, ids.running, ids.failed], { runAt: later });
+      await runOnce({ connectionString: adminUrl(), noHandleSignals: true, logger: silentWorkerLogger, taskList: { [task]: async () => Promise.reject(new Error('boom\nstack line')) } });
+      await queue.rescheduleJobs([ids.retrying], { runAt: later });
+      await queue.permanentlyFailJobs([ids.failed], 'gave up');
+      await queue.rescheduleJobs([ids.running], { runAt: new Date() });
+      const held = new Promise<void>((resolve) => (releaseRunning = resolve));
+      runner = await run({ connectionString: adminUrl(), concurrency: 1, noHandleSignals: true, logger: silentWorkerLogger, taskList: { [task]: () => held } });
+      await eventually(async () => Boolean((await owner('graphile_worker.jobs').where({ id: ids.running }).first('locked_at'))?.locked_at), 10_000, 'a worker holding the job');
     });
     afterAll(async () => {
-      await owner('graphile_worker._private_jobs').whereIn('id', Object.values(ids)).delete();
+      releaseRunning();
+      await runner.stop();
+      await queue.completeJobs(Object.values(ids));
+      await queue.release();
     });
 
     it('when jobs are in each state, then the list shows their states, newest first, without payloads', async () => {

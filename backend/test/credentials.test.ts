@@ -108,7 +108,7 @@ describe('credentials encrypted at rest', () => {
       const [, ts, v1] = /^t=(\d+),v1=([0-9a-f]+)$/.exec(String(received!.headers['webhook-signature']))!;
       expect(createHmac('sha256', sub.body.data.secret).update(`${ts}.${received!.body}`).digest('hex')).toBe(v1);
 
-      // Back under the default key, so any other runner can still read this tenant's rows.
+      // Back under the default key, so this file's later jobs can still read this tenant's rows.
       await rotateCredentials(runtime, platform, [...old, rotatedKeys[0]!], [tenant.tenantId]);
       expect((await owner('webhook_subscriptions').where({ tenant_id: tenant.tenantId }).first('secret_encrypted')).secret_encrypted).toMatch(/^cred1\.k0\./);
     });

@@ -6,6 +6,7 @@ import { Knex } from 'knex';
 import { withTenant } from '../src/infra/tenant-scope';
 import { seedDatabase } from '../src/infra/migrator';
 import { adminUrl, runtimeKnex } from './support/test-app';
+import { freePort } from './support/private-servers';
 import { startServer } from './support/server-process';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -61,15 +62,15 @@ describe('demo data', () => {
 
 describe('the embedded default (npm start with no DATABASE_URL)', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-embedded-'));
-  // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data directory.
+  // Reachable by the `postgres` user PostgreSQL runs as under root: the data stays where it was asked to be.
   fs.chmodSync(dataDir, 0o755);
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
   it('when started, then it runs PostgreSQL, migrates, seeds, prints the demo logins and serves; SIGTERM stops it all', async () => {
     const server = await startServer(
-      // As `npm start` runs: jobs in process (this database is its own, so no other test's jobs are in its queue).
-      { EMBEDDED_PG_DIR: path.join(dataDir, 'postgres'), EMBEDDED_PG_PORT: String(55000 + (process.pid % 1000)), JOBS_IN_PROCESS: 'true' },
-      120_000,
+      // As `npm start` runs: jobs in process (this database is its own).
+      { EMBEDDED_PG_DIR: path.join(dataDir, 'postgres'), EMBEDDED_PG_PORT: String(await freePort()), JOBS_IN_PROCESS: 'true' },
+      { timeoutMs: 120_000 },
     );
     try {
       await server.waitFor('Demo logins, password "DemoPass123"');

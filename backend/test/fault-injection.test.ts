@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { withTenant } from '../src/infra/tenant-scope';
 import { createMigratedDatabase, withClient } from './support/test-database';
-import { eventually, postgresBinaries, PrivatePostgres, startPrivatePostgres } from './support/private-servers';
+import { eventually } from './support/eventually';
+import { postgresBinaries, PrivatePostgres, startPrivatePostgres } from './support/private-servers';
 import { ServerProcess, startServer } from './support/server-process';
 import { adminUrl, ownerKnex, TEST_JWT_SECRET } from './support/test-app';
 

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { eventually } from './support/eventually';
 import { buildTestApp, TestApp } from './support/test-app';
 
 describe('the request chain (request id, logging, security headers, CORS, body limits, errors)', () => {
@@ -14,7 +15,7 @@ describe('the request chain (request id, logging, security headers, CORS, body l
     it('when the client sends a sane X-Request-Id, then it is echoed and used in the log line', async () => {
       const res = await request(t.app).get('/live').set('X-Request-Id', 'client-id_1.2:3');
       expect(res.headers['x-request-id']).toBe('client-id_1.2:3');
-      await waitFor(() => t.logs.some((line) => line.requestId === 'client-id_1.2:3'));
+      await eventually(() => t.logs.some((line) => line.requestId === 'client-id_1.2:3'));
       const line = t.logs.find((entry) => entry.requestId === 'client-id_1.2:3')!;
       expect(line).toMatchObject({ message: 'request', method: 'GET', path: '/live', route: '/live', status: 200 });
       expect(typeof line.durationMs).toBe('number');
@@ -102,18 +103,10 @@ describe('the request chain (request id, logging, security headers, CORS, body l
         .post('/api/v1/auth/login')
         .send({ email: 'someone@example.com', password: 'Sup3r-Secret-Value' })
         .set('Authorization', 'Bearer secret-token-value');
-      await waitFor(() => t.logs.length > 0);
+      await eventually(() => t.logs.length > 0);
       const everything = JSON.stringify(t.logs);
       expect(everything).not.toContain('Sup3r-Secret-Value');
       expect(everything).not.toContain('secret-token-value');
     });
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -107,7 +107,7 @@ describe('e-mail notifications', () => {
     });
     afterAll(() => smtp.stop());
 
-    /** A pending notification with no job (so no other file's runner sends it), sent by calling the job with SMTP deps. */
+    /** A pending notification with no job, sent by calling the job with SMTP deps. */
     async function queued(to: string): Promise<string> {
       const id = randomUUID();
       const message = EMAIL_TEMPLATES.ticket_confirmation({ subject: 'Hello <b>there</b>', reference: 'R-1' });

@@ -30,17 +30,11 @@ describe('organization deletion', () => {
     del: (path: string) => request(t.app).delete(`/api/v1${path}`).set(caller.auth),
   });
 
-  const purgeJobs = (tenantId: string) =>
-    jobs
-      .owner('graphile_worker._private_jobs as j')
-      .join('graphile_worker._private_tasks as k', 'k.id', 'j.task_id')
-      .where('k.identifier', 'organization.purge')
-      .andWhereRaw("j.payload->>'tenantId' = ?", [tenantId]);
+  const purgeJobs = (tenantId: string) => jobs.queuedJobs({ task: 'organization.purge', tenantId });
 
   /** Makes the queued purge due now, as if the grace period had passed (the tenant row too unless told). */
   const makePurgeDue = async (tenantId: string, { tenantRow = true } = {}) => {
-    const ids = await purgeJobs(tenantId).pluck('j.id');
-    await jobs.owner('graphile_worker._private_jobs').whereIn('id', ids).update({ run_at: jobs.owner.fn.now() });
+    await jobs.makeDue((await purgeJobs(tenantId)).map((job) => job.id));
     if (tenantRow) await jobs.owner('tenants').where({ id: tenantId }).update({ deletion_scheduled_for: jobs.owner.raw("now() - interval '1 minute'") });
   };
 
@@ -110,7 +104,7 @@ describe('organization deletion', () => {
     const days = (new Date(res.body.data.purgeAt).getTime() - new Date(res.body.data.requestedAt).getTime()) / 86_400_000;
     expect(days).toBeCloseTo(30, 5);
     expect((await api(admin).get('/organization/delete')).body.data).toEqual(res.body.data);
-    expect(await purgeJobs(admin.tenantId).pluck('j.id')).toHaveLength(1);
+    expect(await purgeJobs(admin.tenantId)).toHaveLength(1);
     const audit = await api(admin).get('/audit-logs?action=organization.deletion_request');
     expect(audit.body.data).toHaveLength(1);
     // Another tenant is not affected.

@@ -1,7 +1,8 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import net from 'node:net';
+import { execFileSync } from 'node:child_process';
 import request from 'supertest';
 import { login, registerTenant } from './support/api-fixtures';
+import { eventually } from './support/eventually';
+import { PrivateRedis, startPrivateRedis } from './support/private-servers';
 import { buildTestApp, TestApp } from './support/test-app';
 
 const redisUrl = process.env.REDIS_URL;
@@ -128,29 +129,27 @@ describe('rate limits', () => {
   });
 
   (redisUrl && hasRedisServer ? describe : describe.skip)('when a real Redis stops and starts again', () => {
-    let redis: ChildProcess | undefined;
-    let port: number;
+    let redis: PrivateRedis;
     let t: TestApp;
     beforeAll(async () => {
-      port = await freePort();
-      redis = await startRedis(port);
-      t = buildTestApp({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, RATE_LIMIT_AUTH_FAIL_OPEN: 'false' } });
+      redis = await startPrivateRedis();
+      t = buildTestApp({ env: { REDIS_URL: redis.url, RATE_LIMIT_AUTH_FAIL_OPEN: 'false' } });
     });
     afterAll(async () => {
       await t.close();
-      redis?.kill('SIGKILL');
+      await redis.destroy();
     });
 
     it('then sign-in answers 503 while it is down and works again once it is back, without a restart', async () => {
       const account = await registerTenantThroughOpenLimits();
       expect((await login(t.app, { email: account.email, password: account.password })).status).toBe(200);
 
-      await stopRedis(redis!);
+      await redis.stop();
       const down = await login(t.app, { email: account.email, password: account.password });
       expect(down.status).toBe(503);
       expect((await request(t.app).get('/api/v1/auth/me').set(account.auth)).status).toBe(200);
 
-      redis = await startRedis(port);
+      await redis.start();
       await eventually(async () => (await login(t.app, { email: account.email, password: account.password })).status === 200);
     });
 
@@ -163,7 +162,7 @@ describe('rate limits', () => {
       expect(remaining(second)).toBe(remaining(first) - 1);
       const errorsBefore = storeErrors((await request(t.app).get('/metrics')).text);
 
-      await stopRedis(redis!);
+      await redis.stop();
       for (let i = 0; i < 3; i++) expect((await me()).status).toBe(200);
       expect((await request(t.app).post('/api/v1/leads').set(account.auth).send({ lastName: 'Redis down' })).status).toBe(201);
       const health = await request(t.app).get('/health');
@@ -171,7 +170,7 @@ describe('rate limits', () => {
       expect((await request(t.app).get('/ready')).status).toBe(200);
       expect(storeErrors((await request(t.app).get('/metrics')).text)).toBeGreaterThan(errorsBefore);
 
-      redis = await startRedis(port);
+      await redis.start();
       // The restarted Redis is empty: counting starts over, one request at a time, without restarting the app.
       await eventually(async () => {
         const [x, y] = [await me(), await me()];
@@ -183,44 +182,3 @@ describe('rate limits', () => {
 });
 
 const storeErrors = (metrics: string) => Number(/^rate_limit_store_errors_total (\d+)/m.exec(metrics)?.[1] ?? 0);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  await eventually(
-    () =>
-      new Promise<boolean>((resolve) => {
-        const socket = net.connect(port, '127.0.0.1', () => {
-          socket.end();
-          resolve(true);
-        });
-        socket.on('error', () => resolve(false));
-      }),
-  );
-  return child;
-}
-
-function stopRedis(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

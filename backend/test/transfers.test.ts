@@ -5,7 +5,7 @@ import { Knex } from 'knex';
 import request from 'supertest';
 import { runtimeCredentials } from '../src/infra/db-roles';
 import { registerTenant, Registered } from './support/api-fixtures';
-import { eventually } from './support/private-servers';
+import { eventually } from './support/eventually';
 import { adminUrl, buildTestApp, ownerKnex, runtimeKnex, TestApp } from './support/test-app';
 
 /**

@@ -6,7 +6,6 @@ import { PROJECT_ROOT } from '../src/lib/project-root';
 import { attemptDelivery } from '../src/modules/webhooks/webhook-delivery';
 import { retryDelayMs } from '../src/modules/webhooks/retry-schedule';
 import { registerTenant, Registered } from './support/api-fixtures';
-import { webhookSweepJob } from '../src/modules/webhooks/webhook-sweep.job';
 import { TestJobRunner } from './support/jobs';
 import { buildTestApp, ownerKnex, testConfig, TestApp } from './support/test-app';
 import { makeRetriesDue, WebhookReceiver } from './support/webhook-receiver';
@@ -48,10 +47,7 @@ describe('webhook delivery', () => {
     const delivery = await owner('webhook_deliveries').where({ tenant_id: tenant.tenantId }).first('id');
     return { tenant, subscription: sub.body.data as { id: string; secret: string }, leadId: lead.body.data.id as string, deliveryId: delivery.id as string };
   }
-  /**
-   * A delivery stored without a job, for tests that attempt it directly with their own deps: no other
-   * file's runner can send it first.
-   */
+  /** A delivery stored without a job, for tests that attempt it directly with deps of their own. */
   async function unqueuedDelivery(url: string) {
     const tenant = await registerTenant(t.app);
     const sub = await api().post('/api/v1/webhooks').set(tenant.auth).send({ url, events: ['lead.created'] });
@@ -96,7 +92,7 @@ describe('webhook delivery', () => {
         expect(waiting.status).toBe('pending');
         // Backed off: the next attempt is in the future, not now.
         expect(new Date(waiting.next_attempt_at).getTime()).toBeGreaterThan(Date.now());
-        await makeRetriesDue(owner, tenant.tenantId);
+        await makeRetriesDue(jobs, tenant.tenantId);
       }
     }
     const received = receiver.at('/flaky');
@@ -251,8 +247,8 @@ describe('webhook delivery', () => {
     const { tenant, deliveryId } = await tenantWithDelivery('/old');
     await jobs.runUntilIdle(tenant.tenantId);
     await owner('webhook_events').where({ tenant_id: tenant.tenantId }).update({ created_at: owner.raw("now() - interval '31 days'") });
-    // The sweep is run here, not queued: another file's runner could take a queued one and finish it later.
-    await webhookSweepJob.run({}, jobs.deps, { id: 'test', attempt: 1, maxAttempts: 1, logger: t.deps.logger });
+    await jobs.enqueueScheduled('webhooks.sweep');
+    await jobs.runUntilIdle();
     expect(await owner('webhook_events').where({ tenant_id: tenant.tenantId }).first()).toBeUndefined();
     expect((await deliveryOf(tenant, deliveryId)).status).toBe(404);
   });

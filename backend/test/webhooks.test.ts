@@ -2,7 +2,6 @@ import { Knex } from 'knex';
 import request from 'supertest';
 import { isBlockedAddress, vetDestination } from '../src/modules/webhooks/destination-guard';
 import { addMember, registerTenant, Registered } from './support/api-fixtures';
-import { webhookSweepJob } from '../src/modules/webhooks/webhook-sweep.job';
 import { TestJobRunner } from './support/jobs';
 import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
 import { WebhookReceiver } from './support/webhook-receiver';
@@ -210,12 +209,7 @@ describe('webhook subscriptions and the outbox', () => {
       const rows = Array.from({ length: 250 }, (_, i) => ({ firstName: 'Row', lastName: `N${i}`, email: `row${i}@example.com` }));
       const res = await api().post('/api/v1/contacts/import/bulk').set(tenant.auth).send(rows);
       expect(res.status).toBe(201);
-      const queued = await owner.raw(
-        `select count(*)::int as count from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
-         where t.identifier = 'webhooks.deliver' and j.payload->>'tenantId' = ?`,
-        [tenant.tenantId],
-      );
-      expect(queued.rows[0].count).toBe(3);
+      expect(await jobs.queuedJobs({ task: 'webhooks.deliver', tenantId: tenant.tenantId })).toHaveLength(3);
       await jobs.runUntilIdle(tenant.tenantId);
       const received = eventsOf('/crm-import');
       expect(received).toHaveLength(250);
@@ -266,14 +260,10 @@ describe('webhook subscriptions and the outbox', () => {
       const tenant = await registerTenant(t.app);
       await subscribe(tenant, '/swept', ['lead.created']);
       await api().post('/api/v1/leads').set(tenant.auth).send({ lastName: 'Orphan' });
-      await owner.raw(
-        `delete from graphile_worker._private_jobs j using graphile_worker._private_tasks t
-         where t.id = j.task_id and t.identifier = 'webhooks.deliver' and j.payload->>'tenantId' = ?`,
-        [tenant.tenantId],
-      );
+      await jobs.removeJobs((await jobs.queuedJobs({ task: 'webhooks.deliver', tenantId: tenant.tenantId })).map((job) => job.id));
       await owner('webhook_deliveries').where({ tenant_id: tenant.tenantId }).update({ next_attempt_at: owner.raw("now() - interval '10 minutes'") });
-      // The sweep is run here, not queued: another file's runner could take a queued one and finish it later.
-      await webhookSweepJob.run({}, jobs.deps, { id: 'test', attempt: 1, maxAttempts: 1, logger: t.deps.logger });
+      await jobs.enqueueScheduled('webhooks.sweep');
+      await jobs.runUntilIdle();
       await jobs.runUntilIdle(tenant.tenantId);
       expect(eventsOf('/swept').map((e) => e.type)).toEqual(['lead.created']);
     });

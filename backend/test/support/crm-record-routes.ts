@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { eventually } from './eventually';
 import {
   countRows,
   createCrmTenant,
@@ -128,7 +129,8 @@ export function describeRecordRoutes(world: CrmWorld, spec: RecordRoutesSpec): v
 
     it('when a record is patched, then the sent fields change, the others stay, and updatedAt and updatedBy move', async () => {
       const record = await ownedBy(world.a.users.manager);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      // Times have millisecond precision in answers: the patch must land after the clock has moved on.
+      await eventually(() => Date.now() > Date.parse(record.updatedAt as string), 1_000, 'the clock passing updatedAt');
       const res = await api().patch(`${base}/${record.id}`).set(world.a.users.manager.auth).send(spec.patch);
       expect(res.status).toBe(200);
       expectApiRecord(res.body.data);

@@ -1,7 +1,10 @@
-import { dropDatabase, TEST_ENV } from './test-database';
+import { dropDatabase, TEST_ENV, workerDatabases } from './test-database';
 
 export default async function globalTeardown(): Promise<void> {
-  const adminUrl = process.env[TEST_ENV.adminUrl];
-  if (adminUrl) await dropDatabase(adminUrl);
+  const serverUrl = process.env[TEST_ENV.serverUrl];
+  const runPrefix = process.env[TEST_ENV.runPrefix];
+  if (serverUrl && runPrefix) {
+    for (const url of await workerDatabases(serverUrl, runPrefix)) await dropDatabase(url);
+  }
   await globalThis.__crmTestServer?.stop();
 }

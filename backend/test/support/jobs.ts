@@ -1,56 +1,104 @@
+import { makeWorkerUtils, WorkerUtils } from 'graphile-worker';
 import { Knex } from 'knex';
+import { silentWorkerLogger } from '../../src/infra/worker-logger';
 import { JOBS } from '../../src/jobs/job-catalog';
 import { JobDefinition, JobDeps } from '../../src/jobs/job-definition';
 import { runDueJobs } from '../../src/jobs/job-engine';
 import { adminUrl, ownerKnex, TestApp } from './test-app';
 
+export interface QueuedJob {
+  id: string;
+  task: string;
+  attempts: number;
+  maxAttempts: number;
+  runAt: Date;
+  lastError: string | null;
+  lockedBy: string | null;
+}
+
 /**
- * Runs the job engine in the test process until no job is due (for one tenant, or at all). Test files
- * share one database, so a job may be run by another file's worker, with that file's config: settings
- * that change what a job does must be the same in every test app (see testConfig).
+ * Runs the job engine in the test process until no job is due. The queue is the file's own (each file
+ * starts with an empty one, see worker-database.ts), so what runs is what this file enqueued. Jobs are
+ * changed only through graphile-worker's administration functions.
  */
 export class TestJobRunner {
   readonly owner: Knex = ownerKnex();
   readonly deps: JobDeps;
+  private utils?: Promise<WorkerUtils>;
 
   constructor(
     private readonly testApp: TestApp,
-    /** Jobs only this runner knows; other files' runners never fetch a task they do not know. */
+    /** Jobs only this runner knows: a runner never fetches a task it does not know. */
     private readonly extraJobs: readonly JobDefinition<never>[] = [],
   ) {
     const { config, knex, platformKnex, logger } = testApp.deps;
     this.deps = { config, knex, platformKnex, ownerKnex: this.owner, logger };
   }
 
+  /** Runs due jobs until none is left (of the tenant, when given): what a worker would do, right now. */
   async runUntilIdle(tenantId?: string): Promise<void> {
     for (let round = 0; round < 100; round += 1) {
       await runDueJobs(this.deps, this.testApp.deps.metrics, { databaseUrl: adminUrl(), jobs: [...JOBS, ...this.extraJobs] });
-      if ((await this.dueJobs(tenantId)) === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      if ((await this.queuedJobs({ tenantId, due: true })).length === 0) return;
     }
     throw new Error('Jobs did not settle');
   }
 
-  /** Jobs due now and not out of attempts, including ones another worker holds; only tasks this runner knows. */
-  async dueJobs(tenantId?: string): Promise<number> {
-    const tasks = [...JOBS, ...this.extraJobs].map((job) => job.name);
-    // The jobs view leaves the payload out; the tenant is in it.
+  /**
+   * Jobs in the queue, of the tasks this runner knows, oldest first: all of them, only those due now and
+   * not out of attempts, of one task, of one tenant. graphile-worker's `jobs` view leaves the payload,
+   * where the tenant is, out; this one read goes to the table behind it.
+   */
+  async queuedJobs(filter: { task?: string; tenantId?: string; due?: boolean } = {}): Promise<QueuedJob[]> {
+    const tasks = filter.task ? [filter.task] : [...JOBS, ...this.extraJobs].map((job) => job.name);
     const query = this.owner('graphile_worker._private_jobs as j')
       .join('graphile_worker._private_tasks as t', 't.id', 'j.task_id')
-      .where('j.run_at', '<=', this.owner.fn.now())
-      .andWhereRaw('j.attempts < j.max_attempts')
-      .whereIn('t.identifier', tasks);
-    if (tenantId) query.andWhereRaw("j.payload->>'tenantId' = ?", [tenantId]);
-    const rows = await query.count<Array<{ count: string }>>('* as count');
-    return Number(rows[0]?.count ?? 0);
+      .whereIn('t.identifier', tasks)
+      .orderBy('j.id');
+    if (filter.due) query.where('j.run_at', '<=', this.owner.fn.now()).andWhereRaw('j.attempts < j.max_attempts');
+    if (filter.tenantId) query.andWhereRaw("j.payload->>'tenantId' = ?", [filter.tenantId]);
+    const rows = await query.select<Array<Record<string, unknown>>>(
+      'j.id',
+      't.identifier as task',
+      'j.attempts',
+      'j.max_attempts',
+      'j.run_at',
+      'j.last_error',
+      'j.locked_by',
+    );
+    return rows.map((row) => ({
+      id: String(row.id),
+      task: String(row.task),
+      attempts: Number(row.attempts),
+      maxAttempts: Number(row.max_attempts),
+      runAt: row.run_at as Date,
+      lastError: (row.last_error as string | null) ?? null,
+      lockedBy: (row.locked_by as string | null) ?? null,
+    }));
+  }
+
+  /** Makes jobs due now, as if their backoff or their run date had passed. */
+  async makeDue(ids: string[]): Promise<void> {
+    await (await this.workerUtils()).rescheduleJobs(ids, { runAt: new Date() });
+  }
+
+  /** Removes jobs from the queue (graphile-worker's "complete"), as a lost job would be. */
+  async removeJobs(ids: string[]): Promise<void> {
+    await (await this.workerUtils()).completeJobs(ids);
   }
 
   /** Enqueues a scheduled job now, as its crontab tick would. */
   async enqueueScheduled(task: string): Promise<void> {
-    await this.owner.raw('select graphile_worker.add_job(?, ?::json)', [task, JSON.stringify({ _cron: { ts: new Date().toISOString() } })]);
+    await (await this.workerUtils()).addJob(task, { _cron: { ts: new Date().toISOString() } });
   }
 
-  close(): Promise<void> {
-    return this.owner.destroy();
+  private workerUtils(): Promise<WorkerUtils> {
+    this.utils ??= makeWorkerUtils({ connectionString: adminUrl(), logger: silentWorkerLogger });
+    return this.utils;
+  }
+
+  async close(): Promise<void> {
+    if (this.utils) await (await this.utils).release();
+    await this.owner.destroy();
   }
 }

@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { eventually } from './eventually';
 
 /**
  * Throwaway servers for fault injection: a PostgreSQL cluster and a Redis of the test's own, on free
@@ -21,15 +22,6 @@ export function freePort(): Promise<number> {
     });
     server.on('error', reject);
   });
-}
-
-/** Polls `check` until it holds (no fixed sleeps), failing after `timeoutMs`. */
-export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const canConnect = (port: number) =>

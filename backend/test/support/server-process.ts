@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/lib/project-root';
+import { eventually } from './eventually';
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -12,32 +13,39 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
+export interface ServerLaunch {
+  /** backend/src/server.ts (the default) or another entry point, such as worker.ts. */
+  entry?: string;
+  timeoutMs?: number;
+  /** Run `npm start` in this checkout instead, exactly as a user types it. */
+  npmStartIn?: string;
+}
 
 /**
- * Starts backend/src/server.ts as `npm start` does (or another entry point, such as worker.ts), and waits
- * for its "listening" line. Jobs stay off unless asked for: the test database's queue is shared, and a
- * server of one test must not run another test's jobs with its own settings.
+ * Starts the server as `npm start` runs it (node with tsx's loader, one process: a signal reaches the
+ * server itself) and waits for its "listening" line. Jobs stay off unless asked for: a test's own
+ * TestJobRunner decides when its jobs run.
  */
-export function startServer(env: Record<string, string | undefined>, timeoutMs = 60_000, entry = 'server.ts'): Promise<ServerProcess> {
-  const child = spawn(TSX, [path.join(PROJECT_ROOT, 'backend', 'src', entry)], {
-    cwd: PROJECT_ROOT,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PORT: '0',
-      WORKER_PORT: '0',
-      HOST: '127.0.0.1',
-      REDIS_KEY_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
-      JOBS_IN_PROCESS: 'false',
-      ...env,
+export function startServer(env: Record<string, string | undefined>, launch: ServerLaunch = {}): Promise<ServerProcess> {
+  const { entry = 'server.ts', timeoutMs = 60_000, npmStartIn } = launch;
+  const child = spawn(
+    npmStartIn ? 'npm' : process.execPath,
+    npmStartIn ? ['start', '--silent'] : ['--import', 'tsx', path.join(PROJECT_ROOT, 'backend', 'src', entry)],
+    {
+      cwd: npmStartIn ?? PROJECT_ROOT,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        PORT: '0',
+        WORKER_PORT: '0',
+        HOST: '127.0.0.1',
+        REDIS_KEY_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
+        JOBS_IN_PROCESS: 'false',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // tsx runs the server in a child process of its own and relays SIGTERM/SIGINT to it, but cannot relay
-    // SIGKILL: that goes to the whole group, or it would end tsx alone and leave the server running, orphaned.
-    detached: true,
-  });
-  signalGroup(child);
+  );
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
@@ -54,13 +62,10 @@ export function startServer(env: Record<string, string | undefined>, timeoutMs =
           child,
           port: Number(match[1] ?? match[2]),
           output: () => output,
-          waitFor: async (text, waitMs = 5_000) => {
-            const deadline = Date.now() + waitMs;
-            while (!output.includes(text)) {
-              if (Date.now() > deadline) throw new Error(`server never printed ${JSON.stringify(text)}:\n${output}`);
-              await new Promise((done) => setTimeout(done, 20));
-            }
-          },
+          waitFor: (text, waitMs = 5_000) =>
+            eventually(() => output.includes(text), waitMs, `the server printing ${JSON.stringify(text)}`).catch((error: Error) => {
+              throw new Error(`${error.message}:\n${output}`);
+            }),
           exited,
         });
       }
@@ -74,23 +79,9 @@ export function startServer(env: Record<string, string | undefined>, timeoutMs =
   });
 }
 
-/** Makes `child.kill('SIGKILL')` kill the child's process group (tsx and the server it runs); other signals go to tsx, which relays them. */
-function signalGroup(child: ChildProcess): void {
-  const killOne = child.kill.bind(child);
-  child.kill = (signal?: NodeJS.Signals | number) => {
-    if (signal !== 'SIGKILL' || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return killOne(signal);
-    try {
-      process.kill(-child.pid, signal);
-      return true;
-    } catch {
-      return killOne(signal);
-    }
-  };
-}
-
 /** Runs the server entry point to completion (for boot failures). */
 export function runServerToExit(env: Record<string, string | undefined>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(TSX, [path.join(PROJECT_ROOT, 'backend', 'src', 'server.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'backend', 'src', 'server.ts')], {
     cwd: PROJECT_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

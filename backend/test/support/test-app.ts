@@ -26,16 +26,6 @@ export const adminUrl = (): string => {
   return url;
 };
 
-/**
- * Settings that change what a job does. Test files share the database and so its job queue: any test
- * app's runner (or a test's worker process) may run any file's job, so these must be the same everywhere.
- */
-export const SHARED_JOB_ENV: Record<string, string> = {
-  // Deliveries go to receivers on 127.0.0.1 in every file; the SSRF guard's refusals are tested with
-  // apps and deps that set this to false.
-  WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
-};
-
 /** The config a test app runs with: the test database, Redis when REDIS_URL is set, quiet logs. */
 export function testConfig(env: Record<string, string | undefined> = {}): AppConfig {
   return loadConfig({
@@ -54,7 +44,8 @@ export function testConfig(env: Record<string, string | undefined> = {}): AppCon
     // No sealer runs beside the tests (they seal when they need to), so other files' entries stay pending:
     // only the tests of the audit backlog warning set a bound a test run can reach.
     AUDIT_SEAL_WARN_SECONDS: '86400',
-    ...SHARED_JOB_ENV,
+    // Deliveries go to receivers on 127.0.0.1; the SSRF guard's refusals are tested with apps and deps that set this to false.
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
     ...env,
   });
 }

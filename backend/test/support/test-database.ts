@@ -7,23 +7,25 @@ import { startEmbeddedPostgres } from '../../src/infra/embedded-postgres';
 import { databaseName, platformCredentials, runtimeCredentials } from '../../src/infra/db-roles';
 import { migrateDatabase } from '../../src/infra/migrator';
 import { PROJECT_ROOT } from '../../src/lib/project-root';
+import { freePort } from './private-servers';
 
 /** What the global setup hands the test workers, through the environment. */
 export const TEST_ENV = {
+  /** The file's database (its jest worker's): set by worker-database.ts before the file loads. */
   adminUrl: 'CRM_TEST_ADMIN_URL',
   serverUrl: 'CRM_TEST_SERVER_URL',
   embedded: 'CRM_TEST_EMBEDDED',
+  /** This run's prefix of database names: each jest worker's database is `<prefix>_w<JEST_WORKER_ID>`. */
+  runPrefix: 'CRM_TEST_RUN_PREFIX',
 } as const;
 
-const EMBEDDED_TEST_PORT = 54339;
-
-/** The server to test against: DATABASE_URL's, or an embedded cluster just for tests. */
+/** The server to test against: DATABASE_URL's, or an embedded cluster of this run's own, on a free port. */
 export async function testServer(): Promise<{ serverUrl: string; embedded: boolean; stop(): Promise<void> }> {
   const given = process.env.DATABASE_URL;
   if (given) return { serverUrl: given, embedded: false, stop: async () => undefined };
   const cluster = await startEmbeddedPostgres({
-    dir: path.join(os.tmpdir(), `crm-test-postgres-${process.getuid?.() ?? 'user'}`),
-    port: EMBEDDED_TEST_PORT,
+    dir: path.join(os.tmpdir(), `crm-test-postgres-${randomBytes(4).toString('hex')}`),
+    port: await freePort(),
     password: 'test-only-password',
     database: 'postgres',
     logger: createLogger('silent'),
@@ -32,14 +34,29 @@ export async function testServer(): Promise<{ serverUrl: string; embedded: boole
   return { serverUrl: cluster.adminUrl, embedded: true, stop: cluster.stop };
 }
 
-/** A new database on the server, migrated; every test run gets its own. */
-export async function createMigratedDatabase(serverUrl: string, prefix = 'crm_test'): Promise<string> {
-  const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  await withClient(serverUrl, (client) => client.query(`create database ${client.escapeIdentifier(name)}`));
+/** A fresh name for a database of this test run. */
+export const uniqueDatabaseName = (prefix: string): string => `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+
+export function databaseUrl(serverUrl: string, name: string): string {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  await migrateDatabase(url.toString());
   return url.toString();
+}
+
+/** A new database on the server, migrated (named `name`, or a fresh name from `prefix`). */
+export async function createMigratedDatabase(serverUrl: string, prefix = 'crm_test', name = uniqueDatabaseName(prefix)): Promise<string> {
+  await withClient(serverUrl, (client) => client.query(`create database ${client.escapeIdentifier(name)}`));
+  const url = databaseUrl(serverUrl, name);
+  await migrateDatabase(url);
+  return url;
+}
+
+/** The databases of this run's jest workers (whichever were made). */
+export async function workerDatabases(serverUrl: string, runPrefix: string): Promise<string[]> {
+  const { rows } = await withClient(serverUrl, (client) =>
+    client.query<{ datname: string }>("select datname from pg_database where datname like $1 || '\\_w%'", [runPrefix]),
+  );
+  return rows.map((row) => databaseUrl(serverUrl, row.datname));
 }
 
 /** Drops a test database and the roles derived from its name (roles outlive databases otherwise). */

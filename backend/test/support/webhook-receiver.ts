@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Knex } from 'knex';
+import { TestJobRunner } from './jobs';
 
 export interface Received {
   path: string;
@@ -63,12 +63,7 @@ export class WebhookReceiver {
 }
 
 /** Makes a tenant's waiting retries due now (their delivery and their job), as if their backoff had passed. */
-export async function makeRetriesDue(owner: Knex, tenantId: string): Promise<void> {
-  await owner('webhook_deliveries').where({ tenant_id: tenantId, status: 'pending' }).update({ next_attempt_at: owner.fn.now() });
-  await owner.raw(
-    `update graphile_worker._private_jobs j set run_at = now()
-     from graphile_worker._private_tasks t
-     where t.id = j.task_id and t.identifier = 'webhooks.deliver' and j.payload->>'tenantId' = ?`,
-    [tenantId],
-  );
+export async function makeRetriesDue(jobs: TestJobRunner, tenantId: string): Promise<void> {
+  await jobs.owner('webhook_deliveries').where({ tenant_id: tenantId, status: 'pending' }).update({ next_attempt_at: jobs.owner.fn.now() });
+  await jobs.makeDue((await jobs.queuedJobs({ task: 'webhooks.deliver', tenantId })).map((job) => job.id));
 }
