@@ -5,6 +5,9 @@
  * - every ON DELETE SET NULL (column) key between tenant tables becomes a NO ACTION key plus the
  *   BEFORE DELETE trigger that nulls the references (Citus refuses SET NULL on a key holding tenant_id).
  * A database migrated from scratch already has both, and this changes nothing in it.
+ * - Writing tenants (a reference table on Citus) makes Citus lock plans, which tenants points at, and Citus
+ *   grants that lock only to a role that may write plans. The roles that write tenants get UPDATE on plans,
+ *   and row-level security (a read policy and no other) leaves them no row to update.
  */
 const {
   GLOBAL_UNIQUE_KEYS,
@@ -12,6 +15,8 @@ const {
   restoreGlobalUniqueKeys,
   nullReferencesOnDelete,
   nullReferencesTrigger,
+  runtimeGroupRole,
+  platformGroupRole,
 } = require('./support/tenant-table');
 
 /** Foreign keys (tenant_id, column) -> target (tenant_id, id) with the given ON DELETE action. */
@@ -43,10 +48,16 @@ exports.up = async function up(knex) {
     ]);
     await nullReferencesOnDelete(knex, key.table, key.column, key.target);
   }
+  await knex.raw('ALTER TABLE plans ENABLE ROW LEVEL SECURITY');
+  await knex.raw('CREATE POLICY plans_read ON plans FOR SELECT USING (true)');
+  await knex.raw('GRANT UPDATE ON plans TO ??, ??', [await runtimeGroupRole(knex), await platformGroupRole(knex)]);
 };
 
 /** Back to PostgreSQL 15's own SET NULL (column), which only plain PostgreSQL accepts. */
 exports.down = async function down(knex) {
+  await knex.raw('REVOKE UPDATE ON plans FROM ??, ??', [await runtimeGroupRole(knex), await platformGroupRole(knex)]);
+  await knex.raw('DROP POLICY plans_read ON plans');
+  await knex.raw('ALTER TABLE plans DISABLE ROW LEVEL SECURITY');
   const { rows: triggers } = await knex.raw(
     `select t.tgname as name, t.tgrelid::regclass::text as target
        from pg_trigger t where t.tgfoid = to_regproc('app_null_references') and not t.tgisinternal`,

@@ -3,7 +3,8 @@
  * Where each table lives when the database is a Citus coordinator (docs/SCALING.md), decided as the table
  * is created so that foreign keys can follow: a tenant table is distributed by `tenant_id`, all of them in
  * one colocation group (a tenant's rows of every table on the same node, joined and constrained locally);
- * a global table is a reference table (a copy on every node). On plain PostgreSQL nothing happens here.
+ * a global table is a reference table (a copy on every node), but for the few COORDINATOR_TABLES. On plain
+ * PostgreSQL nothing happens here.
  *
  * Which table is which is one rule, TENANT_TABLES_SQL: a table of the public schema with a `tenant_id`
  * column under row-level security. The readiness test (backend/test/citus-readiness.test.ts) checks the
@@ -16,6 +17,14 @@ const TENANT_TABLES_SQL = `
    where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') and c.relrowsecurity
      and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped)
    order by c.relname`;
+
+/**
+ * Global tables that stay on the coordinator (Citus local tables), with why. Writing a reference table
+ * makes Citus lock every reference table it points at, which needs a write privilege there too:
+ * platform_settings points at platform_admins, which its writer (the platform role) may only read, and it is
+ * read and written by the platform pool alone, never joined with tenant data.
+ */
+const COORDINATOR_TABLES = ['platform_settings'];
 
 /** Global tables: the rest of the public schema, knex's own bookkeeping aside (it stays on the coordinator). */
 const GLOBAL_TABLES_SQL = `
@@ -58,7 +67,7 @@ async function distributeTenantTable(knex, table) {
 
 /** Makes a global table a reference table: small, rarely written, read and joined on every node. */
 async function replicateGlobalTable(knex, table) {
-  if (!(await citusInstalled(knex))) return;
+  if (COORDINATOR_TABLES.includes(table) || !(await citusInstalled(knex))) return;
   if ((await citusTableType(knex, table)) === 'reference') return;
   await allowTriggers(knex);
   await knex.raw('select create_reference_table(?)', [table]);
@@ -76,6 +85,7 @@ function quoteIdent(name) {
 module.exports = {
   TENANT_TABLES_SQL,
   GLOBAL_TABLES_SQL,
+  COORDINATOR_TABLES,
   citusInstalled,
   citusTableType,
   distributeTenantTable,

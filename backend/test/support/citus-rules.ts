@@ -5,6 +5,7 @@ import { PROJECT_ROOT } from '../../src/lib/project-root';
 interface Distribution {
   TENANT_TABLES_SQL: string;
   GLOBAL_TABLES_SQL: string;
+  COORDINATOR_TABLES: string[];
   citusInstalled(knex: Knex): Promise<boolean>;
 }
 // The same rule the migrations place tables by: tenant tables are distributed, the others replicated.
@@ -33,7 +34,8 @@ async function rows<T>(knex: Knex, sql: string, bindings: readonly Knex.RawBindi
  * - its primary key and every unique index or exclusion constraint include tenant_id;
  * - a foreign key between tenant tables pairs tenant_id with tenant_id, and has no SET NULL or SET DEFAULT
  *   action (Citus refuses them on a key holding the distribution column, column list or not);
- * - a global (reference) table has no foreign key to a tenant table;
+ * - a global (reference) table has no foreign key to a tenant table; a role that writes a reference table
+ *   pointing at another may write that one too (Citus locks it), where row-level security leaves it no row;
  * - a policy calls no function of ours that reads a table (the worker would run a distributed query
  *   inside a shard query), and row-level security is forced on every tenant table;
  * - every app_null_references trigger stands for a NO ACTION foreign key that exists.
@@ -97,6 +99,9 @@ export async function citusViolations(knex: Knex): Promise<string[]> {
             array(select a.attname::text from unnest(c.conkey) k join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k
                    order by a.attname = 'tenant_id', a.attname) as columns
        from pg_constraint c
+       -- Through pg_class, which a Citus coordinator filters: its own shards' copies of these keys stay out.
+       join pg_class own on own.oid = c.conrelid
+       join pg_class other on other.oid = c.confrelid
       where c.contype = 'f' and c.connamespace = 'public'::regnamespace`,
   );
   for (const key of foreignKeys) {
@@ -110,6 +115,8 @@ export async function citusViolations(knex: Knex): Promise<string[]> {
       }
     } else if (from === 'global' && to === 'tenant') {
       problems.push(`${where}: a reference table cannot point at a distributed table`);
+    } else if (from === 'global' && to === 'global' && !distribution.COORDINATOR_TABLES.includes(key.table)) {
+      problems.push(...(await lockProblems(knex, key.table, key.target)));
     } else if (from === 'other' || to === 'other') {
       problems.push(`${where}: a table that is neither a tenant table nor a global one`);
     }
@@ -123,6 +130,7 @@ export async function citusViolations(knex: Knex): Promise<string[]> {
        join pg_depend d on d.classid = 'pg_policy'::regclass and d.objid = p.oid and d.refclassid = 'pg_proc'::regclass
        join pg_proc f on f.oid = d.refobjid
        join pg_language l on l.oid = f.prolang
+       join pg_class c on c.oid = p.polrelid
       where f.pronamespace <> 'pg_catalog'::regnamespace`,
   );
   for (const use of policyFunctions) {
@@ -134,7 +142,8 @@ export async function citusViolations(knex: Knex): Promise<string[]> {
   const nullers = await rows<{ table: string; trigger: string; definition: string }>(
     knex,
     `select t.tgrelid::regclass::text as "table", t.tgname as trigger, pg_get_triggerdef(t.oid) as definition
-       from pg_trigger t where t.tgfoid = to_regproc('app_null_references') and not t.tgisinternal`,
+       from pg_trigger t join pg_class c on c.oid = t.tgrelid
+      where t.tgfoid = to_regproc('app_null_references') and not t.tgisinternal`,
   );
   for (const nuller of nullers) {
     const [, table, column] = /app_null_references\('([^']+)', '([^']+)'\)/.exec(nuller.definition) ?? [];
@@ -146,6 +155,31 @@ export async function citusViolations(knex: Knex): Promise<string[]> {
     }
   }
   if (await distribution.citusInstalled(knex)) problems.push(...(await placementProblems(knex, tenants, [...globals])));
+  return problems;
+}
+
+/** Writers of a reference table must be able to lock the reference tables it points at, and only lock them. */
+async function lockProblems(knex: Knex, table: string, target: string): Promise<string[]> {
+  const writers = await rows<{ role: string; can_lock: boolean }>(
+    knex,
+    `select r.rolname as role, has_any_column_privilege(r.oid, to_regclass(?), 'UPDATE') as can_lock
+       from pg_roles r
+      where not r.rolsuper and r.oid <> (select relowner from pg_class where oid = to_regclass(?))
+        and (has_table_privilege(r.oid, to_regclass(?), 'INSERT, DELETE') or has_any_column_privilege(r.oid, to_regclass(?), 'UPDATE'))`,
+    [target, table, table, table],
+  );
+  const problems = writers
+    .filter((writer) => !writer.can_lock)
+    .map((writer) => `${table}: ${writer.role} writes it but may not write ${target}, which Citus locks for that write`);
+  const [guard] = await rows<{ rls: boolean; writable: boolean }>(
+    knex,
+    `select c.relrowsecurity as rls, exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polcmd in ('a', 'w', 'd', '*')) as writable
+       from pg_class c where c.oid = to_regclass(?)`,
+    [target],
+  );
+  if (writers.length > 0 && (!guard?.rls || guard.writable)) {
+    problems.push(`${target}: writers of ${table} may update it, and no row-level security keeps them from doing so`);
+  }
   return problems;
 }
 
