@@ -40,7 +40,8 @@ async function rows<T>(knex: Knex, sql: string, bindings: readonly Knex.RawBindi
  *   inside a shard query), and row-level security is forced on every tenant table;
  * - every app_null_references trigger stands for a NO ACTION foreign key that exists.
  * On a Citus coordinator it also reads the placement: every tenant table distributed by tenant_id in one
- * colocation group, every global table a reference table, and SET LOCAL propagated to the workers.
+ * colocation group, every global table a reference table (the COORDINATOR_TABLES kept on the coordinator),
+ * and SET LOCAL propagated to the workers.
  */
 export async function citusViolations(knex: Knex): Promise<string[]> {
   const tenants = await tenantTables(knex);
@@ -198,7 +199,11 @@ async function placementProblems(knex: Knex, tenants: string[], globals: string[
   const groups = new Set(tenants.map((table) => placement.get(table)?.colocation));
   if (groups.size > 1) problems.push(`tenant tables are in ${groups.size} colocation groups, not one`);
   for (const table of globals) {
-    if (placement.get(table)?.type !== 'reference') problems.push(`${table}: not a reference table`);
+    const type = placement.get(table)?.type;
+    if (!distribution.COORDINATOR_TABLES.includes(table) && type !== 'reference') problems.push(`${table}: not a reference table`);
+    if (distribution.COORDINATOR_TABLES.includes(table) && type !== 'local' && type !== undefined) {
+      problems.push(`${table}: placed on the workers, not kept on the coordinator`);
+    }
   }
   const [setting] = await rows<{ propagate: string }>(knex, "select current_setting('citus.propagate_set_commands') as propagate");
   if (setting?.propagate !== 'local') problems.push('citus.propagate_set_commands is not local: workers would not see the tenant');
