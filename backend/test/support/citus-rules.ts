@@ -205,7 +205,11 @@ async function placementProblems(knex: Knex, tenants: string[], globals: string[
       problems.push(`${table}: placed on the workers, not kept on the coordinator`);
     }
   }
-  const [setting] = await rows<{ propagate: string }>(knex, "select current_setting('citus.propagate_set_commands') as propagate");
+  const [setting] = await rows<{ propagate: string; mode: string }>(
+    knex,
+    "select current_setting('citus.propagate_set_commands') as propagate, current_setting('citus.multi_shard_modify_mode') as mode",
+  );
   if (setting?.propagate !== 'local') problems.push('citus.propagate_set_commands is not local: workers would not see the tenant');
+  if (setting?.mode !== 'sequential') problems.push('citus.multi_shard_modify_mode is not sequential: sign-up would fail');
   return problems;
 }
