@@ -39,11 +39,15 @@ export async function loadTenantPrincipal(credential: Exclude<Credential, { kind
 }
 
 async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, { kind: 'user' }>): Promise<UserPrincipal> {
+  // Filtered and joined on tenant_id as well as by RLS, so that on Citus it routes to the tenant's one shard.
   const row = await trx('users as u')
-    .join('roles as r', 'r.id', 'u.roleId')
+    .join('roles as r', (join) => join.on('r.tenantId', '=', 'u.tenantId').andOn('r.id', '=', 'u.roleId'))
     .join('tenants as t', 't.id', 'u.tenantId')
     .join('plans as p', 'p.code', 't.plan')
-    .leftJoin('sessions as s', (join) => join.onVal('s.id', '=', credential.sessionId).andOn('s.userId', '=', 'u.id'))
+    .leftJoin('sessions as s', (join) =>
+      join.on('s.tenantId', '=', 'u.tenantId').andOnVal('s.id', '=', credential.sessionId).andOn('s.userId', '=', 'u.id'),
+    )
+    .where('u.tenantId', credential.tenantId)
     .where('u.id', credential.userId)
     .whereNull('u.deletedAt')
     .first<
@@ -71,7 +75,9 @@ async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, {
       ...PLAN_COLUMNS,
       's.revokedAt as sessionRevokedAt',
       's.expiresAt as sessionExpiresAt',
-      trx.raw('exists (select 1 from revoked_access_tokens x where x.jti = ?) as jti_revoked', [credential.jti]),
+      trx.raw('exists (select 1 from revoked_access_tokens x where x.tenant_id = u.tenant_id and x.jti = ?) as jti_revoked', [
+        credential.jti,
+      ]),
     );
   if (!row || row.status !== 'active' || row.jtiRevoked || !row.sessionExpiresAt || row.sessionRevokedAt) throw signedOut();
   if (row.tenantStatus !== 'active') throw suspended();
@@ -95,9 +101,10 @@ async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, {
 
 async function loadApiKey(trx: Knex.Transaction, credential: Extract<Credential, { kind: 'api_key' }>): Promise<ApiKeyPrincipal> {
   const row = await trx('apiKeys as k')
-    .leftJoin('roles as r', (join) => join.on('r.id', '=', 'k.roleId').andOnNull('r.deletedAt'))
+    .leftJoin('roles as r', (join) => join.on('r.tenantId', '=', 'k.tenantId').andOn('r.id', '=', 'k.roleId').andOnNull('r.deletedAt'))
     .join('tenants as t', 't.id', 'k.tenantId')
     .join('plans as p', 'p.code', 't.plan')
+    .where('k.tenantId', credential.tenantId)
     .where('k.id', credential.apiKeyId)
     .first<
       | ({ keyPermissions: string[] | null; rolePermissions: string[] | null; tenantStatus: string } & PlanColumns)
@@ -109,7 +116,7 @@ async function loadApiKey(trx: Knex.Transaction, credential: Extract<Credential,
   const role = new Set(row.rolePermissions ?? []);
   const permissions = row.keyPermissions ? row.keyPermissions.filter((p) => role.has(p)) : [...role];
   await trx('apiKeys')
-    .where('id', credential.apiKeyId)
+    .where({ tenantId: credential.tenantId, id: credential.apiKeyId })
     .where((q) => q.whereNull('lastUsedAt').orWhere('lastUsedAt', '<', trx.raw("now() - interval '1 minute'")))
     .update({ lastUsedAt: trx.fn.now() });
   return {
