@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Knex } from 'knex';
+import { setLocal } from './local-settings';
 
 /** The tenant a unit of work belongs to and the transaction its queries must run in. */
 export interface TenantScope {
@@ -15,7 +16,7 @@ const storage = new AsyncLocalStorage<TenantScope>();
  */
 export async function withTenant<T>(knex: Knex, tenantId: string, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
   return knex.transaction(async (trx) => {
-    await trx.raw("select set_config('app.tenant_id', ?, true)", [tenantId]);
+    await setLocal(trx, 'app.tenant_id', tenantId);
     return storage.run({ tenantId, trx }, () => fn(trx));
   });
 }

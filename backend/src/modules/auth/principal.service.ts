@@ -75,7 +75,9 @@ async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, {
       ...PLAN_COLUMNS,
       's.revokedAt as sessionRevokedAt',
       's.expiresAt as sessionExpiresAt',
-      trx.raw('exists (select 1 from revoked_access_tokens x where x.tenant_id = u.tenant_id and x.jti = ?) as jti_revoked', [
+      // The tenant as a value, not u.tenant_id: Citus routes a correlated subquery to every shard.
+      trx.raw('exists (select 1 from revoked_access_tokens x where x.tenant_id = ? and x.jti = ?) as jti_revoked', [
+        credential.tenantId,
         credential.jti,
       ]),
     );
