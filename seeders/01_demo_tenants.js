@@ -25,7 +25,8 @@ exports.seed = async function seed(knex) {
   const templates = await knex('role_templates').select('key', 'name', 'permissions');
   for (const tenant of DEMO_TENANTS) {
     await knex.transaction(async (trx) => {
-      await trx.raw("select set_config('app.tenant_id', ?, true)", [tenant.id]);
+      // SET LOCAL, not set_config(): on Citus only the statement reaches the workers (docs/SCALING.md).
+      await trx.raw(`SET LOCAL app.tenant_id = '${tenant.id}'`);
       const exists = await trx('tenants').where({ id: tenant.id }).first('id');
       if (exists) return;
       await seedTenant(trx, tenant, templates);

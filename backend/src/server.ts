@@ -6,7 +6,7 @@ import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { resolveDatabase } from './infra/database-target';
 import { EmbeddedPostgresError } from './infra/embedded-postgres';
-import { createLogger, flushLogs, Logger } from './infra/logger';
+import { createLogger, flushLogs } from './infra/logger';
 import { createMetrics } from './infra/metrics';
 import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
 import { JOBS } from './jobs/job-catalog';

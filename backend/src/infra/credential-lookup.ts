@@ -1,4 +1,5 @@
 import { Knex } from 'knex';
+import { setLocal } from './local-settings';
 
 /** The transaction-local settings the credential lookup policies match (migrations/..._credential_lookups.js). */
 export type LookupKey = 'email' | 'token' | 'subdomain';
@@ -21,5 +22,5 @@ export async function withCredentialLookup<T>(
 
 /** The same, inside a transaction that is already open (a sign-up inside its new tenant's scope). */
 export async function enableCredentialLookup(trx: Knex.Transaction, key: LookupKey, value: string): Promise<void> {
-  await trx.raw('select set_config(?, ?, true)', [`app.lookup_${key}`, value]);
+  await setLocal(trx, `app.lookup_${key}`, value);
 }

@@ -1,4 +1,5 @@
 import { Knex } from 'knex';
+import { setLocal } from '../../infra/local-settings';
 import { AppError, notFound } from '../../lib/errors';
 import { Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
 import { publishPrincipalChange } from '../auth/principal-revocation';
@@ -122,7 +123,7 @@ export function createTenantsAdminService(knex: Knex) {
         );
         if (patch.status === 'suspended') {
           // The tenant's admins are told by e-mail: a job enqueued in this transaction, in that tenant's name.
-          await trx.raw("select set_config('app.tenant_id', ?, true)", [id]);
+          await setLocal(trx, 'app.tenant_id', id);
           await trx.raw("select app_enqueue_job('notifications.organization', ?::jsonb)", [JSON.stringify({ notice: 'tenant_suspended' })]);
         }
         return updated as TenantRow;

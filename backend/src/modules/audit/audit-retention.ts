@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { Knex } from 'knex';
+import { setLocal } from '../../infra/local-settings';
 
 const gzipAsync = promisify(gzip);
 
@@ -24,7 +25,8 @@ export async function pruneTenantAudit(ownerKnex: Knex, tenantId: string, cutoff
   const result: PruneResult = { archives: 0, entries: 0 };
   for (;;) {
     const pruned = await ownerKnex.transaction(async (trx) => {
-      await trx.raw("select set_config('app.tenant_id', ?, true), set_config('app.audit_prune', 'on', true)", [tenantId]);
+      await setLocal(trx, 'app.tenant_id', tenantId);
+      await setLocal(trx, 'app.audit_prune', 'on');
       // Taking the head serializes with the sealer, which locks it to extend the chain; pending entries have no seq and stay.
       const head = await trx('audit_chain_heads').where({ tenant_id: tenantId }).forUpdate().first<{ last_seq: number } | undefined>('last_seq');
       if (!head) return 0;

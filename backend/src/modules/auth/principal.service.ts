@@ -40,30 +40,35 @@ export async function loadTenantPrincipal(credential: Exclude<Credential, { kind
   const cache = principalCacheOf(knex);
   const cached = cache?.principal(credential);
   if (cache && cached) {
-    if (cached.kind === 'api_key' && cache.apiKeyUseDue(cached.apiKeyId)) await recordApiKeyUse(trx, cached.apiKeyId);
+    if (cached.kind === 'api_key' && cache.apiKeyUseDue(cached.apiKeyId)) await recordApiKeyUse(trx, cached.tenantId, cached.apiKeyId);
     return cached;
   }
   const generation = cache?.generation ?? 0;
   const principal = credential.kind === 'user' ? await loadUser(trx, credential) : await loadApiKey(trx, credential);
-  if (principal.kind === 'api_key' && (!cache || cache.apiKeyUseDue(principal.apiKeyId))) await recordApiKeyUse(trx, principal.apiKeyId);
+  if (principal.kind === 'api_key' && (!cache || cache.apiKeyUseDue(principal.apiKeyId))) await recordApiKeyUse(trx, principal.tenantId, principal.apiKeyId);
   cache?.putPrincipal(credential, principal, generation);
   return principal;
 }
 
 /** `lastUsedAt`, at most once a minute (the condition holds across instances; the cache spares the statement). */
-async function recordApiKeyUse(trx: Knex.Transaction, apiKeyId: string): Promise<void> {
+async function recordApiKeyUse(trx: Knex.Transaction, tenantId: string, apiKeyId: string): Promise<void> {
+  // Filtered on tenant_id as well as by RLS, so that on Citus it routes to the tenant's one shard.
   await trx('apiKeys')
-    .where('id', apiKeyId)
+    .where({ tenantId, id: apiKeyId })
     .where((q) => q.whereNull('lastUsedAt').orWhere('lastUsedAt', '<', trx.raw("now() - interval '1 minute'")))
     .update({ lastUsedAt: trx.fn.now() });
 }
 
 async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, { kind: 'user' }>): Promise<UserPrincipal> {
+  // Filtered and joined on tenant_id as well as by RLS, so that on Citus it routes to the tenant's one shard.
   const row = await trx('users as u')
-    .join('roles as r', 'r.id', 'u.roleId')
+    .join('roles as r', (join) => join.on('r.tenantId', '=', 'u.tenantId').andOn('r.id', '=', 'u.roleId'))
     .join('tenants as t', 't.id', 'u.tenantId')
     .join('plans as p', 'p.code', 't.plan')
-    .leftJoin('sessions as s', (join) => join.onVal('s.id', '=', credential.sessionId).andOn('s.userId', '=', 'u.id'))
+    .leftJoin('sessions as s', (join) =>
+      join.on('s.tenantId', '=', 'u.tenantId').andOnVal('s.id', '=', credential.sessionId).andOn('s.userId', '=', 'u.id'),
+    )
+    .where('u.tenantId', credential.tenantId)
     .where('u.id', credential.userId)
     .whereNull('u.deletedAt')
     .first<
@@ -91,7 +96,11 @@ async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, {
       ...PLAN_COLUMNS,
       's.revokedAt as sessionRevokedAt',
       's.expiresAt as sessionExpiresAt',
-      trx.raw('exists (select 1 from revoked_access_tokens x where x.jti = ?) as jti_revoked', [credential.jti]),
+      // The tenant as a value, not u.tenant_id: Citus routes a correlated subquery to every shard.
+      trx.raw('exists (select 1 from revoked_access_tokens x where x.tenant_id = ? and x.jti = ?) as jti_revoked', [
+        credential.tenantId,
+        credential.jti,
+      ]),
     );
   if (!row || row.status !== 'active' || row.jtiRevoked || !row.sessionExpiresAt || row.sessionRevokedAt) throw signedOut();
   if (row.tenantStatus !== 'active') throw suspended();
@@ -115,9 +124,10 @@ async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, {
 
 async function loadApiKey(trx: Knex.Transaction, credential: Extract<Credential, { kind: 'api_key' }>): Promise<ApiKeyPrincipal> {
   const row = await trx('apiKeys as k')
-    .leftJoin('roles as r', (join) => join.on('r.id', '=', 'k.roleId').andOnNull('r.deletedAt'))
+    .leftJoin('roles as r', (join) => join.on('r.tenantId', '=', 'k.tenantId').andOn('r.id', '=', 'k.roleId').andOnNull('r.deletedAt'))
     .join('tenants as t', 't.id', 'k.tenantId')
     .join('plans as p', 'p.code', 't.plan')
+    .where('k.tenantId', credential.tenantId)
     .where('k.id', credential.apiKeyId)
     .first<
       | ({ keyPermissions: string[] | null; rolePermissions: string[] | null; tenantStatus: string } & PlanColumns)

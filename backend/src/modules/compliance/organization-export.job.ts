@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { setLocal } from '../../infra/local-settings';
 import { withTenant } from '../../infra/tenant-scope';
 import { defineJob, tenantPayload } from '../../jobs/job-definition';
 import { DataExportFormat } from './data-export.model';
@@ -30,7 +31,7 @@ export const organizationExportJob = defineJob({
       // One snapshot of the tenant for every table, so the export is consistent with itself.
       const size = await deps.knex.transaction(
         async (trx) => {
-          await trx.raw("select set_config('app.tenant_id', ?, true)", [tenantId]);
+          await setLocal(trx, 'app.tenant_id', tenantId);
           const bytes = await writeExportContent(trx, tenantId, exportId, claimed[0]!.format);
           await trx('dataExports')
             .where({ tenantId, id: exportId })

@@ -1,3 +1,4 @@
+import { setLocal } from '../../infra/local-settings';
 import { defineJob, tenantPayload } from '../../jobs/job-definition';
 import { publishPrincipalChange } from '../auth/principal-revocation';
 import { tenantTableNames } from './tenant-tables';
@@ -20,7 +21,7 @@ export const organizationPurgeJob = defineJob({
   maxAttempts: 5,
   async run({ tenantId }, deps, job) {
     const purged = await deps.ownerKnex.transaction(async (trx) => {
-      await trx.raw("select set_config('app.tenant_id', ?, true)", [tenantId]);
+      await setLocal(trx, 'app.tenant_id', tenantId);
       const due = await trx('tenants')
         .where({ id: tenantId })
         .whereNotNull('deletion_scheduled_for')
