@@ -133,7 +133,7 @@ async function register(apiUrl: string, plan: string): Promise<{ tenantId: strin
   const registered = await send(`${apiUrl}/api/v1/auth/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: `bench-${randomUUID().slice(0, 8)}@example.com`, password: 'Bench-Passw0rd', firstName: 'Bench', lastName: 'Owner', company: 'Bench', plan }),
+    body: JSON.stringify({ email: `bench-${randomUUID().slice(0, 8)}@example.com`, password: 'Bench-Passw0rd', firstName: 'Bench', lastName: 'Owner', company: `Bench ${randomUUID().slice(0, 8)}`, plan }),
   });
   if (registered.status !== 201) throw new Error(`register: ${registered.status} ${registered.text}`);
   const { user, tenant, tokens } = JSON.parse(registered.text).data;
