@@ -130,11 +130,18 @@ function importCsv(): string {
 }
 
 async function register(apiUrl: string, plan: string): Promise<{ tenantId: string; userId: string; token: string }> {
-  const registered = await send(`${apiUrl}/api/v1/auth/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: `bench-${randomUUID().slice(0, 8)}@example.com`, password: 'Bench-Passw0rd', firstName: 'Bench', lastName: 'Owner', company: `Bench ${randomUUID().slice(0, 8)}`, plan }),
-  });
+  const attempt = () =>
+    send(`${apiUrl}/api/v1/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `bench-${randomUUID().slice(0, 8)}@example.com`, password: 'Bench-Passw0rd', firstName: 'Bench', lastName: 'Owner', company: `Bench ${randomUUID().slice(0, 8)}`, plan }),
+    });
+  let registered = await attempt();
+  // Sign-up fails closed (503) until the API's Redis connection is up, which may follow /ready on a busy machine.
+  for (let retries = 0; registered.status === 503 && retries < 20; retries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    registered = await attempt();
+  }
   if (registered.status !== 201) throw new Error(`register: ${registered.status} ${registered.text}`);
   const { user, tenant, tokens } = JSON.parse(registered.text).data;
   return { tenantId: tenant.id, userId: user.id, token: tokens.accessToken };
