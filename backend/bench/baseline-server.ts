@@ -10,11 +10,12 @@ import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import QueryStream from 'pg-query-stream';
 
-const { BASELINE_DATABASE_URL, BASELINE_TENANT_ID, BASELINE_USER_ID, BASELINE_PORT } = process.env;
-const tenantId = BASELINE_TENANT_ID!;
-const userId = BASELINE_USER_ID!;
+const { BASELINE_DATABASE_URL, BASELINE_TENANTS, BASELINE_PORT } = process.env;
+/** The tenants the API measures with, in the same order: `X-Bench-Tenant: <index>` picks one (0 by default). */
+const tenants = JSON.parse(BASELINE_TENANTS!) as { tenantId: string; userId: string }[];
 const pool = new pg.Pool({ connectionString: BASELINE_DATABASE_URL, max: 10 });
 
 const PRECISE = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
@@ -23,7 +24,7 @@ const LEAD_COLUMNS = [
   ...['created_by', 'updated_by', 'created_at', 'updated_at', 'converted_at', 'converted_account_id', 'converted_contact_id', 'converted_deal_id'],
 ];
 
-async function inTenant<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+async function inTenant<T>(tenantId: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('begin');
@@ -39,7 +40,7 @@ async function inTenant<T>(work: (client: pg.PoolClient) => Promise<T>): Promise
   }
 }
 
-async function list(url: URL): Promise<unknown> {
+async function list({ tenantId }: Caller, url: URL): Promise<unknown> {
   const limit = Number(url.searchParams.get('limit') ?? 50);
   const params: unknown[] = [tenantId];
   let where = 'leads.deleted_at is null and leads.tenant_id = $1';
@@ -55,7 +56,7 @@ async function list(url: URL): Promise<unknown> {
     where += ` and (leads.created_at, leads.id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`;
   }
   params.push(limit + 1);
-  const { rows } = await inTenant((client) =>
+  const { rows } = await inTenant(tenantId, (client) =>
     client.query(
       `select leads.*, to_char(leads.created_at at time zone 'UTC', ${PRECISE}) as cursor_value_0 from leads
        where ${where} order by leads.created_at desc, leads.id desc limit $${params.length}`,
@@ -68,8 +69,8 @@ async function list(url: URL): Promise<unknown> {
   return { data: page, pagination: { limit, nextCursor, hasMore: nextCursor !== null } };
 }
 
-async function create(body: Record<string, string>): Promise<unknown> {
-  const { rows } = await inTenant((client) =>
+async function create({ tenantId, userId }: Caller, body: Record<string, string>): Promise<unknown> {
+  const { rows } = await inTenant(tenantId, (client) =>
     client.query(
       `insert into leads (tenant_id, first_name, last_name, email, owner_id, created_by, updated_by) values ($1, $2, $3, $4, $5, $5, $5) returning *`,
       [tenantId, body.firstName, body.lastName, body.email, userId],
@@ -79,9 +80,21 @@ async function create(body: Record<string, string>): Promise<unknown> {
   return { data: row };
 }
 
-/** CSV rows as they arrive, into multi-row INSERTs of 1,000 rows: the floor of what an import can cost. */
-async function importCsv(req: http.IncomingMessage): Promise<unknown> {
-  return inTenant(async (client) => {
+async function update({ tenantId, userId }: Caller, id: string, body: Record<string, string>): Promise<unknown> {
+  const { rows } = await inTenant(tenantId, (client) =>
+    client.query(
+      `update leads set first_name = $3, last_name = $4, updated_by = $5 where tenant_id = $1 and id = $2 and deleted_at is null returning *`,
+      [tenantId, id, body.firstName, body.lastName, userId],
+    ),
+  );
+  if (!rows[0]) return null;
+  const { tenant_id: _tenant, search: _search, ...row } = rows[0];
+  return { data: row };
+}
+
+/** CSV rows as they arrive, into multi-row INSERTs of 1,000 rows. */
+async function importCsv({ tenantId, userId }: Caller, req: http.IncomingMessage): Promise<unknown> {
+  return inTenant(tenantId, async (client) => {
     let header: string[] | undefined;
     let batch: string[][] = [];
     let created = 0;
@@ -107,8 +120,39 @@ async function importCsv(req: http.IncomingMessage): Promise<unknown> {
   });
 }
 
-async function exportCsv(res: http.ServerResponse): Promise<void> {
-  await inTenant(async (client) => {
+/**
+ * The floor of what an import can cost: the CSV's bytes straight into COPY, each line prefixed with the
+ * columns the API stamps (tenant and author). No parsing, no checks, no undo: the rate a table takes rows.
+ */
+async function copyCsv({ tenantId, userId }: Caller, req: http.IncomingMessage): Promise<unknown> {
+  return inTenant(tenantId, async (client) => {
+    let header: string | undefined;
+    let pending = '';
+    let created = 0;
+    const stamp = `${tenantId},${userId},${userId},`;
+    const prefixLines = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        const lines = (pending + chunk.toString('utf8')).split('\n');
+        pending = lines.pop()!;
+        if (header === undefined) header = lines.shift();
+        created += lines.length;
+        callback(null, lines.map((line) => `${stamp}${line}\n`).join(''));
+      },
+      flush(callback) {
+        if (pending) created += 1;
+        callback(null, pending ? `${stamp}${pending}\n` : '');
+      },
+    });
+    const first = await new Promise<Buffer>((resolve) => req.once('readable', () => resolve(req.read() as Buffer)));
+    const columns = first.toString('utf8').split('\n')[0]!.split(',').map((name) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+    req.unshift(first);
+    await pipeline(req, prefixLines, client.query(copyFrom(`copy leads (tenant_id, created_by, updated_by, ${columns.join(', ')}) from stdin with (format csv)`)));
+    return { data: { created } };
+  });
+}
+
+async function exportCsv({ tenantId }: Caller, res: http.ServerResponse): Promise<void> {
+  await inTenant(tenantId, async (client) => {
     const rows = client.query(
       new QueryStream(`select ${LEAD_COLUMNS.join(', ')} from leads where leads.deleted_at is null and leads.tenant_id = $1 order by leads.created_at desc, leads.id desc`, [tenantId], {
         batchSize: 1000,
@@ -139,20 +183,31 @@ const send = (res: http.ServerResponse, status: number, body: unknown) => {
   res.end(JSON.stringify(body));
 };
 
+interface Caller {
+  tenantId: string;
+  userId: string;
+}
+
+const LEAD_PATH = /^\/leads\/([0-9a-f-]{36})$/;
+
+function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://baseline');
+  const caller = tenants[Number(req.headers['x-bench-tenant'] ?? 0)]!;
+  const path = `${req.method} ${url.pathname}`;
+  const leadId = LEAD_PATH.exec(url.pathname)?.[1];
+  if (path === 'GET /leads') return list(caller, url).then((body) => send(res, 200, body));
+  if (path === 'POST /leads') return readJson(req).then((body) => create(caller, body)).then((body) => send(res, 201, body));
+  if (req.method === 'PATCH' && leadId) return readJson(req).then((body) => update(caller, leadId, body)).then((body) => send(res, body ? 200 : 404, body));
+  if (path === 'POST /leads/import/bulk') return importCsv(caller, req).then((body) => send(res, 201, body));
+  if (path === 'POST /leads/import/copy') return copyCsv(caller, req).then((body) => send(res, 201, body));
+  if (path === 'GET /leads/export/csv') return exportCsv(caller, res);
+  send(res, 404, { error: 'not found' });
+  return Promise.resolve();
+}
+
 http
   .createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://baseline');
-    const route = `${req.method} ${url.pathname}`;
-    const work =
-      route === 'GET /leads'
-        ? list(url).then((body) => send(res, 200, body))
-        : route === 'POST /leads'
-          ? readJson(req).then(create).then((body) => send(res, 201, body))
-          : route === 'POST /leads/import/bulk'
-            ? importCsv(req).then((body) => send(res, 201, body))
-            : route === 'GET /leads/export/csv'
-              ? exportCsv(res)
-              : Promise.resolve(send(res, 404, { error: 'not found' }));
+    const work = route(req, res);
     work.catch((error: Error) => (res.headersSent ? res.destroy(error) : send(res, 500, { error: error.message })));
   })
   .listen(Number(BASELINE_PORT), '127.0.0.1');

@@ -1,8 +1,15 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../src/lib/project-root';
 
-/** One measured line: the API's figure beside the baseline's. */
+/** What a line must reach: its figure is compared with the baseline's (a ratio) or with a bound. */
+export interface Target {
+  text: string;
+  met: boolean;
+}
+
+/** One measured line: the API's figure beside the baseline's, the machine's load when it was taken, and its target. */
 export interface Line {
   name: string;
   unit: string;
@@ -10,35 +17,33 @@ export interface Line {
   baseline: number;
   /** Latencies (ms) of request benchmarks: p50 and p99, API then baseline. */
   latency?: { api: [number, number]; baseline: [number, number] };
-}
-
-export interface Verdict {
-  target: string;
-  measured: string;
-  met: boolean;
+  /** The 1-minute load average when the line was measured: other work on the machine shifts every figure. */
+  load: number;
+  targets: Target[];
 }
 
 const DOC = path.join(PROJECT_ROOT, 'docs', 'PERFORMANCE.md');
 
 const round = (value: number, digits = 1) => Number(value.toFixed(digits)).toLocaleString('en-US');
-const ratio = (line: Line) => (line.baseline ? `${(line.api / line.baseline).toFixed(2)}x` : 'n/a');
+export const ratioOf = (line: Pick<Line, 'api' | 'baseline'>) => (line.baseline ? line.api / line.baseline : 0);
+
+/** The load average now (1 minute): taken right after each measurement. */
+export const loadNow = () => os.loadavg()[0]!;
 
 export function table(lines: Line[]): string {
   const rows = lines.map((line) => {
     const latency = line.latency
       ? `${round(line.latency.api[0])} / ${round(line.latency.api[1])} | ${round(line.latency.baseline[0])} / ${round(line.latency.baseline[1])}`
       : '- | -';
-    return `| ${line.name} | ${round(line.api)} ${line.unit} | ${round(line.baseline)} ${line.unit} | ${ratio(line)} | ${latency} |`;
+    const targets = line.targets.length ? line.targets.map((target) => `${target.text}: ${target.met ? 'met' : '**not met**'}`).join('; ') : '-';
+    const ratio = line.baseline ? `${ratioOf(line).toFixed(2)}x` : 'n/a';
+    return `| ${line.name} | ${round(line.api)} ${line.unit} | ${round(line.baseline)} ${line.unit} | ${ratio} | ${latency} | ${line.load.toFixed(1)} | ${targets} |`;
   });
   return [
-    '| benchmark | API | baseline | API / baseline | API p50 / p99 ms | baseline p50 / p99 ms |',
-    '|---|---|---|---|---|---|',
+    '| benchmark | API | baseline | API / baseline | API p50 / p99 ms | baseline p50 / p99 ms | load | target |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
-}
-
-export function verdicts(list: Verdict[]): string {
-  return ['| target | measured | met |', '|---|---|---|', ...list.map((v) => `| ${v.target} | ${v.measured} | ${v.met ? 'yes' : '**no**'} |`)].join('\n');
 }
 
 /**
