@@ -83,6 +83,11 @@ const NULL_REFERENCES = `
   LANGUAGE plpgsql
   AS $$
   BEGIN
+    -- A whole tenant being purged (its tenants row already gone, the cascade under way) takes the
+    -- referencing rows too: nulling them would only trip their own key to tenants.
+    IF NOT EXISTS (SELECT 1 FROM tenants WHERE id = OLD.tenant_id) THEN
+      RETURN OLD;
+    END IF;
     EXECUTE format('UPDATE %I.%I SET %I = NULL WHERE tenant_id = $1 AND %I = $2',
                    TG_TABLE_SCHEMA, TG_ARGV[0], TG_ARGV[1], TG_ARGV[1])
       USING OLD.tenant_id, OLD.id;
