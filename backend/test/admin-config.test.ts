@@ -80,7 +80,7 @@ describe('platform admin: runtime config', () => {
     await eventually(async () => {
       policy = String((await anonymous(other)).headers['ratelimit-policy']);
       return policy.includes('q=77;');
-    }, 5_000, 'the other instance applying the setting');
+    }, 15_000, 'the other instance applying the setting');
     expect(policy).toMatch(/^"anonymous"; q=77; w=900;/);
   });
 

@@ -3,6 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { PROJECT_ROOT } from '../src/lib/project-root';
 import { privateCheckout, PrivateCheckout } from './support/private-checkout';
 import { freePort } from './support/private-servers';
 import { runServerToExit, ServerProcess, startServer } from './support/server-process';
@@ -33,26 +34,29 @@ describe('server process', () => {
     }
   }, 120_000);
 
-  describe('when running against DATABASE_URL', () => {
+  describe('when `npm start` runs against DATABASE_URL', () => {
     let server: ServerProcess;
     beforeAll(async () => {
       // Jobs in process, as `npm start` runs them (the queue is this file's own).
-      server = await startServer({ DATABASE_URL: adminUrl(), REDIS_URL: process.env.REDIS_URL, LOG_LEVEL: 'info', JOBS_IN_PROCESS: 'true' });
+      server = await startServer(
+        { DATABASE_URL: adminUrl(), REDIS_URL: process.env.REDIS_URL, LOG_LEVEL: 'info', JOBS_IN_PROCESS: 'true' },
+        { npmStartIn: PROJECT_ROOT },
+      );
     });
     afterAll(() => {
       if (server.child.exitCode === null) server.child.kill('SIGKILL');
     });
 
-    it('then it serves, logs JSON lines, and on SIGTERM finishes the in-flight request, stops its parts in order and exits 0', async () => {
+    it('then it serves, logs JSON lines, and on Ctrl-C finishes the in-flight request, stops its parts in order and exits 0', async () => {
       const ready = await get(server.port, '/ready');
       expect(ready.status).toBe(200);
 
-      // A request whose body is still arriving when SIGTERM lands: it must complete, not be cut.
+      // A request whose body is still arriving when Ctrl-C lands: it must complete, not be cut.
       const inFlight = slowPost(server.port, '/api/v1/slow-upload');
       await inFlight.started;
       // Sent is not yet received: a later request answered means the server has taken this one (FIFO accept).
       expect((await get(server.port, '/live')).status).toBe(200);
-      server.child.kill('SIGTERM');
+      server.interrupt();
       await server.waitFor('"message":"shutting down: draining in-flight requests"');
       inFlight.finishBody();
       const answer = await inFlight.response;
@@ -117,7 +121,7 @@ const logLines = (output: string): Array<Record<string, unknown>> =>
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 
-/** From SIGTERM on: the parts stopped, in order; any warn or error line; whether shutdown completed. */
+/** From the signal on: the parts stopped, in order; any warn or error line; whether shutdown completed. */
 function stopLog(output: string) {
   const lines = logLines(output);
   const from = lines.findIndex((line) => line.message === 'shutting down: draining in-flight requests');

@@ -142,11 +142,13 @@ async function startPostmaster(layout: EmbeddedLayout, port: number, logger: Log
 
 interface Launched {
   child: ChildProcess;
-  /** Every line it printed so far. */
+  /** The last lines it printed (what an error message quotes). */
   lines: string[];
   /** Also resolves (code < 0) for a program that could not be run at all, with a FATAL line saying why. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<{ code: number | null }>;
 }
+
+const KEPT_LINES = 50;
 
 /**
  * Runs a PostgreSQL program, as `runAs` when given (from a directory that user may enter). Detached, in
@@ -162,15 +164,24 @@ function launch(program: string, args: string[], runAs: OsUser | undefined, onLi
   });
   const lines: string[] = [];
   const take = (line: string) => {
-    lines.push(line);
-    onLine(line);
+    if (!line.trim()) return;
+    lines.push(line.trim());
+    if (lines.length > KEPT_LINES) lines.shift();
+    onLine(line.trim());
   };
   for (const stream of [child.stdout, child.stderr]) {
-    stream?.on('data', (chunk: Buffer) => chunk.toString().split('\n').map((line) => line.trim()).filter(Boolean).forEach(take));
+    // A chunk may end inside a line: the rest waits for the next chunk.
+    let partial = '';
+    stream?.on('data', (chunk: Buffer) => {
+      const parts = (partial + chunk.toString()).split('\n');
+      partial = parts.pop() ?? '';
+      parts.forEach(take);
+    });
+    stream?.on('end', () => take(partial));
   }
   // EACCES, ENOENT: reported as an 'error' event (followed by 'close'), which must never go unhandled.
   child.on('error', (error: NodeJS.ErrnoException) => take(`FATAL:  cannot run ${program} as ${runAs?.name ?? 'this user'}: ${error.code ?? error.message}`));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null }>((resolve) => child.once('close', (code) => resolve({ code })));
   return { child, lines, exited };
 }
 

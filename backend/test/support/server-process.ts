@@ -10,6 +10,8 @@ export interface ServerProcess {
   output(): string;
   /** Resolves once the process has printed text. */
   waitFor(text: string, timeoutMs?: number): Promise<void>;
+  /** What Ctrl-C in a terminal does: SIGINT to every process of the group (npm and the server alike). */
+  interrupt(): void;
   exited: Promise<number | null>;
 }
 
@@ -44,6 +46,8 @@ export function startServer(env: Record<string, string | undefined>, launch: Ser
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // A process group of its own, as a terminal gives each command line.
+      detached: true,
     },
   );
   let output = '';
@@ -66,6 +70,7 @@ export function startServer(env: Record<string, string | undefined>, launch: Ser
             eventually(() => output.includes(text), waitMs, `the server printing ${JSON.stringify(text)}`).catch((error: Error) => {
               throw new Error(`${error.message}:\n${output}`);
             }),
+          interrupt: () => process.kill(-child.pid!, 'SIGINT'),
           exited,
         });
       }
