@@ -1134,6 +1134,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `leads:write`. Plan feature: `bulk_import`.
          */
@@ -1153,7 +1154,7 @@ export interface paths {
         };
         /**
          * Export leads as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `leads:export`.
          */
@@ -1256,6 +1257,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `contacts:write`. Plan feature: `bulk_import`.
          */
@@ -1275,7 +1277,7 @@ export interface paths {
         };
         /**
          * Export contacts as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `contacts:export`.
          */
@@ -1378,6 +1380,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `accounts:write`. Plan feature: `bulk_import`.
          */
@@ -1397,7 +1400,7 @@ export interface paths {
         };
         /**
          * Export accounts as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `accounts:export`.
          */
@@ -1540,6 +1543,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `deals:write`. Plan feature: `bulk_import`.
          */
@@ -1559,7 +1563,7 @@ export interface paths {
         };
         /**
          * Export deals as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `deals:export`.
          */
@@ -1662,6 +1666,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `tasks:write`. Plan feature: `bulk_import`.
          */
@@ -1681,7 +1686,7 @@ export interface paths {
         };
         /**
          * Export tasks as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `tasks:export`.
          */
@@ -1784,6 +1789,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `activities:write`. Plan feature: `bulk_import`.
          */
@@ -1803,7 +1809,7 @@ export interface paths {
         };
         /**
          * Export activities as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `activities:export`.
          */
@@ -1906,6 +1912,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `tickets:write`. Plan feature: `bulk_import`.
          */
@@ -1925,7 +1932,7 @@ export interface paths {
         };
         /**
          * Export tickets as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `tickets:export`.
          */
