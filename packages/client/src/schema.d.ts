@@ -1136,6 +1136,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `leads:write`. Plan feature: `bulk_import`.
          */
@@ -1155,7 +1156,7 @@ export interface paths {
         };
         /**
          * Export leads as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `leads:export`.
          */
@@ -1258,6 +1259,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `contacts:write`. Plan feature: `bulk_import`.
          */
@@ -1277,7 +1279,7 @@ export interface paths {
         };
         /**
          * Export contacts as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `contacts:export`.
          */
@@ -1380,6 +1382,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `accounts:write`. Plan feature: `bulk_import`.
          */
@@ -1399,7 +1402,7 @@ export interface paths {
         };
         /**
          * Export accounts as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `accounts:export`.
          */
@@ -1542,6 +1545,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `deals:write`. Plan feature: `bulk_import`.
          */
@@ -1561,7 +1565,7 @@ export interface paths {
         };
         /**
          * Export deals as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `deals:export`.
          */
@@ -1664,6 +1668,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `tasks:write`. Plan feature: `bulk_import`.
          */
@@ -1683,7 +1688,7 @@ export interface paths {
         };
         /**
          * Export tasks as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `tasks:export`.
          */
@@ -1786,6 +1791,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `activities:write`. Plan feature: `bulk_import`.
          */
@@ -1805,7 +1811,7 @@ export interface paths {
         };
         /**
          * Export activities as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `activities:export`.
          */
@@ -1908,6 +1914,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `tickets:write`. Plan feature: `bulk_import`.
          */
@@ -1927,7 +1934,7 @@ export interface paths {
         };
         /**
          * Export tickets as CSV (the list's filters, q and sort; every matching row, streamed)
-         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.
+         * @description Header row of field names (an import takes them back, less id and the server's columns). Cells that start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. Rows are read page by page as the client takes them; an organization has a few downloads at a time (DOWNLOADS_PER_TENANT per instance): one more is a 429.
          *
          *     Permission: `tickets:export`.
          */

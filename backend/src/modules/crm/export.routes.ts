@@ -15,7 +15,9 @@ export function exportRoute(def: ResourceDefinition): RouteDefinition {
     summary: `Export ${def.name} as CSV (the list's filters, q and sort; every matching row, streamed)`,
     description:
       "Header row of field names (an import takes them back, less id and the server's columns). Cells that " +
-      "start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them.",
+      "start with = + - @, a tab or a carriage return get a leading ' so that spreadsheets do not run them. " +
+      'Rows are read page by page as the client takes them; an organization has a few downloads at a time ' +
+      '(DOWNLOADS_PER_TENANT per instance): one more is a 429.',
     tags: [def.name.charAt(0).toUpperCase() + def.name.slice(1)],
     schema: { query: listQuerySchema(def).keys({ limit: Joi.any().forbidden(), cursor: Joi.any().forbidden() }) },
     handler: async (input) => {
