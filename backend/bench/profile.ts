@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const server = await testServer();
   const adminUrl = await createMigratedDatabase(server.serverUrl, 'crm_profile');
   const profiles = mkdtempSync(path.join(os.tmpdir(), 'crm-profile-'));
-  let window: [number, number] = [0, Number.MAX_SAFE_INTEGER];
+  let window: [number, number] | undefined;
   try {
     await withClient(adminUrl, (client) => client.query('update plans set requests_per_hour = 1000000000'));
     const port = await freePort();
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     } finally {
       await api.stop();
     }
-    for (const file of readdirSync(profiles)) summarise(path.join(profiles, file), window);
+    for (const file of readdirSync(profiles)) summarise(path.join(profiles, file), window ?? [0, Number.MAX_SAFE_INTEGER]);
   } finally {
     await dropDatabase(adminUrl);
     await server.stop();
