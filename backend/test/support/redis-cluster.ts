@@ -104,6 +104,8 @@ export async function startRedisCluster(size = 3): Promise<TestRedisCluster> {
       for (const known of ports) {
         await eventually(async () => Number(await info(known, 'cluster_known_nodes')) === ports.length, 15_000, `node ${known} meeting the new node`);
       }
+      // Until it has learnt the slot map, the new node refuses keys (MIGRATE into it answers CLUSTERDOWN).
+      await eventually(async () => (await info(port, 'cluster_state')) === 'ok', 15_000, `cluster_state:ok on the new node ${port}`);
       return port;
     };
     const moveSlot = async (slot: number, fromPort: number, toPort: number) => {
