@@ -1,8 +1,8 @@
-import { Redis } from 'ioredis';
 import { Knex } from 'knex';
 import { AppConfig } from './config/app-config';
 import { Logger } from './infra/logger';
 import { Metrics } from './infra/metrics';
+import { RedisClient } from './infra/redis';
 
 /** What the app is built from; server.ts makes the real ones, tests make their own. */
 export interface AppDeps {
@@ -10,7 +10,7 @@ export interface AppDeps {
   knex: Knex;
   /** The platform role's small pool, for admin console routes only: reads across tenants, bypassing no policy. */
   platformKnex: Knex;
-  redis?: Redis;
+  redis?: RedisClient;
   logger: Logger;
   metrics: Metrics;
   lifecycle: { draining: boolean };

@@ -12,7 +12,7 @@ import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
 import { JOBS } from './jobs/job-catalog';
 import { JobEngine, startJobEngine } from './jobs/job-engine';
 import { migrateDatabase, seedDatabase } from './infra/migrator';
-import { createRedis } from './infra/redis';
+import { connectRedis } from './infra/redis';
 import { closeHttpServer, stopInOrder } from './infra/shutdown';
 import { consoleRuntime } from './modules/admin/console-runtime';
 import { ensureSuperAdmin } from './modules/admin/platform-admins.service';
@@ -37,14 +37,14 @@ async function main(): Promise<void> {
   if (config.jwt.secretGenerated) {
     logger.warn('JWT_SECRET is not set: using a random secret, so tokens will not survive a restart');
   }
-  if (!config.redisUrl) logger.warn('REDIS_URL is not set: rate-limit counters are kept in memory, per process');
+  if (!config.redisUrl && !config.redisCluster) logger.warn('REDIS_URL is not set: rate-limit counters are kept in memory, per process');
 
   const credentials = runtimeCredentials(database.adminUrl, config.db.appUrl);
   const knex = createAppKnex(credentials.url, config.db, logger);
   // Admin console routes and the audit backlog probes; two connections suffice.
   const platformKnex = createAppKnex(platformCredentials(database.adminUrl).url, { ...config.db, poolMax: 2 }, logger);
   await ensureSuperAdmin(knex, config, logger);
-  const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
+  const redis = connectRedis(config, logger);
   const lifecycle = { draining: false };
   const metrics = createMetrics(knex);
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);

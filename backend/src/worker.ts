@@ -3,7 +3,7 @@ import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { createLogger, flushLogs } from './infra/logger';
 import { createMetrics } from './infra/metrics';
-import { createRedis } from './infra/redis';
+import { connectRedis } from './infra/redis';
 import { closeHttpServer, stopInOrder } from './infra/shutdown';
 import { JOBS } from './jobs/job-catalog';
 import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const metrics = createMetrics(knex);
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
   // Jobs that change who may call (the organization purge) tell the API instances, which cache callers.
-  const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
+  const redis = connectRedis(config, logger);
   startPrincipalRevocation({ config, knex, platformKnex, redis, logger }, 'announces');
   const engine = await startJobEngine({ config, knex, platformKnex, ownerKnex, logger }, metrics, {
     databaseUrl: adminUrl,

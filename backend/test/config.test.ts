@@ -29,7 +29,27 @@ describe('configuration', () => {
     expect(config.log.level).toBe('debug');
   });
 
+  it('when a Redis Cluster is given, then its seed nodes are parsed (IPv6 in brackets) and REDIS_URL stays unset', () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: 'redis-1:7000, 10.0.0.2:7001,[::1]:7002', REDIS_CLUSTER_PASSWORD: 'secret' });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.redisCluster).toEqual({
+      nodes: [
+        { host: 'redis-1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+      password: 'secret',
+    });
+    expect(loadConfig({}).redisCluster).toBeUndefined();
+  });
+
   it.each([
+    [{ REDIS_CLUSTER_NODES: 'redis-1' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_CLUSTER_NODES: 'redis-1:7000,redis-2' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_CLUSTER_NODES: 'redis://redis-1:7000' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_CLUSTER_NODES: 'redis-1:70000' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_CLUSTER_NODES: 'redis-1:7000', REDIS_URL: 'redis://cache:6379' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_CLUSTER_PASSWORD: 'secret' }, 'REDIS_CLUSTER_PASSWORD'],
     [{ PORT: 'eighty' }, 'PORT'],
     [{ DATABASE_URL: 'mysql://x@y/z' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],

@@ -20,6 +20,8 @@ export interface AppConfig {
     embedded: { dir: string; port: number };
   };
   redisUrl?: string;
+  /** A Redis Cluster instead of one Redis (REDIS_CLUSTER_NODES); never set together with redisUrl. */
+  redisCluster?: { nodes: Array<{ host: string; port: number }>; password?: string };
   /** Namespaces every key this deployment writes to Redis, so deployments (or test runs) can share one. */
   redisKeyPrefix: string;
   jwt: {

@@ -2,6 +2,19 @@ import Joi from 'joi';
 
 const postgresUrl = Joi.string().uri({ scheme: ['postgres', 'postgresql'] });
 
+/** `host:port,host:port` (IPv6 as `[::1]:7000`): seed nodes of a Redis Cluster, parsed into a list. */
+const clusterNodes = Joi.string()
+  .max(2000)
+  .custom((text: string, helpers) => {
+    const nodes = text.split(',').map((entry) => {
+      const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(entry.trim());
+      const port = Number(match?.[3]);
+      return match && port >= 1 && port <= 65535 ? { host: (match[1] ?? match[2])!, port } : undefined;
+    });
+    return nodes.every(Boolean) ? nodes : helpers.error('string.clusterNodes');
+  })
+  .messages({ 'string.clusterNodes': '{{#label}} must be host:port pairs, comma-separated (e.g. redis-1:6379,redis-2:6379)' });
+
 /** Every environment variable the service reads, with its default. Unknown variables are ignored. */
 export const envSchema = Joi.object({
   NODE_ENV: Joi.string().valid('development', 'test', 'production').default('development'),
@@ -18,6 +31,11 @@ export const envSchema = Joi.object({
   EMBEDDED_PG_DIR: Joi.string().default('.data/postgres'),
   EMBEDDED_PG_PORT: Joi.number().integer().min(1).max(65535).default(54329),
   REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+  REDIS_CLUSTER_NODES: clusterNodes,
+  REDIS_CLUSTER_PASSWORD: Joi.string().max(500).when('REDIS_CLUSTER_NODES', {
+    not: Joi.exist(),
+    then: Joi.forbidden().messages({ 'any.unknown': '"REDIS_CLUSTER_PASSWORD" is only used with REDIS_CLUSTER_NODES' }),
+  }),
   REDIS_KEY_PREFIX: Joi.string().pattern(/^[A-Za-z0-9:_-]{1,50}$/).default('crm:'),
   JWT_SECRET: Joi.string().min(32).when('NODE_ENV', {
     is: 'production',
@@ -82,4 +100,7 @@ export const envSchema = Joi.object({
     .messages({ 'any.invalid': '"SMTP_URL" is required when EMAIL_TRANSPORT is smtp' }),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
   EMAIL_FROM: Joi.string().max(200).default('CRM <no-reply@localhost>'),
-});
+})
+  // One Redis or one cluster: both set would leave it unclear which holds the counters.
+  .oxor('REDIS_URL', 'REDIS_CLUSTER_NODES')
+  .messages({ 'object.oxor': '"REDIS_URL" and "REDIS_CLUSTER_NODES" are exclusive: set one' });

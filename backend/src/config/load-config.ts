@@ -41,6 +41,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       embedded: { dir: value.EMBEDDED_PG_DIR, port: value.EMBEDDED_PG_PORT },
     },
     redisUrl: value.REDIS_URL,
+    redisCluster: value.REDIS_CLUSTER_NODES ? { nodes: value.REDIS_CLUSTER_NODES, password: value.REDIS_CLUSTER_PASSWORD } : undefined,
     redisKeyPrefix: value.REDIS_KEY_PREFIX,
     jwt: {
       secret: jwtSecret,

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { Knex } from 'knex';
 import pg from 'pg';
 import { Logger } from './logger';
+import { isCluster, RedisClient } from './redis';
 
 /** How often an instance sends itself a heartbeat over the bus, and how long one vouches for delivery. */
 export const HEARTBEAT_MS = 250;
@@ -32,36 +33,102 @@ export interface ChangeBus {
  * Redis pub/sub: PUBLISH on the shared connection, SUBSCRIBE on a duplicate of it (a subscribed
  * connection can do nothing else). ioredis resubscribes after a reconnect; heartbeats lost meanwhile
  * are what tells the listener that messages may have been lost too.
+ *
+ * On a Redis Cluster: sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7+), with both channels in one hash
+ * slot (the braces around the name). So the changes and the heartbeats take one path, through the
+ * primary owning that slot, in order, exactly as through a single Redis: when that path fails, the
+ * heartbeats stop too. (Classic PUBLISH on a cluster goes to any node and reaches the others over the
+ * cluster bus: a change and a later heartbeat could travel different links, and a lost change would
+ * go unnoticed.) ioredis keeps one subscriber connection on that primary and moves it after a failover.
  */
-export function redisChangeBus(redis: Redis, channel: string, logger: Logger, listener?: BusListener): ChangeBus {
-  if (!listener) return { publish: async (text) => void (await redis.publish(channel, text)), close: async () => undefined };
-  const beatChannel = `${channel}:heartbeat:${randomBytes(8).toString('hex')}`;
-  const subscriber = redis.duplicate();
+export function redisChangeBus(redis: RedisClient, channel: string, logger: Logger, listener?: BusListener): ChangeBus {
+  return isCluster(redis)
+    ? changeBusOver(shardedPubSub(redis, `{${channel}}`), logger, listener)
+    : changeBusOver(classicPubSub(redis, channel), logger, listener);
+}
+
+function changeBusOver<T extends RedisClient>(bus: RedisPubSub<T>, logger: Logger, listener?: BusListener): ChangeBus {
+  const publish = async (text: string) => void (await bus.publish(bus.channel, text));
+  if (!listener) return { publish, close: async () => undefined };
+  const beatChannel = `${bus.channel}:heartbeat:${randomBytes(8).toString('hex')}`;
+  const subscriber = bus.subscriber();
   let healthy = true;
   subscriber.on('error', (error: Error) => {
     if (healthy) logger.warn('change bus: redis subscriber unavailable', { error: error.message });
     healthy = false;
     listener.lost();
   });
-  subscriber.on('close', () => listener.lost());
+  for (const event of bus.lostEvents) subscriber.on(event, () => listener.lost());
   subscriber.on('ready', () => {
     healthy = true;
   });
-  subscriber.on('message', (from: string, text: string) => {
-    if (from === channel) listener.message(text);
+  subscriber.on(bus.messageEvent, (from: string, text: string) => {
+    if (from === bus.channel) listener.message(text);
     else if (from === beatChannel) listener.heartbeat();
   });
-  subscriber.subscribe(channel, beatChannel).catch((error: Error) => logger.warn('change bus: subscribe failed', { error: error.message }));
+  // A subscription refused (Redis unreachable at start) is asked for again on the next tick; once
+  // made, ioredis keeps it across reconnections.
+  let subscription: 'none' | 'asked' | 'made' = 'none';
+  let refusals = 0;
+  const subscribe = () => {
+    subscription = 'asked';
+    bus.subscribe(subscriber, [bus.channel, beatChannel]).then(
+      () => {
+        subscription = 'made';
+        refusals = 0;
+      },
+      (error: Error) => {
+        if (refusals++ === 0) logger.warn('change bus: subscribe failed', { error: error.message });
+        subscription = 'none';
+      },
+    );
+  };
+  subscribe();
   const timer = setInterval(() => {
-    redis.publish(beatChannel, '').catch(() => undefined);
+    if (subscription === 'none') subscribe();
+    bus.publish(beatChannel, '').catch(() => undefined);
   }, HEARTBEAT_MS);
   timer.unref();
   return {
-    publish: async (text) => void (await redis.publish(channel, text)),
+    publish,
     close: async () => {
       clearInterval(timer);
       subscriber.disconnect();
     },
+  };
+}
+
+interface RedisPubSub<T extends RedisClient> {
+  channel: string;
+  publish(channel: string, text: string): Promise<unknown>;
+  subscriber(): T;
+  subscribe(subscriber: T, channels: string[]): Promise<unknown>;
+  messageEvent: 'message' | 'smessage';
+  /** Events of the subscribing client that mean its subscription is gone for now. */
+  lostEvents: string[];
+}
+
+function classicPubSub(redis: Redis, channel: string): RedisPubSub<Redis> {
+  return {
+    channel,
+    publish: (to, text) => redis.publish(to, text),
+    subscriber: () => redis.duplicate(),
+    subscribe: (subscriber, channels) => subscriber.subscribe(...channels),
+    messageEvent: 'message',
+    lostEvents: ['close'],
+  };
+}
+
+function shardedPubSub(cluster: Cluster, channel: string): RedisPubSub<Cluster> {
+  return {
+    channel,
+    publish: (to, text) => cluster.spublish(to, text),
+    subscriber: () => cluster.duplicate([], { shardedSubscribers: true }),
+    subscribe: (subscriber, channels) => subscriber.ssubscribe(...channels),
+    messageEvent: 'smessage',
+    // `-node` here is the subscriber connection to the slot's primary ending; `-subscriber`, ioredis
+    // replacing it after a topology change.
+    lostEvents: ['close', '-node', '-subscriber'],
   };
 }
 

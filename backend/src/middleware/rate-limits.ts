@@ -1,6 +1,5 @@
 import { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, Options, rateLimit, RateLimitRequestHandler } from 'express-rate-limit';
-import { Redis } from 'ioredis';
 import client from 'prom-client';
 import { AppConfig } from '../config/app-config';
 import { Logger } from '../infra/logger';
@@ -9,10 +8,11 @@ import { redisRateLimitStore } from '../infra/rate-limit-store';
 import { AppError } from '../lib/errors';
 import { TenantPrincipal } from '../modules/auth/principal';
 import { environmentSettings, RuntimeSettings } from '../modules/runtime-settings/runtime-settings';
+import { RedisClient } from '../infra/redis';
 
 export interface RateLimitDeps {
   config: AppConfig;
-  redis?: Redis;
+  redis?: RedisClient;
   logger: Logger;
   metrics: Metrics;
 }

@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { Knex } from 'knex';
 import { poolStats } from '../../infra/db';
 import { Metrics } from '../../infra/metrics';
@@ -7,11 +6,12 @@ import { checkDatabase, Check } from '../health/health.service';
 import { UsageCounters } from '../usage/usage-counters';
 import { dayHashKey, parseDayHash, utcDay } from '../usage/usage-store';
 import { createJobsAdminService, JobState } from './jobs-admin.service';
+import { RedisClient } from '../../infra/redis';
 
 export interface DashboardDeps {
   knex: Knex;
   platformKnex: Knex;
-  redis?: Redis;
+  redis?: RedisClient;
   redisKeyPrefix: string;
   metrics: Metrics;
   usage: UsageCounters;
@@ -95,7 +95,7 @@ export function healthScore(inputs: HealthInputs): { score: number; deductions: 
   return { score, deductions };
 }
 
-async function redisCheck(redis: Redis | undefined): Promise<Check> {
+async function redisCheck(redis: RedisClient | undefined): Promise<Check> {
   if (!redis) return { status: 'disabled' };
   const started = performance.now();
   try {

@@ -1,10 +1,10 @@
-import { Redis } from 'ioredis';
 import { Knex } from 'knex';
 import { AppError } from '../../lib/errors';
 import { CreationCursor, Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
 import { CRM_RESOURCES } from '../roles/permissions';
 import { UsageCounters } from '../usage/usage-counters';
 import { DayCounts, emptyCounts, readDayCounts, utcDay } from '../usage/usage-store';
+import { RedisClient } from '../../infra/redis';
 
 export interface UsageQuery {
   tenantId?: string;
@@ -32,7 +32,7 @@ type Resource = (typeof CRM_RESOURCES)[number];
 
 export interface UsageDeps {
   platformKnex: Knex;
-  redis?: Redis;
+  redis?: RedisClient;
   redisKeyPrefix: string;
   usage: UsageCounters;
 }

@@ -1,10 +1,10 @@
-import { Redis } from 'ioredis';
 import { Knex } from 'knex';
 import { AppConfig } from '../../config/app-config';
 import { ChangeBus, HEARTBEAT_VOUCHES_MS, postgresChangeBus, redisChangeBus } from '../../infra/change-bus';
 import { Logger } from '../../infra/logger';
 import { afterCommit, tenantScope } from '../../infra/tenant-scope';
 import { PrincipalCache, PrincipalChange } from './principal-cache';
+import { RedisClient } from '../../infra/redis';
 
 /** One instance's principal cache (when it serves requests) and the bus its changes travel on. */
 interface Revocation {
@@ -17,7 +17,7 @@ export interface RevocationDeps {
   config: AppConfig;
   knex: Knex;
   platformKnex: Knex;
-  redis?: Redis;
+  redis?: RedisClient;
   logger: Logger;
 }
 

@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import { Knex } from 'knex';
 import { AppConfig } from '../../config/app-config';
 import { auditBacklog, AuditBacklog } from '../audit/audit-backlog';
+import { RedisClient } from '../../infra/redis';
 
 export type CheckStatus = 'up' | 'down' | 'disabled';
 export interface Check {
@@ -23,7 +23,7 @@ export interface HealthDeps {
   knex: Knex;
   /** Reads the audit backlog across tenants. */
   platformKnex: Knex;
-  redis?: Redis;
+  redis?: RedisClient;
   lifecycle: { draining: boolean };
   config: Pick<AppConfig, 'audit'>;
 }

@@ -1,11 +1,11 @@
-import { Redis } from 'ioredis';
 import { Knex } from 'knex';
 import { Logger } from '../../infra/logger';
 import { CountsByTenant, DAY_HASH_TTL_SECONDS, dayHashKey, emptyCounts, fieldOf, utcDay, writeDayCounts } from './usage-store';
+import { RedisClient } from '../../infra/redis';
 
 export interface UsageCountersDeps {
   platformKnex: Knex;
-  redis?: Redis;
+  redis?: RedisClient;
   redisKeyPrefix: string;
   flushSeconds: number;
   logger: Logger;
@@ -74,19 +74,22 @@ export class UsageCounters {
       for (const [day, counts] of batch) await writeDayCounts(platformKnex, day, counts, 'add');
       return;
     }
-    const pipeline = redis.multi();
+    // One MULTI per day's hash (on a Redis Cluster a transaction may only touch keys of one slot); a day
+    // written leaves the batch, so a failure later puts back only the days not counted yet.
     for (const [day, counts] of batch) {
       const key = dayHashKey(redisKeyPrefix, day);
+      const pipeline = redis.multi();
       for (const [tenantId, entry] of counts) {
         pipeline.hincrby(key, fieldOf(tenantId, 'calls'), entry.apiCalls);
         if (entry.clientErrors) pipeline.hincrby(key, fieldOf(tenantId, '4xx'), entry.clientErrors);
         if (entry.serverErrors) pipeline.hincrby(key, fieldOf(tenantId, '5xx'), entry.serverErrors);
       }
       pipeline.expire(key, DAY_HASH_TTL_SECONDS);
+      const results = await pipeline.exec();
+      const failed = results?.find(([error]) => error);
+      if (!results || failed) throw failed?.[0] ?? new Error('usage flush was not executed');
+      batch.delete(day);
     }
-    const results = await pipeline.exec();
-    const failed = results?.find(([error]) => error);
-    if (!results || failed) throw failed?.[0] ?? new Error('usage flush was not executed');
   }
 
   private merge(batch: Map<string, CountsByTenant>): void {

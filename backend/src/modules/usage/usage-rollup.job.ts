@@ -1,8 +1,7 @@
 import Joi from 'joi';
-import { Redis } from 'ioredis';
 import { Knex } from 'knex';
 import { defineJob, schedulePayload } from '../../jobs/job-definition';
-import { createRedis } from '../../infra/redis';
+import { connectRedis, RedisClient } from '../../infra/redis';
 import { dayHashKey, parseDayHash, utcDay, writeDayCounts } from './usage-store';
 
 /**
@@ -10,7 +9,7 @@ import { dayHashKey, parseDayHash, utcDay, writeDayCounts } from './usage-store'
  * instance HINCRBYs the same hash), so the copy is an upsert of absolute values: running it again for a
  * day, or after a partial run, stores the same numbers and never counts twice.
  */
-export async function rollupUsageDay(redis: Redis, platformKnex: Knex, prefix: string, day: string): Promise<number> {
+export async function rollupUsageDay(redis: RedisClient, platformKnex: Knex, prefix: string, day: string): Promise<number> {
   const counts = parseDayHash(await redis.hgetall(dayHashKey(prefix, day)));
   return writeDayCounts(platformKnex, day, counts, 'set');
 }
@@ -24,11 +23,11 @@ export const usageRollupJob = defineJob({
   payload: schedulePayload.keys({ day: Joi.string().isoDate().max(10) }),
   schedule: '*/10 * * * *',
   async run(payload, deps, job) {
-    if (!deps.config.redisUrl) {
+    const redis = connectRedis(deps.config, job.logger);
+    if (!redis) {
       job.logger.info('usage rollup skipped: without Redis, instances write usage_daily directly');
       return;
     }
-    const redis = createRedis(deps.config.redisUrl, job.logger);
     try {
       const today = new Date();
       const days = payload.day ? [payload.day] : [utcDay(new Date(today.getTime() - 86_400_000)), utcDay(today)];

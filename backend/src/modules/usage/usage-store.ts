@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
 import { Knex } from 'knex';
+import { RedisClient } from '../../infra/redis';
 
 /** Counts of one tenant on one UTC day. */
 export interface DayCounts {
@@ -41,7 +41,7 @@ export function parseDayHash(hash: Record<string, string>): CountsByTenant {
 }
 
 /** The named tenants' counts of one day from Redis (HMGET: a page of tenants, not the whole hash). */
-export async function readDayCounts(redis: Redis, prefix: string, day: string, tenantIds: string[]): Promise<CountsByTenant> {
+export async function readDayCounts(redis: RedisClient, prefix: string, day: string, tenantIds: string[]): Promise<CountsByTenant> {
   const counts: CountsByTenant = new Map();
   if (tenantIds.length === 0) return counts;
   const fields = tenantIds.flatMap((id) => (Object.keys(FIELD) as FieldSuffix[]).map((suffix) => fieldOf(id, suffix)));
