@@ -23,6 +23,10 @@ export interface BindingTransactionConfig extends Knex.TransactionConfig {
  * goes as one simple-protocol message, so binding costs no round trip of its own. The value is a UUID checked
  * here, so it can be written as a literal. SET LOCAL (not set_config) because Citus propagates SET LOCAL to
  * its workers (citus.propagate_set_commands = local) and set_config() not.
+ *
+ * On a Citus coordinator the SET LOCAL goes alone, in a second round trip: Citus forwards the whole text of
+ * the query that held it to every worker the transaction uses, so a `BEGIN` sharing it would reach each
+ * worker inside its open transaction (docs/SCALING.md).
  */
 class TenantBindingTransaction extends TransactionPG {
   private readonly bindTenant?: string;
@@ -32,18 +36,35 @@ class TenantBindingTransaction extends TransactionPG {
     this.bindTenant = config?.bindTenant;
   }
 
-  override begin(connection: unknown): Promise<unknown> {
+  override async begin(connection: unknown): Promise<unknown> {
     if (this.bindTenant === undefined) return super.begin(connection);
-    if (!UUID.test(this.bindTenant)) return Promise.reject(new Error('A tenant id must be a UUID'));
-    const mode = [this.isolationLevel ? `ISOLATION LEVEL ${this.isolationLevel}` : '', this.readOnly ? 'READ ONLY' : ''].join(' ').trim();
-    return this.query(connection, `BEGIN ${mode}; SET LOCAL app.tenant_id = '${this.bindTenant.toLowerCase()}'`);
+    if (!UUID.test(this.bindTenant)) throw new Error('A tenant id must be a UUID');
+    const begin = ['BEGIN', this.isolationLevel ? `ISOLATION LEVEL ${this.isolationLevel}` : '', this.readOnly ? 'READ ONLY' : ''].filter(Boolean).join(' ');
+    const bind = `SET LOCAL app.tenant_id = '${this.bindTenant.toLowerCase()}'`;
+    if (!(await (this.client as TenantBindingClient).isCitusCoordinator(connection as pg.ClientBase))) {
+      return this.query(connection, `${begin}; ${bind}`);
+    }
+    await this.query(connection, begin);
+    return this.query(connection, bind);
   }
 }
 
 /** knex's PostgreSQL client whose top-level transactions understand `bindTenant`. */
 class TenantBindingClient extends ClientPG {
+  /** Asked once per pool, on its first binding transaction: the extension does not come or go under a server. */
+  private citusCoordinator?: Promise<boolean>;
+
   override transaction(container: unknown, config?: BindingTransactionConfig, outerTx?: unknown): Knex.Transaction {
     return new TenantBindingTransaction(this, container, config, outerTx) as unknown as Knex.Transaction;
+  }
+
+  isCitusCoordinator(connection: pg.ClientBase): Promise<boolean> {
+    this.citusCoordinator ??= connection
+      .query<{ citus: boolean }>("select exists (select 1 from pg_extension where extname = 'citus') as citus")
+      .then(({ rows }) => rows[0]!.citus);
+    // A failed look-up (the connection dropped) is asked again by the next transaction, not remembered.
+    this.citusCoordinator.catch(() => (this.citusCoordinator = undefined));
+    return this.citusCoordinator;
   }
 }
 

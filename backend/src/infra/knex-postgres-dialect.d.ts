@@ -12,6 +12,8 @@ declare module 'knex/lib/dialects/postgres' {
 declare module 'knex/lib/dialects/postgres/execution/pg-transaction' {
   class TransactionPG {
     constructor(client: unknown, container: unknown, config?: object, outerTx?: unknown);
+    /** The knex client (dialect) the transaction was made by. */
+    client: unknown;
     isolationLevel?: string;
     readOnly?: boolean;
     begin(connection: unknown): Promise<unknown>;

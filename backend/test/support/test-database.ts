@@ -17,6 +17,12 @@ export const TEST_ENV = {
   embedded: 'CRM_TEST_EMBEDDED',
   /** This run's prefix of database names: each jest worker's database is `<prefix>_w<JEST_WORKER_ID>`. */
   runPrefix: 'CRM_TEST_RUN_PREFIX',
+  /**
+   * Opt-in, outside CI: `host:port` of each Citus worker, comma-separated, when DATABASE_URL is a Citus
+   * coordinator (docs/SCALING.md). Each test database is then made on the coordinator and every worker,
+   * with the citus extension and the workers registered, before it is migrated.
+   */
+  citusWorkers: 'CRM_TEST_CITUS_WORKERS',
 } as const;
 
 /** The server to test against: DATABASE_URL's, or an embedded cluster of this run's own, on a free port. */
@@ -43,9 +49,42 @@ export function databaseUrl(serverUrl: string, name: string): string {
   return url.toString();
 }
 
+/** The Citus workers' server URLs (the coordinator's, on each worker's host and port), when opted in. */
+function citusWorkerServers(serverUrl: string): URL[] {
+  const workers = process.env[TEST_ENV.citusWorkers];
+  if (!workers) return [];
+  return workers.split(',').map((worker) => {
+    const [host, port] = worker.trim().split(':');
+    const url = new URL(serverUrl);
+    url.hostname = host!;
+    url.port = port ?? '5432';
+    return url;
+  });
+}
+
+/**
+ * On a Citus cluster: the database on every worker too, the extension in each, the coordinator told where
+ * it is and where its workers are, so the migrations distribute tables as they create them.
+ */
+async function prepareCitusDatabase(serverUrl: string, name: string): Promise<void> {
+  const workers = citusWorkerServers(serverUrl);
+  if (!workers.length) return;
+  for (const worker of workers) {
+    await withClient(worker.toString(), (client) => client.query(`create database ${client.escapeIdentifier(name)}`));
+    await withClient(databaseUrl(worker.toString(), name), (client) => client.query('create extension citus'));
+  }
+  const coordinator = new URL(serverUrl);
+  await withClient(databaseUrl(serverUrl, name), async (client) => {
+    await client.query('create extension citus');
+    await client.query('select citus_set_coordinator_host($1, $2)', [coordinator.hostname, Number(coordinator.port || 5432)]);
+    for (const worker of workers) await client.query('select citus_add_node($1, $2)', [worker.hostname, Number(worker.port)]);
+  });
+}
+
 /** A new database on the server, migrated (named `name`, or a fresh name from `prefix`). */
 export async function createMigratedDatabase(serverUrl: string, prefix = 'crm_test', name = uniqueDatabaseName(prefix)): Promise<string> {
   await withClient(serverUrl, (client) => client.query(`create database ${client.escapeIdentifier(name)}`));
+  await prepareCitusDatabase(serverUrl, name);
   const url = databaseUrl(serverUrl, name);
   await migrateDatabase(url);
   return url;
@@ -64,10 +103,14 @@ export async function dropDatabase(adminUrl: string): Promise<void> {
   const name = databaseName(adminUrl);
   const { user, groupRole } = runtimeCredentials(adminUrl);
   const platform = platformCredentials(adminUrl);
-  await withClient(adminUrl.replace(/\/[^/]*$/, '/postgres'), async (client) => {
-    await client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`);
-    for (const role of [user, groupRole, platform.user, platform.groupRole]) await client.query(`drop role if exists ${client.escapeIdentifier(role)}`);
-  });
+  const serverUrl = databaseUrl(adminUrl, 'postgres');
+  // The coordinator first: its database holds the connections to the workers' databases.
+  for (const server of [serverUrl, ...citusWorkerServers(serverUrl).map(String)]) {
+    await withClient(server, async (client) => {
+      await client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`);
+      for (const role of [user, groupRole, platform.user, platform.groupRole]) await client.query(`drop role if exists ${client.escapeIdentifier(role)}`);
+    });
+  }
 }
 
 export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
