@@ -38,6 +38,7 @@ async function seedTenant(trx, tenant, templates) {
   const random = randomGenerator(tenant.subdomain);
   const tenant_id = tenant.id;
   await trx('tenants').insert({ id: tenant.id, name: tenant.name, subdomain: tenant.subdomain, plan: tenant.plan });
+  await trx.raw('select app_create_default_pipeline(?)', [tenant_id]);
 
   const roles = await trx('roles')
     .insert(templates.map((t) => ({ tenant_id, key: t.key, name: t.name, permissions: t.permissions, is_system: true })))

@@ -18,17 +18,20 @@ import { organizationRoutes } from './modules/compliance/organization.routes';
 import { privacyRoutes } from './modules/compliance/privacy.routes';
 import { contactsRoutes } from './modules/contacts/contacts.routes';
 import { importUndoRoutes } from './modules/crm/import.routes';
+import { customFieldsRoutes } from './modules/custom-fields/custom-fields.routes';
 import { dealsRoutes } from './modules/deals/deals.routes';
 import { docsRoutes } from './modules/docs/docs.routes';
 import { healthRoutes } from './modules/health/health.routes';
 import { integrationsRoutes } from './modules/integrations/integrations.routes';
 import { leadsRoutes } from './modules/leads/leads.routes';
+import { pipelinesRoutes } from './modules/pipelines/pipelines.routes';
 import { organizationSettingsRoutes } from './modules/organization-settings/organization-settings.routes';
 import { rateLimitRoutes } from './modules/plans/rate-limit.routes';
 import { rolesRoutes } from './modules/roles/roles.routes';
 import { tasksRoutes } from './modules/tasks/tasks.routes';
 import { ticketsRoutes } from './modules/tickets/tickets.routes';
 import { usersRoutes } from './modules/users/users.routes';
+import { viewsRoutes } from './modules/views/views.routes';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes';
 import { buildPipeline } from './pipeline/pipeline';
 
@@ -57,10 +60,13 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...activitiesRoutes(),
     ...ticketsRoutes(),
     ...importUndoRoutes(),
+    ...customFieldsRoutes(),
+    ...pipelinesRoutes(),
+    ...viewsRoutes(),
     ...organizationRoutes(deps),
     ...privacyRoutes(deps),
   ];
-  return [...routes, ...docsRoutes(routes)];
+  return [...routes, ...docsRoutes(routes, deps)];
 }
 
 /** Builds the Express app without listening, so tests drive it in-process: the pipeline over the declared routes. */

@@ -303,6 +303,10 @@ async function seedVictim(t: TestApp, a: Registered, marker: string): Promise<st
     return res.body.data;
   };
   const email = `${marker.toLowerCase()}@victim.example.com`;
+  // The tenant's data model first, so the records below carry custom values and a pipeline of its own.
+  await make('/custom-fields', { resource: 'deals', key: 'victim_code', label: `${marker} code`, type: 'text', unique: true, searchable: true });
+  const pipeline = await make('/pipelines', { name: `${marker} pipeline`, stages: [{ key: 'victim_open', name: `${marker} open`, probability: 40, kind: 'open' }] });
+  await make('/views', { resource: 'deals', name: `${marker} view`, filters: { customFields: { victim_code: marker } }, visibility: 'tenant' });
   // Subscriptions first, so the CRM writes below fill the webhook outbox too.
   const webhook = await make('/webhooks', { url: `http://127.0.0.1:9/${marker}`, events: ['lead.*', 'deal.*'] });
   const slackUrl = `http://127.0.0.1:9/slack/${marker}`;
@@ -312,7 +316,8 @@ async function seedVictim(t: TestApp, a: Registered, marker: string): Promise<st
   const lead = await make('/leads', { firstName: marker, lastName: 'Lead', company: `${marker} Lead Co`, email: `lead-${email}` });
   await make('/leads', { firstName: marker, lastName: 'Second' });
   await make(`/leads/${lead.id}/convert`, { account: { name: `${marker} Converted` } });
-  const deal = await make('/deals', { name: `${marker} Deal`, accountId: account.id, amount: 4242.42 });
+  const deal = await make('/deals', { name: `${marker} Deal`, accountId: account.id, amount: 4242.42, customFields: { victim_code: marker } });
+  await make('/deals', { name: `${marker} Piped`, pipelineId: pipeline.id });
   const patched = await request(t.app).patch(`/api/v1/deals/${deal.id}`).set(a.auth).send({ stage: 'proposal' });
   expect(patched.status).toBe(200);
   await make('/tasks', { title: `${marker} task` });

@@ -21,8 +21,10 @@ const MATRIX: Record<string, string[]> = {
     'api_keys:manage',
     'organization:manage',
     'privacy:manage',
+    'custom_fields:manage',
+    'pipelines:manage',
   ],
-  manager: [...grid(CRM, ['read', 'write', 'delete', 'export']), 'reports:read'],
+  manager: [...grid(CRM, ['read', 'write', 'delete', 'export']), 'reports:read', 'pipelines:manage'],
   // "No delete of others' records": delete is granted, and bounded to their own and their team's records per record.
   sales_user: grid(['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities'], ['read', 'write', 'delete']),
   support_user: [...grid(['contacts', 'accounts'], ['read']), ...grid(['tickets', 'activities'], ['read', 'write'])],

@@ -28,7 +28,13 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
       'Retry-After': '1',
     });
   }
-  if (code === '23505') return new AppError('CONFLICT', 'A record with the same unique value already exists', keyFields(err));
+  const customField = err.column?.startsWith('customFields.') ? err.column : undefined;
+  if (code === '23505') {
+    const details = customField ? [{ field: customField, message: 'conflicts with an existing record' }] : keyFields(err);
+    return new AppError('CONFLICT', 'A record with the same unique value already exists', details);
+  }
+  // The custom field triggers name the field they refuse (a required one missing), as written: its key stays as is.
+  if (code === '23502' && customField) return new AppError('VALIDATION_ERROR', 'A required custom field has no value', [{ field: customField, message: 'is required' }]);
   if (code === '23503') return new AppError('CONFLICT', 'The record is referenced by, or references, another record', keyFields(err));
   if (INVALID_INPUT_CODES.has(code)) {
     const details = err.column ? [{ field: camel(err.column), message: 'is invalid' }] : keyFields(err);

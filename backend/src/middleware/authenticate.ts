@@ -44,7 +44,8 @@ export function authenticate(knex: Knex, jwtSettings: JwtSettings, chargeFailure
   };
 }
 
-async function readCredential(
+/** The credential a request's headers carry (401 when none or a bad one); also read by the tenant's OpenAPI document. */
+export async function readCredential(
   knex: Knex,
   jwtSettings: JwtSettings,
   authorization: string | undefined,

@@ -18,6 +18,16 @@ export function forbiddenContent(value: unknown, path = ''): ErrorDetail[] {
   return problems;
 }
 
+/** A list's custom field filter (`customFields.budget[gte]`): the one dotted name a query may use, checked by the list. */
+const CUSTOM_FIELD_PARAMETER = /^customFields\.[a-z][a-z0-9_]{0,39}(\[(eq|gte|lte|in)\])?$/;
+
+/** The query string's names and values, as forbiddenContent judges a body, its custom field filters let through. */
+export function forbiddenQueryContent(query: Record<string, unknown>): ErrorDetail[] {
+  const plain = Object.fromEntries(Object.entries(query).filter(([name]) => !CUSTOM_FIELD_PARAMETER.test(name)));
+  const custom = Object.entries(query).filter(([name]) => CUSTOM_FIELD_PARAMETER.test(name));
+  return [...forbiddenContent(plain, 'query'), ...custom.flatMap(([name, value]) => forbiddenContent(value, `query.${name}`))];
+}
+
 function inspect(value: unknown, path: string, depth: number, problems: ErrorDetail[]): void {
   if (typeof value === 'string') {
     const field = path.split('.').pop() ?? '';

@@ -1,5 +1,5 @@
 import { AppError } from '../lib/errors';
-import { forbiddenContent } from '../middleware/sanitize';
+import { forbiddenContent, forbiddenQueryContent } from '../middleware/sanitize';
 import { RequestFrame } from './request-frame';
 
 /**
@@ -8,6 +8,6 @@ import { RequestFrame } from './request-frame';
  * problem is reported with its row (and valid-only imports keep the good rows).
  */
 export function sanitizeInput({ route, req }: RequestFrame): void {
-  const problems = [...(route.bulkBody ? [] : forbiddenContent(req.body)), ...forbiddenContent(req.query, 'query')];
+  const problems = [...(route.bulkBody ? [] : forbiddenContent(req.body)), ...forbiddenQueryContent(req.query as Record<string, unknown>)];
   if (problems.length) throw new AppError('VALIDATION_ERROR', 'The request contains forbidden keys or markup', problems.slice(0, 20));
 }

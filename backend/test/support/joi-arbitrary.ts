@@ -10,6 +10,8 @@ interface Description {
   keys?: Record<string, Description>;
   items?: Description[];
   allow?: unknown[];
+  /** The schemas of an alternatives (`Joi.alternatives(a, b)`). */
+  matches?: Array<{ schema?: Description }>;
 }
 
 export interface InputSources {
@@ -154,6 +156,11 @@ function baseArbitrary(description: Description, sources: InputSources, hostile:
     }
     case 'object':
       return objectArbitrary(description, sources, hostile);
+    case 'alternatives': {
+      const choices = (description.matches ?? []).flatMap((match) => (match.schema ? [arbitraryFromDescription(match.schema, sources, hostile)] : []));
+      if (choices.length) return fc.oneof(...choices);
+      return fc.oneof(fc.constantFrom(...sources.ids), fc.string({ maxLength: 20 }), fc.integer());
+    }
     default:
       return fc.oneof(fc.constantFrom(...sources.ids), fc.string({ maxLength: 20 }), fc.integer());
   }

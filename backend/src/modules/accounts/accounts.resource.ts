@@ -2,6 +2,7 @@ import Joi from 'joi';
 import { address, id, phone, text, url } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { ResourceDefinition } from '../crm/resource-definition';
+import { customFieldsShape } from '../custom-fields/custom-field-values';
 
 export const accountsResource: ResourceDefinition = {
   name: 'accounts',
@@ -17,6 +18,7 @@ export const accountsResource: ResourceDefinition = {
     address,
     status: Joi.string().valid('active', 'inactive', 'prospect'),
     ownerId: id,
+    customFields: customFieldsShape,
   },
   required: ['name'],
   references: { ownerId: 'users' },

@@ -3,6 +3,7 @@ import { id, isoDate, relatedType, text } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { ResourceDefinition } from '../crm/resource-definition';
 import { assertRelatedExists } from '../crm/related-record';
+import { customFieldsShape } from '../custom-fields/custom-field-values';
 
 const TYPES = ['call', 'email', 'meeting', 'note'] as const;
 
@@ -19,6 +20,7 @@ export const activitiesResource: ResourceDefinition = {
     relatedType,
     relatedId: id,
     ownerId: id,
+    customFields: customFieldsShape,
   },
   required: ['type', 'subject'],
   references: { ownerId: 'users' },

@@ -18,6 +18,9 @@ export const AUDIT_RESOURCES = [
   'tenant',
   'data_export',
   'data_subject',
+  'custom_field',
+  'pipeline',
+  'view',
 ] as const;
 
 export type AuditResource = (typeof AUDIT_RESOURCES)[number];

@@ -90,6 +90,22 @@ const ENTRY_OF: { [K in DomainEventType]: (event: EventOf<K>) => AuditEntry | nu
   'integration.updated': (e) => ({ action: 'integration.update', resourceType: 'integration', resourceId: e.id, before: e.before, after: e.after }),
   'integration.deleted': (e) => ({ action: 'integration.delete', resourceType: 'integration', resourceId: e.id, before: { type: e.integrationType, name: e.name } }),
 
+  'custom_field.created': (e) => ({ action: 'custom_field.create', resourceType: 'custom_field', resourceId: e.id, after: e.field }),
+  'custom_field.updated': (e) => ({ action: 'custom_field.update', resourceType: 'custom_field', resourceId: e.id, before: e.before, after: e.after }),
+  'custom_field.deleted': (e) => ({
+    action: 'custom_field.delete',
+    resourceType: 'custom_field',
+    resourceId: e.id,
+    before: e.field,
+    after: { recordsChanged: e.recordsChanged },
+  }),
+  'pipeline.created': (e) => ({ action: 'pipeline.create', resourceType: 'pipeline', resourceId: e.id, after: e.pipeline }),
+  'pipeline.updated': (e) => ({ action: 'pipeline.update', resourceType: 'pipeline', resourceId: e.id, before: e.before, after: { ...e.after, dealsMoved: e.dealsMoved } }),
+  'pipeline.deleted': (e) => ({ action: 'pipeline.delete', resourceType: 'pipeline', resourceId: e.id, before: e.pipeline }),
+  'view.created': (e) => ({ action: 'view.create', resourceType: 'view', resourceId: e.id, after: e.view }),
+  'view.updated': (e) => ({ action: 'view.update', resourceType: 'view', resourceId: e.id, before: e.before, after: e.after }),
+  'view.deleted': (e) => ({ action: 'view.delete', resourceType: 'view', resourceId: e.id, before: e.view }),
+
   'organization.settings_updated': (e) => ({
     action: 'organization.settings_update',
     resourceType: 'organization',

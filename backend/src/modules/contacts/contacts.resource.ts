@@ -2,12 +2,13 @@ import Joi from 'joi';
 import { address, email, id, name, phone, text } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { ResourceDefinition } from '../crm/resource-definition';
+import { customFieldsShape } from '../custom-fields/custom-field-values';
 
 export const contactsResource: ResourceDefinition = {
   name: 'contacts',
   singular: 'contact',
   model: recordModel('contacts', ['address']),
-  fields: { firstName: name, lastName: name, email, phone, title: text(200), accountId: id, ownerId: id, address },
+  fields: { firstName: name, lastName: name, email, phone, title: text(200), accountId: id, ownerId: id, address, customFields: customFieldsShape },
   required: [],
   references: { accountId: 'accounts', ownerId: 'users' },
   filters: {

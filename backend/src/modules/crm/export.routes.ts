@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { AppError } from '../../lib/errors';
 import { defineRoute, principalOf, RouteDefinition } from '../../lib/http/route';
+import { listQueryWithView } from '../views/views.service';
 import { exportRecords } from './export.service';
 import { ListFilters, listQuerySchema } from './record-list';
 import { ResourceDefinition } from './resource-definition';
@@ -21,7 +22,7 @@ export function exportRoute(def: ResourceDefinition): RouteDefinition {
     tags: [def.name.charAt(0).toUpperCase() + def.name.slice(1)],
     schema: { query: listQuerySchema(def).keys({ limit: Joi.any().forbidden(), cursor: Joi.any().forbidden() }) },
     handler: async (input) => {
-      const query = input.query as ListFilters;
+      const query = await listQueryWithView(def, principalOf(input, 'user', 'api_key'), input.query as ListFilters & { view?: string });
       if (query.includeDeleted && !principalOf(input).permissions.has(`${def.name}:delete`)) {
         throw new AppError('FORBIDDEN', `includeDeleted needs the ${def.name}:delete permission`);
       }

@@ -4,9 +4,10 @@ import { knexSnakeCaseMappers } from 'objection';
 import { defuseFormula } from '../../lib/csv-cell';
 import { DownloadBody, InTenant } from '../../lib/http/route';
 import { tenantScope } from '../../infra/tenant-scope';
+import { fieldsOf } from '../custom-fields/custom-fields.service';
 import { ExportDetails } from '../events/domain-events';
 import { recordEvent } from '../events/event-context';
-import { cursorValueExpression, filteredRecords, ListFilters, orderBySql, sortExpression, sortsOf, whereAfter } from './record-list';
+import { cursorValueExpression, filteredRecords, ListFilters, orderBySql, sortColumnsOf, sortExpression, whereAfter } from './record-list';
 import { RecordData, ResourceDefinition } from './resource-definition';
 
 /**
@@ -14,7 +15,7 @@ import { RecordData, ResourceDefinition } from './resource-definition';
  * those stay a small part of the time, and small enough that a page in memory stays a few MB.
  */
 const PAGE_ROWS = 2000;
-const HIDDEN = new Set(['tenantId', 'search']);
+const HIDDEN = new Set(['tenantId', 'search', 'customSearch']);
 const CSV = { record_delimiter: 'windows' } as const;
 
 const { postProcessResponse } = knexSnakeCaseMappers();
@@ -34,7 +35,8 @@ interface ExportColumn {
 const ISO_MS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
 /**
- * The columns of an export: the id, the writable fields (the header names an import takes), then what the
+ * The columns of an export: the id, the writable fields and a column per custom field (the header names an
+ * import takes), then what the
  * server keeps (owners of the row, timestamps, derived columns), as the table has them now.
  */
 async function exportColumns(def: ResourceDefinition, includeDeleted: boolean): Promise<ExportColumn[]> {
@@ -51,8 +53,18 @@ async function exportColumns(def: ResourceDefinition, includeDeleted: boolean): 
       return { name, sql };
     })
     .filter(({ name }) => !HIDDEN.has(name) && (includeDeleted || name !== 'deletedAt'));
-  const fields = Object.keys(def.fields).flatMap((field) => columns.filter((column) => column.name === field));
-  return [columns.find((column) => column.name === 'id')!, ...fields, ...columns.filter((column) => column.name !== 'id' && !fields.includes(column))];
+  const fields = Object.keys(def.fields).flatMap((field) => (field === 'customFields' ? [] : columns.filter((column) => column.name === field)));
+  const rest = columns.filter((column) => column.name !== 'id' && column.name !== 'customFields' && !fields.includes(column));
+  return [columns.find((column) => column.name === 'id')!, ...fields, ...(await customFieldColumns(def)), ...rest];
+}
+
+/** A column per custom field (`customFields.budget`), as an import takes it back; a multiselect's options comma-separated. */
+async function customFieldColumns(def: ResourceDefinition): Promise<ExportColumn[]> {
+  const value = (key: string) => `"${def.model.tableName}"."custom_fields" -> '${key}'`;
+  return (await fieldsOf(def.name)).map((field) => ({
+    name: `customFields.${field.key}`,
+    sql: field.type === 'multiselect' ? `(select string_agg(o.value, ',') from jsonb_array_elements_text(${value(field.key)}) as o(value))` : `${value(field.key)} #>> '{}'`,
+  }));
 }
 
 /**
@@ -65,22 +77,21 @@ export async function exportRecords(def: ResourceDefinition, query: ListFilters)
   const columns = await exportColumns(def, query.includeDeleted);
   const names = columns.map((column) => column.name);
 
-  const { sort, q, includeDeleted, ...filters } = query;
+  const { sort, q, includeDeleted, custom: _custom, ...filters } = query;
   const audited: ExportDetails = { format: 'csv', sort, q: q ?? null, includeDeleted, filters, rows: 0 };
   // Recorded now, published once the last row is sent (a download's events wait for it): the count is final by then.
   recordEvent({ type: 'records.exported', resource: def.singular, details: audited });
 
   const table = def.model.tableName;
-  const descending = sort.startsWith('-');
-  const sorts = sortsOf(def)[descending ? sort.slice(1) : sort]!;
+  const sorts = sortColumnsOf(def, query);
   // Each row ends with its sort values and id as cursor text: the next page starts after the last row's.
   const keyset = [...sorts.map((column) => cursorValueExpression(sortExpression(table, column), column)), `"${table}"."id"::text`];
   const page = (after: string[] | undefined): Promise<unknown[][]> => {
     const builder = filteredRecords(def, query);
-    if (after) whereAfter(builder, def, sort, after);
+    if (after) whereAfter(builder, def, query, after);
     return builder
       .select([...columns.map((column) => column.sql), ...keyset].map((sql) => def.model.raw(sql)))
-      .orderByRaw(orderBySql(def, sort))
+      .orderByRaw(orderBySql(def, query))
       .limit(PAGE_ROWS)
       .toKnexQuery()
       // Rows as arrays in column order: no object (and no key renaming) per row.

@@ -1,5 +1,7 @@
 import { tenantScope } from '../../infra/tenant-scope';
 import { TenantPrincipal } from '../auth/principal';
+import { checkCustomValues } from '../custom-fields/custom-field-values';
+import { fieldsOf } from '../custom-fields/custom-fields.service';
 import { RELATED_TYPES } from './field-schemas';
 import { ImportRow } from './import-rows';
 import { RecordData, ResourceDefinition } from './resource-definition';
@@ -79,4 +81,23 @@ export async function allowedOwners(def: ResourceDefinition, principal: TenantPr
   if (principal.kind !== 'user' || principal.roleKey !== 'sales_user' || !def.ownerField) return null;
   const team: string[] = principal.teamId ? await tenantScope().trx('users').where({ teamId: principal.teamId }).pluck('id') : [];
   return new Set([principal.userId, ...team]);
+}
+
+/**
+ * Custom field values against the tenant's fields (read once per transaction). A row's values replace the
+ * record's on update, as any imported column does; `required` and `unique` are the database's to enforce.
+ */
+export async function checkCustomFields(def: ResourceDefinition, rows: ImportRow[]): Promise<void> {
+  const given = rows.filter((row) => row.data.customFields !== undefined);
+  if (given.length === 0) return;
+  const fields = await fieldsOf(def.name);
+  const multiselects = new Set(fields.filter((field) => field.type === 'multiselect').map((field) => field.key));
+  for (const row of given) {
+    const sent = row.data.customFields as RecordData;
+    // A CSV cell of a multiselect lists its options comma-separated, as exports write it.
+    for (const key of multiselects) if (typeof sent[key] === 'string') sent[key] = (sent[key] as string).split(',').map((option) => option.trim());
+    const { values, problems } = checkCustomValues(fields, def.name, sent);
+    for (const problem of problems) row.errors.push({ row: row.row, field: problem.field, message: problem.message });
+    row.data.customFields = Object.fromEntries(Object.entries(values).filter(([, value]) => value !== null));
+  }
 }

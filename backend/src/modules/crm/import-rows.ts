@@ -27,12 +27,15 @@ const VALIDATION: Joi.ValidationOptions = { abortEarly: false, convert: true };
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** A CSV column of one custom field (`customFields.budget`), as exports write them; the field is checked with the row. */
+const CUSTOM_COLUMN = /^customFields\.([a-z][a-z0-9_]{0,39})$/;
+
 /** Columns must be fields of the resource: a misspelt header is a 400 naming it, never a column silently dropped. */
 export function assertKnownColumns(def: ResourceDefinition, rows: unknown[]): void {
   const unknown = new Set<string>();
   for (const row of rows) {
     if (!isObject(row)) continue;
-    for (const column of Object.keys(row)) if (!Object.hasOwn(def.fields, column)) unknown.add(column);
+    for (const column of Object.keys(row)) if (!Object.hasOwn(def.fields, column) && !CUSTOM_COLUMN.test(column)) unknown.add(column);
   }
   if (unknown.size === 0) return;
   const names = [...unknown];
@@ -117,6 +120,11 @@ function fromCells(cells: Record<string, string>, objectFields: Set<string>, row
   const values: RecordData = {};
   for (const [field, cell] of Object.entries(cells)) {
     if (cell === '') continue;
+    const custom = CUSTOM_COLUMN.exec(field);
+    if (custom) {
+      values.customFields = { ...(values.customFields as RecordData | undefined), [custom[1]!]: cell };
+      continue;
+    }
     if (!objectFields.has(field)) {
       values[field] = cell;
       continue;

@@ -7,7 +7,7 @@ import { actorId, TenantPrincipal } from '../auth/principal';
 import { recordEvent } from '../events/event-context';
 import { assertWithinQuota } from '../plans/plan-gates';
 import { CRM_RESOURCE_DEFINITIONS } from './crm-resources';
-import { allowedOwners, checkReferences, checkRelated, findMatches, matchKey } from './import-checks';
+import { allowedOwners, checkCustomFields, checkReferences, checkRelated, findMatches, matchKey } from './import-checks';
 import { assertKnownColumns, csvRecords, ImportFormat, ImportRow, RowError, rowReader } from './import-rows';
 import { ImportStaging, overlaySql, StagedWrite } from './import-staging';
 import { RecordData, ResourceDefinition } from './resource-definition';
@@ -204,6 +204,7 @@ async function planChunk(run: Run, chunk: ImportRow[]): Promise<Plan> {
   const checkable = valid.filter(isValid);
   await checkReferences(def, checkable);
   await checkRelated(def, checkable);
+  await checkCustomFields(def, checkable);
 
   for (const row of chunk) {
     run.rows += 1;

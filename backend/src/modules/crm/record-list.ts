@@ -2,6 +2,7 @@ import Joi from 'joi';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
 import { encodeCursor, Pagination, preciseTimestampSql } from '../../lib/pagination';
+import { CUSTOM_FILTER, CUSTOM_SORT, customFilterSql, CustomQuery } from '../custom-fields/custom-field-query';
 import { FilterSpec, ResourceDefinition, SortColumn } from './resource-definition';
 
 const TIMESTAMP_SORTS: Record<string, SortColumn[]> = {
@@ -20,17 +21,30 @@ export const COMMON_FILTERS: Record<string, FilterSpec> = {
 export const sortsOf = (def: ResourceDefinition): Record<string, SortColumn[]> => ({ ...TIMESTAMP_SORTS, ...def.sorts });
 export const filtersOf = (def: ResourceDefinition): Record<string, FilterSpec> => ({ ...COMMON_FILTERS, ...def.filters });
 
-/** The list query parameters a resource accepts; anything else is a 400. */
-export function listQuerySchema(def: ResourceDefinition): Joi.ObjectSchema {
+export const DEFAULT_SORT = '-createdAt';
+
+/**
+ * The filters and sort a list (or a saved view) may name: the resource's declared ones, and its custom
+ * fields' (`customFields.<key>[eq|gte|lte|in]`, `sort=-customFields.<key>`), checked against the tenant's
+ * fields once known (resolveCustomQuery).
+ */
+export function listFiltersSchema(def: ResourceDefinition): Joi.ObjectSchema {
   const sortKeys = Object.keys(sortsOf(def)).flatMap((key) => [key, `-${key}`]);
   const filters = Object.fromEntries(Object.entries(filtersOf(def)).map(([name, spec]) => [name, spec.schema]));
   return Joi.object({
-    limit: Joi.number().integer().min(1).max(500).default(50),
-    cursor: Joi.string().max(1024),
-    sort: Joi.string().valid(...sortKeys).default('-createdAt'),
+    sort: Joi.alternatives(Joi.string().valid(...sortKeys), Joi.string().pattern(CUSTOM_SORT)).description(`Default ${DEFAULT_SORT} (or the view's); - for descending`),
     q: Joi.string().trim().min(1).max(200),
     includeDeleted: Joi.boolean().default(false),
     ...filters,
+  }).pattern(CUSTOM_FILTER, Joi.string().max(1000));
+}
+
+/** The list query parameters a resource accepts; anything else is a 400. */
+export function listQuerySchema(def: ResourceDefinition): Joi.ObjectSchema {
+  return listFiltersSchema(def).keys({
+    limit: Joi.number().integer().min(1).max(500).default(50),
+    cursor: Joi.string().max(1024),
+    view: Joi.string().uuid().description('A saved view of this resource: its filters and sort apply, the parameters given override them'),
   });
 }
 
@@ -39,6 +53,8 @@ export interface ListFilters {
   sort: string;
   q?: string;
   includeDeleted: boolean;
+  /** The custom fields' filters and sort, once resolved against the tenant's fields. */
+  custom?: CustomQuery;
   [filter: string]: unknown;
 }
 
@@ -47,9 +63,14 @@ export interface ListQuery extends ListFilters {
   cursor?: string;
 }
 
+/** The columns a list query sorts by: a declared sort's, or a custom field's. */
+export function sortColumnsOf(def: ResourceDefinition, query: Pick<ListFilters, 'sort' | 'custom'>): SortColumn[] {
+  return query.custom?.sort ?? sortsOf(def)[query.sort.startsWith('-') ? query.sort.slice(1) : query.sort]!;
+}
 
 /** A sort column as SQL, so that comparing, ordering and reading the cursor all use the same expression. */
 export function sortExpression(table: string, sort: SortColumn): string {
+  if (sort.expression) return sort.expression;
   const column = `"${table}"."${sort.column.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}"`;
   return sort.nullable ? `coalesce(${column}, '')` : column;
 }
@@ -62,15 +83,18 @@ export function filteredRecords(def: ResourceDefinition, query: ListFilters) {
   for (const [name, spec] of Object.entries(filtersOf(def))) {
     if (query[name] !== undefined) builder.where(`${table}.${spec.column}`, spec.op, query[name] as never);
   }
-  if (query.q) builder.whereRaw(`"${table}"."search" @@ websearch_to_tsquery('simple', ?)`, [query.q]);
+  for (const filter of query.custom?.filters ?? []) builder.whereRaw(customFilterSql(table, filter), [filter.fieldId, filter.value as never]);
+  if (query.q) {
+    builder.whereRaw(`("${table}"."search" @@ websearch_to_tsquery('simple', ?) or "${table}"."custom_search" @@ websearch_to_tsquery('simple', ?))`, [query.q, query.q]);
+  }
   return builder;
 }
 
-/** ORDER BY for a sort key (`name`, `-createdAt`), the id last so that the order is total. */
-export function orderBySql(def: ResourceDefinition, sort: string): string {
-  const descending = sort.startsWith('-');
+/** ORDER BY for the query's sort (`name`, `-createdAt`, `customFields.budget`), the id last so that the order is total. */
+export function orderBySql(def: ResourceDefinition, query: Pick<ListFilters, 'sort' | 'custom'>): string {
+  const descending = query.sort.startsWith('-');
   const table = def.model.tableName;
-  const expressions = sortsOf(def)[descending ? sort.slice(1) : sort]!.map((column) => sortExpression(table, column));
+  const expressions = sortColumnsOf(def, query).map((column) => sortExpression(table, column));
   return [...expressions, `"${table}"."id"`].map((expression) => `${expression} ${descending ? 'desc' : 'asc'}`).join(', ');
 }
 
@@ -80,7 +104,7 @@ export function cursorValueExpression(expression: string, sort: SortColumn): str
   return `${expression}::text`;
 }
 
-/** What a list shows of a table: its columns but the tenant (implied) and the search vector, in table order. */
+/** What a list shows of a table: its columns but the tenant (implied) and the search vectors, in table order. */
 interface ListColumns {
   /** snake_case, as selected. */
   columns: string[];
@@ -97,7 +121,7 @@ async function listColumns(table: string): Promise<ListColumns> {
   if (known) return known;
   const { rows } = await tenantScope().trx.raw<{ rows: Array<{ column_name: string }> }>(
     `select column_name from information_schema.columns
-     where table_schema = current_schema() and table_name = ? and column_name not in ('tenant_id', 'search')
+     where table_schema = current_schema() and table_name = ? and column_name not in ('tenant_id', 'search', 'custom_search')
      order by ordinal_position`,
     [table],
   );
@@ -117,18 +141,18 @@ async function listColumns(table: string): Promise<ListColumns> {
  */
 export async function listRecords(def: ResourceDefinition, query: ListQuery): Promise<{ data: unknown[]; pagination: Pagination }> {
   const table = def.model.tableName;
-  const sorts = sortsOf(def)[query.sort.startsWith('-') ? query.sort.slice(1) : query.sort]!;
+  const sorts = sortColumnsOf(def, query);
   const expressions = sorts.map((sort) => sortExpression(table, sort));
   const { columns, keys } = await listColumns(table);
 
   const builder = filteredRecords(def, query);
-  if (query.cursor) whereAfter(builder, def, query.sort, decodeListCursor(query.cursor, query.sort, sorts));
+  if (query.cursor) whereAfter(builder, def, query, decodeListCursor(query.cursor, query.sort, sorts));
   const rows = (await builder
     .select(
       ...columns.map((column) => `${table}.${column}`),
       ...expressions.map((expression, index) => def.model.raw(cursorValueExpression(expression, sorts[index]!))),
     )
-    .orderByRaw(orderBySql(def, query.sort))
+    .orderByRaw(orderBySql(def, query))
     .limit(query.limit + 1)
     .toKnexQuery()
     .options({ rowMode: 'array' })) as unknown as unknown[][];
@@ -146,10 +170,15 @@ export async function listRecords(def: ResourceDefinition, query: ListQuery): Pr
 }
 
 /** Rows after the given sort values and id (cursor text, as cursorValueExpression writes it) in the sort's order. */
-export function whereAfter<B extends { whereRaw(sql: string, bindings: string[]): B }>(builder: B, def: ResourceDefinition, sort: string, values: string[]): B {
+export function whereAfter<B extends { whereRaw(sql: string, bindings: string[]): B }>(
+  builder: B,
+  def: ResourceDefinition,
+  query: Pick<ListFilters, 'sort' | 'custom'>,
+  values: string[],
+): B {
   const table = def.model.tableName;
-  const descending = sort.startsWith('-');
-  const sorts = sortsOf(def)[descending ? sort.slice(1) : sort]!;
+  const descending = query.sort.startsWith('-');
+  const sorts = sortColumnsOf(def, query);
   const expressions = sorts.map((column) => sortExpression(table, column));
   const casts = sorts.map((column) => (column.type === 'timestamp' ? '?::timestamptz' : column.type === 'number' ? '?::numeric' : column.type === 'date' ? '?::date' : '?'));
   return builder.whereRaw(`(${[...expressions, `"${table}"."id"`].join(', ')}) ${descending ? '<' : '>'} (${[...casts, '?::uuid'].join(', ')})`, values);

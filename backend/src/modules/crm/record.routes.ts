@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { AppError } from '../../lib/errors';
 import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../lib/http/route';
+import { listQueryWithView } from '../views/views.service';
 import { exportRoute } from './export.routes';
 import { importRoute } from './import.routes';
 import { listQuerySchema, listRecords, ListQuery } from './record-list';
@@ -30,12 +31,13 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       method: 'get',
       path: `/${def.name}`,
       permission: `${def.name}:read`,
-      summary: `List ${def.name} (keyset cursor, filters, sort, full-text q)`,
+      summary: `List ${def.name} (keyset cursor, filters and sort, custom fields' too, full-text q, a saved view)`,
       tags,
       schema: { query: listQuerySchema(def) },
       handler: async (input) => {
-        const query = input.query as ListQuery;
-        if (query.includeDeleted && !canSeeDeleted(principalOf(input).permissions)) throw refuseDeleted();
+        const caller = principalOf(input, 'user', 'api_key');
+        const query = await listQueryWithView(def, caller, input.query as ListQuery & { view?: string });
+        if (query.includeDeleted && !canSeeDeleted(caller.permissions)) throw refuseDeleted();
         const result = await listRecords(def, query);
         return page(result.data, result.pagination);
       },

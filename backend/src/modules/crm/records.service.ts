@@ -1,5 +1,7 @@
 import { AppError, notFound } from '../../lib/errors';
 import { actorId, TenantPrincipal } from '../auth/principal';
+import { mergeCustomValues } from '../custom-fields/custom-field-values';
+import { fieldsOf } from '../custom-fields/custom-fields.service';
 import { recordEvent } from '../events/event-context';
 import { assertWithinQuota } from '../plans/plan-gates';
 import { assertMayChange, assertReferencesExist } from './record-access';
@@ -46,6 +48,7 @@ export function recordsService(def: ResourceDefinition) {
       let data: RecordData = { ...input };
       if (def.ownerField && data[def.ownerField] === undefined && principal.kind === 'user') data[def.ownerField] = principal.userId;
       data = def.prepare ? await def.prepare(data, { principal }) : data;
+      if (data.customFields !== undefined) data.customFields = mergeCustomValues(await fieldsOf(def.name), def.name, data.customFields as RecordData);
       await assertMayChange(def, principal, data);
       await assertReferencesExist(def, data, principal);
       const actor = actorId(principal);
@@ -70,6 +73,10 @@ export function recordsService(def: ResourceDefinition) {
       const existing = await load(id, { lock: true });
       await assertMayChange(def, principal, existing);
       const data = def.prepare ? await def.prepare({ ...patch }, { principal, existing }) : { ...patch };
+      // Only the keys sent change; a null removes one.
+      if (data.customFields !== undefined) {
+        data.customFields = mergeCustomValues(await fieldsOf(def.name), def.name, data.customFields as RecordData, existing.customFields as RecordData);
+      }
       if (def.ownerField && data[def.ownerField] !== undefined) await assertMayChange(def, principal, data);
       await assertReferencesExist(def, data, principal);
       // One UPDATE ... RETURNING *, where patchAndFetchById would UPDATE and then SELECT the row again.
@@ -81,7 +88,7 @@ export function recordsService(def: ResourceDefinition) {
       await def.afterWrite?.(row, { principal, existing });
       const diff = changedFields(existing, row, fields);
       if (Object.keys(diff.after).length) recordEvent({ type: 'record.updated', resource: def.singular, id, ...diff, subject: subjectOf(def, row, existing) });
-      for (const event of def.eventsOfUpdate?.(existing, row) ?? []) recordEvent(event);
+      for (const event of (await def.eventsOfUpdate?.(existing, row)) ?? []) recordEvent(event);
       return presentRecord(row, def.present);
     },
 

@@ -8,6 +8,8 @@ export interface SortColumn {
   column: string;
   type: 'timestamp' | 'text' | 'number' | 'date';
   nullable?: boolean;
+  /** SQL standing for the column (a custom field's value, never null), built from checked names only. */
+  expression?: string;
 }
 
 /** A query parameter that narrows a list: equality, or one side of a range. */
@@ -55,7 +57,7 @@ export interface ResourceDefinition {
   /** Side effects in the same transaction, after the row is written (history rows, counters). */
   afterWrite?(record: RecordData, context: WriteContext): Promise<void>;
   /** Events of the resource's own that an update through the API records after its `record.updated` (a deal's stage change). */
-  eventsOfUpdate?(existing: RecordData, updated: RecordData): DomainEvent[];
+  eventsOfUpdate?(existing: RecordData, updated: RecordData): Promise<DomainEvent[]> | DomainEvent[];
   /**
    * Bulk import's counterparts of prepare and afterWrite for new rows, for resources whose per-row hooks
    * cost a query per row (a ticket number, a related-record check, a stage-history row). The import

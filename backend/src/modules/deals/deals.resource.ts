@@ -1,31 +1,34 @@
 import Joi from 'joi';
 import { tenantScope } from '../../infra/tenant-scope';
+import { AppError } from '../../lib/errors';
 import { actorId } from '../auth/principal';
 import { dateOnly, id } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { RecordData, ResourceDefinition, WriteContext } from '../crm/resource-definition';
 import { DomainEvent } from '../events/domain-events';
+import { defaultPipelineId, stagesOf } from '../pipelines/pipeline-stages';
+import { customFieldsShape } from '../custom-fields/custom-field-values';
 
-export const DEAL_STAGES = ['qualification', 'needs_analysis', 'proposal', 'negotiation', 'closed_won', 'closed_lost'] as const;
-export type DealStage = (typeof DEAL_STAGES)[number];
+const notInPipeline = () =>
+  new AppError('VALIDATION_ERROR', 'The stage is not one of the pipeline', [{ field: 'stage', message: "is not a stage of the deal's pipeline" }]);
 
-/** The probability a deal gets when it enters a stage without one being given. */
-export const STAGE_PROBABILITY: Record<DealStage, number> = {
-  qualification: 10,
-  needs_analysis: 25,
-  proposal: 50,
-  negotiation: 75,
-  closed_won: 100,
-  closed_lost: 0,
-};
-const isClosed = (stage: unknown) => stage === 'closed_won' || stage === 'closed_lost';
-
-function prepare(data: RecordData, { existing }: WriteContext): RecordData {
-  const stage = (data.stage ?? existing?.stage ?? 'qualification') as DealStage;
-  const stageChanged = !existing || (data.stage !== undefined && data.stage !== existing.stage);
-  if (stageChanged) {
-    if (data.probability === undefined) data.probability = STAGE_PROBABILITY[stage];
-    data.closedAt = isClosed(stage) ? new Date() : null;
+/**
+ * A deal is in a pipeline (the default one unless it names another) and in one of its stages (the first
+ * one on create; on a move to another pipeline, the same key if that pipeline has it, else its first).
+ * Entering a stage gives the stage's probability unless one is sent, and closes the deal in a won or lost one.
+ */
+async function prepare(data: RecordData, { existing }: WriteContext): Promise<RecordData> {
+  const pipelineId = (data.pipelineId ?? existing?.pipelineId ?? (await defaultPipelineId())) as string;
+  const stages = await stagesOf(pipelineId);
+  const kept = existing && stages.some((stage) => stage.key === existing.stage) ? (existing.stage as string) : stages[0]!.key;
+  const key = (data.stage ?? kept) as string;
+  const stage = stages.find((candidate) => candidate.key === key);
+  if (!stage) throw notInPipeline();
+  data.pipelineId = pipelineId;
+  data.stage = key;
+  if (!existing || key !== existing.stage) {
+    if (data.probability === undefined) data.probability = stage.probability;
+    data.closedAt = stage.kind === 'open' ? null : new Date();
   }
   return data;
 }
@@ -43,9 +46,12 @@ async function recordStageChange(deal: RecordData, { existing, principal }: Writ
   });
 }
 
-/** A deal moved between stages: the event carries both, for webhooks (`deal.stage_changed`) and Slack. */
-const stageChange = (existing: RecordData, updated: RecordData): DomainEvent[] =>
-  existing.stage === updated.stage ? [] : [{ type: 'deal.stage_changed', id: updated.id as string, from: (existing.stage as string | null) ?? null, to: updated.stage as string }];
+/** A deal moved between stages: the event carries both and the new one's kind, for webhooks (`deal.stage_changed`) and Slack. */
+async function stageChange(existing: RecordData, updated: RecordData): Promise<DomainEvent[]> {
+  if (existing.stage === updated.stage) return [];
+  const stage = (await stagesOf(updated.pipelineId as string)).find((candidate) => candidate.key === updated.stage);
+  return [{ type: 'deal.stage_changed', id: updated.id as string, from: (existing.stage as string | null) ?? null, to: updated.stage as string, kind: stage?.kind ?? 'open' }];
+}
 
 /** New deals of an import enter their first stage together: one multi-row insert. */
 async function recordFirstStages(deals: RecordData[], { principal }: WriteContext): Promise<void> {
@@ -62,17 +68,20 @@ export const dealsResource: ResourceDefinition = {
     name: Joi.string().trim().min(1).max(200),
     amount: Joi.number().min(0).max(999_999_999_999.99).precision(2),
     currency: Joi.string().uppercase().pattern(/^[A-Z]{3}$/),
-    stage: Joi.string().valid(...DEAL_STAGES),
+    pipelineId: Joi.string().uuid(),
+    stage: Joi.string().pattern(/^[a-z][a-z0-9_]{0,39}$/).messages({ 'string.pattern.base': '{{#label}} must be a stage key' }),
     probability: Joi.number().integer().min(0).max(100),
     expectedCloseDate: dateOnly,
     accountId: id,
     contactId: id,
     ownerId: id,
+    customFields: customFieldsShape,
   },
   required: ['name'],
   references: { accountId: 'accounts', contactId: 'contacts', ownerId: 'users' },
   filters: {
-    stage: { column: 'stage', op: '=', schema: Joi.string().valid(...DEAL_STAGES) },
+    stage: { column: 'stage', op: '=', schema: Joi.string().pattern(/^[a-z][a-z0-9_]{0,39}$/) },
+    pipelineId: { column: 'pipelineId', op: '=', schema: Joi.string().uuid() },
     ownerId: { column: 'ownerId', op: '=', schema: Joi.string().uuid() },
     accountId: { column: 'accountId', op: '=', schema: Joi.string().uuid() },
     amountMin: { column: 'amount', op: '>=', schema: Joi.number().min(0) },

@@ -1,20 +1,29 @@
 import { dirname } from 'node:path';
 import express from 'express';
 import { defineRoute, raw, RouteDefinition } from '../../lib/http/route';
+import { AppDeps } from '../../app-deps';
 import { buildOpenApiDocument } from './openapi';
+import { callerCustomFields, withCustomFields } from './tenant-document';
 
 export const OPENAPI_PATH = '/openapi.json';
 
-/** GET /api/v1/openapi.json: the document of `routes` and of itself, built once when the app is built. */
-export function docsRoutes(routes: RouteDefinition[]): RouteDefinition[] {
+/**
+ * GET /api/v1/openapi.json: the document of `routes` and of itself, built once when the app is built. With
+ * a tenant's credentials, the same document with that organization's custom fields in its record bodies.
+ */
+export function docsRoutes(routes: RouteDefinition[], deps: AppDeps): RouteDefinition[] {
   const openApiRoute = defineRoute({
     method: 'get',
     path: OPENAPI_PATH,
     permission: 'public',
-    summary: 'This OpenAPI 3 document, generated from the route declarations',
+    summary: "This OpenAPI 3 document, generated from the route declarations (with a tenant's token, its custom fields too)",
     tags: ['Docs'],
-    response: { status: 200, description: 'The OpenAPI document', raw: true },
-    handler: async () => raw(200, document),
+    response: { status: 200, description: 'The OpenAPI document', raw: true, errors: [401] },
+    handler: async (input) => {
+      if (input.headers.authorization === undefined && input.headers['x-api-key'] === undefined) return raw(200, document);
+      const fields = await callerCustomFields(deps, input);
+      return raw(200, fields.length ? withCustomFields(document, fields) : document);
+    },
   });
   const document = buildOpenApiDocument([...routes, openApiRoute]);
   return [openApiRoute];

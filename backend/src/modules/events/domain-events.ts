@@ -34,8 +34,8 @@ export interface DomainEventMap {
   /** Soft-deleted, or erased for good when `permanently`. */
   'record.deleted': RecordFact & { before: RecordData; permanently: boolean };
   'lead.converted': { id: string; subject: string | null; fromStatus: unknown; accountId: string; contactId: string; dealId: string | null };
-  /** A deal moved from one stage to another (recorded besides its `record.updated`). */
-  'deal.stage_changed': { id: string; from: string | null; to: string };
+  /** A deal moved from one stage to another (recorded besides its `record.updated`); `kind` is the new stage's. */
+  'deal.stage_changed': { id: string; from: string | null; to: string; kind: 'open' | 'won' | 'lost' };
   'records.imported': {
     resource: CrmResource;
     importId: string;
@@ -69,6 +69,17 @@ export interface DomainEventMap {
   /** Secrets in `config` are already masked. */
   'integration.updated': { id: string; before: Fields; after: Fields };
   'integration.deleted': { id: string; integrationType: string; name: string };
+
+  'custom_field.created': { id: string; field: Fields };
+  'custom_field.updated': { id: string; before: Fields; after: Fields };
+  /** With how many records held a value of it (all removed). */
+  'custom_field.deleted': { id: string; field: Fields; recordsChanged: number };
+  'pipeline.created': { id: string; pipeline: Fields };
+  'pipeline.updated': { id: string; before: Fields; after: Fields; dealsMoved: number };
+  'pipeline.deleted': { id: string; pipeline: Fields };
+  'view.created': { id: string; view: Fields };
+  'view.updated': { id: string; before: Fields; after: Fields };
+  'view.deleted': { id: string; view: Fields };
 
   'organization.settings_updated': { tenantId: string; before: Fields; after: Fields };
   'organization.deletion_requested': { tenantId: string; purgeAt: string | null };

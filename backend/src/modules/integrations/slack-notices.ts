@@ -6,12 +6,12 @@ import { SlackEvent } from './slack-message';
 
 type Notice = RecordRef & { notice: SlackEvent };
 
-/** A deal entering closed_won or closed_lost, a ticket created urgent or raised to urgent; nothing else. */
+/** A deal entering a won or lost stage of its pipeline, a ticket created urgent or raised to urgent; nothing else. */
 function noticesOf(event: EventOf<'deal.stage_changed' | 'record.created' | 'record.updated'>): Notice[] {
   switch (event.type) {
     case 'deal.stage_changed':
-      if (event.to === 'closed_won') return [{ notice: 'deal.won', resource: 'deal', id: event.id }];
-      if (event.to === 'closed_lost') return [{ notice: 'deal.lost', resource: 'deal', id: event.id }];
+      if (event.kind === 'won') return [{ notice: 'deal.won', resource: 'deal', id: event.id }];
+      if (event.kind === 'lost') return [{ notice: 'deal.lost', resource: 'deal', id: event.id }];
       return [];
     case 'record.created':
       return event.resource === 'ticket' && event.record.priority === 'urgent' ? [{ notice: 'ticket.urgent', resource: 'ticket', id: event.id }] : [];

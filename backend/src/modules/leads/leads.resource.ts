@@ -2,6 +2,7 @@ import Joi from 'joi';
 import { email, id, name, phone, text } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { ResourceDefinition } from '../crm/resource-definition';
+import { customFieldsShape } from '../custom-fields/custom-field-values';
 
 export const LEAD_STATUSES = ['new', 'contacted', 'qualified', 'unqualified', 'converted', 'lost'] as const;
 const ATTRIBUTES_MAX_BYTES = 16_384;
@@ -30,6 +31,7 @@ export const leadsResource: ResourceDefinition = {
     ownerId: id,
     notes: text(10_000),
     attributes,
+    customFields: customFieldsShape,
   },
   required: [],
   references: { ownerId: 'users' },

@@ -15,6 +15,8 @@ export const TENANT_PERMISSIONS: readonly string[] = [
   'api_keys:manage',
   'organization:manage',
   'privacy:manage',
+  'custom_fields:manage',
+  'pipelines:manage',
 ];
 
 /** Platform (cross-tenant) permissions: `support` admins read, `super_admin` also writes. */

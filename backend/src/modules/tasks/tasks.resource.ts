@@ -3,6 +3,7 @@ import { id, isoDate, PRIORITIES, relatedType, text } from '../crm/field-schemas
 import { recordModel } from '../crm/record-model';
 import { RecordData, ResourceDefinition, WriteContext } from '../crm/resource-definition';
 import { assertRelatedExists } from '../crm/related-record';
+import { customFieldsShape } from '../custom-fields/custom-field-values';
 
 const STATUSES = ['open', 'in_progress', 'done', 'cancelled'] as const;
 
@@ -29,6 +30,7 @@ export const tasksResource: ResourceDefinition = {
     assigneeId: id,
     relatedType,
     relatedId: id,
+    customFields: customFieldsShape,
   },
   required: ['title'],
   references: { assigneeId: 'users' },

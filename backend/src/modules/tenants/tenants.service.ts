@@ -1,4 +1,5 @@
 import { tenantScope } from '../../infra/tenant-scope';
+import { createDefaultPipeline } from '../pipelines/pipelines.service';
 import { Role } from '../roles/role.model';
 import { Tenant } from './tenant.model';
 
@@ -9,8 +10,8 @@ export interface NewTenant {
 }
 
 /**
- * Creates the tenant of the current scope with its system roles, copied from the role matrix the
- * migrations keep as data. Runs inside withTenant(knex, newTenantId, ...), with the rest of the sign-up.
+ * Creates the tenant of the current scope with its system roles (copied from the role matrix the
+ * migrations keep as data) and its default deal pipeline. Runs inside withTenant(knex, newTenantId, ...), with the rest of the sign-up.
  */
 export async function provisionTenant(input: NewTenant): Promise<Tenant> {
   const tenant = await Tenant.query().insert({ name: input.name, subdomain: input.subdomain, plan: input.plan ?? 'free' });
@@ -18,5 +19,6 @@ export async function provisionTenant(input: NewTenant): Promise<Tenant> {
     .trx('roleTemplates')
     .select<Array<{ key: string; name: string; permissions: string[] }>>('key', 'name', 'permissions');
   await Role.query().insert(templates.map((template) => ({ ...template, isSystem: true })));
+  await createDefaultPipeline(tenant.id);
   return tenant;
 }

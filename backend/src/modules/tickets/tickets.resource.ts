@@ -3,6 +3,7 @@ import { tenantScope } from '../../infra/tenant-scope';
 import { id, PRIORITIES, text } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { RecordData, ResourceDefinition, WriteContext } from '../crm/resource-definition';
+import { customFieldsShape } from '../custom-fields/custom-field-values';
 
 const STATUSES = ['open', 'in_progress', 'waiting_for_customer', 'resolved', 'closed'] as const;
 const isDone = (status: unknown) => status === 'resolved' || status === 'closed';
@@ -52,6 +53,7 @@ export const ticketsResource: ResourceDefinition = {
     assigneeId: id,
     contactId: id,
     accountId: id,
+    customFields: customFieldsShape,
   },
   required: ['subject'],
   references: { assigneeId: 'users', contactId: 'contacts', accountId: 'accounts' },
