@@ -12,6 +12,7 @@ import { apiKeysRoutes } from './modules/api-keys/api-keys.routes';
 import { useAuditEncryptionKey } from './modules/audit/audit-crypto';
 import { auditRoutes } from './modules/audit/audit.routes';
 import { authRoutes } from './modules/auth/auth.routes';
+import { billingRoutes } from './modules/billing/billing.routes';
 import { passwordResetRoutes } from './modules/auth/password-reset.routes';
 import { startPrincipalRevocation } from './modules/auth/principal-revocation';
 import { organizationRoutes } from './modules/compliance/organization.routes';
@@ -45,6 +46,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...adminTenantsRoutes(deps, consoleRuntime(deps)),
     ...adminConsoleRoutes(deps, consoleRuntime(deps)),
     ...organizationSettingsRoutes(),
+    ...billingRoutes(deps),
     ...usersRoutes(deps),
     ...rolesRoutes(),
     ...apiKeysRoutes(),

@@ -21,7 +21,7 @@ describe('principal cache', () => {
       roleKey: 'tenant_admin',
       teamId: null,
       permissions: new Set(['leads:read']),
-      plan: { code: 'pro', features: new Set(), quotas: {}, requestsPerHour: 1000 },
+      plan: { code: 'pro', features: new Set(), quotas: {}, requestsPerHour: 1000, billingStatus: 'active' },
     };
     return { credential, principal };
   };

@@ -117,4 +117,19 @@ export interface AppConfig {
     smtpUrl?: string;
     from: string;
   };
+  billing: {
+    /** Days a self-registered paid plan is a trial before it needs a subscription. */
+    trialDays: number;
+    /** Where Checkout and the customer portal send the customer back (the app's billing page). */
+    returnUrl: string;
+    /** Set when STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are; without it the Stripe routes answer 404 BILLING_DISABLED. */
+    stripe?: {
+      secretKey: string;
+      webhookSecret: string;
+      /** Another API endpoint than Stripe's own (a local double of its API, in tests and CI). */
+      apiUrl?: string;
+      /** Each outbound call's deadline. */
+      timeoutMs: number;
+    };
+  };
 }

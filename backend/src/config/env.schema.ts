@@ -100,7 +100,18 @@ export const envSchema = Joi.object({
     .messages({ 'any.invalid': '"SMTP_URL" is required when EMAIL_TRANSPORT is smtp' }),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
   EMAIL_FROM: Joi.string().max(200).default('CRM <no-reply@localhost>'),
+  TRIAL_DAYS: Joi.number().integer().min(1).max(365).default(14),
+  // Billing talks to Stripe only when both keys are set; one without the other is a mistake.
+  STRIPE_SECRET_KEY: Joi.string().pattern(/^(sk|rk)_(test|live)_\S+$/).messages({ 'string.pattern.base': '{{#label}} must be a Stripe secret or restricted key (sk_... or rk_...)' }),
+  STRIPE_WEBHOOK_SECRET: Joi.string()
+    .pattern(/^whsec_\S+$/)
+    .when('STRIPE_SECRET_KEY', { is: Joi.exist(), then: Joi.required() })
+    .messages({ 'string.pattern.base': '{{#label}} must be a webhook signing secret (whsec_...)', 'any.required': '"STRIPE_WEBHOOK_SECRET" is required with STRIPE_SECRET_KEY' }),
+  STRIPE_API_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
+  STRIPE_TIMEOUT_MS: Joi.number().integer().min(100).max(60_000).default(10_000),
+  BILLING_RETURN_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('http://localhost:3000/billing'),
 })
+  .with('STRIPE_WEBHOOK_SECRET', 'STRIPE_SECRET_KEY')
   // One Redis or one cluster: both set would leave it unclear which holds the counters.
   .oxor('REDIS_URL', 'REDIS_CLUSTER_NODES')
   .messages({ 'object.oxor': '"REDIS_URL" and "REDIS_CLUSTER_NODES" are exclusive: set one' });

@@ -88,6 +88,18 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     credentialKeys: credentialKeys(value.CREDENTIALS_KEYS, encryptionKey),
     webhooks: { allowPrivateNetworks: value.WEBHOOK_ALLOW_PRIVATE_NETWORKS },
     email: { transport: value.EMAIL_TRANSPORT, smtpUrl: value.SMTP_URL, from: value.EMAIL_FROM },
+    billing: {
+      trialDays: value.TRIAL_DAYS,
+      returnUrl: value.BILLING_RETURN_URL,
+      stripe: value.STRIPE_SECRET_KEY
+        ? {
+            secretKey: value.STRIPE_SECRET_KEY,
+            webhookSecret: value.STRIPE_WEBHOOK_SECRET,
+            apiUrl: value.STRIPE_API_URL,
+            timeoutMs: value.STRIPE_TIMEOUT_MS,
+          }
+        : undefined,
+    },
   };
 }
 

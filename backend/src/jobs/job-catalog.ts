@@ -1,5 +1,6 @@
 import { auditRetentionJob } from '../modules/audit/audit-retention.job';
 import { auditSealJob } from '../modules/audit/audit-seal.job';
+import { trialSweepJob } from '../modules/billing/trial-sweep.job';
 import { sessionCleanupJob } from '../modules/auth/session-cleanup.job';
 import { dataExportExpiryJob } from '../modules/compliance/data-export-expiry.job';
 import { organizationExportJob } from '../modules/compliance/organization-export.job';
@@ -26,4 +27,5 @@ export const JOBS: readonly JobDefinition<never>[] = [
   webhookSweepJob,
   notificationSendJob,
   organizationNoticeJob,
+  trialSweepJob,
 ] as readonly JobDefinition<never>[];

@@ -8,7 +8,11 @@ export const ERROR_STATUS = {
   TENANT_MISMATCH: 403,
   TENANT_SUSPENDED: 403,
   PLAN_FEATURE_UNAVAILABLE: 402,
+  /** Billing lapsed (trial expired, subscription canceled): what exceeds the free plan is read-only. */
+  PAYMENT_REQUIRED: 402,
   NOT_FOUND: 404,
+  /** Stripe is not configured on this deployment: its billing routes do not exist. */
+  BILLING_DISABLED: 404,
   CONFLICT: 409,
   IDEMPOTENCY_IN_PROGRESS: 409,
   /** The organization is scheduled for deletion: reads, exports, sign-out and the cancel still work. */

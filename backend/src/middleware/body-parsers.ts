@@ -32,3 +32,18 @@ export function jsonBody(limit: string): RequestHandler {
 export function deferredBody(): RequestHandler {
   return (req, _res, next) => next(unsupported(req));
 }
+
+/**
+ * Stage 4 of a route that verifies a signature over its body (a Stripe webhook): the bytes as sent, up to
+ * the limit, kept for the handler (`input.rawBody`); nothing is parsed, so nothing can be re-serialised.
+ */
+export function rawBody(limit: string): RequestHandler {
+  const raw = express.raw({ limit, type: () => true });
+  return (req, res, next) =>
+    raw(req, res, AsyncResource.bind((error?: unknown) => {
+      if (error) return next(error);
+      res.locals.rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      req.body = undefined;
+      next();
+    }));
+}

@@ -33,6 +33,11 @@ const OPERATIONAL = new Set(['/live', '/ready', '/health', '/metrics']);
 const clientIp = (req: Request) => ipKeyGenerator(req.ip ?? '');
 const hasCredentials = (req: Request) => req.get('authorization') !== undefined || req.get('x-api-key') !== undefined;
 
+/** Past this share of a caller's hourly budget, GET /rate-limit warns and the tenant's admins are told once per window. */
+export const WARNING_SHARE = 0.8;
+
+export const pastWarning = (used: number, limit: number): boolean => used > limit * WARNING_SHARE;
+
 export const principalKey = (principal: TenantPrincipal): string =>
   principal.kind === 'user' ? `user:${principal.userId}` : `api_key:${principal.apiKeyId}`;
 

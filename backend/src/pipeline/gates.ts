@@ -1,19 +1,21 @@
 import { AppError } from '../lib/errors';
 import { RouteDefinition } from '../lib/http/route';
 import { TenantPrincipal } from '../modules/auth/principal';
-import { requireFeature } from '../modules/plans/plan-gates';
+import { assertLapsedWriteAllowed, requireFeature } from '../modules/plans/plan-gates';
 import { isWrite } from './request-frame';
 
 /**
  * Stage 9: what the organization's state allows. While it awaits deletion, reads go on and writes stop
  * (409 TENANT_PENDING_DELETION) unless the route is declared open then; a route's plan feature must be
- * in the plan (402 PLAN_FEATURE_UNAVAILABLE).
+ * in the plan (402 PLAN_FEATURE_UNAVAILABLE); once billing has lapsed, what exceeds the free plan is
+ * read-only (402 PAYMENT_REQUIRED).
  */
-export function passGates(route: RouteDefinition, principal: TenantPrincipal): void {
+export async function passGates(route: RouteDefinition, principal: TenantPrincipal): Promise<void> {
   if (principal.deletionScheduledFor && isWrite(route) && !route.allowedWhilePendingDeletion) {
     throw new AppError('TENANT_PENDING_DELETION', 'This organization is scheduled for deletion: only reads, exports and cancelling the deletion are possible', [
       { field: 'organization', message: `scheduled for deletion on ${principal.deletionScheduledFor.toISOString()}` },
     ]);
   }
   if (route.feature) requireFeature(principal, route.feature);
+  if (isWrite(route)) await assertLapsedWriteAllowed(principal, route.permission, route.method);
 }

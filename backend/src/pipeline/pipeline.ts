@@ -4,7 +4,7 @@ import { withTenant } from '../infra/tenant-scope';
 import { RouteDefinition, RouteResult } from '../lib/http/route';
 import { buildRouter } from '../lib/http/build-router';
 import { authenticate } from '../middleware/authenticate';
-import { deferredBody, jsonBody } from '../middleware/body-parsers';
+import { deferredBody, jsonBody, rawBody } from '../middleware/body-parsers';
 import { bulkBody } from '../middleware/bulk-body';
 import { corsPolicy } from '../middleware/cors-policy';
 import { errorHandler } from '../middleware/error-handler';
@@ -42,12 +42,12 @@ import { inUnitOfWork } from './unit-of-work';
  *  1 request id        adopt a sane X-Request-Id or make one; the log context
  *  2 log + metrics     one JSON line and a histogram sample when the answer is done
  *  3 headers + CORS    helmet; CORS headers for allowed origins only
- *  4 body              JSON up to BODY_LIMIT (a bulk route's body waits for stage 7)
+ *  4 body              JSON up to BODY_LIMIT (a bulk route's body waits for stage 7; a signed webhook's stays bytes)
  *  5 rate limit        per client IP; sign-in routes fail closed, login also per account
  *  6 tenant            the tenant the request names (X-Tenant-ID or subdomain)
  *  7 authentication    bearer JWT or API key (not on public routes); then a bulk body is read
  *  8 authorization     the caller confirmed in the database, the route's permission held
- *  9 gates             organization pending deletion; the route's plan feature
+ *  9 gates             organization pending deletion; the route's plan feature; lapsed billing's quotas
  * 10 plan budget       the caller's hourly requests by plan
  * 11 sanitize          operator and prototype keys, markup, nesting
  * 12 validate          params, query and body against the route's schemas
@@ -66,12 +66,13 @@ import { inUnitOfWork } from './unit-of-work';
 export function buildPipeline(deps: AppDeps, limiters: RateLimiters, routes: RouteDefinition[]): express.Express {
   const runtime = consoleRuntime(deps);
   const json = jsonBody(deps.config.http.bodyLimit);
+  const raw = rawBody(deps.config.http.bodyLimit);
   const tenant = tenantResolver(deps.knex, deps.config.auth.tenantBaseDomain);
   const authentication = authenticate(deps.knex, deps.config.jwt, limiters.failedAuthentication);
   const transfers = createTransfers(deps);
 
   const stagesOf = (route: RouteDefinition): RequestHandler[] => [
-    route.bulkBody ? deferredBody() : json, // 4 body
+    route.rawBody ? raw : route.bulkBody ? deferredBody() : json, // 4 body
     ...rateLimitOf(route, limiters), // 5 rate limit
     tenant, // 6 tenant
     ...(route.permission === 'public' ? [] : [authentication]), // 7 authentication
@@ -172,7 +173,7 @@ const tenantStages: Stages = async (deps, limiters, frame, transfers) => {
 /** Stages 8-12 of a tenant route, in its transaction: the caller is let through (8-10), then its input is read (11-12). */
 async function admitAndRead(limiters: RateLimiters, frame: RequestFrame, credential: TenantCredential): Promise<void> {
   const principal = await authorizeTenantCaller(frame, credential); // 8 authorization
-  passGates(frame.route, principal); // 9 gates
+  await passGates(frame.route, principal); // 9 gates
   await chargePlanBudget(limiters.principal, frame, principal); // 10 plan budget
   frame.principal = principal;
   sanitizeInput(frame); // 11 sanitize

@@ -16,5 +16,6 @@ export function readInput({ route, req, res }: RequestFrame): RouteInput {
     ip: req.ip ?? '',
     userAgent: req.get('user-agent'),
     requestedTenantId: res.locals.requestedTenantId as string | undefined,
+    ...(route.rawBody ? { rawBody: res.locals.rawBody as Buffer } : {}),
   };
 }

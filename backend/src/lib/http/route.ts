@@ -29,6 +29,8 @@ export interface RouteInput<P = Record<string, string>, Q = Record<string, unkno
   requestedTenantId?: string;
   /** The authenticated caller; set on every route that is not public. */
   principal?: Principal;
+  /** The body's exact bytes, on a route that declares `rawBody` (a signed webhook). */
+  rawBody?: Buffer;
 }
 
 /** The caller of a non-public route; its absence there is a programming error. */
@@ -89,6 +91,8 @@ export interface RouteDefinition {
    * deletion); every other write then answers 409 TENANT_PENDING_DELETION.
    */
   allowedWhilePendingDeletion?: boolean;
+  /** The body is kept as bytes (up to BODY_LIMIT), never parsed: a webhook whose signature covers the exact bytes. */
+  rawBody?: boolean;
   /** Takes a bulk body (JSON or CSV past BODY_LIMIT), read once the caller is authenticated. */
   bulkBody?: BulkBody;
   /** Sign-in routes: their IP limit fails closed when Redis is away; `login` adds the IP + account limit. */

@@ -68,7 +68,19 @@ export const tenantDetailSchema = Joi.object({
     features: Joi.array().items(Joi.string()).required(),
     quotas: Joi.object().pattern(Joi.string(), Joi.number().integer().allow(null)).required(),
     requestsPerHour: Joi.number().integer().required(),
+    monthlyPriceCents: Joi.number().integer().required(),
+    currency: Joi.string().required(),
   }).required(),
+  billing: Joi.object({
+    status: Joi.string().valid('trialing', 'active', 'past_due', 'trial_expired', 'canceled').required(),
+    trialEndsAt: Joi.date().allow(null).required(),
+    currentPeriodEnd: Joi.date().allow(null).required(),
+    cancelAtPeriodEnd: Joi.boolean().required(),
+    stripeCustomerId: Joi.string().allow(null).required(),
+    stripeSubscriptionId: Joi.string().allow(null).required(),
+  })
+    .required()
+    .description('Where the tenant stands with billing; a plan set here by staff is `active` with no trial'),
   usage: Joi.object({
     users: Joi.number().integer().required(),
     records: Joi.object(Object.fromEntries(CRM_RESOURCES.map((resource) => [resource, Joi.number().integer().required()]))).required(),

@@ -19,6 +19,27 @@ interface TenantRow {
 }
 
 const TENANT_COLUMNS = ['t.id', 't.name', 't.subdomain', 't.plan', 't.status', 't.suspendedAt', 't.suspendedReason', 't.createdAt'];
+
+interface PlanColumns {
+  planName: string;
+  features: string[];
+  quotas: Record<string, number | null>;
+  requestsPerHour: number;
+  monthlyPriceCents: number;
+  currency: string;
+}
+
+interface BillingColumns {
+  billingStatus: string;
+  trialEndsAt: Date | null;
+  currentPeriodEnd: Date | null;
+  cancelAtPeriodEnd: boolean;
+  stripeCustomerId: string | null;
+  stripeSubscriptionId: string | null;
+}
+
+const BILLING_COLUMNS = ['t.billingStatus', 't.trialEndsAt', 't.currentPeriodEnd', 't.cancelAtPeriodEnd', 't.stripeCustomerId', 't.stripeSubscriptionId'];
+
 const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, '\\$&')}%`;
 
 /**
@@ -58,10 +79,16 @@ export function createTenantsAdminService(knex: Knex) {
       const tenant = await knex('tenants as t')
         .join('plans as p', 'p.code', 't.plan')
         .where('t.id', id)
-        .first<
-          | (TenantRow & { planName: string; features: string[]; quotas: Record<string, number | null>; requestsPerHour: number })
-          | undefined
-        >(...TENANT_COLUMNS, 'p.name as planName', 'p.features', 'p.quotas', 'p.requestsPerHour');
+        .first<(TenantRow & PlanColumns & BillingColumns) | undefined>(
+          ...TENANT_COLUMNS,
+          'p.name as planName',
+          'p.features',
+          'p.quotas',
+          'p.requestsPerHour',
+          'p.monthlyPriceCents',
+          'p.currency',
+          ...BILLING_COLUMNS,
+        );
       if (!tenant) throw notFound('Tenant');
       const live = (table: string) => knex(table).where('tenantId', id).whereNull('deletedAt');
       const counts = (await knex
@@ -72,11 +99,13 @@ export function createTenantsAdminService(knex: Knex) {
           lastLoginAt: knex('users').where('tenantId', id).max('lastLoginAt'),
         })
         .first()) as Record<string, number> & { lastAuditAt: Date | null; lastLoginAt: Date | null };
-      const { planName, features, quotas, requestsPerHour, ...summary } = tenant;
+      const { planName, features, quotas, requestsPerHour, monthlyPriceCents, currency, ...rest } = tenant;
+      const { billingStatus, trialEndsAt, currentPeriodEnd, cancelAtPeriodEnd, stripeCustomerId, stripeSubscriptionId, ...summary } = rest;
       const activity = [counts.lastAuditAt, counts.lastLoginAt].filter((at): at is Date => at !== null);
       return {
         ...summary,
-        planLimits: { name: planName, features, quotas, requestsPerHour },
+        planLimits: { name: planName, features, quotas, requestsPerHour, monthlyPriceCents, currency },
+        billing: { status: billingStatus, trialEndsAt, currentPeriodEnd, cancelAtPeriodEnd, stripeCustomerId, stripeSubscriptionId },
         usage: {
           users: counts.users,
           records: Object.fromEntries(CRM_RESOURCES.map((resource) => [resource, counts[resource]])),
@@ -110,7 +139,8 @@ export function createTenantsAdminService(knex: Knex) {
           if (!(await trx('plans').where('code', input.plan).first('code'))) {
             throw new AppError('VALIDATION_ERROR', 'The request is invalid', [{ field: 'plan', message: '"plan" is not a known plan' }]);
           }
-          patch.plan = input.plan;
+          // A plan staff assign is granted as is: no trial, nothing to pay through Stripe.
+          Object.assign(patch, { plan: input.plan, billingStatus: 'active', trialEndsAt: null });
           entries.push({ action: 'tenant.plan_change', details: { from: current.plan, to: input.plan } });
         }
         if (entries.length === 0) return current;

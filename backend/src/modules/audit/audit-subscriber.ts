@@ -117,6 +117,20 @@ const ENTRY_OF: { [K in DomainEventType]: (event: EventOf<K>) => AuditEntry | nu
   'organization.deletion_cancelled': (e) => ({ action: 'organization.deletion_cancel', resourceType: 'tenant', resourceId: e.tenantId, before: { purgeAt: e.purgeAt } }),
   'organization.export_requested': (e) => ({ action: 'organization.export_request', resourceType: 'data_export', resourceId: e.exportId, after: { format: e.format } }),
   'organization.export_downloaded': (e) => ({ action: 'organization.export_download', resourceType: 'data_export', resourceId: e.exportId, after: { format: e.format } }),
+  'billing.status_changed': (e) => ({ action: 'billing.status_change', resourceType: 'tenant', resourceId: e.tenantId, before: { ...e.before }, after: { ...e.after, cause: e.cause } }),
+  'billing.trial_ending': (e) => ({ action: 'billing.trial_reminder', resourceType: 'tenant', resourceId: e.tenantId, after: { endsAt: e.endsAt } }),
+  'billing.payment_failed': (e) => ({
+    action: 'billing.payment_fail',
+    resourceType: 'tenant',
+    resourceId: e.tenantId,
+    after: { invoiceId: e.invoiceId, amountDue: e.amountDue, currency: e.currency },
+  }),
+  'billing.invoice_paid': (e) => ({
+    action: 'billing.invoice_pay',
+    resourceType: 'tenant',
+    resourceId: e.tenantId,
+    after: { invoiceId: e.invoiceId, amountPaid: e.amountPaid, currency: e.currency },
+  }),
   'privacy.accessed': (e) => ({ action: 'privacy.access', resourceType: 'data_subject', after: { subjectRef: e.subjectRef, auditEntries: e.auditEntries } }),
   'privacy.erased': (e) => ({ action: 'privacy.erase', resourceType: 'data_subject', after: { ...e.result } }),
 };

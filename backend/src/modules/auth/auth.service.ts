@@ -13,6 +13,7 @@ import { Tenant } from '../tenants/tenant.model';
 import { presentRoleRef } from '../roles/role.presenter';
 import { presentTenant } from '../tenants/tenant.presenter';
 import { provisionTenant } from '../tenants/tenants.service';
+import { trialEndFor } from '../billing/plan-prices';
 import { User } from '../users/user.model';
 import { acceptInvitation, invitationTenant } from '../users/invitations.service';
 import { presentUser } from '../users/user.presenter';
@@ -100,7 +101,8 @@ export function createAuthService({ knex, config }: AuthDeps) {
               { field: 'email', message: 'is already registered' },
             ]);
           }
-          await provisionTenant({ name: input.company, subdomain, plan: input.plan });
+          const plan = input.plan ?? 'free';
+          await provisionTenant({ name: input.company, subdomain, plan, trialEndsAt: await trialEndFor(plan, config.billing.trialDays) });
           const created = await createUser(
             { email: input.email, password: input.password, firstName: input.firstName, lastName: input.lastName, roleKey: 'tenant_admin' },
             config.auth.bcryptCost,

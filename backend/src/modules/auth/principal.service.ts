@@ -11,16 +11,18 @@ interface PlanColumns {
   planFeatures: string[];
   planQuotas: Record<string, number | null>;
   requestsPerHour: number;
+  billingStatus: string;
   deletionScheduledFor: Date | null;
 }
 
-const PLAN_COLUMNS = ['t.plan', 'p.features as planFeatures', 'p.quotas as planQuotas', 'p.requestsPerHour', 't.deletionScheduledFor'];
+const PLAN_COLUMNS = ['t.plan', 'p.features as planFeatures', 'p.quotas as planQuotas', 'p.requestsPerHour', 't.billingStatus', 't.deletionScheduledFor'];
 
 const planOf = (row: PlanColumns): PlanLimits => ({
   code: row.plan,
   features: new Set(row.planFeatures),
   quotas: row.planQuotas,
   requestsPerHour: row.requestsPerHour,
+  billingStatus: row.billingStatus,
 });
 
 const pendingDeletion = (row: PlanColumns): { deletionScheduledFor?: Date } =>

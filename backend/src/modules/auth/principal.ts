@@ -5,6 +5,8 @@ export interface PlanLimits {
   /** null: unlimited. */
   quotas: Readonly<Record<string, number | null>>;
   requestsPerHour: number;
+  /** The subscription's state (trialing, active, past_due, trial_expired, canceled): lapsed billing makes quotas 402 PAYMENT_REQUIRED. */
+  billingStatus: string;
 }
 
 /** Who is calling, as established from the token or key and checked against the database. */

@@ -1,6 +1,7 @@
 import { setLocal } from '../../infra/local-settings';
 import { defineJob, tenantPayload } from '../../jobs/job-definition';
 import { publishPrincipalChange } from '../auth/principal-revocation';
+import { cancelSubscriptionBeforePurge } from '../billing/purge-cancellation';
 import { tenantTableNames } from './tenant-tables';
 
 export const ORGANIZATION_PURGE_TASK = 'organization.purge';
@@ -13,13 +14,15 @@ export const PURGE_JOB_KEY = 'organization-purge';
  * table (their tenant_id foreign keys are ON DELETE CASCADE, and the audit log's trigger lets its rows
  * go once the tenant row is gone); the runtime role may not delete tenants, so this runs as the owner,
  * naming the tenant in every statement. In the same transaction it checks that no tenant table kept a
- * row and leaves a tombstone (tenant id and time, nothing else) in the platform audit log.
+ * row and leaves a tombstone (tenant id and time, nothing else) in the platform audit log. A paying
+ * organization's Stripe subscription is cancelled first (a Stripe outage makes the job retry).
  */
 export const organizationPurgeJob = defineJob({
   name: ORGANIZATION_PURGE_TASK,
   payload: tenantPayload({}),
   maxAttempts: 5,
   async run({ tenantId }, deps, job) {
+    await cancelSubscriptionBeforePurge(deps, tenantId);
     const purged = await deps.ownerKnex.transaction(async (trx) => {
       await setLocal(trx, 'app.tenant_id', tenantId);
       const due = await trx('tenants')

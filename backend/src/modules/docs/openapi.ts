@@ -81,7 +81,8 @@ function errorStatuses(route: RouteDefinition): number[] {
   // The body link reads a body sent with any method, a GET's too: too large is 413, not JSON (or CSV) is 415.
   const statuses = new Set([400, 403, 404, 413, 415, 500, 503]);
   if (!isPublic(route) || route.rateLimit) statuses.add(401);
-  if (route.feature || (!isPublic(route) && route.method === 'post')) statuses.add(402);
+  // A tenant's create may meet a quota, and once billing has lapsed so may an update (402 PAYMENT_REQUIRED).
+  if (route.feature || (!isPublic(route) && write && route.method !== 'delete')) statuses.add(402);
   if (write) statuses.add(409);
   if (write && !isPublic(route)) statuses.add(422);
   if (!operational) statuses.add(429);

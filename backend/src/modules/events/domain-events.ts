@@ -21,6 +21,12 @@ export interface ExportDetails {
 
 type Fields = Record<string, unknown>;
 
+/** A tenant's plan and billing status (tenants.plan, tenants.billing_status). */
+export interface BillingStanding {
+  plan: string;
+  status: string;
+}
+
 /**
  * Every domain event, by type, with what it carries. Services say what happened (`recordEvent`); the
  * subscribers of the registry (event-registry.ts) turn events into audit entries, webhook events, Slack
@@ -86,6 +92,11 @@ export interface DomainEventMap {
   'organization.deletion_cancelled': { tenantId: string; purgeAt: string };
   'organization.export_requested': { exportId: string; format: string };
   'organization.export_downloaded': { exportId: string; format: string };
+  /** Plan or billing status moved (a trial started or expired, a subscription began, lapsed, came back or ended). */
+  'billing.status_changed': { tenantId: string; before: BillingStanding; after: BillingStanding; cause: string };
+  'billing.trial_ending': { tenantId: string; endsAt: string };
+  'billing.payment_failed': { tenantId: string; invoiceId: string; amountDue: number; currency: string };
+  'billing.invoice_paid': { tenantId: string; invoiceId: string; amountPaid: number; currency: string; hostedInvoiceUrl: string | null };
   'privacy.accessed': { subjectRef: string; auditEntries: number };
   'privacy.erased': { result: Fields };
 }

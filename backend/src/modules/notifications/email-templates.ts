@@ -36,11 +36,39 @@ export const EMAIL_TEMPLATES = {
   trial_expiring: (p: { organization: string; endsAt: string }) =>
     message(`Your trial of ${p.organization} ends soon`, [`The trial of ${p.organization} ends on ${p.endsAt}.`, 'Choose a plan to keep your data and access.']),
 
-  payment_failed: (p: { organization: string; reason?: string | null }) =>
+  payment_failed: (p: { organization: string; reason?: string | null; amount?: string; billingUrl?: string }) =>
     message(`Payment failed for ${p.organization}`, [
-      `We could not take the latest payment for ${p.organization}.`,
+      `We could not take the latest payment${p.amount ? ` of ${p.amount}` : ''} for ${p.organization}.`,
       ...(p.reason ? [`Reason given by the payment provider: ${p.reason}`] : []),
-      'Update the payment method to avoid an interruption.',
+      p.billingUrl
+        ? `Update the payment method to avoid an interruption: open ${p.billingUrl} and choose "Manage billing" (the customer portal).`
+        : 'Update the payment method to avoid an interruption.',
+    ]),
+
+  trial_expired: (p: { organization: string; billingUrl: string }) =>
+    message(`The trial of ${p.organization} has ended`, [
+      `The trial of ${p.organization} has ended without a subscription, so the free plan's limits now apply.`,
+      'Your data stays: what exceeds the free plan can be read but not changed until you subscribe.',
+      `Choose a plan at ${p.billingUrl}.`,
+    ]),
+
+  invoice_paid: (p: { organization: string; amount: string; invoiceUrl: string | null }) =>
+    message(`Payment received for ${p.organization}`, [
+      `Thank you: we received ${p.amount} for ${p.organization}.`,
+      p.invoiceUrl ? `The invoice: ${p.invoiceUrl}` : 'The invoice is in the customer portal.',
+    ]),
+
+  subscription_cancelled: (p: { organization: string; billingUrl: string }) =>
+    message(`The subscription of ${p.organization} has ended`, [
+      `The subscription of ${p.organization} is cancelled, so the free plan's limits now apply.`,
+      'Your data stays: what exceeds the free plan can be read but not changed until you subscribe again.',
+      `Subscribe again at ${p.billingUrl}.`,
+    ]),
+
+  rate_limit_warning: (p: { organization: string; caller: string; limit: number; resetAt: string }) =>
+    message(`${p.organization} is close to its hourly request limit`, [
+      `A${p.caller === 'api_key' ? 'n API key' : ' user'} of ${p.organization} has used 80% of its budget of ${p.limit} requests this hour.`,
+      `Past the budget, its requests answer 429 until the window resets at ${p.resetAt}. A larger plan has a larger budget.`,
     ]),
 
   ticket_confirmation: (p: { subject: string; reference: string }) =>

@@ -1,7 +1,7 @@
 import { defineRoute, ok, principalOf, RouteDefinition } from '../../lib/http/route';
-import { principalKey, RateLimiters } from '../../middleware/rate-limits';
+import { pastWarning, principalKey, RateLimiters } from '../../middleware/rate-limits';
 
-/** GET /rate-limit: the caller's hourly budget under their plan, and what is left of it. */
+/** GET /rate-limit: the caller's hourly budget under their plan, what is left of it, and `warning` past 80% of it. */
 export function rateLimitRoutes(limiters: RateLimiters): RouteDefinition[] {
   return [
     defineRoute({
@@ -21,6 +21,7 @@ export function rateLimitRoutes(limiters: RateLimiters): RouteDefinition[] {
           remaining: Math.max(limit - used, 0),
           windowSeconds: 3600,
           resetAt: usage?.resetTime ?? null,
+          warning: pastWarning(used, limit),
         });
       },
     }),

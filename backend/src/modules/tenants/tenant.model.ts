@@ -2,6 +2,9 @@ import { TenantModel } from '../../infra/tenant-model';
 
 export type TenantStatus = 'active' | 'suspended';
 
+/** Where the tenant stands with billing (tenants.billing_status). */
+export type BillingStatus = 'trialing' | 'active' | 'past_due' | 'trial_expired' | 'canceled';
+
 export class Tenant extends TenantModel {
   static override tableName = 'tenants';
   static override tenantColumn = 'id' as const;
@@ -10,6 +13,8 @@ export class Tenant extends TenantModel {
   subdomain!: string;
   plan!: string;
   status!: TenantStatus;
+  billingStatus!: BillingStatus;
+  trialEndsAt!: Date | null;
   createdAt!: Date;
   updatedAt!: Date;
 }
