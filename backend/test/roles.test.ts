@@ -21,12 +21,13 @@ const MATRIX: Record<string, string[]> = {
     'api_keys:manage',
     'organization:manage',
     'privacy:manage',
+    'support:create',
   ],
-  manager: [...grid(CRM, ['read', 'write', 'delete', 'export']), 'reports:read'],
+  manager: [...grid(CRM, ['read', 'write', 'delete', 'export']), 'reports:read', 'support:create'],
   // "No delete of others' records": delete is granted, and bounded to their own and their team's records per record.
-  sales_user: grid(['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities'], ['read', 'write', 'delete']),
-  support_user: [...grid(['contacts', 'accounts'], ['read']), ...grid(['tickets', 'activities'], ['read', 'write'])],
-  read_only: grid(['leads', 'contacts', 'accounts', 'deals'], ['read']),
+  sales_user: [...grid(['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities'], ['read', 'write', 'delete']), 'support:create'],
+  support_user: [...grid(['contacts', 'accounts'], ['read']), ...grid(['tickets', 'activities'], ['read', 'write']), 'support:create'],
+  read_only: [...grid(['leads', 'contacts', 'accounts', 'deals'], ['read']), 'support:create'],
 };
 const sorted = (values: string[]) => [...values].sort();
 

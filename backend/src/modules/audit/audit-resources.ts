@@ -18,6 +18,7 @@ export const AUDIT_RESOURCES = [
   'tenant',
   'data_export',
   'data_subject',
+  'support_ticket',
 ] as const;
 
 export type AuditResource = (typeof AUDIT_RESOURCES)[number];
