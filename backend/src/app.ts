@@ -8,6 +8,9 @@ import { adminAuthRoutes } from './modules/admin/admin-auth.routes';
 import { adminConsoleRoutes } from './modules/admin/console.routes';
 import { consoleRuntime } from './modules/admin/console-runtime';
 import { adminTenantsRoutes } from './modules/admin/tenants.routes';
+import { staffRoutes } from './modules/admin/staff.routes';
+import { supportAdminRoutes, supportRoutes } from './modules/support/support.routes';
+import { analyticsRoutes } from './modules/analytics/analytics.routes';
 import { apiKeysRoutes } from './modules/api-keys/api-keys.routes';
 import { useAuditEncryptionKey } from './modules/audit/audit-crypto';
 import { auditRoutes } from './modules/audit/audit.routes';
@@ -43,6 +46,9 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...authRoutes(deps),
     ...passwordResetRoutes(deps),
     ...adminAuthRoutes(deps),
+    ...staffRoutes(deps),
+    ...supportAdminRoutes(deps),
+    ...analyticsRoutes(deps),
     ...adminTenantsRoutes(deps, consoleRuntime(deps)),
     ...adminConsoleRoutes(deps, consoleRuntime(deps)),
     ...organizationSettingsRoutes(),
@@ -67,6 +73,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...viewsRoutes(),
     ...organizationRoutes(deps),
     ...privacyRoutes(deps),
+    ...supportRoutes(deps),
   ];
   return [...routes, ...docsRoutes(routes, deps)];
 }

@@ -23,12 +23,13 @@ const MATRIX: Record<string, string[]> = {
     'privacy:manage',
     'custom_fields:manage',
     'pipelines:manage',
+    'support:create',
   ],
-  manager: [...grid(CRM, ['read', 'write', 'delete', 'export']), 'reports:read', 'pipelines:manage'],
+  manager: [...grid(CRM, ['read', 'write', 'delete', 'export']), 'reports:read', 'pipelines:manage', 'support:create'],
   // "No delete of others' records": delete is granted, and bounded to their own and their team's records per record.
-  sales_user: grid(['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities'], ['read', 'write', 'delete']),
-  support_user: [...grid(['contacts', 'accounts'], ['read']), ...grid(['tickets', 'activities'], ['read', 'write'])],
-  read_only: grid(['leads', 'contacts', 'accounts', 'deals'], ['read']),
+  sales_user: [...grid(['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities'], ['read', 'write', 'delete']), 'support:create'],
+  support_user: [...grid(['contacts', 'accounts'], ['read']), ...grid(['tickets', 'activities'], ['read', 'write']), 'support:create'],
+  read_only: [...grid(['leads', 'contacts', 'accounts', 'deals'], ['read']), 'support:create'],
 };
 const sorted = (values: string[]) => [...values].sort();
 

@@ -22,9 +22,17 @@ const TENANT_TABLES_SQL = `
  * Global tables that stay on the coordinator (Citus local tables), with why. Writing a reference table
  * makes Citus lock every reference table it points at, which needs a write privilege there too:
  * platform_settings points at platform_admins, which its writer (the platform role) may only read, and it is
- * read and written by the platform pool alone, never joined with tenant data.
+ * read and written by the platform pool alone, never joined with tenant data. The staff's sessions, refresh
+ * tokens, recovery codes and MFA challenges point at platform_admins too, which has no row-level security to
+ * keep their writer from updating it; they are read and written by staff sign-in alone, never with tenant data.
  */
-const COORDINATOR_TABLES = ['platform_settings'];
+const COORDINATOR_TABLES = [
+  'platform_settings',
+  'platform_admin_sessions',
+  'platform_admin_refresh_tokens',
+  'platform_admin_recovery_codes',
+  'platform_mfa_challenges',
+];
 
 /** Global tables: the rest of the public schema, knex's own bookkeeping aside (it stays on the coordinator). */
 const GLOBAL_TABLES_SQL = `

@@ -40,6 +40,8 @@ export interface AppConfig {
     /** Hosts under this domain name their tenant by subdomain (acme.example.com); unset: no subdomains. */
     tenantBaseDomain?: string;
     superAdmin?: { email: string; password: string };
+    /** Platform staff must set up TOTP before anything else (403 MFA_ENROLLMENT_REQUIRED until then). */
+    adminMfaRequired: boolean;
     /** How long ended sessions stay listed before the cleanup job deletes them. */
     sessionRetentionDays: number;
     /**
@@ -85,6 +87,10 @@ export interface AppConfig {
     usageFlushSeconds: number;
     /** Lifetime of an impersonation token; it cannot be refreshed. */
     impersonationTtlSeconds: number;
+  };
+  support: {
+    /** Hours to a first staff answer, by plan code (SUPPORT_SLA_HOURS); a plan not listed gets the longest. */
+    slaHoursByPlan: Record<string, number>;
   };
   jobs: {
     /** Run the job engine inside the API process; false when `npm run worker` processes run it. */

@@ -62,6 +62,11 @@ export const envSchema = Joi.object({
     is: Joi.exist(),
     then: Joi.required().messages({ 'any.required': '"SUPER_ADMIN_PASSWORD" is required with SUPER_ADMIN_EMAIL' }),
   }),
+  ADMIN_MFA_REQUIRED: Joi.boolean().when('NODE_ENV', { is: 'production', then: Joi.boolean().default(true), otherwise: Joi.boolean().default(false) }),
+  SUPPORT_SLA_HOURS: Joi.string()
+    .pattern(/^[a-z0-9_-]+:\d{1,4}(,[a-z0-9_-]+:\d{1,4})*$/)
+    .default('enterprise:4,pro:24,free:72')
+    .messages({ 'string.pattern.base': '"SUPPORT_SLA_HOURS" must look like enterprise:4,pro:24,free:72' }),
   RATE_LIMIT_ANONYMOUS_MAX: Joi.number().integer().min(1).default(100),
   RATE_LIMIT_ANONYMOUS_WINDOW_SECONDS: Joi.number().integer().min(1).default(900),
   RATE_LIMIT_LOGIN_MAX: Joi.number().integer().min(1).default(5),

@@ -59,6 +59,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       superAdmin: value.SUPER_ADMIN_EMAIL
         ? { email: value.SUPER_ADMIN_EMAIL, password: value.SUPER_ADMIN_PASSWORD }
         : undefined,
+      adminMfaRequired: value.ADMIN_MFA_REQUIRED,
       sessionRetentionDays: value.SESSION_RETENTION_DAYS,
       principalCacheSeconds: value.PRINCIPAL_CACHE_SECONDS,
     },
@@ -79,6 +80,14 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       settingsCacheSeconds: value.RUNTIME_SETTINGS_CACHE_SECONDS,
       usageFlushSeconds: value.USAGE_FLUSH_SECONDS,
       impersonationTtlSeconds: value.IMPERSONATION_TTL_SECONDS,
+    },
+    support: {
+      slaHoursByPlan: Object.fromEntries(
+        (value.SUPPORT_SLA_HOURS as string).split(',').map((pair) => {
+          const [plan, hours] = pair.split(':') as [string, string];
+          return [plan, Number(hours)];
+        }),
+      ),
     },
     jobs: { inProcess: value.JOBS_IN_PROCESS, concurrency: value.JOBS_CONCURRENCY, workerPort: value.WORKER_PORT },
     encryptionKey,

@@ -10,6 +10,8 @@ export interface Metrics {
   jobDuration: client.Histogram<'task'>;
   /** Downloads being sent, by whether they wait on their client (it has not taken the bytes already sent). */
   downloads: client.Gauge<'state'>;
+  /** Support tickets first answered after their SLA's due time, by the tenant's plan. */
+  supportSlaBreaches: client.Counter<'plan'>;
 }
 
 /** One registry per app instance, so several apps in one process (tests) never collide. */
@@ -55,7 +57,13 @@ export function createMetrics(knex: Knex): Metrics {
     labelNames: ['state'] as const,
     registers: [registry],
   });
+  const supportSlaBreaches = new client.Counter({
+    name: 'support_sla_breaches_total',
+    help: 'Support tickets whose first staff answer came after the SLA due time, by plan',
+    labelNames: ['plan'] as const,
+    registers: [registry],
+  });
   downloads.set({ state: 'sending' }, 0);
   downloads.set({ state: 'waiting_on_client' }, 0);
-  return { registry, httpDuration, jobRuns, jobDuration, downloads };
+  return { registry, httpDuration, jobRuns, jobDuration, downloads, supportSlaBreaches };
 }

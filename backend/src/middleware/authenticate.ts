@@ -60,7 +60,10 @@ export async function readCredential(
 
   if (claimedAudience(token) === PLATFORM_AUDIENCE) {
     const claims = verifyToken<PlatformClaims>(jwtSettings, token, PLATFORM_AUDIENCE);
-    return { kind: 'platform_admin', adminId: claims.sub, role: claims.role };
+    if (![claims.sub, claims.sid].every((id) => typeof id === 'string' && UUID.test(id))) {
+      throw new AppError('UNAUTHORIZED', 'The access token is invalid');
+    }
+    return { kind: 'platform_admin', adminId: claims.sub, sessionId: claims.sid };
   }
   const claims = verifyToken<TenantClaims>(jwtSettings, token, TENANT_AUDIENCE);
   // Ids this server issued; anything else is not one of its tokens (and never reaches a query or a cache key).

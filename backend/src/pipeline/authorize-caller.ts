@@ -1,6 +1,7 @@
 import { Knex } from 'knex';
 import { AppError } from '../lib/errors';
 import { refuseDuringImpersonation } from '../modules/admin/impersonation-policy';
+import { platformPermission } from '../modules/admin/staff-roles';
 import { Credential, PlatformAdminPrincipal, TenantPrincipal } from '../modules/auth/principal';
 import { authorize, loadPlatformPrincipal, loadTenantPrincipal } from '../modules/auth/principal.service';
 import { RequestFrame } from './request-frame';
@@ -32,12 +33,18 @@ export async function authorizeTenantCaller(frame: RequestFrame, credential: Ten
   return principal;
 }
 
-/** Stage 8 of a platform route: an active platform admin whose role holds the route's permission. */
-export async function authorizePlatformCaller(knex: Knex, frame: RequestFrame): Promise<PlatformAdminPrincipal> {
+/**
+ * Stage 8 of a platform route: an active platform admin in a live session whose role holds the route's
+ * permission. With ADMIN_MFA_REQUIRED, staff without MFA reach only their own account (to set it up).
+ */
+export async function authorizePlatformCaller(knex: Knex, frame: RequestFrame, mfaRequired: boolean): Promise<PlatformAdminPrincipal> {
   const { credential } = frame;
   if (!credential) throw unauthenticated();
   if (credential.kind !== 'platform_admin') throw new AppError('FORBIDDEN', 'This endpoint is for platform administrators');
   const principal = await loadPlatformPrincipal(knex, credential);
+  if (mfaRequired && !principal.mfaEnabled && frame.route.permission !== platformPermission('account:self')) {
+    throw new AppError('MFA_ENROLLMENT_REQUIRED', 'Set up multi-factor authentication first (POST /admin/auth/mfa/setup)');
+  }
   authorize(frame.route.permission, principal);
   return principal;
 }

@@ -2,7 +2,8 @@ import express, { RequestHandler } from 'express';
 import { isPlatformRoute } from '../../modules/auth/principal.service';
 import { RouteDefinition } from './route';
 
-const PERMISSION = /^[a-z][a-z_]*:[a-z][a-z_]*$/;
+/** `resource:action`; a staff permission carries the `platform:` prefix (`platform:tenants:read`, `platform:impersonate`). */
+const PERMISSION = /^(platform:[a-z][a-z_]*(:[a-z][a-z_]*)?|[a-z][a-z_]*:[a-z][a-z_]*)$/;
 const WRITES = new Set(['post', 'put', 'patch', 'delete']);
 
 /** Refuses a declaration set that would leave a door open or ambiguous, before the server listens. */

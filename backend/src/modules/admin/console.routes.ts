@@ -34,7 +34,7 @@ const actorOf = (input: RouteInput): PlatformActor => ({
 
 /**
  * The admin console beyond tenants: dashboard, usage, jobs, audit viewers, runtime config, impersonation.
- * Reads need `platform:read` (super_admin and support); writes `platform:write` (super_admin only).
+ * Each route declares the staff permission it needs (staff-roles.ts has the role matrix).
  */
 export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): RouteDefinition[] {
   const tags = ['Platform admin'];
@@ -57,7 +57,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
     defineRoute({
       method: 'get',
       path: '/admin/dashboard',
-      permission: 'platform:read',
+      permission: 'platform:tenants:read',
       summary: 'Tenants by plan and status, 30-day growth, active users, request and error rates, DB/Redis/job state, health score',
       description:
         'Request figures under `requests.instance` are this instance since it started (its Prometheus histogram); `requests.today` ' +
@@ -69,7 +69,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
     defineRoute({
       method: 'get',
       path: '/admin/usage',
-      permission: 'platform:read',
+      permission: 'platform:tenants:read',
       summary: 'Per tenant: API calls per UTC day over `from`..`to` (default the last 30 days, at most 92), records, storage estimate, plan limits vs usage',
       response: { status: 200, description: 'A page of tenants with their usage', schema: usageSchema },
       tags,
@@ -82,7 +82,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
     defineRoute({
       method: 'get',
       path: '/admin/jobs',
-      permission: 'platform:read',
+      permission: 'platform:jobs:read',
       summary: 'Background jobs waiting, running, retrying or out of attempts, newest first; filters `task` and `state` (payloads are never shown)',
       response: { status: 200, description: 'A page of jobs', schema: jobSchema },
       tags,
@@ -95,7 +95,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
     defineRoute({
       method: 'get',
       path: '/admin/audit-logs',
-      permission: 'platform:read',
+      permission: 'platform:audit:read',
       summary: "Every tenant's audit entries, newest first; filters tenantId, action, resourceType, resourceId, userId, from, to",
       description: 'Personal values in `changes` stay encrypted as stored; the platform cannot decrypt them.',
       response: { status: 200, description: 'A page of audit entries', schema: auditViewerEntrySchema },
@@ -109,7 +109,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
     defineRoute({
       method: 'get',
       path: '/admin/platform-audit-logs',
-      permission: 'platform:read',
+      permission: 'platform:audit:read',
       summary: 'What platform admins did (suspensions, plan changes, config changes, impersonations), newest first',
       response: { status: 200, description: 'A page of platform audit entries', schema: platformAuditEntrySchema },
       tags,
@@ -122,7 +122,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
     defineRoute({
       method: 'get',
       path: '/admin/config',
-      permission: 'platform:read',
+      permission: 'platform:config:read',
       summary: 'Runtime settings: the effective value of each, and whether it is an override or the environment',
       response: { status: 200, description: 'The settings', schema: configSchema },
       tags,
@@ -131,7 +131,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
     defineRoute({
       method: 'put',
       path: '/admin/config',
-      permission: 'platform:write',
+      permission: 'platform:config:manage',
       summary: 'Overrides runtime settings (null drops an override); audited with before/after, applied without restart',
       description: 'This instance applies the change at once; every other instance within `propagation.cacheSeconds`.',
       response: { status: 200, description: 'The settings as they now stand', schema: configSchema },
@@ -142,7 +142,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
     defineRoute({
       method: 'post',
       path: '/admin/tenants/:id/impersonate',
-      permission: 'platform:write',
+      permission: 'platform:impersonate',
       summary: "Starts a support session as one of the tenant's users (default: its first tenant_admin); needs a reason",
       description:
         'The token lasts IMPERSONATION_TTL_SECONDS, cannot be refreshed, marks every audit entry it produces with the admin as ' +

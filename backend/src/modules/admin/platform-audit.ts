@@ -4,7 +4,8 @@ import { PlatformAdminPrincipal } from '../auth/principal';
 
 /** Who changed something from the console, for platform_audit_logs. */
 export interface PlatformActor {
-  principal: PlatformAdminPrincipal;
+  /** The admin who acts (a signed-in principal, or the admin a sign-in flow is about). */
+  principal: Pick<PlatformAdminPrincipal, 'adminId'>;
   ip: string;
   userAgent?: string;
   requestId: string;

@@ -9,15 +9,21 @@ export const listTenantsQuery = Joi.object({
   status: Joi.string().valid(...TENANT_STATUSES),
   plan: planCode,
   q: Joi.string().trim().min(1).max(100).description('Part of the name or subdomain, or a user email'),
+  search: Joi.string().trim().min(1).max(100).description('The same as `q`'),
   ...creationPageQuery,
-});
+  offset: Joi.number().integer().min(0).max(1_000_000).description('Rows to skip, instead of `cursor`'),
+})
+  .oxor('q', 'search')
+  .oxor('cursor', 'offset');
 
 export interface ListTenantsQuery {
   status?: (typeof TENANT_STATUSES)[number];
   plan?: string;
   q?: string;
+  search?: string;
   limit: number;
   cursor?: CreationCursor;
+  offset?: number;
 }
 
 export const tenantIdParams = Joi.object({ id: Joi.string().guid().required() });
@@ -90,3 +96,40 @@ export const tenantDetailSchema = Joi.object({
   }).required(),
   lastActivityAt: Joi.date().allow(null).required().description('The latest audit entry or sign-in, whichever is later'),
 });
+
+const subdomain = Joi.string()
+  .lowercase()
+  .pattern(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/)
+  .invalid('www', 'api', 'admin', 'app')
+  .messages({ 'string.pattern.base': '{{#label}} must be letters, digits and inner dashes' });
+const personName = Joi.string().trim().min(1).max(100);
+
+export const createTenantBody = Joi.object({
+  name: Joi.string().trim().min(2).max(120).required(),
+  subdomain: subdomain.description('Default: made from the name'),
+  plan: planCode.required(),
+  owner: Joi.object({
+    email: Joi.string().trim().lowercase().email().max(254).required(),
+    firstName: personName.required(),
+    lastName: personName.required(),
+  }).required(),
+});
+
+export const createdTenantSchema = Joi.object({
+  tenant: Joi.object({
+    id: Joi.string().guid().required(),
+    name: Joi.string().required(),
+    subdomain: Joi.string().required(),
+    plan: Joi.string().required(),
+    status: Joi.string().required(),
+    createdAt: Joi.date().required(),
+  }).required(),
+  owner: Joi.object({
+    id: Joi.string().guid().required(),
+    email: Joi.string().required(),
+    status: Joi.string().valid('invited').required(),
+    inviteExpiresAt: Joi.date().required(),
+    inviteToken: Joi.string().description('Only when e-mail is the JSON log (EMAIL_TRANSPORT=json): the code the invitation e-mail carries'),
+  }).required(),
+});
+

@@ -57,9 +57,9 @@ export function createTenantsAdminService(knex: Knex) {
       );
       if (query.status) builder.where('t.status', query.status);
       if (query.plan) builder.where('t.plan', query.plan);
-      if (query.q) {
-        const pattern = likePattern(query.q);
-        const q = query.q;
+      const q = query.q ?? query.search;
+      if (q) {
+        const pattern = likePattern(q);
         builder.where((where) =>
           where
             .whereILike('t.name', pattern)
@@ -69,6 +69,7 @@ export function createTenantsAdminService(knex: Knex) {
         );
       }
       if (query.cursor) builder.whereRaw('(t.created_at, t.id) > (?::timestamptz, ?::uuid)', query.cursor);
+      if (query.offset) builder.offset(query.offset);
       const rows = await builder.orderBy([{ column: 't.createdAt' }, { column: 't.id' }]).limit(query.limit + 1);
       const page = toPage(rows, query.limit, (last) => [last.cursorCreatedAt, last.id]);
       return { data: page.rows.map(({ cursorCreatedAt: _cursor, ...tenant }) => tenant), pagination: page.pagination };

@@ -21,6 +21,7 @@ export const AUDIT_RESOURCES = [
   'custom_field',
   'pipeline',
   'view',
+  'support_ticket',
 ] as const;
 
 export type AuditResource = (typeof AUDIT_RESOURCES)[number];

@@ -133,6 +133,19 @@ const ENTRY_OF: { [K in DomainEventType]: (event: EventOf<K>) => AuditEntry | nu
   }),
   'privacy.accessed': (e) => ({ action: 'privacy.access', resourceType: 'data_subject', after: { subjectRef: e.subjectRef, auditEntries: e.auditEntries } }),
   'privacy.erased': (e) => ({ action: 'privacy.erase', resourceType: 'data_subject', after: { ...e.result } }),
+  'support_ticket.created': (e) => ({
+    action: 'support_ticket.create',
+    resourceType: 'support_ticket',
+    resourceId: e.id,
+    after: { number: e.number, priority: e.priority, slaDueAt: e.slaDueAt },
+  }),
+  'support_ticket.replied': (e) => ({
+    action: 'support_ticket.reply',
+    resourceType: 'support_ticket',
+    resourceId: e.id,
+    after: { messageId: e.messageId, by: e.by, status: e.status },
+  }),
+  'support_ticket.updated': (e) => ({ action: 'support_ticket.update', resourceType: 'support_ticket', resourceId: e.id, before: e.before, after: e.after }),
 };
 
 /** The entry of one event; the lookup by its own type is sound, which TypeScript cannot see through the union. */

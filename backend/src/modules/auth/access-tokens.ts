@@ -25,7 +25,9 @@ export interface TenantClaims {
 
 export interface PlatformClaims {
   sub: string;
-  role: 'super_admin' | 'support';
+  role: string;
+  /** The staff session; signing out or disabling the account revokes it, and the token with it. */
+  sid: string;
   jti: string;
   exp: number;
 }
@@ -49,9 +51,9 @@ export function signTenantToken(
 
 export function signPlatformToken(
   settings: JwtSettings,
-  claims: { adminId: string; role: 'super_admin' | 'support' },
+  claims: { adminId: string; role: string; sessionId: string },
 ): { token: string; expiresIn: number } {
-  const token = jwt.sign({ role: claims.role }, settings.secret, {
+  const token = jwt.sign({ role: claims.role, sid: claims.sessionId }, settings.secret, {
     algorithm: ALGORITHM,
     subject: claims.adminId,
     audience: PLATFORM_AUDIENCE,

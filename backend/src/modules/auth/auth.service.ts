@@ -268,7 +268,7 @@ function lockedOut(candidates: LoginCandidate[], now: Date): AppError {
 }
 
 /** A subdomain from the company name: lowercase letters, digits and dashes. */
-function subdomainFrom(company: string): string {
+export function subdomainFrom(company: string): string {
   const slug = company
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
@@ -281,10 +281,10 @@ function subdomainFrom(company: string): string {
 }
 
 /** A clash on the tenants table is about the company name or subdomain the client chose. */
-function renameTenantConflict(error: unknown): unknown {
+export function renameTenantConflict(error: unknown, nameField = 'company'): unknown {
   const constraint = (error as { constraint?: string; nativeError?: { constraint?: string } }).nativeError?.constraint
     ?? (error as { constraint?: string }).constraint;
-  const field = constraint === 'tenants_name_key' ? 'company' : constraint === 'tenants_subdomain_key' ? 'subdomain' : undefined;
+  const field = constraint === 'tenants_name_key' ? nameField : constraint === 'tenants_subdomain_key' ? 'subdomain' : undefined;
   if (!field) return error;
   const mapped = fromDatabaseError(error);
   return new AppError(mapped?.code ?? 'CONFLICT', `This ${field} is already taken`, [{ field, message: 'is already taken' }]);

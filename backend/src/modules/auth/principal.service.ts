@@ -2,7 +2,8 @@ import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
 import { Access } from '../../lib/http/route';
-import { isPlatformPermission, PLATFORM_ROLE_PERMISSIONS } from '../roles/permissions';
+import { platformPermissionsOf, StaffRole } from '../admin/staff-roles';
+import { isPlatformPermission } from '../roles/permissions';
 import { ApiKeyPrincipal, Credential, PlanLimits, PlatformAdminPrincipal, TenantPrincipal, UserPrincipal } from './principal';
 import { principalCacheOf } from './principal-revocation';
 
@@ -150,16 +151,30 @@ async function loadApiKey(trx: Knex.Transaction, credential: Extract<Credential,
   };
 }
 
-/** Platform admins live outside tenants; their table is global. */
+/**
+ * Platform staff live outside tenants; their tables are global. One query confirms the account is
+ * active and the token's session neither revoked nor expired, so a sign-out or a disabled account
+ * stops its tokens at once; the permissions are the role's as it stands now.
+ */
 export async function loadPlatformPrincipal(
   knex: Knex,
   credential: Extract<Credential, { kind: 'platform_admin' }>,
 ): Promise<PlatformAdminPrincipal> {
-  const row = await knex('platformAdmins')
-    .where({ id: credential.adminId, status: 'active' })
-    .first<{ role: 'super_admin' | 'support' } | undefined>('role');
+  const row = await knex('platformAdmins as a')
+    .join('platformAdminSessions as s', 's.adminId', 'a.id')
+    .where({ 'a.id': credential.adminId, 'a.status': 'active', 's.id': credential.sessionId })
+    .whereNull('s.revokedAt')
+    .where('s.expiresAt', '>', knex.fn.now())
+    .first<{ role: StaffRole; mfaEnabledAt: Date | null } | undefined>('a.role', 'a.mfaEnabledAt');
   if (!row) throw signedOut();
-  return { kind: 'platform_admin', adminId: credential.adminId, role: row.role, permissions: new Set(PLATFORM_ROLE_PERMISSIONS[row.role]) };
+  return {
+    kind: 'platform_admin',
+    adminId: credential.adminId,
+    sessionId: credential.sessionId,
+    role: row.role,
+    permissions: platformPermissionsOf(row.role),
+    mfaEnabled: row.mfaEnabledAt !== null,
+  };
 }
 
 /** RBAC: the declared permission must be among the principal's. */

@@ -1,3 +1,5 @@
+import { StaffRole } from '../admin/staff-roles';
+
 /** The tenant's plan as it stands for this request (plans are data: the `plans` table). */
 export interface PlanLimits {
   code: string;
@@ -45,15 +47,19 @@ export interface ApiKeyPrincipal {
 export interface PlatformAdminPrincipal {
   kind: 'platform_admin';
   adminId: string;
-  role: 'super_admin' | 'support';
+  /** The sign-in (platform_admin_sessions) the token belongs to. */
+  sessionId: string;
+  role: StaffRole;
   permissions: ReadonlySet<string>;
+  /** TOTP is set up: with ADMIN_MFA_REQUIRED, nothing but one's own account is open until it is. */
+  mfaEnabled: boolean;
 }
 
 /** What the authenticate link read off the request, before the database confirmed it. */
 export type Credential =
   | { kind: 'user'; tenantId: string; userId: string; sessionId: string; jti: string; exp: number; impersonatorId?: string }
   | { kind: 'api_key'; tenantId: string; apiKeyId: string }
-  | { kind: 'platform_admin'; adminId: string; role: 'super_admin' | 'support' };
+  | { kind: 'platform_admin'; adminId: string; sessionId: string };
 
 export type TenantPrincipal = UserPrincipal | ApiKeyPrincipal;
 

@@ -47,17 +47,26 @@ export async function deletionStatus(): Promise<DeletionStatus> {
  * of this tenant, so a later request replaces it rather than adding a second one.
  */
 export async function requestDeletion(principal: TenantPrincipal, confirm: string, graceDays: number): Promise<DeletionStatus> {
-  const { tenantId, trx } = tenantScope();
   const tenant = await tenantRow(true);
   if (confirm !== tenant.name) {
     throw new AppError('VALIDATION_ERROR', 'The request is invalid', [{ field: 'confirm', message: "must be the organization's exact name" }]);
   }
+  return scheduleDeletion(actorId(principal), graceDays);
+}
+
+/**
+ * The schedule itself, for the tenant of the current scope: asked by its admin (requestDeletion) or by
+ * platform staff (DELETE /admin/tenants/:id), who is then `requestedBy`. Asking again moves the date.
+ */
+export async function scheduleDeletion(requestedBy: string, graceDays: number): Promise<DeletionStatus> {
+  const { tenantId, trx } = tenantScope();
+  await tenantRow(true);
   const [updated] = await trx('tenants')
     .where({ id: tenantId })
     .update(
       {
         deletionRequestedAt: trx.fn.now(),
-        deletionRequestedBy: actorId(principal),
+        deletionRequestedBy: requestedBy,
         deletionScheduledFor: trx.raw('now() + make_interval(days => ?)', [graceDays]),
       },
       ['name', 'deletionRequestedAt', 'deletionRequestedBy', 'deletionScheduledFor'],

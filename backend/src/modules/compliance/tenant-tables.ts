@@ -14,8 +14,8 @@ const WITHHELD_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   idempotency_keys: ['response_body', 'response_headers'],
 };
 
-/** The export's own content is not part of the next export. */
-const NOT_EXPORTED = new Set(['data_export_chunks']);
+/** The export's own content is not part of the next export; staff's notes on support tickets are the platform's. */
+const NOT_EXPORTED = new Set(['data_export_chunks', 'support_ticket_notes']);
 
 export interface TenantTable {
   name: string;

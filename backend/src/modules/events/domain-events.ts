@@ -99,6 +99,11 @@ export interface DomainEventMap {
   'billing.invoice_paid': { tenantId: string; invoiceId: string; amountPaid: number; currency: string; hostedInvoiceUrl: string | null };
   'privacy.accessed': { subjectRef: string; auditEntries: number };
   'privacy.erased': { result: Fields };
+
+  /** The support desk: a tenant asks the platform for help; staff answer (internal notes are never events of the tenant). */
+  'support_ticket.created': { id: string; number: string; priority: string; slaDueAt: string };
+  'support_ticket.replied': { id: string; messageId: string; by: 'user' | 'staff'; status: string };
+  'support_ticket.updated': { id: string; before: Fields; after: Fields };
 }
 
 export type DomainEventType = keyof DomainEventMap;

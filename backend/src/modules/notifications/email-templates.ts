@@ -74,6 +74,21 @@ export const EMAIL_TEMPLATES = {
   ticket_confirmation: (p: { subject: string; reference: string }) =>
     message(`We received your request: ${p.subject}`, [`Your support request "${p.subject}" is registered under reference ${p.reference}.`, 'We will come back to you soon.']),
 
+  staff_invite: (p: { role: string; token: string; expiresAt: string }) =>
+    message('You are invited to the platform console', [
+      `You have been invited to the platform console as ${p.role}.`,
+      `Set your password with this single-use code (valid until ${p.expiresAt}): ${p.token}`,
+    ]),
+
+  support_ticket_confirmation: (p: { number: string; subject: string; slaDueAt: string }) =>
+    message(`${p.number}: we received your request`, [
+      `Your request "${p.subject}" to the platform's support is registered as ${p.number}.`,
+      `We will answer before ${p.slaDueAt}.`,
+    ]),
+
+  support_staff_reply: (p: { number: string; subject: string; body: string }) =>
+    message(`${p.number}: a reply from support`, [`Support replied to "${p.subject}":`, p.body]),
+
   tenant_suspended: (p: { organization: string; reason?: string | null }) =>
     message(`${p.organization} is suspended`, [
       `The organization ${p.organization} has been suspended: sign-in and API access are stopped.`,

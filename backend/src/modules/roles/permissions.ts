@@ -1,3 +1,5 @@
+import { PLATFORM_PERMISSIONS, PlatformPermission } from '../admin/staff-roles';
+
 /**
  * The permission catalogue. The migrations keep the same list in the `permissions` table and the
  * role matrix in `role_templates`; a test holds the two in step.
@@ -17,19 +19,14 @@ export const TENANT_PERMISSIONS: readonly string[] = [
   'privacy:manage',
   'custom_fields:manage',
   'pipelines:manage',
+  // Every system role holds it: anyone in a tenant may ask the platform for help (the support desk).
+  'support:create',
 ];
-
-/** Platform (cross-tenant) permissions: `support` admins read, `super_admin` also writes. */
-export const PLATFORM_PERMISSIONS = ['platform:read', 'platform:write'] as const;
-export type PlatformPermission = (typeof PLATFORM_PERMISSIONS)[number];
-
-export const PLATFORM_ROLE_PERMISSIONS: Record<'super_admin' | 'support', readonly PlatformPermission[]> = {
-  super_admin: ['platform:read', 'platform:write'],
-  support: ['platform:read'],
-};
 
 export const isKnownPermission = (permission: string): boolean =>
   TENANT_PERMISSIONS.includes(permission) || (PLATFORM_PERMISSIONS as readonly string[]).includes(permission);
 
 export const isPlatformPermission = (permission: string): permission is PlatformPermission =>
   (PLATFORM_PERMISSIONS as readonly string[]).includes(permission);
+
+export type { PlatformPermission };

@@ -1,0 +1,54 @@
+import Joi from 'joi';
+import { AppDeps } from '../../app-deps';
+import { defineRoute, ok, RouteDefinition } from '../../lib/http/route';
+import { churnRiskQuery, churnRiskSchema, cohortSchema, cohortsQuery, tenantAnalyticsParams, tenantAnalyticsSchema } from './analytics.schema';
+import { createAnalyticsService } from './analytics.service';
+
+/** Platform analytics for staff holding `analytics:read`, computed on the platform pool. */
+export function analyticsRoutes(deps: Pick<AppDeps, 'platformKnex'>): RouteDefinition[] {
+  const analytics = createAnalyticsService(deps.platformKnex);
+  const tags = ['Platform admin'];
+  const permission = 'platform:analytics:read' as const;
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/admin/analytics/churn-risk',
+      permission,
+      summary: 'Every active tenant with a churn-risk score 0-100, riskiest first, with the reasons and an action for each',
+      description:
+        'Reasons: scheduled deletion (40), no user signed in within 30 days (30), API calls halved week over week (30), ' +
+        'unresolved support tickets (10 each, at most 20); the score is their sum, at most 100. `total` counts the tenants at or above `minScore`.',
+      response: {
+        status: 200,
+        description: 'The tenants at risk',
+        schema: Joi.object({ tenants: Joi.array().items(churnRiskSchema).required(), total: Joi.number().integer().required() }),
+      },
+      tags,
+      schema: { query: churnRiskQuery },
+      handler: async (input) => {
+        const { data, total } = await analytics.churnRisk(input.query as { minScore: number; limit: number; offset: number });
+        return ok({ tenants: data, total });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/admin/analytics/cohorts',
+      permission,
+      summary: 'Retention by sign-up month: for each cohort, the share of its tenants making API calls 1..12 months later',
+      response: { status: 200, description: 'The cohorts, oldest first', schema: Joi.array().items(cohortSchema) },
+      tags,
+      schema: { query: cohortsQuery },
+      handler: async (input) => ok(await analytics.cohorts(input.query as { months: number })),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/admin/analytics/tenants/:id',
+      permission,
+      summary: "One tenant: its plan and API calls per month (12 months); its users: active, inactive, activation rate, by role, tenure",
+      response: { status: 200, description: 'The tenant analytics', schema: tenantAnalyticsSchema },
+      tags,
+      schema: { params: tenantAnalyticsParams },
+      handler: async (input) => ok(await analytics.tenant(input.params.id!)),
+    }),
+  ];
+}
