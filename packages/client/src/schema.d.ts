@@ -298,10 +298,214 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Platform admin sign-in; the token (audience crm-admin) is valid only on /admin routes
-         * @description Access: public.
+         * Staff sign-in: the access token (audience crm-admin), or `mfaRequired` and a single-use `mfaToken` when MFA is on
+         * @description The refresh token is set as an HttpOnly, Secure, SameSite=Strict cookie on /api/v1/admin/auth.
+         *
+         *     Access: public.
          */
         post: operations["postAdminAuthLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/login/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Second sign-in step: `mfaToken` with a TOTP `code` or a `recoveryCode`; each code works once
+         * @description A wrong code counts against the challenge (5 tries) and the sign-in rate limit; 401 either way.
+         *
+         *     Access: public.
+         */
+        post: operations["postAdminAuthLoginMfa"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new access token for the refresh cookie, which rotates; a spent refresh token presented again ends its session
+         * @description Access: public.
+         */
+        post: operations["postAdminAuthRefresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/accept-invite": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An invited staff member sets a password with the invitation code, and is signed in
+         * @description Access: public.
+         */
+        post: operations["postAdminAuthAcceptInvite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign out: the session ends, its access and refresh tokens stop working at once
+         * @description Permission: `platform:account:self`.
+         */
+        post: operations["postAdminAuthLogout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the token is good: the staff member, the session, the permissions, and whether MFA must be set up first
+         * @description Permission: `platform:account:self`.
+         */
+        get: operations["getAdminAuthVerify"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's live console sessions, newest first
+         * @description Permission: `platform:account:self`.
+         */
+        get: operations["getAdminAuthSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Ends one of the caller's console sessions
+         * @description Permission: `platform:account:self`.
+         */
+        delete: operations["deleteAdminAuthSessionsById"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/mfa/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts TOTP enrolment: a new secret and its otpauth:// URL; MFA is on once POST /admin/auth/mfa/enable gets a right code
+         * @description Permission: `platform:account:self`.
+         */
+        post: operations["postAdminAuthMfaSetup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/mfa/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turns MFA on with a first code from the app; answers ten single-use recovery codes, shown only now
+         * @description Permission: `platform:account:self`.
+         */
+        post: operations["postAdminAuthMfaEnable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/auth/mfa/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turns MFA off with a current code; every other session of the caller ends
+         * @description Permission: `platform:account:self`.
+         */
+        post: operations["postAdminAuthMfaDisable"];
         delete?: never;
         options?: never;
         head?: never;
@@ -316,10 +520,188 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The signed-in platform admin
-         * @description Permission: `platform:read`.
+         * The signed-in staff member
+         * @description Permission: `platform:account:self`.
          */
         get: operations["getAdminMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/admins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every staff member, oldest first; filters `role` and `status`
+         * @description Permission: `platform:admins:manage`.
+         */
+        get: operations["getAdminAdmins"];
+        put?: never;
+        /**
+         * Invites a staff member by e-mail (single-use code, INVITE_TTL_SECONDS); never a role above the caller's
+         * @description The answer carries `inviteToken` only when e-mail is the JSON log (EMAIL_TRANSPORT=json). 409 when the email is staff already.
+         *
+         *     Permission: `platform:admins:manage`.
+         */
+        post: operations["postAdminAdmins"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/admins/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Removes a staff account (not one's own, not the last active super admin); its sessions end at once
+         * @description Permission: `platform:admins:manage`.
+         */
+        delete: operations["deleteAdminAdminsById"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes a role or disables/re-enables an account; disabling ends its console and support sessions at once
+         * @description 403 for a role above the caller's (target or new role); 409 when it would leave no active super admin.
+         *
+         *     Permission: `platform:admins:manage`.
+         */
+        patch: operations["patchAdminAdminsById"];
+        trace?: never;
+    };
+    "/api/v1/admin/support/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Support tickets of every tenant, oldest first; filters status, priority, tenantId, assigneeId, breached
+         * @description Permission: `platform:support:read`.
+         */
+        get: operations["getAdminSupportTickets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/support/tickets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A support ticket with every message, internal notes included
+         * @description Permission: `platform:support:read`.
+         */
+        get: operations["getAdminSupportTicketsById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Changes status, priority or assignee; resolving or closing stamps the time
+         * @description Permission: `platform:support:manage`.
+         */
+        patch: operations["patchAdminSupportTicketsById"];
+        trace?: never;
+    };
+    "/api/v1/admin/support/tickets/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answers the tenant (e-mailed to the requester; the first answer is the first response) or adds an internal note
+         * @description Permission: `platform:support:manage`.
+         */
+        post: operations["postAdminSupportTicketsByIdMessages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/analytics/churn-risk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every active tenant with a churn-risk score 0-100, riskiest first, with the reasons and an action for each
+         * @description Reasons: scheduled deletion (40), no user signed in within 30 days (30), API calls halved week over week (30), unresolved support tickets (10 each, at most 20); the score is their sum, at most 100. `total` counts the tenants at or above `minScore`.
+         *
+         *     Permission: `platform:analytics:read`.
+         */
+        get: operations["getAdminAnalyticsChurnRisk"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/analytics/cohorts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retention by sign-up month: for each cohort, the share of its tenants making API calls 1..12 months later
+         * @description Permission: `platform:analytics:read`.
+         */
+        get: operations["getAdminAnalyticsCohorts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/analytics/tenants/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One tenant: its plan and API calls per month (12 months); its users: active, inactive, activation rate, by role, tenure
+         * @description Permission: `platform:analytics:read`.
+         */
+        get: operations["getAdminAnalyticsTenantsById"];
         put?: never;
         post?: never;
         delete?: never;
@@ -336,12 +718,20 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every tenant, oldest first; filters `status`, `plan`, and `q` (part of the name or subdomain, or a user email)
-         * @description Permission: `platform:read`.
+         * Every tenant, oldest first; filters `status`, `plan`, and `q` or `search` (part of the name or subdomain, or a user email)
+         * @description Pages by `cursor` (pagination.nextCursor) or by `offset`; `limit` 1..500.
+         *
+         *     Permission: `platform:tenants:read`.
          */
         get: operations["getAdminTenants"];
         put?: never;
-        post?: never;
+        /**
+         * Creates a tenant with its system roles and invites its owner (tenant_admin) by e-mail
+         * @description 409 when the name or subdomain is taken. The owner's `inviteToken` is in the answer only when e-mail is the JSON log.
+         *
+         *     Permission: `platform:tenants:manage`.
+         */
+        post: operations["postAdminTenants"];
         delete?: never;
         options?: never;
         head?: never;
@@ -357,19 +747,25 @@ export interface paths {
         };
         /**
          * A tenant with its plan's limits, users, records per CRM resource, API calls, and its last activity
-         * @description Permission: `platform:read`.
+         * @description Permission: `platform:tenants:read`.
          */
         get: operations["getAdminTenantsById"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Schedules the organization's deletion, as its admin can: writes stop, purge after ORG_DELETION_GRACE_DAYS unless cancelled
+         * @description The tenant admin can still cancel it (DELETE /organization/delete). Asking again moves the purge date.
+         *
+         *     Permission: `platform:tenants:manage`.
+         */
+        delete: operations["deleteAdminTenantsById"];
         options?: never;
         head?: never;
         /**
          * Suspends (with a reason) or reactivates a tenant and/or changes its plan; each change is in the platform audit log
          * @description A suspended tenant's users and API keys get 403 `TENANT_SUSPENDED` from their next request on.
          *
-         *     Permission: `platform:write`.
+         *     Permission: `platform:tenants:manage`.
          */
         patch: operations["patchAdminTenantsById"];
         trace?: never;
@@ -385,7 +781,7 @@ export interface paths {
          * Tenants by plan and status, 30-day growth, active users, request and error rates, DB/Redis/job state, health score
          * @description Request figures under `requests.instance` are this instance since it started (its Prometheus histogram); `requests.today` sums the shared usage counters of every instance. `recentErrors` are this instance's last 5xx answers. Formula: docs/OPERATIONS.md.
          *
-         *     Permission: `platform:read`.
+         *     Permission: `platform:tenants:read`.
          */
         get: operations["getAdminDashboard"];
         put?: never;
@@ -405,7 +801,7 @@ export interface paths {
         };
         /**
          * Per tenant: API calls per UTC day over `from`..`to` (default the last 30 days, at most 92), records, storage estimate, plan limits vs usage
-         * @description Permission: `platform:read`.
+         * @description Permission: `platform:tenants:read`.
          */
         get: operations["getAdminUsage"];
         put?: never;
@@ -425,7 +821,7 @@ export interface paths {
         };
         /**
          * Background jobs waiting, running, retrying or out of attempts, newest first; filters `task` and `state` (payloads are never shown)
-         * @description Permission: `platform:read`.
+         * @description Permission: `platform:jobs:read`.
          */
         get: operations["getAdminJobs"];
         put?: never;
@@ -447,7 +843,7 @@ export interface paths {
          * Every tenant's audit entries, newest first; filters tenantId, action, resourceType, resourceId, userId, from, to
          * @description Personal values in `changes` stay encrypted as stored; the platform cannot decrypt them.
          *
-         *     Permission: `platform:read`.
+         *     Permission: `platform:audit:read`.
          */
         get: operations["getAdminAuditLogs"];
         put?: never;
@@ -467,7 +863,7 @@ export interface paths {
         };
         /**
          * What platform admins did (suspensions, plan changes, config changes, impersonations), newest first
-         * @description Permission: `platform:read`.
+         * @description Permission: `platform:audit:read`.
          */
         get: operations["getAdminPlatformAuditLogs"];
         put?: never;
@@ -487,14 +883,14 @@ export interface paths {
         };
         /**
          * Runtime settings: the effective value of each, and whether it is an override or the environment
-         * @description Permission: `platform:read`.
+         * @description Permission: `platform:config:read`.
          */
         get: operations["getAdminConfig"];
         /**
          * Overrides runtime settings (null drops an override); audited with before/after, applied without restart
          * @description This instance applies the change at once; every other instance within `propagation.cacheSeconds`.
          *
-         *     Permission: `platform:write`.
+         *     Permission: `platform:config:manage`.
          */
         put: operations["putAdminConfig"];
         post?: never;
@@ -517,7 +913,7 @@ export interface paths {
          * Starts a support session as one of the tenant's users (default: its first tenant_admin); needs a reason
          * @description The token lasts IMPERSONATION_TTL_SECONDS, cannot be refreshed, marks every audit entry it produces with the admin as impersonator, and cannot change passwords or manage API keys, users, roles or the organization. 403 when the tenant does not allow impersonation.
          *
-         *     Permission: `platform:write`.
+         *     Permission: `platform:impersonate`.
          */
         post: operations["postAdminTenantsByIdImpersonate"];
         delete?: never;
@@ -548,6 +944,92 @@ export interface paths {
          * @description Permission: `organization:manage`.
          */
         patch: operations["patchOrganizationSettings"];
+        trace?: never;
+    };
+    "/api/v1/organization/billing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's plan, billing status, trial and period ends, and card on file
+         * @description Permission: `billing:manage`.
+         */
+        get: operations["getOrganizationBilling"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organization/billing/checkout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Opens a Stripe Checkout Session for a paid plan; the subscription applies when Stripe confirms it (webhook)
+         * @description 409 when a subscription is already active or past due (use the portal); 503 SERVICE_UNAVAILABLE when Stripe cannot be reached; 404 BILLING_DISABLED without Stripe.
+         *
+         *     Permission: `billing:manage`. Signed-in users only (not API keys).
+         */
+        post: operations["postOrganizationBillingCheckout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organization/billing/portal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Opens Stripe's customer portal: card, invoices, plan changes, cancellation
+         * @description 503 SERVICE_UNAVAILABLE when Stripe cannot be reached; 404 BILLING_DISABLED without Stripe.
+         *
+         *     Permission: `billing:manage`. Signed-in users only (not API keys).
+         */
+        post: operations["postOrganizationBillingPortal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/billing/stripe/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stripe's events (subscriptions, invoices, Checkout): signature checked over the raw body, each event id applied once
+         * @description Only Stripe calls this. 400 when the Stripe-Signature header is missing, forged or stale; a replayed event answers 200 with `duplicate: true` and changes nothing; 503 while Stripe cannot be reached (Stripe retries).
+         *
+         *     Access: public.
+         */
+        post: operations["postBillingStripeWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/users": {
@@ -1102,7 +1584,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List leads (keyset cursor, filters, sort, full-text q)
+         * List leads (keyset cursor, filters and sort, custom fields' too, full-text q, a saved view)
          * @description Permission: `leads:read`.
          */
         get: operations["getLeads"];
@@ -1225,7 +1707,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List contacts (keyset cursor, filters, sort, full-text q)
+         * List contacts (keyset cursor, filters and sort, custom fields' too, full-text q, a saved view)
          * @description Permission: `contacts:read`.
          */
         get: operations["getContacts"];
@@ -1348,7 +1830,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List accounts (keyset cursor, filters, sort, full-text q)
+         * List accounts (keyset cursor, filters and sort, custom fields' too, full-text q, a saved view)
          * @description Permission: `accounts:read`.
          */
         get: operations["getAccounts"];
@@ -1471,7 +1953,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Forecast: amount and amount x probability by stage and by expected close month
+         * Forecast: amount and amount x probability by stage and by expected close month, of one pipeline's deals or all
          * @description Permission: `deals:read`.
          */
         get: operations["getDealsForecast"];
@@ -1491,7 +1973,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Pipeline: deal counts and amounts per stage
+         * Pipeline: deal counts and amounts per stage, of one pipeline's deals or all
          * @description Permission: `deals:read`.
          */
         get: operations["getDealsPipeline"];
@@ -1511,7 +1993,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List deals (keyset cursor, filters, sort, full-text q)
+         * List deals (keyset cursor, filters and sort, custom fields' too, full-text q, a saved view)
          * @description Permission: `deals:read`.
          */
         get: operations["getDeals"];
@@ -1634,7 +2116,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List tasks (keyset cursor, filters, sort, full-text q)
+         * List tasks (keyset cursor, filters and sort, custom fields' too, full-text q, a saved view)
          * @description Permission: `tasks:read`.
          */
         get: operations["getTasks"];
@@ -1757,7 +2239,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List activities (keyset cursor, filters, sort, full-text q)
+         * List activities (keyset cursor, filters and sort, custom fields' too, full-text q, a saved view)
          * @description Permission: `activities:read`.
          */
         get: operations["getActivities"];
@@ -1880,7 +2362,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List tickets (keyset cursor, filters, sort, full-text q)
+         * List tickets (keyset cursor, filters and sort, custom fields' too, full-text q, a saved view)
          * @description Permission: `tickets:read`.
          */
         get: operations["getTickets"];
@@ -2017,6 +2499,158 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/custom-fields": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's custom fields, by resource and position (what records may carry in customFields)
+         * @description Access: any authenticated caller.
+         */
+        get: operations["getCustomFields"];
+        put?: never;
+        /**
+         * Add a custom field to a CRM resource (the plan limits how many)
+         * @description Permission: `custom_fields:manage`.
+         */
+        post: operations["postCustomFields"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/custom-fields/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a custom field and every value records hold of it (audited with how many records held one)
+         * @description Permission: `custom_fields:manage`.
+         */
+        delete: operations["deleteCustomFieldsById"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a custom field's label, options (none still in use may go) or whether it is required
+         * @description Permission: `custom_fields:manage`.
+         */
+        patch: operations["patchCustomFieldsById"];
+        trace?: never;
+    };
+    "/api/v1/pipelines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deal pipelines with their stages in order, the default one first
+         * @description Permission: `deals:read`.
+         */
+        get: operations["getPipelines"];
+        put?: never;
+        /**
+         * Create a pipeline: a name and its stages in order (the first one open)
+         * @description Permission: `pipelines:manage`.
+         */
+        post: operations["postPipelines"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pipelines/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A pipeline with its stages in order
+         * @description Permission: `deals:read`.
+         */
+        get: operations["getPipelinesById"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a pipeline no deal is in (not the default one)
+         * @description Permission: `pipelines:manage`.
+         */
+        delete: operations["deletePipelinesById"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a pipeline, or give its whole stage list (reordered, renamed, added); deals of a removed stage need moveTo
+         * @description Permission: `pipelines:manage`.
+         */
+        patch: operations["patchPipelinesById"];
+        trace?: never;
+    };
+    "/api/v1/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Saved views the caller sees (their own, their team's, the tenant's) of resources they may read
+         * @description Access: any authenticated caller.
+         */
+        get: operations["getViews"];
+        put?: never;
+        /**
+         * Save a list query (filters, sort, columns) of a resource one may read, for oneself, one's team or the tenant
+         * @description Access: any authenticated caller. Signed-in users only (not API keys).
+         */
+        post: operations["postViews"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/views/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A saved view the caller sees
+         * @description Access: any authenticated caller.
+         */
+        get: operations["getViewsById"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a saved view (its owner, or a tenant admin)
+         * @description Access: any authenticated caller. Signed-in users only (not API keys).
+         */
+        delete: operations["deleteViewsById"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a saved view (its owner, or a tenant admin)
+         * @description Access: any authenticated caller. Signed-in users only (not API keys).
+         */
+        patch: operations["patchViewsById"];
+        trace?: never;
+    };
     "/api/v1/organization/export-data": {
         parameters: {
             query?: never;
@@ -2139,6 +2773,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/support/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's support tickets, oldest first; filter `status`
+         * @description Permission: `support:create`. Signed-in users only (not API keys).
+         */
+        get: operations["getSupportTickets"];
+        put?: never;
+        /**
+         * Asks the platform's support for help: a ticket numbered SUP-000123, due for a first answer by the plan's SLA
+         * @description SLA to a first answer by plan (SUPPORT_SLA_HOURS, default enterprise 4 h, pro 24 h, free 72 h). The requester gets a confirmation e-mail.
+         *
+         *     Permission: `support:create`. Signed-in users only (not API keys).
+         */
+        post: operations["postSupportTickets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/support/tickets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A support ticket with its messages (staff notes are never shown)
+         * @description Permission: `support:create`. Signed-in users only (not API keys).
+         */
+        get: operations["getSupportTicketsById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/support/tickets/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Adds a reply; a ticket waiting for the customer (or resolved) goes back to in_progress; 409 when closed
+         * @description Permission: `support:create`. Signed-in users only (not API keys).
+         */
+        post: operations["postSupportTicketsByIdMessages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -2147,7 +2847,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * This OpenAPI 3 document, generated from the route declarations
+         * This OpenAPI 3 document, generated from the route declarations (with a tenant's token, its custom fields too)
          * @description Access: public.
          */
         get: operations["getOpenapiJson"];
@@ -2164,7 +2864,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /** @enum {string} */
-        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "PLAN_FEATURE_UNAVAILABLE" | "NOT_FOUND" | "CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "TENANT_PENDING_DELETION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "MFA_ENROLLMENT_REQUIRED" | "PLAN_FEATURE_UNAVAILABLE" | "PAYMENT_REQUIRED" | "NOT_FOUND" | "BILLING_DISABLED" | "CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "TENANT_PENDING_DELETION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
         ErrorEnvelope: {
             error: {
                 code: components["schemas"]["ErrorCode"];
@@ -3457,7 +4157,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Signed in: an admin access token */
+            /** @description Signed in, or the MFA step to take */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3468,12 +4168,56 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "data": {}
+                     *       "data": {
+                     *         "admin": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "email": "string",
+                     *           "firstName": "string",
+                     *           "lastName": "string",
+                     *           "role": "super_admin",
+                     *           "status": "active",
+                     *           "mfaEnabled": true,
+                     *           "lastLoginAt": "2024-01-31T09:30:00.000Z",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "tokens": {
+                     *           "accessToken": "string",
+                     *           "tokenType": "Bearer",
+                     *           "expiresIn": 1
+                     *         }
+                     *       }
                      *     }
                      */
                     "application/json": {
                         data: {
-                            [key: string]: unknown;
+                            admin: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                firstName: string | null;
+                                lastName: string | null;
+                                /** @enum {string} */
+                                role: "super_admin" | "admin" | "developer" | "support" | "marketing" | "finance" | "sales";
+                                /** @enum {string} */
+                                status: "active" | "invited" | "disabled";
+                                mfaEnabled: boolean;
+                                /** Format: date-time */
+                                lastLoginAt: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                            };
+                            /** @description The refresh token is not here: it is set as the HttpOnly cookie `crm_admin_refresh` on /api/v1/admin/auth */
+                            tokens: {
+                                accessToken: string;
+                                /** @enum {string} */
+                                tokenType: "Bearer";
+                                expiresIn: number;
+                            };
+                        } | {
+                            mfaRequired: boolean;
+                            /** @description Single use, for POST /admin/auth/login/mfa; grants nothing else */
+                            mfaToken: string;
+                            expiresIn: number;
                         };
                     };
                 };
@@ -3485,6 +4229,662 @@ export interface operations {
             409: components["responses"]["409"];
             413: components["responses"]["413"];
             415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postAdminAuthLoginMfa: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "mfaToken": "string"
+                 *     }
+                 */
+                "application/json": {
+                    mfaToken: string;
+                    code?: string;
+                    recoveryCode?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "admin": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "email": "string",
+                     *           "firstName": "string",
+                     *           "lastName": "string",
+                     *           "role": "super_admin",
+                     *           "status": "active",
+                     *           "mfaEnabled": true,
+                     *           "lastLoginAt": "2024-01-31T09:30:00.000Z",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "tokens": {
+                     *           "accessToken": "string",
+                     *           "tokenType": "Bearer",
+                     *           "expiresIn": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            admin: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                firstName: string | null;
+                                lastName: string | null;
+                                /** @enum {string} */
+                                role: "super_admin" | "admin" | "developer" | "support" | "marketing" | "finance" | "sales";
+                                /** @enum {string} */
+                                status: "active" | "invited" | "disabled";
+                                mfaEnabled: boolean;
+                                /** Format: date-time */
+                                lastLoginAt: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                            };
+                            /** @description The refresh token is not here: it is set as the HttpOnly cookie `crm_admin_refresh` on /api/v1/admin/auth */
+                            tokens: {
+                                accessToken: string;
+                                /** @enum {string} */
+                                tokenType: "Bearer";
+                                expiresIn: number;
+                            };
+                        } | {
+                            mfaRequired: boolean;
+                            /** @description Single use, for POST /admin/auth/login/mfa; grants nothing else */
+                            mfaToken: string;
+                            expiresIn: number;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postAdminAuthRefresh: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A new access token (and refresh cookie) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "tokens": {
+                     *           "accessToken": "string",
+                     *           "tokenType": "Bearer",
+                     *           "expiresIn": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @description The refresh token is not here: it is set as the HttpOnly cookie `crm_admin_refresh` on /api/v1/admin/auth */
+                            tokens: {
+                                accessToken: string;
+                                /** @enum {string} */
+                                tokenType: "Bearer";
+                                expiresIn: number;
+                            };
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postAdminAuthAcceptInvite: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "string",
+                 *       "password": "Str0ng-Passw0rd"
+                 *     }
+                 */
+                "application/json": {
+                    token: string;
+                    /** @example Str0ng-Passw0rd */
+                    password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "admin": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "email": "string",
+                     *           "firstName": "string",
+                     *           "lastName": "string",
+                     *           "role": "super_admin",
+                     *           "status": "active",
+                     *           "mfaEnabled": true,
+                     *           "lastLoginAt": "2024-01-31T09:30:00.000Z",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "tokens": {
+                     *           "accessToken": "string",
+                     *           "tokenType": "Bearer",
+                     *           "expiresIn": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            admin: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                firstName: string | null;
+                                lastName: string | null;
+                                /** @enum {string} */
+                                role: "super_admin" | "admin" | "developer" | "support" | "marketing" | "finance" | "sales";
+                                /** @enum {string} */
+                                status: "active" | "invited" | "disabled";
+                                mfaEnabled: boolean;
+                                /** Format: date-time */
+                                lastLoginAt: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                            };
+                            /** @description The refresh token is not here: it is set as the HttpOnly cookie `crm_admin_refresh` on /api/v1/admin/auth */
+                            tokens: {
+                                accessToken: string;
+                                /** @enum {string} */
+                                tokenType: "Bearer";
+                                expiresIn: number;
+                            };
+                        } | {
+                            mfaRequired: boolean;
+                            /** @description Single use, for POST /admin/auth/login/mfa; grants nothing else */
+                            mfaToken: string;
+                            expiresIn: number;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postAdminAuthLogout: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminAuthVerify: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token is valid */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "admin": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "email": "string",
+                     *           "firstName": "string",
+                     *           "lastName": "string",
+                     *           "role": "super_admin",
+                     *           "status": "active",
+                     *           "mfaEnabled": true,
+                     *           "lastLoginAt": "2024-01-31T09:30:00.000Z",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "session": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "expiresAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "permissions": [
+                     *           "string"
+                     *         ],
+                     *         "mfaEnrollmentRequired": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            admin: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                firstName: string | null;
+                                lastName: string | null;
+                                /** @enum {string} */
+                                role: "super_admin" | "admin" | "developer" | "support" | "marketing" | "finance" | "sales";
+                                /** @enum {string} */
+                                status: "active" | "invited" | "disabled";
+                                mfaEnabled: boolean;
+                                /** Format: date-time */
+                                lastLoginAt: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                            };
+                            session: {
+                                /** Format: uuid */
+                                id: string;
+                                /** Format: date-time */
+                                expiresAt: string | null;
+                            };
+                            permissions: string[];
+                            mfaEnrollmentRequired: boolean;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminAuthSessions: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sessions */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "ip": "string",
+                     *           "userAgent": "string",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z",
+                     *           "lastUsedAt": "2024-01-31T09:30:00.000Z",
+                     *           "expiresAt": "2024-01-31T09:30:00.000Z",
+                     *           "current": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            ip: string | null;
+                            userAgent: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            lastUsedAt: string | null;
+                            /** Format: date-time */
+                            expiresAt: string;
+                            current: boolean;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    deleteAdminAuthSessionsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postAdminAuthMfaSetup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The secret to enrol */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "secret": "string",
+                     *         "otpauthUrl": "string"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @description Base32, for typing into an authenticator app */
+                            secret: string;
+                            /** @description otpauth://totp/... for a QR code */
+                            otpauthUrl: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postAdminAuthMfaEnable: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": {
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description MFA is on */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "recoveryCodes": [
+                     *           "string"
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @description Single use each; shown only now */
+                            recoveryCodes: string[];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postAdminAuthMfaDisable: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": {
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description MFA is off */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
             429: components["responses"]["429"];
             500: components["responses"]["500"];
             503: components["responses"]["503"];
@@ -3502,7 +4902,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Success */
+            /** @description The staff member */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3513,12 +4913,1071 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "data": {}
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "email": "string",
+                     *         "firstName": "string",
+                     *         "lastName": "string",
+                     *         "role": "super_admin",
+                     *         "status": "active",
+                     *         "mfaEnabled": true,
+                     *         "lastLoginAt": "2024-01-31T09:30:00.000Z",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z"
+                     *       }
                      *     }
                      */
                     "application/json": {
                         data: {
-                            [key: string]: unknown;
+                            /** Format: uuid */
+                            id: string;
+                            email: string;
+                            firstName: string | null;
+                            lastName: string | null;
+                            /** @enum {string} */
+                            role: "super_admin" | "admin" | "developer" | "support" | "marketing" | "finance" | "sales";
+                            /** @enum {string} */
+                            status: "active" | "invited" | "disabled";
+                            mfaEnabled: boolean;
+                            /** Format: date-time */
+                            lastLoginAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminAdmins: {
+        parameters: {
+            query?: {
+                role?: "super_admin" | "admin" | "developer" | "support" | "marketing" | "finance" | "sales";
+                status?: "active" | "invited" | "disabled";
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The staff */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "email": "string",
+                     *           "firstName": "string",
+                     *           "lastName": "string",
+                     *           "role": "super_admin",
+                     *           "status": "active",
+                     *           "mfaEnabled": true,
+                     *           "lastLoginAt": "2024-01-31T09:30:00.000Z",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            email: string;
+                            firstName: string | null;
+                            lastName: string | null;
+                            /** @enum {string} */
+                            role: "super_admin" | "admin" | "developer" | "support" | "marketing" | "finance" | "sales";
+                            /** @enum {string} */
+                            status: "active" | "invited" | "disabled";
+                            mfaEnabled: boolean;
+                            /** Format: date-time */
+                            lastLoginAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postAdminAdmins: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "role": "super_admin",
+                 *       "firstName": "string",
+                 *       "lastName": "string"
+                 *     }
+                 */
+                "application/json": {
+                    /** Format: email */
+                    email: string;
+                    /** @enum {string} */
+                    role: "super_admin" | "admin" | "developer" | "support" | "marketing" | "finance" | "sales";
+                    firstName: string;
+                    lastName: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The invited staff member */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "email": "string",
+                     *         "firstName": "string",
+                     *         "lastName": "string",
+                     *         "role": "super_admin",
+                     *         "status": "active",
+                     *         "mfaEnabled": true,
+                     *         "lastLoginAt": "2024-01-31T09:30:00.000Z",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "inviteExpiresAt": "2024-01-31T09:30:00.000Z",
+                     *         "inviteEmailSent": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            email: string;
+                            firstName: string | null;
+                            lastName: string | null;
+                            /** @enum {string} */
+                            role: "super_admin" | "admin" | "developer" | "support" | "marketing" | "finance" | "sales";
+                            /** @enum {string} */
+                            status: "active" | "invited" | "disabled";
+                            mfaEnabled: boolean;
+                            /** Format: date-time */
+                            lastLoginAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            inviteExpiresAt: string;
+                            inviteEmailSent: boolean;
+                            /** @description Only when e-mail is the JSON log (EMAIL_TRANSPORT=json): the code the e-mail carries */
+                            inviteToken?: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    deleteAdminAdminsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    patchAdminAdminsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "role": "super_admin",
+                 *       "status": "active"
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    role?: "super_admin" | "admin" | "developer" | "support" | "marketing" | "finance" | "sales";
+                    /** @enum {string} */
+                    status?: "active" | "disabled";
+                };
+            };
+        };
+        responses: {
+            /** @description The staff member as it now stands */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "email": "string",
+                     *         "firstName": "string",
+                     *         "lastName": "string",
+                     *         "role": "super_admin",
+                     *         "status": "active",
+                     *         "mfaEnabled": true,
+                     *         "lastLoginAt": "2024-01-31T09:30:00.000Z",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            email: string;
+                            firstName: string | null;
+                            lastName: string | null;
+                            /** @enum {string} */
+                            role: "super_admin" | "admin" | "developer" | "support" | "marketing" | "finance" | "sales";
+                            /** @enum {string} */
+                            status: "active" | "invited" | "disabled";
+                            mfaEnabled: boolean;
+                            /** Format: date-time */
+                            lastLoginAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminSupportTickets: {
+        parameters: {
+            query?: {
+                status?: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
+                priority?: "low" | "normal" | "high" | "urgent";
+                tenantId?: string;
+                assigneeId?: string;
+                /** @description true: only tickets past their SLA (unanswered after slaDueAt, or answered late) */
+                breached?: boolean;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tickets */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "subject": "string",
+                     *           "description": "string",
+                     *           "priority": "low",
+                     *           "status": "open",
+                     *           "requesterId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "slaDueAt": "2024-01-31T09:30:00.000Z",
+                     *           "firstResponseAt": "2024-01-31T09:30:00.000Z",
+                     *           "resolvedAt": "2024-01-31T09:30:00.000Z",
+                     *           "closedAt": "2024-01-31T09:30:00.000Z",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z",
+                     *           "updatedAt": "2024-01-31T09:30:00.000Z",
+                     *           "tenantId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "assigneeId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "breached": true,
+                     *           "firstResponseMinutes": 1,
+                     *           "resolutionMinutes": 1
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            number: string;
+                            subject: string;
+                            description: string;
+                            /** @enum {string} */
+                            priority: "low" | "normal" | "high" | "urgent";
+                            /** @enum {string} */
+                            status: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
+                            /** Format: uuid */
+                            requesterId: string;
+                            /** Format: date-time */
+                            slaDueAt: string;
+                            /** Format: date-time */
+                            firstResponseAt: string | null;
+                            /** Format: date-time */
+                            resolvedAt: string | null;
+                            /** Format: date-time */
+                            closedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            /** Format: uuid */
+                            tenantId: string;
+                            /** Format: uuid */
+                            assigneeId: string | null;
+                            breached: boolean;
+                            /**
+                             * Format: float
+                             * @description Minutes from creation to the first staff answer
+                             */
+                            firstResponseMinutes: number | null;
+                            /**
+                             * Format: float
+                             * @description Minutes from creation to resolution
+                             */
+                            resolutionMinutes: number | null;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminSupportTicketsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ticket */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "subject": "string",
+                     *         "description": "string",
+                     *         "priority": "low",
+                     *         "status": "open",
+                     *         "requesterId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "slaDueAt": "2024-01-31T09:30:00.000Z",
+                     *         "firstResponseAt": "2024-01-31T09:30:00.000Z",
+                     *         "resolvedAt": "2024-01-31T09:30:00.000Z",
+                     *         "closedAt": "2024-01-31T09:30:00.000Z",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z",
+                     *         "tenantId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "assigneeId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "breached": true,
+                     *         "firstResponseMinutes": 1,
+                     *         "resolutionMinutes": 1,
+                     *         "messages": [
+                     *           {
+                     *             "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *             "authorType": "user",
+                     *             "authorId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *             "body": "string",
+                     *             "createdAt": "2024-01-31T09:30:00.000Z",
+                     *             "internal": true
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            number: string;
+                            subject: string;
+                            description: string;
+                            /** @enum {string} */
+                            priority: "low" | "normal" | "high" | "urgent";
+                            /** @enum {string} */
+                            status: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
+                            /** Format: uuid */
+                            requesterId: string;
+                            /** Format: date-time */
+                            slaDueAt: string;
+                            /** Format: date-time */
+                            firstResponseAt: string | null;
+                            /** Format: date-time */
+                            resolvedAt: string | null;
+                            /** Format: date-time */
+                            closedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            /** Format: uuid */
+                            tenantId: string;
+                            /** Format: uuid */
+                            assigneeId: string | null;
+                            breached: boolean;
+                            /**
+                             * Format: float
+                             * @description Minutes from creation to the first staff answer
+                             */
+                            firstResponseMinutes: number | null;
+                            /**
+                             * Format: float
+                             * @description Minutes from creation to resolution
+                             */
+                            resolutionMinutes: number | null;
+                            messages: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @enum {string} */
+                                authorType: "user" | "staff";
+                                /** Format: uuid */
+                                authorId: string;
+                                body: string;
+                                /** Format: date-time */
+                                createdAt: string;
+                                internal: boolean;
+                            }[];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    patchAdminSupportTicketsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "status": "open",
+                 *       "priority": "low",
+                 *       "assigneeId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    status?: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
+                    /** @enum {string} */
+                    priority?: "low" | "normal" | "high" | "urgent";
+                    /**
+                     * Format: uuid
+                     * @description A staff member holding support:manage; null unassigns
+                     */
+                    assigneeId?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The ticket as it now stands */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "subject": "string",
+                     *         "description": "string",
+                     *         "priority": "low",
+                     *         "status": "open",
+                     *         "requesterId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "slaDueAt": "2024-01-31T09:30:00.000Z",
+                     *         "firstResponseAt": "2024-01-31T09:30:00.000Z",
+                     *         "resolvedAt": "2024-01-31T09:30:00.000Z",
+                     *         "closedAt": "2024-01-31T09:30:00.000Z",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z",
+                     *         "tenantId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "assigneeId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "breached": true,
+                     *         "firstResponseMinutes": 1,
+                     *         "resolutionMinutes": 1
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            number: string;
+                            subject: string;
+                            description: string;
+                            /** @enum {string} */
+                            priority: "low" | "normal" | "high" | "urgent";
+                            /** @enum {string} */
+                            status: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
+                            /** Format: uuid */
+                            requesterId: string;
+                            /** Format: date-time */
+                            slaDueAt: string;
+                            /** Format: date-time */
+                            firstResponseAt: string | null;
+                            /** Format: date-time */
+                            resolvedAt: string | null;
+                            /** Format: date-time */
+                            closedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            /** Format: uuid */
+                            tenantId: string;
+                            /** Format: uuid */
+                            assigneeId: string | null;
+                            breached: boolean;
+                            /**
+                             * Format: float
+                             * @description Minutes from creation to the first staff answer
+                             */
+                            firstResponseMinutes: number | null;
+                            /**
+                             * Format: float
+                             * @description Minutes from creation to resolution
+                             */
+                            resolutionMinutes: number | null;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postAdminSupportTicketsByIdMessages: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "body": "string"
+                 *     }
+                 */
+                "application/json": {
+                    body: string;
+                    /**
+                     * @description A note for staff only, never shown to the tenant
+                     * @default false
+                     */
+                    internal?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The ticket with its messages */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "subject": "string",
+                     *         "description": "string",
+                     *         "priority": "low",
+                     *         "status": "open",
+                     *         "requesterId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "slaDueAt": "2024-01-31T09:30:00.000Z",
+                     *         "firstResponseAt": "2024-01-31T09:30:00.000Z",
+                     *         "resolvedAt": "2024-01-31T09:30:00.000Z",
+                     *         "closedAt": "2024-01-31T09:30:00.000Z",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z",
+                     *         "tenantId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "assigneeId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "breached": true,
+                     *         "firstResponseMinutes": 1,
+                     *         "resolutionMinutes": 1,
+                     *         "messages": [
+                     *           {
+                     *             "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *             "authorType": "user",
+                     *             "authorId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *             "body": "string",
+                     *             "createdAt": "2024-01-31T09:30:00.000Z",
+                     *             "internal": true
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            number: string;
+                            subject: string;
+                            description: string;
+                            /** @enum {string} */
+                            priority: "low" | "normal" | "high" | "urgent";
+                            /** @enum {string} */
+                            status: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
+                            /** Format: uuid */
+                            requesterId: string;
+                            /** Format: date-time */
+                            slaDueAt: string;
+                            /** Format: date-time */
+                            firstResponseAt: string | null;
+                            /** Format: date-time */
+                            resolvedAt: string | null;
+                            /** Format: date-time */
+                            closedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            /** Format: uuid */
+                            tenantId: string;
+                            /** Format: uuid */
+                            assigneeId: string | null;
+                            breached: boolean;
+                            /**
+                             * Format: float
+                             * @description Minutes from creation to the first staff answer
+                             */
+                            firstResponseMinutes: number | null;
+                            /**
+                             * Format: float
+                             * @description Minutes from creation to resolution
+                             */
+                            resolutionMinutes: number | null;
+                            messages: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @enum {string} */
+                                authorType: "user" | "staff";
+                                /** Format: uuid */
+                                authorId: string;
+                                body: string;
+                                /** Format: date-time */
+                                createdAt: string;
+                                internal: boolean;
+                            }[];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminAnalyticsChurnRisk: {
+        parameters: {
+            query?: {
+                minScore?: number;
+                limit?: number;
+                offset?: number;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenants at risk */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "tenants": [
+                     *           {
+                     *             "tenantId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *             "name": "string",
+                     *             "plan": "string",
+                     *             "score": 0,
+                     *             "reasons": [
+                     *               {}
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "total": 1
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            tenants: {
+                                /** Format: uuid */
+                                tenantId: string;
+                                name: string;
+                                plan: string;
+                                score: number;
+                                reasons: {
+                                    /** @enum {string} */
+                                    code: "usage_decline" | "no_active_users" | "scheduled_deletion" | "open_support_tickets";
+                                    points: number;
+                                    detail: string;
+                                    recommendedAction: string;
+                                }[];
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminAnalyticsCohorts: {
+        parameters: {
+            query?: {
+                by?: "month";
+                /** @description Cohorts: the sign-up months ending with this one */
+                months?: number;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cohorts, oldest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "tenants": 1,
+                     *           "retention": [
+                     *             0
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            cohort: string;
+                            tenants: number;
+                            /** @description Share of the cohort with API calls in each of the 12 months after signing up; null for months still to come */
+                            retention: (number | null)[];
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminAnalyticsTenantsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant analytics */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "tenantId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "financial": {
+                     *           "plan": "string",
+                     *           "apiCalls": [
+                     *             {
+                     *               "month": "string",
+                     *               "apiCalls": 1
+                     *             }
+                     *           ]
+                     *         },
+                     *         "users": {
+                     *           "total": 1,
+                     *           "active": 1,
+                     *           "inactive": 1,
+                     *           "activationRate": 0,
+                     *           "byRole": {},
+                     *           "averageTenureDays": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            tenantId: string;
+                            financial: {
+                                plan: string;
+                                /** @description API calls per UTC month, the last 12 months */
+                                apiCalls: {
+                                    month: string;
+                                    apiCalls: number;
+                                }[];
+                            };
+                            users: {
+                                total: number;
+                                /** @description Signed in within 30 days */
+                                active: number;
+                                inactive: number;
+                                /**
+                                 * Format: float
+                                 * @description Share of users who ever signed in
+                                 */
+                                activationRate: number | null;
+                                byRole: {
+                                    [key: string]: number;
+                                };
+                                /** Format: float */
+                                averageTenureDays: number | null;
+                            };
                         };
                     };
                 };
@@ -3541,8 +6000,12 @@ export interface operations {
                 plan?: string;
                 /** @description Part of the name or subdomain, or a user email */
                 q?: string;
+                /** @description The same as `q` */
+                search?: string;
                 limit?: number;
                 cursor?: string;
+                /** @description Rows to skip, instead of `cursor` */
+                offset?: number;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -3613,6 +6076,117 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postAdminTenants: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "string",
+                 *       "plan": "string",
+                 *       "owner": {
+                 *         "email": "ada@example.com",
+                 *         "firstName": "string",
+                 *         "lastName": "string"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    name: string;
+                    /** @description Default: made from the name */
+                    subdomain?: string;
+                    plan: string;
+                    owner: {
+                        /** Format: email */
+                        email: string;
+                        firstName: string;
+                        lastName: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The tenant and its invited owner */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "tenant": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "name": "string",
+                     *           "subdomain": "string",
+                     *           "plan": "string",
+                     *           "status": "string",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         },
+                     *         "owner": {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "email": "string",
+                     *           "status": "invited",
+                     *           "inviteExpiresAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            tenant: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                subdomain: string;
+                                plan: string;
+                                status: string;
+                                /** Format: date-time */
+                                createdAt: string;
+                            };
+                            owner: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                /** @enum {string} */
+                                status: "invited";
+                                /** Format: date-time */
+                                inviteExpiresAt: string;
+                                /** @description Only when e-mail is the JSON log (EMAIL_TRANSPORT=json): the code the invitation e-mail carries */
+                                inviteToken?: string;
+                            };
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getAdminTenantsById: {
         parameters: {
             query?: never;
@@ -3653,7 +6227,17 @@ export interface operations {
                      *             "string"
                      *           ],
                      *           "quotas": {},
-                     *           "requestsPerHour": 1
+                     *           "requestsPerHour": 1,
+                     *           "monthlyPriceCents": 1,
+                     *           "currency": "string"
+                     *         },
+                     *         "billing": {
+                     *           "status": "trialing",
+                     *           "trialEndsAt": "2024-01-31T09:30:00.000Z",
+                     *           "currentPeriodEnd": "2024-01-31T09:30:00.000Z",
+                     *           "cancelAtPeriodEnd": true,
+                     *           "stripeCustomerId": "string",
+                     *           "stripeSubscriptionId": "string"
                      *         },
                      *         "usage": {
                      *           "users": 1,
@@ -3704,6 +6288,20 @@ export interface operations {
                                     [key: string]: number | null;
                                 };
                                 requestsPerHour: number;
+                                monthlyPriceCents: number;
+                                currency: string;
+                            };
+                            /** @description Where the tenant stands with billing; a plan set here by staff is `active` with no trial */
+                            billing: {
+                                /** @enum {string} */
+                                status: "trialing" | "active" | "past_due" | "trial_expired" | "canceled";
+                                /** Format: date-time */
+                                trialEndsAt: string | null;
+                                /** Format: date-time */
+                                currentPeriodEnd: string | null;
+                                cancelAtPeriodEnd: boolean;
+                                stripeCustomerId: string | null;
+                                stripeSubscriptionId: string | null;
                             };
                             usage: {
                                 users: number;
@@ -3745,6 +6343,72 @@ export interface operations {
             404: components["responses"]["404"];
             413: components["responses"]["413"];
             415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    deleteAdminTenantsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deletion is scheduled */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "status": "active",
+                     *         "requestedAt": "2024-01-31T09:30:00.000Z",
+                     *         "requestedBy": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "purgeAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @enum {string} */
+                            status: "active" | "pending_deletion";
+                            /** Format: date-time */
+                            requestedAt: string | null;
+                            /** Format: uuid */
+                            requestedBy: string | null;
+                            /**
+                             * Format: date-time
+                             * @description When the purge job erases the organization
+                             */
+                            purgeAt: string | null;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
             429: components["responses"]["429"];
             500: components["responses"]["500"];
             503: components["responses"]["503"];
@@ -3826,6 +6490,7 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
@@ -4844,6 +7509,7 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
@@ -5053,12 +7719,248 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
             413: components["responses"]["413"];
             415: components["responses"]["415"];
             422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getOrganizationBilling: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The billing state */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "plan": "string",
+                     *         "status": "trialing",
+                     *         "trialEndsAt": "2024-01-31T09:30:00.000Z",
+                     *         "currentPeriodEnd": "2024-01-31T09:30:00.000Z",
+                     *         "cancelAtPeriodEnd": true,
+                     *         "paymentMethod": {
+                     *           "brand": "string",
+                     *           "last4": "string"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @description The plan whose limits apply now (the free plan once a trial or subscription has lapsed) */
+                            plan: string;
+                            /** @enum {string} */
+                            status: "trialing" | "active" | "past_due" | "trial_expired" | "canceled";
+                            /** Format: date-time */
+                            trialEndsAt: string | null;
+                            /** Format: date-time */
+                            currentPeriodEnd: string | null;
+                            cancelAtPeriodEnd: boolean;
+                            paymentMethod: {
+                                brand: string;
+                                last4: string;
+                            } | null;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postOrganizationBillingCheckout: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "plan": "pro"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description The paid plan to subscribe to
+                     * @enum {string}
+                     */
+                    plan: "pro" | "enterprise";
+                };
+            };
+        };
+        responses: {
+            /** @description Where to send the user to pay */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "url": "string"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @description Stripe's page to send the user to */
+                            url: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postOrganizationBillingPortal: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Where to send the user */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "url": "string"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @description Stripe's page to send the user to */
+                            url: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postBillingStripeWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "received": true,
+                     *         "duplicate": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            received: boolean;
+                            duplicate: boolean;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
             429: components["responses"]["429"];
             500: components["responses"]["500"];
             503: components["responses"]["503"];
@@ -5337,6 +8239,7 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
@@ -5552,7 +8455,7 @@ export interface operations {
                 "application/json": {
                     name: string;
                     description?: string | null;
-                    permissions: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage")[];
+                    permissions: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "support:create")[];
                 };
             };
         };
@@ -5661,7 +8564,7 @@ export interface operations {
                 "application/json": {
                     name?: string;
                     description?: string | null;
-                    permissions?: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage")[];
+                    permissions?: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "support:create")[];
                 };
             };
         };
@@ -5779,7 +8682,7 @@ export interface operations {
                  */
                 "application/json": {
                     name: string;
-                    permissions?: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage")[];
+                    permissions?: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "support:create")[];
                     role?: string;
                     /** Format: date-time */
                     expiresAt?: string;
@@ -6218,6 +9121,7 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
@@ -7014,6 +9918,7 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
@@ -7560,6 +10465,9 @@ export interface operations {
                         status?: "active" | "inactive" | "prospect";
                         /** Format: uuid */
                         ownerId?: string | null;
+                        customFields?: {
+                            [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                        };
                     };
                     /** Format: uuid */
                     contactId?: string;
@@ -7568,12 +10476,16 @@ export interface operations {
                         /** Format: double */
                         amount?: number;
                         currency?: string;
-                        /** @enum {string} */
-                        stage?: "qualification" | "needs_analysis" | "proposal" | "negotiation" | "closed_won" | "closed_lost";
+                        /** Format: uuid */
+                        pipelineId?: string;
+                        stage?: string;
                         probability?: number;
                         expectedCloseDate?: string | null;
                         /** Format: uuid */
                         ownerId?: string | null;
+                        customFields?: {
+                            [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                        };
                     };
                 };
             };
@@ -7618,9 +10530,8 @@ export interface operations {
     getLeads: {
         parameters: {
             query?: {
-                limit?: number;
-                cursor?: string;
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
@@ -7633,6 +10544,10 @@ export interface operations {
                 email?: string;
                 scoreMin?: number;
                 scoreMax?: number;
+                limit?: number;
+                cursor?: string;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -7721,6 +10636,9 @@ export interface operations {
                     notes?: string | null;
                     attributes?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null);
+                    };
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
                 };
             };
@@ -7847,7 +10765,8 @@ export interface operations {
     getLeadsExportCsv: {
         parameters: {
             query?: {
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
@@ -7860,6 +10779,8 @@ export interface operations {
                 email?: string;
                 scoreMin?: number;
                 scoreMax?: number;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -8024,6 +10945,9 @@ export interface operations {
                     attributes?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null);
                     };
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                    };
                 };
             };
         };
@@ -8052,6 +10976,7 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
@@ -8112,9 +11037,8 @@ export interface operations {
     getContacts: {
         parameters: {
             query?: {
-                limit?: number;
-                cursor?: string;
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
@@ -8124,6 +11048,10 @@ export interface operations {
                 accountId?: string;
                 ownerId?: string;
                 email?: string;
+                limit?: number;
+                cursor?: string;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -8214,6 +11142,9 @@ export interface operations {
                         postalCode?: string | null;
                         country?: string | null;
                     } | null;
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                    };
                 };
             };
         };
@@ -8339,7 +11270,8 @@ export interface operations {
     getContactsExportCsv: {
         parameters: {
             query?: {
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
@@ -8349,6 +11281,8 @@ export interface operations {
                 accountId?: string;
                 ownerId?: string;
                 email?: string;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -8514,6 +11448,9 @@ export interface operations {
                         postalCode?: string | null;
                         country?: string | null;
                     } | null;
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                    };
                 };
             };
         };
@@ -8542,6 +11479,7 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
@@ -8602,9 +11540,8 @@ export interface operations {
     getAccounts: {
         parameters: {
             query?: {
-                limit?: number;
-                cursor?: string;
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
@@ -8615,6 +11552,10 @@ export interface operations {
                 ownerId?: string;
                 industry?: string;
                 domain?: string;
+                limit?: number;
+                cursor?: string;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -8703,6 +11644,9 @@ export interface operations {
                     status?: "active" | "inactive" | "prospect";
                     /** Format: uuid */
                     ownerId?: string | null;
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                    };
                 };
             };
         };
@@ -8828,7 +11772,8 @@ export interface operations {
     getAccountsExportCsv: {
         parameters: {
             query?: {
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
@@ -8839,6 +11784,8 @@ export interface operations {
                 ownerId?: string;
                 industry?: string;
                 domain?: string;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -9004,6 +11951,9 @@ export interface operations {
                     status?: "active" | "inactive" | "prospect";
                     /** Format: uuid */
                     ownerId?: string | null;
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                    };
                 };
             };
         };
@@ -9032,6 +11982,7 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
@@ -9093,6 +12044,7 @@ export interface operations {
         parameters: {
             query?: {
                 byOwner?: boolean;
+                pipelineId?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -9137,7 +12089,9 @@ export interface operations {
     };
     getDealsPipeline: {
         parameters: {
-            query?: never;
+            query?: {
+                pipelineId?: string;
+            };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
                 "X-Tenant-ID"?: components["parameters"]["TenantId"];
@@ -9182,22 +12136,26 @@ export interface operations {
     getDeals: {
         parameters: {
             query?: {
-                limit?: number;
-                cursor?: string;
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name" | "amount" | "-amount";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name" | "amount" | "-amount") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
-                stage?: "qualification" | "needs_analysis" | "proposal" | "negotiation" | "closed_won" | "closed_lost";
+                stage?: string;
+                pipelineId?: string;
                 ownerId?: string;
                 accountId?: string;
                 amountMin?: number;
                 amountMax?: number;
                 expectedCloseAfter?: string;
                 expectedCloseBefore?: string;
+                limit?: number;
+                cursor?: string;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -9272,8 +12230,9 @@ export interface operations {
                     /** Format: double */
                     amount?: number;
                     currency?: string;
-                    /** @enum {string} */
-                    stage?: "qualification" | "needs_analysis" | "proposal" | "negotiation" | "closed_won" | "closed_lost";
+                    /** Format: uuid */
+                    pipelineId?: string;
+                    stage?: string;
                     probability?: number;
                     expectedCloseDate?: string | null;
                     /** Format: uuid */
@@ -9282,6 +12241,9 @@ export interface operations {
                     contactId?: string | null;
                     /** Format: uuid */
                     ownerId?: string | null;
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                    };
                 };
             };
         };
@@ -9406,20 +12368,24 @@ export interface operations {
     getDealsExportCsv: {
         parameters: {
             query?: {
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name" | "amount" | "-amount";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "name" | "-name" | "amount" | "-amount") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
-                stage?: "qualification" | "needs_analysis" | "proposal" | "negotiation" | "closed_won" | "closed_lost";
+                stage?: string;
+                pipelineId?: string;
                 ownerId?: string;
                 accountId?: string;
                 amountMin?: number;
                 amountMax?: number;
                 expectedCloseAfter?: string;
                 expectedCloseBefore?: string;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -9570,8 +12536,9 @@ export interface operations {
                     /** Format: double */
                     amount?: number;
                     currency?: string;
-                    /** @enum {string} */
-                    stage?: "qualification" | "needs_analysis" | "proposal" | "negotiation" | "closed_won" | "closed_lost";
+                    /** Format: uuid */
+                    pipelineId?: string;
+                    stage?: string;
                     probability?: number;
                     expectedCloseDate?: string | null;
                     /** Format: uuid */
@@ -9580,6 +12547,9 @@ export interface operations {
                     contactId?: string | null;
                     /** Format: uuid */
                     ownerId?: string | null;
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                    };
                 };
             };
         };
@@ -9608,6 +12578,7 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
@@ -9668,9 +12639,8 @@ export interface operations {
     getTasks: {
         parameters: {
             query?: {
-                limit?: number;
-                cursor?: string;
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "title" | "-title";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "title" | "-title") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
@@ -9684,6 +12654,10 @@ export interface operations {
                 relatedId?: string;
                 dueAfter?: string;
                 dueBefore?: string;
+                limit?: number;
+                cursor?: string;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -9768,6 +12742,9 @@ export interface operations {
                     relatedType?: "lead" | "contact" | "account" | "deal" | "ticket" | null;
                     /** Format: uuid */
                     relatedId?: string | null;
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                    };
                 };
             };
         };
@@ -9892,7 +12869,8 @@ export interface operations {
     getTasksExportCsv: {
         parameters: {
             query?: {
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "title" | "-title";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "title" | "-title") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
@@ -9906,6 +12884,8 @@ export interface operations {
                 relatedId?: string;
                 dueAfter?: string;
                 dueBefore?: string;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -10067,6 +13047,9 @@ export interface operations {
                     relatedType?: "lead" | "contact" | "account" | "deal" | "ticket" | null;
                     /** Format: uuid */
                     relatedId?: string | null;
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                    };
                 };
             };
         };
@@ -10095,6 +13078,7 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
@@ -10155,9 +13139,8 @@ export interface operations {
     getActivities: {
         parameters: {
             query?: {
-                limit?: number;
-                cursor?: string;
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "occurredAt" | "-occurredAt";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "occurredAt" | "-occurredAt") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
@@ -10170,6 +13153,10 @@ export interface operations {
                 relatedId?: string;
                 occurredAfter?: string;
                 occurredBefore?: string;
+                limit?: number;
+                cursor?: string;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -10254,6 +13241,9 @@ export interface operations {
                     relatedId?: string | null;
                     /** Format: uuid */
                     ownerId?: string | null;
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                    };
                 };
             };
         };
@@ -10378,7 +13368,8 @@ export interface operations {
     getActivitiesExportCsv: {
         parameters: {
             query?: {
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "occurredAt" | "-occurredAt";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "occurredAt" | "-occurredAt") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
@@ -10391,6 +13382,8 @@ export interface operations {
                 relatedId?: string;
                 occurredAfter?: string;
                 occurredBefore?: string;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -10551,6 +13544,9 @@ export interface operations {
                     relatedId?: string | null;
                     /** Format: uuid */
                     ownerId?: string | null;
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                    };
                 };
             };
         };
@@ -10579,6 +13575,7 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
@@ -10639,9 +13636,8 @@ export interface operations {
     getTickets: {
         parameters: {
             query?: {
-                limit?: number;
-                cursor?: string;
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "number" | "-number";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "number" | "-number") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
@@ -10653,6 +13649,10 @@ export interface operations {
                 assigneeId?: string;
                 contactId?: string;
                 accountId?: string;
+                limit?: number;
+                cursor?: string;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -10735,6 +13735,9 @@ export interface operations {
                     contactId?: string | null;
                     /** Format: uuid */
                     accountId?: string | null;
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                    };
                 };
             };
         };
@@ -10859,7 +13862,8 @@ export interface operations {
     getTicketsExportCsv: {
         parameters: {
             query?: {
-                sort?: "createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "number" | "-number";
+                /** @description Default -createdAt (or the view's); - for descending */
+                sort?: ("createdAt" | "-createdAt" | "updatedAt" | "-updatedAt" | "number" | "-number") | string;
                 q?: string;
                 includeDeleted?: boolean;
                 createdAfter?: string;
@@ -10871,6 +13875,8 @@ export interface operations {
                 assigneeId?: string;
                 contactId?: string;
                 accountId?: string;
+                /** @description A saved view of this resource: its filters and sort apply, the parameters given override them */
+                view?: string;
             };
             header?: {
                 /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
@@ -11030,6 +14036,9 @@ export interface operations {
                     contactId?: string | null;
                     /** Format: uuid */
                     accountId?: string | null;
+                    customFields?: {
+                        [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
+                    };
                 };
             };
         };
@@ -11058,6 +14067,7 @@ export interface operations {
             };
             400: components["responses"]["400"];
             401: components["responses"]["401"];
+            402: components["responses"]["402"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             409: components["responses"]["409"];
@@ -11149,6 +14159,1036 @@ export interface operations {
                     "application/json": {
                         data: {
                             [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getCustomFields: {
+        parameters: {
+            query?: {
+                resource?: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every custom field */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "resource": "leads",
+                     *           "key": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            /** @enum {string} */
+                            resource?: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+                            key?: string;
+                            label?: string;
+                            /** @enum {string} */
+                            type?: "text" | "number" | "currency" | "date" | "datetime" | "boolean" | "select" | "multiselect" | "email" | "url" | "phone";
+                            options?: string[];
+                            required?: boolean;
+                            unique?: boolean;
+                            searchable?: boolean;
+                            position?: number;
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postCustomFields: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "resource": "leads",
+                 *       "label": "string",
+                 *       "type": "text"
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    resource: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+                    key: string;
+                    label: string;
+                    /** @enum {string} */
+                    type: "text" | "number" | "currency" | "date" | "datetime" | "boolean" | "select" | "multiselect" | "email" | "url" | "phone";
+                    options?: string[];
+                    required?: boolean;
+                    unique?: boolean;
+                    searchable?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The field */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "resource": "leads",
+                     *         "key": "string"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            /** @enum {string} */
+                            resource?: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+                            key?: string;
+                            label?: string;
+                            /** @enum {string} */
+                            type?: "text" | "number" | "currency" | "date" | "datetime" | "boolean" | "select" | "multiselect" | "email" | "url" | "phone";
+                            options?: string[];
+                            required?: boolean;
+                            unique?: boolean;
+                            searchable?: boolean;
+                            position?: number;
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    deleteCustomFieldsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    patchCustomFieldsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "label": "string",
+                 *       "options": [
+                 *         "string"
+                 *       ],
+                 *       "required": true
+                 *     }
+                 */
+                "application/json": {
+                    label?: string;
+                    options?: string[];
+                    required?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The field */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "resource": "leads",
+                     *         "key": "string"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            /** @enum {string} */
+                            resource?: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+                            key?: string;
+                            label?: string;
+                            /** @enum {string} */
+                            type?: "text" | "number" | "currency" | "date" | "datetime" | "boolean" | "select" | "multiselect" | "email" | "url" | "phone";
+                            options?: string[];
+                            required?: boolean;
+                            unique?: boolean;
+                            searchable?: boolean;
+                            position?: number;
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getPipelines: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every pipeline */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "name": "string",
+                     *           "isDefault": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            name?: string;
+                            isDefault?: boolean;
+                            stages?: {
+                                key?: string;
+                                name?: string;
+                                probability?: number;
+                                /** @enum {string} */
+                                kind?: "open" | "won" | "lost";
+                            }[];
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postPipelines: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "string",
+                 *       "stages": [
+                 *         {
+                 *           "name": "string",
+                 *           "probability": 0,
+                 *           "kind": "open"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    name: string;
+                    stages: {
+                        key: string;
+                        name: string;
+                        probability: number;
+                        /** @enum {string} */
+                        kind: "open" | "won" | "lost";
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description The pipeline */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "name": "string",
+                     *         "isDefault": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            name?: string;
+                            isDefault?: boolean;
+                            stages?: {
+                                key?: string;
+                                name?: string;
+                                probability?: number;
+                                /** @enum {string} */
+                                kind?: "open" | "won" | "lost";
+                            }[];
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getPipelinesById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pipeline */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "name": "string",
+                     *         "isDefault": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            name?: string;
+                            isDefault?: boolean;
+                            stages?: {
+                                key?: string;
+                                name?: string;
+                                probability?: number;
+                                /** @enum {string} */
+                                kind?: "open" | "won" | "lost";
+                            }[];
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    deletePipelinesById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    patchPipelinesById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "string",
+                 *       "stages": [
+                 *         {
+                 *           "name": "string",
+                 *           "probability": 0,
+                 *           "kind": "open"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    name?: string;
+                    stages?: {
+                        key: string;
+                        name: string;
+                        probability: number;
+                        /** @enum {string} */
+                        kind: "open" | "won" | "lost";
+                    }[];
+                    moveTo?: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The pipeline */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "name": "string",
+                     *         "isDefault": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            name?: string;
+                            isDefault?: boolean;
+                            stages?: {
+                                key?: string;
+                                name?: string;
+                                probability?: number;
+                                /** @enum {string} */
+                                kind?: "open" | "won" | "lost";
+                            }[];
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getViews: {
+        parameters: {
+            query?: {
+                resource?: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The views */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "resource": "leads",
+                     *           "name": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            /** @enum {string} */
+                            resource?: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+                            name?: string;
+                            filters?: Record<string, never>;
+                            sort?: string | null;
+                            columns?: string[];
+                            /** @enum {string} */
+                            visibility?: "private" | "team" | "tenant";
+                            /** Format: uuid */
+                            ownerId?: string;
+                            /** Format: uuid */
+                            teamId?: string | null;
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postViews: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "resource": "leads",
+                 *       "name": "string"
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    resource: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+                    name: string;
+                    /** @default {} */
+                    filters?: {
+                        customFields?: {
+                            [key: string]: (string | number | boolean) | {
+                                eq?: string | number | boolean;
+                                gte?: string | number | boolean;
+                                lte?: string | number | boolean;
+                                in?: (string | number | boolean)[];
+                            };
+                        };
+                    };
+                    sort?: string | null;
+                    /** @default [] */
+                    columns?: string[];
+                    /**
+                     * @default private
+                     * @enum {string}
+                     */
+                    visibility?: "private" | "team" | "tenant";
+                };
+            };
+        };
+        responses: {
+            /** @description The view */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "resource": "leads",
+                     *         "name": "string"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            /** @enum {string} */
+                            resource?: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+                            name?: string;
+                            filters?: Record<string, never>;
+                            sort?: string | null;
+                            columns?: string[];
+                            /** @enum {string} */
+                            visibility?: "private" | "team" | "tenant";
+                            /** Format: uuid */
+                            ownerId?: string;
+                            /** Format: uuid */
+                            teamId?: string | null;
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getViewsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The view */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "resource": "leads",
+                     *         "name": "string"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            /** @enum {string} */
+                            resource?: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+                            name?: string;
+                            filters?: Record<string, never>;
+                            sort?: string | null;
+                            columns?: string[];
+                            /** @enum {string} */
+                            visibility?: "private" | "team" | "tenant";
+                            /** Format: uuid */
+                            ownerId?: string;
+                            /** Format: uuid */
+                            teamId?: string | null;
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    deleteViewsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    patchViewsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "string",
+                 *       "sort": "string",
+                 *       "columns": [
+                 *         "string"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    name?: string;
+                    filters?: {
+                        customFields?: {
+                            [key: string]: (string | number | boolean) | {
+                                eq?: string | number | boolean;
+                                gte?: string | number | boolean;
+                                lte?: string | number | boolean;
+                                in?: (string | number | boolean)[];
+                            };
+                        };
+                    };
+                    sort?: string | null;
+                    columns?: string[];
+                    /** @enum {string} */
+                    visibility?: "private" | "team" | "tenant";
+                };
+            };
+        };
+        responses: {
+            /** @description The view */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "resource": "leads",
+                     *         "name": "string"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            /** @enum {string} */
+                            resource?: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+                            name?: string;
+                            filters?: Record<string, never>;
+                            sort?: string | null;
+                            columns?: string[];
+                            /** @enum {string} */
+                            visibility?: "private" | "team" | "tenant";
+                            /** Format: uuid */
+                            ownerId?: string;
+                            /** Format: uuid */
+                            teamId?: string | null;
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
                         };
                     };
                 };
@@ -11785,6 +15825,378 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    getSupportTickets: {
+        parameters: {
+            query?: {
+                status?: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tickets */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "subject": "string",
+                     *           "description": "string",
+                     *           "priority": "low",
+                     *           "status": "open",
+                     *           "requesterId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "slaDueAt": "2024-01-31T09:30:00.000Z",
+                     *           "firstResponseAt": "2024-01-31T09:30:00.000Z",
+                     *           "resolvedAt": "2024-01-31T09:30:00.000Z",
+                     *           "closedAt": "2024-01-31T09:30:00.000Z",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z",
+                     *           "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            number: string;
+                            subject: string;
+                            description: string;
+                            /** @enum {string} */
+                            priority: "low" | "normal" | "high" | "urgent";
+                            /** @enum {string} */
+                            status: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
+                            /** Format: uuid */
+                            requesterId: string;
+                            /** Format: date-time */
+                            slaDueAt: string;
+                            /** Format: date-time */
+                            firstResponseAt: string | null;
+                            /** Format: date-time */
+                            resolvedAt: string | null;
+                            /** Format: date-time */
+                            closedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postSupportTickets: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "subject": "string",
+                 *       "description": "string"
+                 *     }
+                 */
+                "application/json": {
+                    subject: string;
+                    description: string;
+                    /**
+                     * @default normal
+                     * @enum {string}
+                     */
+                    priority?: "low" | "normal" | "high" | "urgent";
+                };
+            };
+        };
+        responses: {
+            /** @description The ticket */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "subject": "string",
+                     *         "description": "string",
+                     *         "priority": "low",
+                     *         "status": "open",
+                     *         "requesterId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "slaDueAt": "2024-01-31T09:30:00.000Z",
+                     *         "firstResponseAt": "2024-01-31T09:30:00.000Z",
+                     *         "resolvedAt": "2024-01-31T09:30:00.000Z",
+                     *         "closedAt": "2024-01-31T09:30:00.000Z",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            number: string;
+                            subject: string;
+                            description: string;
+                            /** @enum {string} */
+                            priority: "low" | "normal" | "high" | "urgent";
+                            /** @enum {string} */
+                            status: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
+                            /** Format: uuid */
+                            requesterId: string;
+                            /** Format: date-time */
+                            slaDueAt: string;
+                            /** Format: date-time */
+                            firstResponseAt: string | null;
+                            /** Format: date-time */
+                            resolvedAt: string | null;
+                            /** Format: date-time */
+                            closedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getSupportTicketsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ticket */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "subject": "string",
+                     *         "description": "string",
+                     *         "priority": "low",
+                     *         "status": "open",
+                     *         "requesterId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "slaDueAt": "2024-01-31T09:30:00.000Z",
+                     *         "firstResponseAt": "2024-01-31T09:30:00.000Z",
+                     *         "resolvedAt": "2024-01-31T09:30:00.000Z",
+                     *         "closedAt": "2024-01-31T09:30:00.000Z",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z",
+                     *         "messages": [
+                     *           {
+                     *             "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *             "authorType": "user",
+                     *             "authorId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *             "body": "string",
+                     *             "createdAt": "2024-01-31T09:30:00.000Z"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            number: string;
+                            subject: string;
+                            description: string;
+                            /** @enum {string} */
+                            priority: "low" | "normal" | "high" | "urgent";
+                            /** @enum {string} */
+                            status: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
+                            /** Format: uuid */
+                            requesterId: string;
+                            /** Format: date-time */
+                            slaDueAt: string;
+                            /** Format: date-time */
+                            firstResponseAt: string | null;
+                            /** Format: date-time */
+                            resolvedAt: string | null;
+                            /** Format: date-time */
+                            closedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            messages: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @enum {string} */
+                                authorType: "user" | "staff";
+                                /** Format: uuid */
+                                authorId: string;
+                                body: string;
+                                /** Format: date-time */
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postSupportTicketsByIdMessages: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "body": "string"
+                 *     }
+                 */
+                "application/json": {
+                    body: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The message */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "authorType": "user",
+                     *         "authorId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "body": "string",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            authorType: "user" | "staff";
+                            /** Format: uuid */
+                            authorId: string;
+                            body: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getOpenapiJson: {
         parameters: {
             query?: never;
@@ -11813,6 +16225,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["400"];
+            401: components["responses"]["401"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             413: components["responses"]["413"];
