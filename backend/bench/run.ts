@@ -5,14 +5,13 @@
  * and writes the figures into docs/PERFORMANCE.md. Not a test: nothing here fails a build.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { runtimeCredentials } from '../src/infra/db-roles';
-import { encodeCursor } from '../src/lib/pagination';
 import { PROJECT_ROOT } from '../src/lib/project-root';
 import { createMigratedDatabase, dropDatabase, testServer, withClient } from '../test/support/test-database';
+import { apiEnvironment, cursorAfter, importCsv, leadIds, register, seedLeads } from './fixtures';
 import { download, freePort, peakRssMb, send, ServerProcess, startServer } from './processes';
 import { Line, loadNow, ratioOf, table, writeDoc } from './report';
 
@@ -23,7 +22,6 @@ const CONNECTIONS = 10;
 /** Tenants of the "ten tenants" write line: one writer each on average. */
 const TENANTS = 10;
 const SEARCH = 'Last4242';
-const PRECISE = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
 /** Where a load goes: a base URL and, per request, the headers of one of its callers (tenants). */
 interface Target {
@@ -50,6 +48,8 @@ interface LoadOptions {
 async function load(target: Target, path: string, options: LoadOptions = {}): Promise<Measured> {
   let turn = 0;
   const headersOf = () => (options.everyCaller ? target.callers[turn++ % target.callers.length]! : target.callers[0]!);
+  // autocannon sends a request's path as it is: the target's own path (/api/v1) goes in front of it.
+  const prefix = new URL(target.url).pathname.replace(/\/$/, '');
   const contentType: Record<string, string> = options.body ? { 'content-type': 'application/json' } : {};
   const run = (duration: number) =>
     autocannon({
@@ -61,13 +61,13 @@ async function load(target: Target, path: string, options: LoadOptions = {}): Pr
           method: options.method ?? 'GET',
           path,
           body: options.body,
-          setupRequest: (request) => ({ ...request, path: options.pathOf ? options.pathOf() : path, headers: { ...headersOf(), ...contentType } }),
+          setupRequest: (request) => ({ ...request, path: prefix + (options.pathOf ? options.pathOf() : path), headers: { ...headersOf(), ...contentType } }),
         },
       ],
     });
   await run(2);
   const result = await run(SECONDS);
-  if (result.non2xx || result.errors) throw new Error(`${path}: ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  if (result.non2xx || result.errors) throw new Error(`${target.url}${path}: ${result.non2xx} non-2xx answers (${JSON.stringify(result.statusCodeStats)}) and ${result.errors} errors`);
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, load: loadNow() };
 }
 
@@ -84,80 +84,6 @@ const requestLine = (name: string, api: Measured, baseline: Measured, minRatio: 
   ],
 });
 
-async function seed(adminUrl: string, tenantId: string, userId: string): Promise<number> {
-  const started = performance.now();
-  await withClient(adminUrl, async (client) => {
-    await client.query('begin');
-    // Row-level security is forced even for the owner: the rows go in with the tenant set.
-    await client.query("select set_config('app.tenant_id', $1, true)", [tenantId]);
-    await client.query(
-      `insert into leads (tenant_id, first_name, last_name, email, company, title, source, status, score, owner_id,
-                          created_by, updated_by, created_at, updated_at)
-       select $1, 'First' || i, 'Last' || (i % 10000), 'lead' || i || '@example.com', 'Company ' || (i % 5000),
-              'Title ' || (i % 50), (array['web', 'referral', 'event', 'ads'])[1 + i % 4],
-              (array['new', 'contacted', 'qualified', 'unqualified', 'lost'])[1 + i % 5], i % 101, $2, $2, $2,
-              now() - make_interval(secs => i), now() - make_interval(secs => i)
-       from generate_series(1, $3::int) as i`,
-      [tenantId, userId, LEADS],
-    );
-    await client.query('commit');
-    await client.query('vacuum analyze leads');
-  });
-  return (performance.now() - started) / 1000;
-}
-
-/** The cursor the API gives out for the page that starts half-way through the leads (page 10,000 at 50 a page). */
-async function deepCursor(adminUrl: string, tenantId: string): Promise<string> {
-  return withClient(adminUrl, async (client) => {
-    await client.query('begin');
-    await client.query("select set_config('app.tenant_id', $1, true)", [tenantId]);
-    const { rows } = await client.query(
-      `select to_char(created_at at time zone 'UTC', ${PRECISE}) as at, id from leads where deleted_at is null
-       order by created_at desc, id desc offset $1 limit 1`,
-      [Math.floor(LEADS / 2) - 1],
-    );
-    await client.query('commit');
-    return encodeCursor(['-createdAt', rows[0].at, rows[0].id]);
-  });
-}
-
-function importCsv(): string {
-  const lines = ['firstName,lastName,email,company,source,status,score'];
-  for (let i = 1; i <= IMPORT_ROWS; i += 1) {
-    lines.push(`Imported${i},Bulk${i % 1000},imported${i}-${randomUUID().slice(0, 8)}@example.com,Importer ${i % 300},import,contacted,${i % 101}`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-async function register(apiUrl: string, plan: string): Promise<{ tenantId: string; userId: string; token: string }> {
-  const attempt = () =>
-    send(`${apiUrl}/api/v1/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: `bench-${randomUUID().slice(0, 8)}@example.com`, password: 'Bench-Passw0rd', firstName: 'Bench', lastName: 'Owner', company: `Bench ${randomUUID().slice(0, 8)}`, plan }),
-    });
-  let registered = await attempt();
-  // Sign-up fails closed (503) until the API's Redis connection is up, which may follow /ready on a busy machine.
-  for (let retries = 0; registered.status === 503 && retries < 20; retries += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    registered = await attempt();
-  }
-  if (registered.status !== 201) throw new Error(`register: ${registered.status} ${registered.text}`);
-  const { user, tenant, tokens } = JSON.parse(registered.text).data;
-  return { tenantId: tenant.id, userId: user.id, token: tokens.accessToken };
-}
-
-/** Ids of seeded leads, for PATCH: each request updates a random one, so writers rarely wait on one row. */
-async function leadIds(adminUrl: string, tenantId: string): Promise<string[]> {
-  return withClient(adminUrl, async (client) => {
-    await client.query('begin');
-    await client.query("select set_config('app.tenant_id', $1, true)", [tenantId]);
-    const { rows } = await client.query<{ id: string }>('select id from leads where deleted_at is null order by created_at desc limit 10000');
-    await client.query('commit');
-    return rows.map((row) => row.id);
-  });
-}
-
 async function main(): Promise<void> {
   // The API runs as in production (npm run start:prod): compiled, not through a TypeScript loader.
   execFileSync(process.execPath, [path.join(PROJECT_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
@@ -172,20 +98,7 @@ async function main(): Promise<void> {
     });
 
     const apiPort = await freePort();
-    const apiEnv = {
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(apiPort),
-      DATABASE_URL: adminUrl,
-      REDIS_URL: process.env.REDIS_URL,
-      // Counters of this run only: sign-up limits of earlier runs must not refuse this one.
-      REDIS_KEY_PREFIX: `bench:${randomUUID().slice(0, 8)}:`,
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      ACCESS_TOKEN_TTL_SECONDS: '86400',
-      BCRYPT_COST: '10',
-      LOG_LEVEL: 'info',
-    };
+    const apiEnv = apiEnvironment(adminUrl, apiPort);
     const startApi = async () => {
       const started = await startServer(['--enable-source-maps', 'backend/dist/server.js'], apiEnv, apiPort, '/ready');
       servers.push(started);
@@ -197,7 +110,7 @@ async function main(): Promise<void> {
     const primary = owners[0]!;
 
     console.log(`seeding ${LEADS.toLocaleString('en-US')} leads...`);
-    const seedSeconds = await seed(adminUrl, primary.tenantId, primary.userId);
+    const seedSeconds = await seedLeads(adminUrl, primary.tenantId, primary.userId, LEADS);
     console.log(`seeded in ${seedSeconds.toFixed(1)} s`);
 
     const basePort = await freePort();
@@ -205,6 +118,7 @@ async function main(): Promise<void> {
       ['--import', 'tsx', 'backend/bench/baseline-server.ts'],
       {
         BASELINE_DATABASE_URL: runtimeCredentials(adminUrl).url,
+        BASELINE_COPY_DATABASE_URL: adminUrl,
         BASELINE_TENANTS: JSON.stringify(owners.map(({ tenantId, userId }) => ({ tenantId, userId }))),
         BASELINE_PORT: String(basePort),
       },
@@ -216,7 +130,7 @@ async function main(): Promise<void> {
     const baseline: Target = { url: baselineServer.url, callers: owners.map((_, index) => ({ 'x-bench-tenant': String(index) })) };
 
     const lines: Line[] = [];
-    const cursor = await deepCursor(adminUrl, primary.tenantId);
+    const cursor = await cursorAfter(adminUrl, primary.tenantId, Math.floor(LEADS / 2) - 1);
     const measurePair = async (label: string, path: string, options: LoadOptions = {}) => {
       console.log(label);
       return { api: await load(apiTarget(), path, options), baseline: await load(baseline, path, options) };
@@ -264,11 +178,11 @@ async function main(): Promise<void> {
 
     console.log(`import of ${IMPORT_ROWS.toLocaleString('en-US')} CSV rows`);
     const csvHeaders = { 'content-type': 'text/csv' };
-    const apiImport = await send(`${apiTarget().url}/leads/import/bulk`, { method: 'POST', headers: { ...apiHeaders, ...csvHeaders }, body: importCsv() });
+    const apiImport = await send(`${apiTarget().url}/leads/import/bulk`, { method: 'POST', headers: { ...apiHeaders, ...csvHeaders }, body: importCsv(IMPORT_ROWS) });
     if (apiImport.status !== 201) throw new Error(`import: ${apiImport.status} ${apiImport.text.slice(0, 500)}`);
     const importLoad = loadNow();
-    const inserted = await send(`${baseline.url}/leads/import/bulk`, { method: 'POST', headers: csvHeaders, body: importCsv() });
-    const copied = await send(`${baseline.url}/leads/import/copy`, { method: 'POST', headers: csvHeaders, body: importCsv() });
+    const inserted = await send(`${baseline.url}/leads/import/bulk`, { method: 'POST', headers: csvHeaders, body: importCsv(IMPORT_ROWS) });
+    const copied = await send(`${baseline.url}/leads/import/copy`, { method: 'POST', headers: csvHeaders, body: importCsv(IMPORT_ROWS) });
     for (const answer of [inserted, copied]) if (answer.status !== 201) throw new Error(`baseline import: ${answer.status} ${answer.text.slice(0, 200)}`);
     const rate = (seconds: number) => IMPORT_ROWS / seconds;
     const importLine = (name: string, baselineSeconds: number, targets: Line['targets']): Line => ({

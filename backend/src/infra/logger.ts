@@ -48,6 +48,27 @@ function stdout(): fs.WriteStream {
   return stdoutStream;
 }
 
+/** Where winston puts the formatted line (triple-beam's MESSAGE symbol). */
+const MESSAGE = Symbol.for('message');
+
+/** Lines logged in this turn of the event loop, written together at the next one. */
+let pendingLines: string[] = [];
+let pendingBytes = 0;
+let flushScheduled = false;
+
+/**
+ * One write per turn of the event loop, not one per line: each write is a task on libuv's thread pool
+ * (a hand-off between threads), and under load a turn logs many lines.
+ */
+function writePending(): void {
+  flushScheduled = false;
+  if (pendingLines.length === 0) return;
+  const chunk = pendingLines.join('');
+  pendingLines = [];
+  pendingBytes = 0;
+  stdout().write(chunk);
+}
+
 /** Winston's line, as is, to the asynchronous stdout; a stalled reader costs dropped lines, never memory or time. */
 class AsyncStdoutTransport extends winston.transports.Stream {
   private dropped = 0;
@@ -56,24 +77,34 @@ class AsyncStdoutTransport extends winston.transports.Stream {
     super({ stream: stdout(), eol: '\n' });
   }
 
-  override log(info: unknown, done: () => void): void {
-    const stream = stdout();
-    if (stream.writableLength > MAX_PENDING_BYTES) {
+  override log(info: Record<string | symbol, unknown>, done: () => void): void {
+    if (stdout().writableLength + pendingBytes > MAX_PENDING_BYTES) {
       this.dropped += 1;
       done();
       return;
     }
     if (this.dropped > 0) {
       const notice = { level: 'warn', message: 'log lines dropped: stdout did not keep up', dropped: this.dropped, service: 'crm-api', timestamp: new Date().toISOString() };
-      stream.write(`${JSON.stringify(notice)}\n`);
+      this.queue(JSON.stringify(notice));
       this.dropped = 0;
     }
-    super.log?.(info, done);
+    this.queue(String(info[MESSAGE]));
+    done();
+  }
+
+  private queue(line: string): void {
+    pendingLines.push(`${line}\n`);
+    pendingBytes += line.length + 1;
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(writePending);
+    }
   }
 }
 
 /** Resolves once every line logged so far has been written: call it before process.exit. */
 export function flushLogs(): Promise<void> {
+  writePending();
   return new Promise((resolve) => (stdoutStream ? stdoutStream.write('', () => resolve()) : resolve()));
 }
 

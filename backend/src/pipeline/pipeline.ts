@@ -82,6 +82,8 @@ export function buildPipeline(deps: AppDeps, limiters: RateLimiters, routes: Rou
 
   const app = express();
   app.disable('x-powered-by');
+  // No conditional GETs in the contract: express would otherwise hash every answer's body for an ETag.
+  app.set('etag', false);
   app.set('trust proxy', deps.config.http.trustProxy);
   app.use(requestId()); // 1 request id
   app.use(requestLogger(deps.logger, deps.metrics, (request) => observeRequest(runtime, request))); // 2 log + metrics

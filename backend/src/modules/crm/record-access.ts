@@ -19,12 +19,15 @@ export async function assertMayChange(def: ResourceDefinition, principal: Tenant
 }
 
 /** Every referenced id must name a live record of this tenant: a foreign or unknown id is a 400, not a link. */
-export async function assertReferencesExist(def: ResourceDefinition, data: RecordData): Promise<void> {
+export async function assertReferencesExist(def: ResourceDefinition, data: RecordData, principal?: TenantPrincipal): Promise<void> {
   const { trx } = tenantScope();
   const problems: Array<{ field: string; message: string }> = [];
+  // The calling user was confirmed active by stage 8 of this request: naming them (a record's default
+  // owner) costs no query.
+  const caller = principal?.kind === 'user' ? principal.userId : undefined;
   for (const [field, table] of Object.entries(def.references)) {
     const id = data[field];
-    if (typeof id !== 'string') continue;
+    if (typeof id !== 'string' || (table === 'users' && id === caller)) continue;
     const found = await trx(table).where({ id }).whereNull('deletedAt').first('id');
     if (!found) problems.push({ field, message: `does not name an existing ${table.replace(/s$/, '')}` });
   }

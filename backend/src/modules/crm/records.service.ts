@@ -47,7 +47,7 @@ export function recordsService(def: ResourceDefinition) {
       if (def.ownerField && data[def.ownerField] === undefined && principal.kind === 'user') data[def.ownerField] = principal.userId;
       data = def.prepare ? await def.prepare(data, { principal }) : data;
       await assertMayChange(def, principal, data);
-      await assertReferencesExist(def, data);
+      await assertReferencesExist(def, data, principal);
       const actor = actorId(principal);
       // returning('*'): objection otherwise answers only the fields sent plus the id, so database defaults
       // (createdAt, a deal's stage, a lead's status) would be missing from the answer and from afterWrite.
@@ -71,10 +71,13 @@ export function recordsService(def: ResourceDefinition) {
       await assertMayChange(def, principal, existing);
       const data = def.prepare ? await def.prepare({ ...patch }, { principal, existing }) : { ...patch };
       if (def.ownerField && data[def.ownerField] !== undefined) await assertMayChange(def, principal, data);
-      await assertReferencesExist(def, data);
+      await assertReferencesExist(def, data, principal);
+      // One UPDATE ... RETURNING *, where patchAndFetchById would UPDATE and then SELECT the row again.
       const row = (await def.model
         .query()
-        .patchAndFetchById(id, { ...data, updatedBy: actorId(principal) } as never)) as unknown as RecordData;
+        .findById(id)
+        .patch({ ...data, updatedBy: actorId(principal) } as never)
+        .returning('*')) as unknown as RecordData;
       await def.afterWrite?.(row, { principal, existing });
       const diff = changedFields(existing, row, fields);
       if (Object.keys(diff.after).length) recordEvent({ type: 'record.updated', resource: def.singular, id, ...diff, subject: subjectOf(def, row, existing) });
@@ -90,7 +93,7 @@ export function recordsService(def: ResourceDefinition) {
       const existing = await load(id, { lock: true, includeDeleted: hard });
       await assertMayChange(def, principal, existing);
       if (hard) await def.model.query().deleteById(id);
-      else await def.model.query().patchAndFetchById(id, { deletedAt: new Date(), updatedBy: actorId(principal) } as never);
+      else await def.model.query().findById(id).patch({ deletedAt: new Date(), updatedBy: actorId(principal) } as never);
       recordEvent({
         type: 'record.deleted',
         resource: def.singular,
