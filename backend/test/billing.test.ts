@@ -161,6 +161,19 @@ describe('billing with Stripe (against a local double of its API)', () => {
     expect(await owner('billing_events').where({ tenant_id: account.tenantId, stripe_event_id: genuine.id })).toHaveLength(0);
   });
 
+  it('when Stripe delivers one event twice at the same time, then it is applied once and e-mailed once', async () => {
+    const account = await registerTenant(t.app, { plan: 'pro' });
+    const { subscriptionId } = await subscribe(account);
+    stripe.updateSubscription(subscriptionId, { status: 'past_due' });
+    const failed = stripe.signedEvent('invoice.payment_failed', stripe.invoice(subscriptionId, { paid: false, amount: 4900 }));
+    const answers = await Promise.all([deliver(failed), deliver(failed), deliver(failed)]);
+    expect(answers.map((res) => res.status)).toEqual([200, 200, 200]);
+    expect(answers.map((res) => res.body.data.duplicate).sort()).toEqual([false, true, true]);
+    expect(await owner('billing_events').where({ tenant_id: account.tenantId, stripe_event_id: failed.id })).toHaveLength(1);
+    await sendPendingMails(jobs, account.tenantId);
+    expect(await templatesOf(account.tenantId)).toEqual(['payment_failed']);
+  });
+
   it('when a trial runs out, then one reminder 3 days before, then trial_expired on the free limits: over-quota data is read-only (402), deletes work, staff can grant a plan', async () => {
     const account = await registerTenant(t.app, { plan: 'pro' });
     const members = [];

@@ -113,7 +113,8 @@ export const envSchema = Joi.object({
     .when('STRIPE_SECRET_KEY', { is: Joi.exist(), then: Joi.required() })
     .messages({ 'string.pattern.base': '{{#label}} must be a webhook signing secret (whsec_...)', 'any.required': '"STRIPE_WEBHOOK_SECRET" is required with STRIPE_SECRET_KEY' }),
   STRIPE_API_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
-  STRIPE_TIMEOUT_MS: Joi.number().integer().min(100).max(60_000).default(10_000),
+  // Three tries of this (and their backoff) must fit well inside the 60 s idle-in-transaction guard.
+  STRIPE_TIMEOUT_MS: Joi.number().integer().min(100).max(15_000).default(10_000),
   BILLING_RETURN_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('http://localhost:3000/billing'),
 })
   .with('STRIPE_WEBHOOK_SECRET', 'STRIPE_SECRET_KEY')
