@@ -38,6 +38,7 @@ const REVOCATION_BOUND_MS = 1_000;
       // Callers are told apart by X-Forwarded-For, so that their counters land on chosen nodes.
       TRUST_PROXY: 'true',
       RUNTIME_SETTINGS_CACHE_SECONDS: '1',
+      USAGE_FLUSH_SECONDS: '1',
       // Sign-in refuses (503) when the store cannot count: a script missing on a node would show.
       RATE_LIMIT_AUTH_FAIL_OPEN: 'false',
     };
@@ -169,6 +170,23 @@ const REVOCATION_BOUND_MS = 1_000;
     expect(await within(REVOCATION_BOUND_MS, () => request(a.app).get('/api/v1/auth/me').set(bearer(member.accessToken)), (res) => res.status === 401)).toBeLessThanOrEqual(
       REVOCATION_BOUND_MS,
     );
+  });
+
+  it("when a tenant calls both instances, then the console on A counts every call once, from the day's hash on the cluster", async () => {
+    const account = await registerTenant(a.app);
+    const calls = async () => {
+      const res = await request(a.app).get('/api/v1/admin/usage').query({ tenantId: account.tenantId }).set(bearer(superToken));
+      expect(res.status).toBe(200);
+      return res.body.data[0].apiCalls.total.apiCalls as number;
+    };
+    const before = await calls();
+    for (const t of [a, b, a, b]) expect((await request(t.app).get('/api/v1/auth/me').set(account.auth)).status).toBe(200);
+    await eventually(async () => (await calls()) === before + 4, 15_000, 'the calls of both instances counted');
+  });
+
+  it('then neither instance logged a Redis warning or error (store, usage flush, change bus)', () => {
+    const problems = [...a.logs, ...b.logs].filter((line) => (line.level === 'warn' || line.level === 'error') && /redis|store|usage|change bus/i.test(String(line.message)));
+    expect(problems).toEqual([]);
   });
 
   // Last: the cluster has four primaries after it.
