@@ -38,6 +38,7 @@ const REVOCATION_BOUND_MS = 1_000;
       // Callers are told apart by X-Forwarded-For, so that their counters land on chosen nodes.
       TRUST_PROXY: 'true',
       RUNTIME_SETTINGS_CACHE_SECONDS: '1',
+      USAGE_FLUSH_SECONDS: '1',
       // Sign-in refuses (503) when the store cannot count: a script missing on a node would show.
       RATE_LIMIT_AUTH_FAIL_OPEN: 'false',
     };
@@ -70,11 +71,11 @@ const REVOCATION_BOUND_MS = 1_000;
     return Number(host?.split(':')[1]);
   }
 
-  /** One client IP per primary: the anonymous counter of each lands on a different node. */
-  async function ipsOnEveryNode(): Promise<Map<number, string>> {
+  /** One client IP (in 10.0.0.0/8 by default) per primary: the anonymous counter of each lands on a different node. */
+  async function ipsOnEveryNode(firstOctet = 10): Promise<Map<number, string>> {
     const byPort = new Map<number, string>();
     for (let i = 1; byPort.size < cluster.ports.length && i < 1_000; i++) {
-      const ip = `10.${i >> 8}.${i & 255}.7`;
+      const ip = `${firstOctet}.${i >> 8}.${i & 255}.7`;
       const port = await portOf(`${prefix}rl:ip:${ip}`);
       if (!byPort.has(port)) byPort.set(port, ip);
     }
@@ -171,7 +172,55 @@ const REVOCATION_BOUND_MS = 1_000;
     );
   });
 
-  // Last: the cluster has four primaries after it.
+  it("when a tenant calls both instances, then the console on A counts every call once, from the day's hash on the cluster", async () => {
+    const account = await registerTenant(a.app);
+    const calls = async () => {
+      const res = await request(a.app).get('/api/v1/admin/usage').query({ tenantId: account.tenantId }).set(bearer(superToken));
+      expect(res.status).toBe(200);
+      return res.body.data[0].apiCalls.total.apiCalls as number;
+    };
+    const before = await calls();
+    for (const t of [a, b, a, b]) expect((await request(t.app).get('/api/v1/auth/me').set(account.auth)).status).toBe(200);
+    await eventually(async () => (await calls()) === before + 4, 15_000, 'the calls of both instances counted');
+  });
+
+  it('then neither instance logged a Redis warning or error (store, usage flush, change bus)', () => {
+    const problems = [...a.logs, ...b.logs].filter((line) => (line.level === 'warn' || line.level === 'error') && /redis|store|usage|change bus/i.test(String(line.message)));
+    expect(problems).toEqual([]);
+  });
+
+  // The two tests below change the topology.
+  it('when the primary holding the bus and a counter fails over to its replica, then the budget goes on, and a sign-out reaches the other instance within a second, during and after the move', async () => {
+    const channel = `{${prefix}principal-changes}`;
+    const primary = await portOf(channel);
+    const ip = (await ipsOnEveryNode(11)).get(primary)!;
+    const replica = await cluster.addReplica(primary);
+    // The clients add the replica to their maps (at their next slot refresh) and load the scripts on it too.
+    await eventually(async () => cachedScripts(await cluster.cli(replica, 'info', 'memory')) >= 2, 15_000, 'the scripts loaded on the replica');
+    const before = await anonymous(a, ip);
+    const account = await registerTenant(a.app);
+    await heldBy(b, account.accessToken);
+
+    await cluster.failover(replica);
+    // B's subscription is still on the old primary: the sign-out reaches B, or B stops trusting its memory.
+    expect((await request(a.app).post('/api/v1/auth/logout').set(account.auth)).status).toBe(204);
+    expect(await within(REVOCATION_BOUND_MS, () => request(b.app).get('/api/v1/auth/me').set(account.auth), (res) => res.status === 401)).toBeLessThanOrEqual(
+      REVOCATION_BOUND_MS,
+    );
+    const after = await anonymous(b, ip);
+    expect([after.status, remaining(after)]).toEqual([404, remaining(before) - 1]);
+    expect(await portOf(`${prefix}rl:ip:${ip}`)).toBe(replica);
+
+    // Once its bus vouches again (ioredis moved the subscription), B keeps callers in memory, and hears sign-outs.
+    await trusted(b);
+    const next = await registerTenant(a.app);
+    await heldBy(b, next.accessToken);
+    expect((await request(a.app).post('/api/v1/auth/logout').set(next.auth)).status).toBe(204);
+    expect(await within(REVOCATION_BOUND_MS, () => request(b.app).get('/api/v1/auth/me').set(next.auth), (res) => res.status === 401)).toBeLessThanOrEqual(
+      REVOCATION_BOUND_MS,
+    );
+  });
+
   it('when a primary joins and the slot of a counter moves to it, then that budget keeps counting there, the scripts loaded on the new node before its first call', async () => {
     const ip = '203.0.113.5';
     const key = `${prefix}rl:ip:${ip}`;

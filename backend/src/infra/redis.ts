@@ -34,6 +34,10 @@ function createRedisCluster(cluster: NonNullable<AppConfig['redisCluster']>, log
   return watched(
     new Cluster(cluster.nodes, {
       clusterRetryStrategy: retryStrategy,
+      // ioredis 6 otherwise reads the slot map only when a node redirects it: this also finds replicas
+      // and joined primaries early (the rate-limit scripts are loaded on them) and moves the bus's
+      // subscription after a failover even when no command was redirected.
+      slotsRefreshInterval: 5_000,
       redisOptions: { ...COMMAND_OPTIONS, ...(cluster.password ? { password: cluster.password } : {}) },
     }),
     logger,
