@@ -1,5 +1,6 @@
 'use strict';
 const { runtimeGroupRole, platformGroupRole } = require('./support/tenant-table');
+const { citusInstalled } = require('./support/distribution');
 
 /**
  * The audit chain is sealed off the request path. A request appends its entries unsealed (seq,
@@ -59,6 +60,22 @@ async function writerColumns(knex) {
   return rows.map((row) => row.column_name).filter((name) => !SEALER_COLUMNS.includes(name));
 }
 
+/**
+ * append_id draws from an identity. Citus refuses to add an identity to a distributed table (and a sequence
+ * OWNED BY one), so on a Citus coordinator it is a default drawn from a sequence of its own, evaluated on the
+ * coordinator: the same numbers in the same order. The runtime role may not name the column in an INSERT
+ * either way (its column grant), and may draw from the sequence (a default needs USAGE, an identity not).
+ */
+async function drawAppendIds(knex, start, runtime) {
+  if (!(await citusInstalled(knex))) {
+    await knex.raw(`ALTER TABLE audit_logs ALTER COLUMN append_id ADD GENERATED ALWAYS AS IDENTITY (START WITH ${start})`);
+    return;
+  }
+  await knex.raw(`CREATE SEQUENCE audit_logs_append_id_seq AS bigint START WITH ${start}`);
+  await knex.raw("ALTER TABLE audit_logs ALTER COLUMN append_id SET DEFAULT nextval('audit_logs_append_id_seq')");
+  await knex.raw('GRANT USAGE ON SEQUENCE audit_logs_append_id_seq TO ??', [runtime]);
+}
+
 const quoted = (columns) => columns.map((name) => `"${name}"`).join(', ');
 
 /** Row-level security is forced on the owner too: the backfill must see every tenant's rows. */
@@ -82,7 +99,7 @@ exports.up = async function up(knex) {
       WHERE a.tenant_id = n.tenant_id AND a.id = n.id`);
     const { rows } = await knex.raw('SELECT coalesce(max(append_id), 0) + 1 AS next FROM audit_logs');
     await knex.raw('ALTER TABLE audit_logs ALTER COLUMN append_id SET NOT NULL');
-    await knex.raw(`ALTER TABLE audit_logs ALTER COLUMN append_id ADD GENERATED ALWAYS AS IDENTITY (START WITH ${Number(rows[0].next)})`);
+    await drawAppendIds(knex, Number(rows[0].next), runtime);
   });
   await knex.raw('ALTER TABLE audit_logs ALTER COLUMN seq DROP NOT NULL, ALTER COLUMN hash DROP NOT NULL');
   await knex.raw(`ALTER TABLE audit_logs ADD CONSTRAINT audit_logs_sealed_check
@@ -115,6 +132,7 @@ exports.down = async function down(knex) {
   // Fails while entries are pending: run the sealer (job audit.seal) before rolling back.
   await knex.raw('ALTER TABLE audit_logs ALTER COLUMN seq SET NOT NULL, ALTER COLUMN hash SET NOT NULL');
   await knex.raw('ALTER TABLE audit_logs DROP COLUMN append_id');
+  await knex.raw('DROP SEQUENCE IF EXISTS audit_logs_append_id_seq');
   await knex.raw(
     "CREATE TRIGGER audit_logs_refuse_mutation BEFORE UPDATE OR DELETE ON audit_logs FOR EACH ROW EXECUTE FUNCTION app_refuse_audit_mutation('tenant')",
   );
