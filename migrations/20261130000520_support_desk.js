@@ -62,7 +62,7 @@ exports.up = async function up(knex) {
     t.text('body').notNullable();
     t.index(['tenant_id', 'ticket_id', 'created_at']);
   });
-  await isolateTenantTable(knex, 'support_ticket_notes', { privileges: 'INSERT' });
+  await isolateTenantTable(knex, 'support_ticket_notes', { privileges: 'SELECT, INSERT' });
   await grantPlatformRead(knex, 'support_ticket_notes');
   await tenantForeignKey(knex, 'support_ticket_notes', 'ticket_id', 'support_tickets', { onDelete: 'cascade' });
 

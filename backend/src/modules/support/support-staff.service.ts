@@ -120,7 +120,7 @@ export function createSupportStaffService(deps: AppDeps) {
       if (current.status === 'closed') throw new AppError('CONFLICT', 'This ticket is closed', [{ field: 'status', message: 'is closed' }]);
       const late = await inTicketTenant(current.tenantId, actor, async () => {
         const { trx } = tenantScope();
-        // The id is made here: the runtime role may write notes but never read them back (no RETURNING).
+        // A note and a public answer are the same row in different tables: one id, made here, for the audit entry.
         const message = { id: randomUUID() };
         const row = { tenantId: current.tenantId, id: message.id, ticketId: id, authorId: actor.principal.adminId, body: input.body };
         if (input.internal) await trx('supportTicketNotes').insert(row);
