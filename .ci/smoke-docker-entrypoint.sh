@@ -52,6 +52,13 @@ for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$worker_port/health" >/dev/n
 curl -fs "http://127.0.0.1:$worker_port/health" | grep -q '"healthy"'
 curl -fs "http://127.0.0.1:$worker_port/metrics" | grep -q 'job_runs_total'
 
+# The image's credential rotation is the compiled tool (no tsx in the image), with the API's environment.
+NODE_ENV=production LOG_LEVEL=info \
+  DATABASE_URL="postgres://$owner:smoke-password@127.0.0.1:5432/$db" \
+  JWT_SECRET=smoke-test-secret-0123456789abcdef0123456789 \
+  ENCRYPTION_KEY=c21va2UtdGVzdC1lbmNyeXB0aW9uLWtleS0zMmJ5dGU= \
+  node --enable-source-maps backend/dist/cli/rotate-credentials.js | grep -q '"reencrypted":0'
+
 kill -TERM "$pid" "$worker_pid"
 status=0; wait "$pid" || status=$?
 pid=
@@ -59,4 +66,4 @@ worker_status=0; wait "$worker_pid" || worker_status=$?
 worker_pid=
 if [ "$status" -ne 0 ]; then echo "smoke: server exited with $status after SIGTERM" >&2; exit 1; fi
 if [ "$worker_status" -ne 0 ]; then echo "smoke: worker exited with $worker_status after SIGTERM" >&2; exit 1; fi
-echo "smoke: docker entrypoint migrated, served and drained cleanly; the worker ran and stopped cleanly"
+echo "smoke: docker entrypoint migrated, served and drained cleanly; the worker ran and stopped cleanly; the compiled credential rotation ran"

@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { loadConfigOrExit } from './config/load-config';
 import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
@@ -9,6 +8,7 @@ import { closeHttpServer, stopInOrder } from './infra/shutdown';
 import { JOBS } from './jobs/job-catalog';
 import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
 import { startJobEngine } from './jobs/job-engine';
+import { createWorkerServer } from './jobs/worker-http';
 import { startPrincipalRevocation, stopPrincipalRevocation } from './modules/auth/principal-revocation';
 
 /**
@@ -37,24 +37,13 @@ async function main(): Promise<void> {
     concurrency: config.jobs.concurrency,
   });
 
-  const server = http.createServer((request, response) => {
-    if (request.method === 'GET' && request.url === '/metrics') {
-      void metrics.registry.metrics().then((text) => {
-        response.writeHead(200, { 'Content-Type': metrics.registry.contentType });
-        response.end(text);
-      });
-      return;
-    }
-    const healthy = request.method === 'GET' && request.url === '/health';
-    response.writeHead(healthy ? 200 : 404, { 'Content-Type': 'application/json' });
-    response.end(JSON.stringify(healthy ? { data: { status: 'healthy' } } : { error: { code: 'NOT_FOUND', message: 'Not found' } }));
-  });
+  let stopping = false;
+  const server = createWorkerServer({ knex, metrics, metricsToken: config.metricsToken, stopping: () => stopping });
   server.listen(config.jobs.workerPort, config.http.host, () => {
     const address = server.address();
     logger.info('listening', { port: typeof address === 'object' && address ? address.port : config.jobs.workerPort, jobs: JOBS.length });
   });
 
-  let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;

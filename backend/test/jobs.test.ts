@@ -2,6 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import Joi from 'joi';
 import { Knex } from 'knex';
 import request from 'supertest';
+import { runtimeCredentials } from '../src/infra/db-roles';
 import { withTenant } from '../src/infra/tenant-scope';
 import { enqueueJob } from '../src/jobs/enqueue';
 import { defineJob, JobDefinition, tenantPayload } from '../src/jobs/job-definition';
@@ -274,14 +275,22 @@ describe('background jobs', () => {
   });
 
   describe('npm run worker', () => {
-    it('runs jobs in its own process, counts them in its /metrics, and stops cleanly on SIGTERM', async () => {
-      const worker = await startServer({ DATABASE_URL: adminUrl(), LOG_LEVEL: 'info', JOBS_CONCURRENCY: '1' }, { entry: 'worker.ts' });
+    it('runs jobs in its own process, counts them in its /metrics (behind METRICS_TOKEN), and stops cleanly on SIGTERM', async () => {
+      const token = 'worker-metrics-token-0123456789';
+      const worker = await startServer({ DATABASE_URL: adminUrl(), LOG_LEVEL: 'info', JOBS_CONCURRENCY: '1', METRICS_TOKEN: token }, { entry: 'worker.ts' });
+      const metrics = (authorization?: string) => fetch(`http://127.0.0.1:${worker.port}/metrics`, { headers: authorization ? { authorization } : {} });
       try {
-        expect(await (await fetch(`http://127.0.0.1:${worker.port}/health`)).json()).toEqual({ data: { status: 'healthy' } });
+        const health = await fetch(`http://127.0.0.1:${worker.port}/health`);
+        expect(health.status).toBe(200);
+        expect(await health.json()).toEqual({ data: { status: 'healthy', checks: { database: { status: 'up', latencyMs: expect.any(Number) } } } });
+        const refused = await metrics();
+        expect(refused.status).toBe(401);
+        expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED');
+        expect((await metrics('Bearer not-the-token')).status).toBe(401);
         // The queue is this file's: the job is the worker's to run.
         await jobs.enqueueScheduled('idempotency.purge');
         const succeeded = async () => {
-          const text = await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text();
+          const text = await (await metrics(`Bearer ${token}`)).text();
           return /job_runs_total\{task="idempotency.purge",outcome="success"\} 1\b/.test(text);
         };
         await eventually(succeeded, 30_000, 'the worker running the job');
@@ -290,6 +299,29 @@ describe('background jobs', () => {
       }
       expect(await worker.exited).toBe(0);
       // The worker started the audit sealing loop; here tests seal when they need to.
+      await jobs.owner.raw("select graphile_worker.remove_job('audit.seal')");
+    }, 60_000);
+
+    it('answers 503 on /health while its database refuses it, and 200 again once it is back', async () => {
+      const worker = await startServer({ DATABASE_URL: adminUrl(), LOG_LEVEL: 'info', JOBS_CONCURRENCY: '1' }, { entry: 'worker.ts' });
+      const health = async () => {
+        const answer = await fetch(`http://127.0.0.1:${worker.port}/health`);
+        return { status: answer.status, body: (await answer.json()) as { data: { status: string } } };
+      };
+      // What a database outage looks like to the worker's pool: its connections dropped, new ones refused.
+      const { user } = runtimeCredentials(adminUrl());
+      const role = `"${user.replace(/"/g, '""')}"`;
+      try {
+        await jobs.owner.raw(`alter role ${role} nologin`);
+        await jobs.owner.raw('select pg_terminate_backend(pid) from pg_stat_activity where usename = ? and datname = current_database()', [user]);
+        await eventually(async () => (await health()).status === 503, 20_000, 'the worker reporting its database down');
+        expect((await health()).body.data.status).toBe('unhealthy');
+      } finally {
+        await jobs.owner.raw(`alter role ${role} login`);
+      }
+      await eventually(async () => (await health()).status === 200, 20_000, 'the worker healthy again');
+      worker.child.kill('SIGTERM');
+      await worker.exited;
       await jobs.owner.raw("select graphile_worker.remove_job('audit.seal')");
     }, 60_000);
   });

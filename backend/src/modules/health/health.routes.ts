@@ -85,6 +85,6 @@ export function healthRoutes(deps: HealthRouteDeps): RouteDefinition[] {
   ];
 }
 
-function bearerMatches(header: string | string[] | undefined, token: string): boolean {
+export function bearerMatches(header: string | string[] | undefined, token: string): boolean {
   return typeof header === 'string' && constantTimeEquals(header.replace(/^Bearer\s+/i, ''), token);
 }

@@ -1,0 +1,42 @@
+/**
+ * What an operator reads about configuration names exactly what the server reads: every variable of the
+ * configuration schema is in `.env.example` and in README's configuration table, and neither names a
+ * variable the server ignores.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { envSchema } from '../src/config/env.schema';
+import { PROJECT_ROOT } from '../src/lib/project-root';
+
+const read = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
+const sorted = (names: Iterable<string>) => [...new Set(names)].sort();
+
+const schemaNames = sorted(Object.keys(envSchema.describe().keys as Record<string, unknown>));
+
+/** `NAME=value` or `# NAME=value` (a commented example) at the start of a line. */
+const exampleNames = sorted([...read('.env.example').matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1]!));
+
+/** The first cell of each row of README's configuration table (`A`, `B` name two variables). */
+function readmeNames(): string[] {
+  const readme = read('README.md');
+  const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+  const firstCells = [...section.matchAll(/^\| ([^|]+) \|/gm)].map((match) => match[1]!);
+  return sorted(firstCells.flatMap((cell) => [...cell.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((match) => match[1]!)));
+}
+
+describe('configuration documentation', () => {
+  it('when an operator reads .env.example, then it names every variable the server reads, and no other', () => {
+    expect({ missing: schemaNames.filter((name) => !exampleNames.includes(name)), unknown: exampleNames.filter((name) => !schemaNames.includes(name)) }).toEqual({
+      missing: [],
+      unknown: [],
+    });
+  });
+
+  it("when an operator reads README's configuration table, then it names every variable the server reads, and no other", () => {
+    const documented = readmeNames();
+    expect({ missing: schemaNames.filter((name) => !documented.includes(name)), unknown: documented.filter((name) => !schemaNames.includes(name)) }).toEqual({
+      missing: [],
+      unknown: [],
+    });
+  });
+});
