@@ -63,8 +63,9 @@ async function writerColumns(knex) {
 /**
  * append_id draws from an identity. Citus refuses to add an identity to a distributed table (and a sequence
  * OWNED BY one), so on a Citus coordinator it is a default drawn from a sequence of its own, evaluated on the
- * coordinator: the same numbers in the same order. The runtime role may not name the column in an INSERT
- * either way (its column grant), and may draw from the sequence (a default needs USAGE, an identity not).
+ * coordinator: the same numbers in the same order. Citus sends the coordinator's value to the shard as if
+ * the INSERT had named the column, so there the runtime role may insert append_id and draw from the
+ * sequence (a default needs USAGE, an identity not); on plain PostgreSQL it may name neither.
  */
 async function drawAppendIds(knex, start, runtime) {
   if (!(await citusInstalled(knex))) {
@@ -113,6 +114,7 @@ exports.up = async function up(knex) {
 
   await knex.raw('REVOKE INSERT ON audit_logs FROM ??', [runtime]);
   await knex.raw(`GRANT INSERT (${quoted(await writerColumns(knex))}) ON audit_logs TO ??`, [runtime]);
+  if (await citusInstalled(knex)) await knex.raw('GRANT INSERT (append_id) ON audit_logs TO ??', [runtime]);
   await knex.raw('GRANT SELECT (append_id) ON audit_logs TO ??', [platform]);
   await knex.raw('REVOKE INSERT, UPDATE ON audit_chain_heads FROM ??', [runtime]);
 };

@@ -53,6 +53,8 @@ class TenantBindingTransaction extends TransactionPG {
 class TenantBindingClient extends ClientPG {
   /** Asked once per pool, on its first binding transaction: the extension does not come or go under a server. */
   private citusCoordinator?: Promise<boolean>;
+  /** The answer, once known. */
+  citusKnown?: boolean;
 
   override transaction(container: unknown, config?: BindingTransactionConfig, outerTx?: unknown): Knex.Transaction {
     return new TenantBindingTransaction(this, container, config, outerTx) as unknown as Knex.Transaction;
@@ -61,11 +63,33 @@ class TenantBindingClient extends ClientPG {
   isCitusCoordinator(connection: pg.ClientBase): Promise<boolean> {
     this.citusCoordinator ??= connection
       .query<{ citus: boolean }>("select exists (select 1 from pg_extension where extname = 'citus') as citus")
-      .then(({ rows }) => rows[0]!.citus);
+      .then(({ rows }) => (this.citusKnown = rows[0]!.citus));
     // A failed look-up (the connection dropped) is asked again by the next transaction, not remembered.
     this.citusCoordinator.catch(() => (this.citusCoordinator = undefined));
     return this.citusCoordinator;
   }
+}
+
+/**
+ * Whether the pool's database is a Citus coordinator: known once the pool began a tenant transaction, so
+ * always inside withTenant (tenantScope().knex). Asked before, it is a programming error, never a guess.
+ */
+export function onCitusCoordinator(knex: Knex): boolean {
+  const known = knex.client instanceof TenantBindingClient ? knex.client.citusKnown : false;
+  if (known === undefined) throw new Error('Whether the database is a Citus coordinator is known only inside a tenant transaction');
+  return known;
+}
+
+/**
+ * The RETURNING clause an `INSERT ... SELECT` into a tenant table needs on a Citus coordinator when its
+ * SELECT cannot run on the tenant's shard (it reads a function, VALUES or a temporary table): Citus then
+ * runs the SELECT on the coordinator and writes its rows into the shard by COPY, which row-level security
+ * refuses; with a RETURNING clause it writes them by `INSERT ... SELECT` from an intermediate result
+ * instead, under the policy like any insert. On plain PostgreSQL: `columns`' clause, or none.
+ */
+export function insertSelectReturning(knex: Knex, columns?: string): string {
+  if (columns) return `returning ${columns}`;
+  return onCitusCoordinator(knex) ? 'returning 1' : '';
 }
 
 /** Whether `knex.transaction(fn, { bindTenant })` binds the tenant as it begins (not for a nested transaction). */

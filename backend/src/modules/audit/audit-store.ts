@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { insertSelectReturning } from '../../infra/db';
 import { currentRequestContext } from '../../infra/request-context';
 import { tenantScope } from '../../infra/tenant-scope';
 import { canonicalJson } from '../../lib/canonical-json';
@@ -77,7 +78,7 @@ async function writeEntries(actor: AuditActor, events: AuditEvent[]): Promise<vo
  * encrypts a committed entry. Answers false when that check refused the insert.
  */
 async function appendEntries(actor: AuditActor, { events, liveKeyIds }: Encryption): Promise<boolean> {
-  const { tenantId, trx } = tenantScope();
+  const { tenantId, trx, knex } = tenantScope();
   const requestId = actor.requestId ?? currentRequestContext()?.requestId ?? null;
   const rows = events.map(({ event, changes, subjectKeyIds }) => ({
     actor_type: actor.actorType,
@@ -100,7 +101,7 @@ async function appendEntries(actor: AuditActor, { events, liveKeyIds }: Encrypti
      from rows from (jsonb_to_recordset(:rows) as (${ROW_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})) with ordinality as e
      where (select count(*) from data_subject_keys k
             where k.tenant_id = :tenantId and k.id = any(:liveKeyIds) and k.key_material is not null) = :liveKeys
-     order by e.ordinality`,
+     order by e.ordinality ${insertSelectReturning(knex)}`,
     { tenantId, rows: JSON.stringify(rows), liveKeyIds: trx.raw('?::uuid[]', [liveKeyIds]), liveKeys: liveKeyIds.length },
   );
   return result.rowCount === rows.length;

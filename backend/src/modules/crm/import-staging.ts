@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { knexSnakeCaseMappers } from 'objection';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { insertSelectReturning } from '../../infra/db';
 import { tenantScope } from '../../infra/tenant-scope';
 import { RecordData, ResourceDefinition } from './resource-definition';
 
@@ -32,7 +33,9 @@ export function overlaySql(def: ResourceDefinition, patch: string): string {
  * The staging table of one import: a temporary table of the transaction (so it needs no row-level
  * security: no other session can see it), filled by COPY a chunk at a time, from which one INSERT and
  * one UPDATE per chunk write the records and what undo needs. COPY cannot write a table under row-level
- * security, and it costs a fraction of binding the same values to statements.
+ * security, and it costs a fraction of binding the same values to statements. On a Citus coordinator the
+ * staging table stays on the coordinator and each INSERT ... SELECT from it carries a RETURNING clause
+ * (insertSelectReturning), so that Citus writes the shard by INSERT, not by COPY.
  */
 export class ImportStaging {
   private constructor(
@@ -77,18 +80,18 @@ export class ImportStaging {
 
   /** Inserts the staged new records and notes them for undo; answers them as stored when asked. */
   async insertCreated(importId: string, actor: string | null, returning: boolean): Promise<RecordData[]> {
-    const { trx, tenantId } = tenantScope();
+    const { trx, tenantId, knex } = tenantScope();
     const table = quoted(this.def.model.tableName);
     const result = await trx.raw(
       `insert into ${table} (tenant_id, id, created_by, updated_by, ${this.insertColumns.map((column) => column.column).join(', ')})
        select ?, s.record_id, ?, ?, ${this.insertColumns.map((column) => column.value).join(', ')}
          from import_staging s cross join lateral jsonb_populate_record(null::${table}, s.data) r
-        where s.action = 'create' ${returning ? 'returning *' : ''}`,
+        where s.action = 'create' ${insertSelectReturning(knex, returning ? '*' : undefined)}`,
       [tenantId, actor, actor],
     );
     await trx.raw(
       `insert into import_items (tenant_id, import_id, record_id, action)
-       select ?, ?, record_id, 'created' from import_staging where action = 'create'`,
+       select ?, ?, record_id, 'created' from import_staging where action = 'create' ${insertSelectReturning(knex)}`,
       [tenantId, importId],
     );
     // Raw SQL answers snake_case rows; hooks read fields.
@@ -97,13 +100,13 @@ export class ImportStaging {
 
   /** Keeps each patched record's previous values (as the row stands) for undo, then patches them all. */
   async updatePatched(importId: string, actor: string | null, returning: boolean): Promise<RecordData[]> {
-    const { trx, tenantId } = tenantScope();
+    const { trx, tenantId, knex } = tenantScope();
     const table = quoted(this.def.model.tableName);
     await trx.raw(
       `insert into import_items (tenant_id, import_id, record_id, action, previous)
        select t.tenant_id, ?, t.id, 'updated', to_jsonb(t) - 'search' - 'tenant_id'
          from ${table} t join import_staging s on s.action = 'update' and t.id = s.record_id
-        where t.tenant_id = ?`,
+        where t.tenant_id = ? ${insertSelectReturning(knex)}`,
       [importId, tenantId],
     );
     const updated = await trx.raw(
