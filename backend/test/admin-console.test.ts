@@ -13,6 +13,7 @@ import { utcDay } from '../src/modules/usage/usage-store';
 import { bearer, registerTenant, Registered } from './support/api-fixtures';
 import { platformAdmins, PlatformAdminsFixture } from './support/platform-admin-fixtures';
 import { eventually } from './support/eventually';
+import { startPrivateRedis } from './support/private-servers';
 import { adminUrl, buildTestApp, ownerKnex, runtimeKnex, TestApp } from './support/test-app';
 
 /** A body each admin write accepts, so a refusal can only be about who calls, not about what is sent. */
@@ -202,6 +203,48 @@ describe('platform admin console', () => {
       // The report reads the rolled-up row and today's live counters without adding them twice.
       const res = await get('/admin/usage', admins.superAdmin.token, { tenantId: user.tenantId, from: day, to: day });
       expect(res.body.data[0].apiCalls.daily).toEqual([{ day, apiCalls: 3, clientErrors: 0, serverErrors: 0 }]);
+    });
+
+    it('when Redis restarts mid-day, then the day keeps what was rolled up and adds what came after', async () => {
+      const redis = await startPrivateRedis();
+      const local = buildTestApp({ env: { REDIS_URL: redis.url } });
+      try {
+        const localAdmins = await platformAdmins(local, owner);
+        const user = await registerTenant(local.app);
+        const day = utcDay();
+        const rollup = () => rollupUsageDay(local.deps.redis!, local.deps.platformKnex, local.deps.config.redisKeyPrefix, day);
+        const stored = async () => (await owner('usage_daily').where({ tenant_id: user.tenantId }).select('api_calls'))[0]?.api_calls;
+        const reported = async () => {
+          const res = await request(local.app).get('/api/v1/admin/usage').query({ tenantId: user.tenantId, from: day, to: day }).set(bearer(localAdmins.support.token));
+          return res.body.data[0].apiCalls.daily[0].apiCalls as number;
+        };
+        // The usage report moves the instance's counters to Redis before it reads.
+        const calls = async (count: number) => {
+          for (let i = 0; i < count; i += 1) await request(local.app).get('/api/v1/leads').set(user.auth).expect(200);
+          return reported();
+        };
+        await calls(3);
+        await rollup();
+        expect(await stored()).toBe(3);
+        await calls(1);
+        // Stored and not yet rolled up, added once.
+        expect(await reported()).toBe(4);
+        await rollup();
+        expect(await stored()).toBe(4);
+
+        await redis.stop();
+        await redis.start();
+        await eventually(async () => (await local.deps.redis!.ping().catch(() => '')) === 'PONG', 20_000, 'the API reconnected to Redis');
+        await calls(2);
+        expect(await reported()).toBe(6);
+        await rollup();
+        await rollup();
+        expect(await stored()).toBe(6);
+        expect(await reported()).toBe(6);
+      } finally {
+        await local.close();
+        await redis.destroy();
+      }
     });
 
     it('when there is no Redis, then each instance adds its counters to usage_daily itself', async () => {

@@ -32,6 +32,7 @@ const COORDINATOR_TABLES = [
   'platform_admin_refresh_tokens',
   'platform_admin_recovery_codes',
   'platform_mfa_challenges',
+  'usage_rollup_batches',
 ];
 
 /** Global tables: the rest of the public schema, knex's own bookkeeping aside (it stays on the coordinator). */

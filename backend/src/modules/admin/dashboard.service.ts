@@ -156,18 +156,10 @@ export function createDashboardService(deps: DashboardDeps) {
     return { last7Days: Number(week?.count ?? 0), last30Days: Number(month?.count ?? 0) };
   }
 
-  /** Every tenant's calls today, from the shared counters: Redis's day hash, else usage_daily. */
+  /** Every tenant's calls today: what usage_daily holds, plus the shared counters no rollup has moved yet. */
   async function callsToday() {
     await deps.usage.flush();
     const today = utcDay();
-    if (deps.redis) {
-      const counts = parseDayHash(await deps.redis.hgetall(dayHashKey(deps.redisKeyPrefix, today)));
-      const sums = [...counts.values()].reduce(
-        (sum, entry) => ({ apiCalls: sum.apiCalls + entry.apiCalls, clientErrors: sum.clientErrors + entry.clientErrors, serverErrors: sum.serverErrors + entry.serverErrors }),
-        { apiCalls: 0, clientErrors: 0, serverErrors: 0 },
-      );
-      return { day: today, ...sums };
-    }
     const [row] = await knex('usageDaily')
       .where('day', today)
       .select<Array<{ apiCalls: string | null; clientErrors: string | null; serverErrors: string | null }>>(
@@ -175,7 +167,15 @@ export function createDashboardService(deps: DashboardDeps) {
         knex.raw('sum(client_errors) as client_errors'),
         knex.raw('sum(server_errors) as server_errors'),
       );
-    return { day: today, apiCalls: Number(row?.apiCalls ?? 0), clientErrors: Number(row?.clientErrors ?? 0), serverErrors: Number(row?.serverErrors ?? 0) };
+    const sums = { apiCalls: Number(row?.apiCalls ?? 0), clientErrors: Number(row?.clientErrors ?? 0), serverErrors: Number(row?.serverErrors ?? 0) };
+    if (deps.redis) {
+      for (const entry of parseDayHash(await deps.redis.hgetall(dayHashKey(deps.redisKeyPrefix, today))).values()) {
+        sums.apiCalls += entry.apiCalls;
+        sums.clientErrors += entry.clientErrors;
+        sums.serverErrors += entry.serverErrors;
+      }
+    }
+    return { day: today, ...sums };
   }
 
   return {

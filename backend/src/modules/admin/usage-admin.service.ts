@@ -74,7 +74,10 @@ export function createUsageAdminService(deps: UsageDeps) {
     return toPage(rows, query.limit, (last) => [last.cursorCreatedAt, last.id]);
   }
 
-  /** usage_daily rows, then Redis totals for the days it still holds (they are at least as recent). */
+  /**
+   * usage_daily rows plus what Redis holds that no rollup has moved yet (today's and yesterday's). A batch
+   * the rollup is moving at that moment is in neither for an instant: a figure may lag, never double.
+   */
   async function dailyCounts(tenantIds: string[], days: string[]): Promise<Map<string, Map<string, DayCounts>>> {
     const byTenant = new Map<string, Map<string, DayCounts>>(tenantIds.map((id) => [id, new Map()]));
     const rows = await knex('usageDaily')
@@ -99,8 +102,12 @@ export function createUsageAdminService(deps: UsageDeps) {
       const live = [utcDay(new Date(Date.now() - DAY_MS)), today].filter((day) => days.includes(day));
       for (const day of live) {
         for (const [tenantId, counts] of await readDayCounts(deps.redis, deps.redisKeyPrefix, day, tenantIds)) {
-          const stored = byTenant.get(tenantId)?.get(day);
-          if (!stored || counts.apiCalls >= stored.apiCalls) byTenant.get(tenantId)?.set(day, counts);
+          const stored = byTenant.get(tenantId)?.get(day) ?? emptyCounts();
+          byTenant.get(tenantId)?.set(day, {
+            apiCalls: stored.apiCalls + counts.apiCalls,
+            clientErrors: stored.clientErrors + counts.clientErrors,
+            serverErrors: stored.serverErrors + counts.serverErrors,
+          });
         }
       }
     }

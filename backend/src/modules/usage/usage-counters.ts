@@ -14,7 +14,7 @@ export interface UsageCountersDeps {
 /**
  * API calls per tenant per UTC day, counted on every tenant request at the cost of a Map update.
  * Every USAGE_FLUSH_SECONDS (and on demand) the deltas move out: with Redis, HINCRBY into the day's
- * hash every instance shares (the usage.rollup job copies it into usage_daily); without Redis, an
+ * hash every instance shares (the usage.rollup job moves it into usage_daily); without Redis, an
  * additive upsert straight into usage_daily. A failed flush keeps its deltas for the next one.
  */
 export class UsageCounters {
@@ -71,7 +71,7 @@ export class UsageCounters {
   private async write(batch: Map<string, CountsByTenant>): Promise<void> {
     const { redis, platformKnex, redisKeyPrefix } = this.deps;
     if (!redis) {
-      for (const [day, counts] of batch) await writeDayCounts(platformKnex, day, counts, 'add');
+      for (const [day, counts] of batch) await writeDayCounts(platformKnex, day, counts);
       return;
     }
     // One MULTI per day's hash (on a Redis Cluster a transaction may only touch keys of one slot); a day

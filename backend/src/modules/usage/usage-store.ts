@@ -18,8 +18,19 @@ export const DAY_HASH_TTL_SECONDS = 8 * 86_400;
 
 export const utcDay = (at: Date = new Date()): string => at.toISOString().slice(0, 10);
 
-/** One hash per UTC day, shared by every instance of the deployment: `<prefix>usage:<day>`, fields `<tenantId>:calls|4xx|5xx`. */
-export const dayHashKey = (prefix: string, day: string): string => `${prefix}usage:${day}`;
+/**
+ * One hash per UTC day, shared by every instance of the deployment: `<prefix>usage:{<day>}`, fields
+ * `<tenantId>:calls|4xx|5xx`. It holds the counts not yet rolled up into usage_daily. The braces make
+ * the day a hash tag: on a Redis Cluster the day's hash, its batches and their set share one slot, so
+ * the rollup can move one into another atomically.
+ */
+export const dayHashKey = (prefix: string, day: string): string => `${prefix}usage:{${day}}`;
+
+/** A day's counters taken out by the rollup, under the batch's id, until usage_daily holds them. */
+export const batchHashKey = (prefix: string, day: string, batchId: string): string => `${dayHashKey(prefix, day)}:batch:${batchId}`;
+
+/** The ids of a day's batches not yet known to be in usage_daily. */
+export const batchSetKey = (prefix: string, day: string): string => `${dayHashKey(prefix, day)}:batches`;
 
 export const fieldOf = (tenantId: string, suffix: FieldSuffix): string => `${tenantId}:${suffix}`;
 
@@ -56,12 +67,11 @@ export async function readDayCounts(redis: RedisClient, prefix: string, day: str
 }
 
 /**
- * Writes counts of one day into usage_daily through the platform role. `add` adds them to what is
- * stored (in-process deltas, when there is no Redis); `set` stores them as the day's totals (the
- * rollup copying Redis, which holds totals, so running it twice for a day never counts twice).
- * Tenants deleted meanwhile are skipped.
+ * Adds counts of one day to usage_daily through the platform role: in-process deltas when there is no
+ * Redis, a rolled-up batch otherwise (once per batch: usage-rollup.job.ts). Tenants deleted meanwhile
+ * are skipped.
  */
-export async function writeDayCounts(knex: Knex, day: string, counts: CountsByTenant, mode: 'add' | 'set'): Promise<number> {
+export async function writeDayCounts(knex: Knex, day: string, counts: CountsByTenant): Promise<number> {
   if (counts.size === 0) return 0;
   const rows = [...counts].map(([tenantId, entry]) => ({
     tenant_id: tenantId,
@@ -69,18 +79,16 @@ export async function writeDayCounts(knex: Knex, day: string, counts: CountsByTe
     client_errors: entry.clientErrors,
     server_errors: entry.serverErrors,
   }));
-  const merge =
-    mode === 'add'
-      ? `api_calls = usage_daily.api_calls + excluded.api_calls,
-         client_errors = usage_daily.client_errors + excluded.client_errors,
-         server_errors = usage_daily.server_errors + excluded.server_errors`
-      : `api_calls = excluded.api_calls, client_errors = excluded.client_errors, server_errors = excluded.server_errors`;
   const result = await knex.raw(
     `insert into usage_daily (tenant_id, day, api_calls, client_errors, server_errors)
      select v.tenant_id, ?::date, v.calls, v.client_errors, v.server_errors
      from jsonb_to_recordset(?::jsonb) as v(tenant_id uuid, calls bigint, client_errors bigint, server_errors bigint)
      where exists (select 1 from tenants t where t.id = v.tenant_id)
-     on conflict (tenant_id, day) do update set ${merge}, updated_at = now()`,
+     on conflict (tenant_id, day) do update set
+       api_calls = usage_daily.api_calls + excluded.api_calls,
+       client_errors = usage_daily.client_errors + excluded.client_errors,
+       server_errors = usage_daily.server_errors + excluded.server_errors,
+       updated_at = now()`,
     [day, JSON.stringify(rows)],
   );
   return (result as { rowCount: number }).rowCount;
