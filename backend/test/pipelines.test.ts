@@ -115,6 +115,20 @@ describe('deal pipelines', () => {
     expect((await api().get('/api/v1/deals/forecast?pipelineId=nope').set(admin())).status).toBe(400);
   });
 
+  it('when deals are imported, then each row joins its pipeline, and a stage not of it is that row\'s error', async () => {
+    const pipeline = await createPipeline({ ...RENEWAL, name: 'Renewals Import' });
+    const rows = [
+      { name: 'Imported default' },
+      { name: 'Imported renewal', pipelineId: pipeline.id, stage: 'talking' },
+      { name: 'Imported wrong', pipelineId: pipeline.id, stage: 'proposal' },
+    ];
+    const res = await api().post('/api/v1/deals/import/bulk?mode=valid-only').set(admin()).send(rows);
+    expect(res.status).toBe(201);
+    expect(res.body.data).toMatchObject({ created: 2, failed: 1, errors: [{ row: 3, field: 'stage' }] });
+    const renewal = await api().get(`/api/v1/deals?pipelineId=${pipeline.id}`).set(admin());
+    expect(renewal.body.data.map((deal: { name: string; stage: string; probability: number }) => [deal.name, deal.stage, deal.probability])).toEqual([['Imported renewal', 'talking', 80]]);
+  });
+
   it('when a pipeline is deleted, then only an unused, non-default one goes', async () => {
     const used = await createPipeline({ ...RENEWAL, name: 'Renewals E' });
     await api().post('/api/v1/deals').set(admin()).send({ name: 'Keeps it', pipelineId: used.id });

@@ -90,6 +90,13 @@ describe('saved views', () => {
     expect(forbidden.status).toBe(403);
   });
 
+  it('when a view filters by an id, then it must be a record of this organization', async () => {
+    const foreign = await api().post('/api/v1/views').set(users().sales.auth).send({ resource: 'leads', name: 'Foreign owner', filters: { ownerId: world.b.users.admin.id } });
+    expect(foreign.status).toBe(400);
+    expect(errorFields(foreign)).toEqual(['filters.ownerId']);
+    await save(users().sales, { name: 'Own owner', filters: { ownerId: users().sales.id } });
+  });
+
   it('when another tenant names a view, then it is unknown there', async () => {
     const view = await save(users().admin, { name: 'Tenant wide', visibility: 'tenant' });
     const b = world.b.users.admin.auth;

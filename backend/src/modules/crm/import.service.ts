@@ -205,6 +205,7 @@ async function planChunk(run: Run, chunk: ImportRow[]): Promise<Plan> {
   await checkReferences(def, checkable);
   await checkRelated(def, checkable);
   await checkCustomFields(def, checkable);
+  await def.batch?.check?.(checkable.filter(isValid));
 
   for (const row of chunk) {
     run.rows += 1;

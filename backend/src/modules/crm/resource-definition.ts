@@ -2,6 +2,7 @@ import Joi from 'joi';
 import { TenantModel } from '../../infra/tenant-model';
 import { TenantPrincipal } from '../auth/principal';
 import type { DomainEvent } from '../events/domain-events';
+import type { ImportRow } from './import-rows';
 
 /** A column a list can be ordered by; nullable text sorts as '' so that keyset paging stays total. */
 export interface SortColumn {
@@ -66,6 +67,8 @@ export interface ResourceDefinition {
   batch?: {
     prepare?(rows: RecordData[], context: WriteContext): Promise<RecordData[]> | RecordData[];
     afterWrite?(rows: RecordData[], context: WriteContext): Promise<void>;
+    /** The resource's own checks of a chunk's valid rows (a deal's stage in its pipeline): each problem is its row's. */
+    check?(rows: ImportRow[]): Promise<void>;
   };
 }
 

@@ -3,6 +3,7 @@ import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
 import { actorId } from '../auth/principal';
 import { dateOnly, id } from '../crm/field-schemas';
+import { ImportRow } from '../crm/import-rows';
 import { recordModel } from '../crm/record-model';
 import { RecordData, ResourceDefinition, WriteContext } from '../crm/resource-definition';
 import { DomainEvent } from '../events/domain-events';
@@ -53,6 +54,26 @@ async function stageChange(existing: RecordData, updated: RecordData): Promise<D
   return [{ type: 'deal.stage_changed', id: updated.id as string, from: (existing.stage as string | null) ?? null, to: updated.stage as string, kind: stage?.kind ?? 'open' }];
 }
 
+/**
+ * An import's deals name stages of their pipelines (the default one when they name none; deals have no
+ * upsert key, so every row is a new deal): a wrong pipeline or stage is that row's error, not the import's.
+ */
+async function checkStages(rows: ImportRow[]): Promise<void> {
+  const named = rows.filter((row) => row.data.pipelineId !== undefined || row.data.stage !== undefined);
+  if (!named.length) return;
+  const fallback = await defaultPipelineId();
+  for (const row of named) {
+    const stages = await stagesOf((row.data.pipelineId ?? fallback) as string).catch((error: unknown) => {
+      if (error instanceof AppError) return undefined;
+      throw error;
+    });
+    if (!stages) row.errors.push({ row: row.row, field: 'pipelineId', message: 'does not name a pipeline' });
+    else if (row.data.stage !== undefined && !stages.some((stage) => stage.key === row.data.stage)) {
+      row.errors.push({ row: row.row, field: 'stage', message: "is not a stage of the deal's pipeline" });
+    }
+  }
+}
+
 /** New deals of an import enter their first stage together: one multi-row insert. */
 async function recordFirstStages(deals: RecordData[], { principal }: WriteContext): Promise<void> {
   const { trx, tenantId } = tenantScope();
@@ -97,5 +118,5 @@ export const dealsResource: ResourceDefinition = {
   prepare,
   afterWrite: recordStageChange,
   eventsOfUpdate: stageChange,
-  batch: { afterWrite: recordFirstStages },
+  batch: { afterWrite: recordFirstStages, check: checkStages },
 };

@@ -1,7 +1,9 @@
+import { tenantScope } from '../../infra/tenant-scope';
 import { AppError, ErrorDetail, notFound } from '../../lib/errors';
 import { TenantPrincipal, UserPrincipal } from '../auth/principal';
 import { CRM_RESOURCE_DEFINITIONS } from '../crm/crm-resources';
-import { DEFAULT_SORT, listFiltersSchema } from '../crm/record-list';
+import { RELATED_TYPES } from '../crm/field-schemas';
+import { DEFAULT_SORT, filtersOf, listFiltersSchema } from '../crm/record-list';
 import { ResourceDefinition } from '../crm/resource-definition';
 import { CustomQuery, resolveCustomQuery } from '../custom-fields/custom-field-query';
 import { fieldsOf } from '../custom-fields/custom-fields.service';
@@ -76,6 +78,33 @@ async function listParameters(def: ResourceDefinition, filters: Record<string, u
   return value as Record<string, unknown>;
 }
 
+/** Tables an id filter can name a record of: its reference, a pipeline, or any record a relatedId may be. */
+function tablesOf(def: ResourceDefinition, filter: string, filters: Record<string, unknown>): string[] {
+  const column = filtersOf(def)[filter]?.column;
+  if (!column) return [];
+  if (def.references[column]) return [def.references[column]];
+  if (column === 'pipelineId') return ['pipelines'];
+  if (column === 'relatedId') {
+    const named = RELATED_TYPES[filters.relatedType as keyof typeof RELATED_TYPES];
+    return named ? [named] : Object.values(RELATED_TYPES);
+  }
+  return [];
+}
+
+/** A view keeps no other organization's ids: an id a filter names must be a record of this one (400 otherwise). */
+async function assertIdsKnown(def: ResourceDefinition, filters: Record<string, unknown>): Promise<void> {
+  const { trx, tenantId } = tenantScope();
+  const problems: ErrorDetail[] = [];
+  for (const [filter, value] of Object.entries(filters)) {
+    const tables = typeof value === 'string' ? tablesOf(def, filter, filters) : [];
+    if (!tables.length) continue;
+    let found = false;
+    for (const table of tables) found ||= Boolean(await trx(table).where({ tenantId, id: value }).first('id'));
+    if (!found) problems.push({ field: `filters.${filter}`, message: 'does not name a record of this organization' });
+  }
+  if (problems.length) throw new AppError('VALIDATION_ERROR', 'A filter names an unknown record', problems);
+}
+
 async function assertColumns(def: ResourceDefinition, columns: string[]): Promise<void> {
   const custom = (await fieldsOf(def.name)).map((field) => `customFields.${field.key}`);
   const known = new Set([...SERVER_COLUMNS, ...Object.keys(def.fields), ...custom]);
@@ -93,7 +122,7 @@ export async function createView(principal: UserPrincipal, draft: ViewDraft) {
   if (!mayRead(principal, draft.resource)) throw new AppError('FORBIDDEN', `Saving a view of ${draft.resource} needs the ${draft.resource}:read permission`);
   const def = definition(draft.resource);
   assertVisibility(principal, draft.visibility);
-  await listParameters(def, draft.filters, draft.sort);
+  await assertIdsKnown(def, await listParameters(def, draft.filters, draft.sort));
   await assertColumns(def, draft.columns);
   const view = await SavedView.query()
     .insert({ ...draft, sort: draft.sort ?? null, ownerId: principal.userId, teamId: principal.teamId, createdBy: principal.userId, updatedBy: principal.userId } as never)
@@ -120,7 +149,9 @@ export async function updateView(principal: UserPrincipal, id: string, patch: Vi
   if (patch.visibility === 'team' && !view.teamId && view.ownerId !== principal.userId) {
     throw new AppError('VALIDATION_ERROR', 'The owner is in no team', [{ field: 'visibility', message: 'team needs the owner to be in a team' }]);
   }
-  if (patch.filters !== undefined || patch.sort !== undefined) await listParameters(def, patch.filters ?? view.filters, patch.sort === undefined ? view.sort : patch.sort);
+  if (patch.filters !== undefined || patch.sort !== undefined) {
+    await assertIdsKnown(def, await listParameters(def, patch.filters ?? view.filters, patch.sort === undefined ? view.sort : patch.sort));
+  }
   if (patch.columns) await assertColumns(def, patch.columns);
   const teamId = patch.visibility === 'team' && view.ownerId === principal.userId ? principal.teamId : view.teamId;
   const updated = await SavedView.query().patchAndFetchById(id, { ...patch, teamId, updatedBy: principal.userId } as never);
