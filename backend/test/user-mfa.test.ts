@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { Knex } from 'knex';
 import { Secret, TOTP } from 'otpauth';
 import request from 'supertest';
 import { bearer, login, registerTenant, Registered } from './support/api-fixtures';
-import { staffMember } from './support/platform-admin-fixtures';
-import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
+import { PLATFORM_PASSWORD, staffMember } from './support/platform-admin-fixtures';
+import { rotateCredentials, rotateGlobalCredentials } from '../src/modules/credentials/credential-rotation';
+import { buildTestApp, ownerKnex, platformRoleKnex, runtimeKnex, TestApp } from './support/test-app';
 
 /** The code an authenticator app shows `steps` periods from now: tests compute codes with the same library. */
 const codeAt = (secret: string, steps = 0) =>
@@ -107,5 +109,35 @@ describe('tenant user MFA (TOTP)', () => {
     const key = await request(t.app).post('/api/v1/api-keys').set(user.auth).send({ name: 'Probe', role: 'tenant_admin' });
     expect((await post('/auth/mfa/setup', { 'X-API-Key': key.body.data.key as string })).status).toBe(403);
     expect((await post('/auth/mfa/setup', {})).status).toBe(401);
+  });
+
+  it('when the credential keys rotate, then users\' and staff\'s TOTP secrets are re-encrypted under the new key and their codes still work', async () => {
+    const user = await enrolled();
+    const staff = await staffMember(t, owner, 'support');
+    const staffSecret = (await post('/admin/auth/mfa/setup', bearer(staff.token))).body.data.secret as string;
+    await post('/admin/auth/mfa/enable', bearer(staff.token), { code: codeAt(staffSecret) }).expect(200);
+
+    const old = t.deps.config.credentialKeys;
+    const keys = [{ id: 'k9', key: randomBytes(32) }, ...old];
+    const runtime = runtimeKnex();
+    const platform = platformRoleKnex();
+    try {
+      expect((await rotateCredentials(runtime, platform, keys, [user.tenantId])).reencrypted).toBeGreaterThanOrEqual(1);
+      expect(await rotateGlobalCredentials(runtime, keys)).toBeGreaterThanOrEqual(1);
+    } finally {
+      await Promise.all([runtime.destroy(), platform.destroy()]);
+    }
+    expect((await owner('users').where({ id: user.userId }).first()).mfa_secret_encrypted).toMatch(/^cred1\.k9\./);
+    expect((await owner('platform_admins').where({ id: staff.id }).first()).mfa_secret_encrypted).toMatch(/^cred1\.k9\./);
+
+    const rotated = buildTestApp({ env: { CREDENTIALS_KEYS: keys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(',') } });
+    try {
+      const userStep = await request(rotated.app).post('/api/v1/auth/login').send({ email: user.email, password: user.password });
+      expect((await request(rotated.app).post('/api/v1/auth/login/mfa').send({ mfaToken: userStep.body.data.mfaToken, code: codeAt(user.secret, 1) })).status).toBe(200);
+      const staffStep = await request(rotated.app).post('/api/v1/admin/auth/login').send({ email: staff.email, password: PLATFORM_PASSWORD });
+      expect((await request(rotated.app).post('/api/v1/admin/auth/login/mfa').send({ mfaToken: staffStep.body.data.mfaToken, code: codeAt(staffSecret, 1) })).status).toBe(200);
+    } finally {
+      await rotated.close();
+    }
   });
 });
