@@ -4,10 +4,6 @@ import { defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput, R
 import {
   acceptStaffInviteBody,
   adminLoginBody,
-  adminLoginMfaBody,
-  mfaCodeBody,
-  mfaSetupSchema,
-  recoveryCodesSchema,
   staffRefreshSchema,
   staffSchema,
   staffSessionParams,
@@ -15,6 +11,7 @@ import {
   staffSignInSchema,
   staffVerifySchema,
 } from './admin-auth.schema';
+import { loginMfaBody, mfaCodeBody, mfaSetupSchema, recoveryCodesSchema } from '../auth/mfa.schema';
 import { createPlatformAdminsService, StaffSignIn } from './platform-admins.service';
 import { SecondFactor } from '../auth/totp-factors';
 import { clearedStaffRefreshCookie, STAFF_REFRESH_COOKIE, staffRefreshCookie, StaffTokens } from './staff-sessions';
@@ -60,7 +57,7 @@ export function adminAuthRoutes(deps: AppDeps): RouteDefinition[] {
       description: 'A wrong code counts against the challenge (5 tries) and the sign-in rate limit; 401 either way.',
       response: { status: 200, description: 'Signed in', schema: staffSignInSchema, errors: [401] },
       tags,
-      schema: { body: adminLoginMfaBody },
+      schema: { body: loginMfaBody },
       handler: async (input) => signInAnswer(await admins.loginMfa(input.body as { mfaToken: string } & SecondFactor, context(input))),
     }),
     defineRoute({

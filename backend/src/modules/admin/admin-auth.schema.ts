@@ -8,18 +8,6 @@ export const adminLoginBody = Joi.object({
   password: Joi.string().min(1).max(1024).required(),
 });
 
-const totpCode = Joi.string().trim().pattern(/^\d{6}$/).messages({ 'string.pattern.base': '{{#label}} must be the 6 digits the authenticator app shows' });
-const recoveryCode = Joi.string().trim().min(10).max(32);
-
-/** The second step: the challenge and either a TOTP code or a recovery code, never both. */
-export const adminLoginMfaBody = Joi.object({
-  mfaToken: Joi.string().max(200).required(),
-  code: totpCode,
-  recoveryCode,
-}).xor('code', 'recoveryCode');
-
-export const mfaCodeBody = Joi.object({ code: totpCode.required() });
-
 export const acceptStaffInviteBody = Joi.object({
   token: Joi.string().max(200).required(),
   password: passwordSchema.required(),
@@ -71,15 +59,6 @@ export const staffSessionSchema = Joi.object({
   lastUsedAt: Joi.date().allow(null).required(),
   expiresAt: Joi.date().required(),
   current: Joi.boolean().required(),
-});
-
-export const mfaSetupSchema = Joi.object({
-  secret: Joi.string().required().description('Base32, for typing into an authenticator app'),
-  otpauthUrl: Joi.string().required().description('otpauth://totp/... for a QR code'),
-});
-
-export const recoveryCodesSchema = Joi.object({
-  recoveryCodes: Joi.array().items(Joi.string()).length(10).required().description('Single use each; shown only now'),
 });
 
 const name = Joi.string().trim().min(1).max(100);

@@ -21,7 +21,7 @@ interface TargetUser {
 }
 
 /**
- * Support sessions. A super admin acts as a named tenant user (never as a made-up identity, so the
+ * Support sessions. A staff member holding `impersonate` acts as a named tenant user (never as a made-up identity, so the
  * tenant's own permissions and row-level security apply unchanged) with a short-lived access token:
  * IMPERSONATION_TTL_SECONDS, no refresh token, `imp` = the admin's id. Every audit entry the token
  * produces carries impersonator_id; the start is in the tenant's audit log (`impersonation.start`)

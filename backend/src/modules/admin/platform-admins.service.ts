@@ -56,6 +56,8 @@ export function createPlatformAdminsService({ knex, config }: { knex: Knex; conf
     accounts: 'platformAdmins',
     recoveryCodes: 'platformAdminRecoveryCodes',
     owner: 'adminId',
+    hash: 'codeHash',
+    rowDefaults: () => ({}),
     contextOf: (adminId) => rowContext('platform_admins', 'platform', adminId),
   });
   const badCredentials = () => new AppError('UNAUTHORIZED', 'Invalid email or password');

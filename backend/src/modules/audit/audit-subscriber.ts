@@ -76,6 +76,13 @@ const ENTRY_OF: { [K in DomainEventType]: (event: EventOf<K>) => AuditEntry | nu
   'auth.logged_out': (e) => ({ action: 'auth.logout', resourceType: 'session', resourceId: e.sessionId }),
   'auth.password_changed': (e) => ({ action: 'auth.password_change', resourceType: 'user', resourceId: e.userId, after: { sessionsRevoked: e.sessionsRevoked } }),
 
+  'auth.mfa_changed': (e) => ({
+    action: e.enabled ? 'auth.mfa_enable' : 'auth.mfa_disable',
+    resourceType: 'user',
+    resourceId: e.userId,
+    after: { sessionsRevoked: e.sessionsRevoked },
+  }),
+
   'webhook.created': (e) => ({ action: 'webhook.create', resourceType: 'webhook', resourceId: e.id, after: { url: e.url, events: e.events, active: e.active } }),
   'webhook.updated': (e) => ({ action: 'webhook.update', resourceType: 'webhook', resourceId: e.id, before: e.before, after: e.after }),
   'webhook.deleted': (e) => ({ action: 'webhook.delete', resourceType: 'webhook', resourceId: e.id, before: { url: e.url, events: e.events } }),

@@ -2,7 +2,8 @@ import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
 import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
 import { createAuthService } from './auth.service';
-import { changePasswordBody, loginBody, refreshBody, registerBody, sessionParams, signedInSchema } from './auth.schema';
+import { loginMfaBody, mfaCodeBody, mfaSetupSchema, recoveryCodesSchema } from './mfa.schema';
+import { changePasswordBody, loginBody, loginAnswerSchema, refreshBody, registerBody, sessionParams, signedInSchema } from './auth.schema';
 import { clearedRefreshCookie, REFRESH_COOKIE, refreshCookie } from './refresh-cookie';
 import { listActiveSessions, revokeOwnSession } from './sessions.service';
 
@@ -36,11 +37,68 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       permission: 'public',
       summary: 'Sign in with email and password',
       tags,
-      response: { status: 200, description: 'Signed in: the user, the tenant and a token pair', schema: signedInSchema },
+      response: {
+        status: 200,
+        description: 'Signed in: the user, the tenant and a token pair; with MFA on, `mfaRequired` and the `mfaToken` for POST /auth/login/mfa',
+        schema: loginAnswerSchema,
+      },
       schema: { body: loginBody },
       handler: async (input) => {
         const result = await auth.login(input.body as Parameters<typeof auth.login>[0], input.requestedTenantId, client(input));
+        return 'mfaRequired' in result ? ok(result, { 'Cache-Control': 'no-store' }) : ok(result, withCookie(result));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/login/mfa',
+      rateLimit: 'login',
+      permission: 'public',
+      summary: 'Second sign-in step when MFA is on: `mfaToken` with a TOTP `code` or a `recoveryCode`; each code works once',
+      description: 'A wrong code counts against the challenge (5 tries) and the sign-in rate limit; 401 either way.',
+      tags,
+      response: { status: 200, description: 'Signed in: the user, the tenant and a token pair', schema: signedInSchema, errors: [401] },
+      schema: { body: loginMfaBody },
+      handler: async (input) => {
+        const result = await auth.loginMfa(input.body as Parameters<typeof auth.loginMfa>[0], client(input));
         return ok(result, withCookie(result));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/mfa/setup',
+      auditResource: 'user',
+      permission: 'authenticated',
+      usersOnly: true,
+      summary: 'Starts TOTP enrolment: a new secret and its otpauth:// URL; MFA is on once POST /auth/mfa/enable gets a right code',
+      response: { status: 200, description: 'The secret to enrol', schema: mfaSetupSchema },
+      tags,
+      handler: async (input) => ok(await auth.mfaSetup(principalOf(input, 'user')), { 'Cache-Control': 'no-store' }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/mfa/enable',
+      auditResource: 'user',
+      permission: 'authenticated',
+      usersOnly: true,
+      summary: 'Turns MFA on with a first code from the app; answers ten single-use recovery codes, shown only now',
+      response: { status: 200, description: 'MFA is on', schema: recoveryCodesSchema },
+      tags,
+      schema: { body: mfaCodeBody },
+      handler: async (input) => ok(await auth.mfaEnable(principalOf(input, 'user'), (input.body as { code: string }).code), { 'Cache-Control': 'no-store' }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/mfa/disable',
+      auditResource: 'user',
+      permission: 'authenticated',
+      usersOnly: true,
+      summary: 'Turns MFA off with a current code; every other session of the user ends',
+      response: { status: 204, description: 'MFA is off' },
+      tags,
+      schema: { body: mfaCodeBody },
+      handler: async (input) => {
+        await auth.mfaDisable(principalOf(input, 'user'), (input.body as { code: string }).code);
+        return noContent();
       },
     }),
     defineRoute({

@@ -67,3 +67,13 @@ export const signedInSchema = Joi.object({
     expiresIn: Joi.number().integer().required(),
   }).required(),
 });
+
+/** With MFA on, the password step answers a single-use challenge instead of tokens. */
+export const loginAnswerSchema = Joi.alternatives(
+  signedInSchema,
+  Joi.object({
+    mfaRequired: Joi.boolean().valid(true).required(),
+    mfaToken: Joi.string().required().description('Single use, for POST /auth/login/mfa; grants nothing else'),
+    expiresIn: Joi.number().integer().required(),
+  }),
+);

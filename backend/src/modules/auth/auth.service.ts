@@ -21,6 +21,8 @@ import { createUser } from '../users/users.service';
 import { signTenantToken } from './access-tokens';
 import { hashPassword, verifyPassword } from './passwords';
 import { UserPrincipal } from './principal';
+import { SecondFactor } from './totp-factors';
+import { createUserMfa } from './user-mfa.service';
 import {
   ClientInfo,
   denylistAccessToken,
@@ -62,6 +64,7 @@ interface LoginCandidate {
 }
 
 export function createAuthService({ knex, config }: AuthDeps) {
+  const userMfa = createUserMfa(knex, config);
   /** Signs an access token and shapes the answer every sign-in returns. */
   async function signedIn(user: User, tenant: Tenant, session: { sessionId: string; refreshToken: string }) {
     const role = user.role?.key ?? user.roleId;
@@ -163,11 +166,30 @@ export function createAuthService({ knex, config }: AuthDeps) {
           .findById(match.id)
           .patch({ lastLoginAt: new Date(), failedLoginCount: 0, lockedUntil: null });
         const user = await loadUser(match.id);
+        if (user.mfaEnabledAt) return userMfa.challenge(user.id);
         const session = await openSession(user.id, client, config.jwt.refreshTtlSeconds);
         await audit(client, user.id, [{ action: 'auth.login', resourceType: 'session', resourceId: session.sessionId, subject: user.email }]);
         return signedIn(user, tenant, session);
       });
     },
+
+    /** The second step of a sign-in with MFA on: the challenge and a TOTP code or a recovery code. */
+    async loginMfa(input: { mfaToken: string } & SecondFactor, client: ClientInfo) {
+      const factor: SecondFactor = 'recoveryCode' in input ? { recoveryCode: input.recoveryCode } : { code: input.code };
+      return userMfa.answer(input.mfaToken, factor, client, async (userId) => {
+        const tenant = await currentTenant();
+        if (tenant.status !== 'active') throw new AppError('TENANT_SUSPENDED', 'This organization is suspended');
+        const user = await loadUser(userId);
+        if (user.status !== 'active' || user.deletedAt) throw badCredentials();
+        const session = await openSession(user.id, client, config.jwt.refreshTtlSeconds);
+        await audit(client, user.id, [{ action: 'auth.login', resourceType: 'session', resourceId: session.sessionId, subject: user.email }]);
+        return signedIn(user, tenant, session);
+      });
+    },
+
+    mfaSetup: (principal: UserPrincipal) => userMfa.setup(principal),
+    mfaEnable: (principal: UserPrincipal, code: string) => userMfa.enable(principal, code),
+    mfaDisable: (principal: UserPrincipal, code: string) => userMfa.disable(principal, code),
 
     async refresh(refreshToken: string | undefined) {
       if (!refreshToken) throw refreshFailure();

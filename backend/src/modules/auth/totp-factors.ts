@@ -11,9 +11,12 @@ export type SecondFactor = { code: string } | { recoveryCode: string };
 export interface FactorStore {
   /** The accounts' table, with mfa_secret_encrypted, mfa_pending_secret_encrypted, mfa_enabled_at, mfa_last_step. */
   accounts: string;
-  /** The recovery codes' table, and its column naming the account. */
+  /** The recovery codes' table, its column naming the account, and the one holding a code's hash. */
   recoveryCodes: string;
   owner: string;
+  hash: string;
+  /** Columns every new recovery code row carries besides these (a tenant table's tenant_id). */
+  rowDefaults(): Record<string, unknown>;
   /** The authenticated context of an account's secret: copied onto another row, it does not decrypt. */
   contextOf(accountId: string): string;
 }
@@ -53,7 +56,7 @@ export function createTotpFactors(config: AppConfig, store: FactorStore) {
 
   async function spendRecoveryCode(trx: Knex.Transaction, id: string, code: string): Promise<boolean> {
     const updated = await trx(store.recoveryCodes)
-      .where({ [store.owner]: id, codeHash: recoveryCodeHash(code) })
+      .where({ [store.owner]: id, [store.hash]: recoveryCodeHash(code) })
       .whereNull('usedAt')
       .update({ usedAt: new Date() });
     return updated === 1;
@@ -90,7 +93,7 @@ export function createTotpFactors(config: AppConfig, store: FactorStore) {
         .where({ id })
         .update({ mfaSecretEncrypted: row.mfaPendingSecretEncrypted, mfaPendingSecretEncrypted: null, mfaEnabledAt: new Date() });
       await trx(store.recoveryCodes).where({ [store.owner]: id }).del();
-      await trx(store.recoveryCodes).insert(codes.map(({ hash }) => ({ [store.owner]: id, codeHash: hash })));
+      await trx(store.recoveryCodes).insert(codes.map(({ hash }) => ({ ...store.rowDefaults(), [store.owner]: id, [store.hash]: hash })));
       return { recoveryCodes: codes.map(({ code: shown }) => shown) };
     },
 

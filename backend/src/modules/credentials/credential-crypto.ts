@@ -48,4 +48,12 @@ export const CREDENTIAL_COLUMNS = [
   { table: 'webhook_subscriptions', column: 'secret_encrypted' },
   { table: 'integrations', column: 'secrets_encrypted' },
   { table: 'notifications', column: 'message_encrypted' },
+  { table: 'users', column: 'mfa_secret_encrypted' },
+  { table: 'users', column: 'mfa_pending_secret_encrypted' },
+] as const;
+
+/** Credentials of global rows (platform staff's TOTP secrets), bound to `rowContext(table, 'platform', id)`. */
+export const GLOBAL_CREDENTIAL_COLUMNS = [
+  { table: 'platform_admins', column: 'mfa_secret_encrypted' },
+  { table: 'platform_admins', column: 'mfa_pending_secret_encrypted' },
 ] as const;

@@ -65,6 +65,7 @@ export interface DomainEventMap {
   'api_key.revoked': { id: string; name: string; prefix: string };
   'auth.logged_out': { sessionId: string };
   'auth.password_changed': { userId: string; sessionsRevoked: number };
+  'auth.mfa_changed': { userId: string; enabled: boolean; sessionsRevoked: number };
 
   'webhook.created': { id: string; url: string; events: string[]; active: boolean };
   'webhook.updated': { id: string; before: Fields; after: Fields };

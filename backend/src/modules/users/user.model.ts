@@ -22,6 +22,8 @@ export class User extends TenantModel {
   /** SHA-256 of the one-time invitation token; the token itself is only ever in the creator's answer. */
   inviteTokenHash!: string | null;
   inviteExpiresAt!: Date | null;
+  /** When TOTP was turned on; null: off. */
+  mfaEnabledAt!: Date | null;
   createdBy!: string | null;
   updatedBy!: string | null;
   createdAt!: Date;
