@@ -105,6 +105,8 @@ describe('binding the tenant as a transaction begins', () => {
         return { clause, inserted: (result as { rowCount: number }).rowCount };
       });
       expect(clause).toBe(onCitus ? 'returning 1' : '');
+      // A transaction of the pool (knex's copy of its client) knows too.
+      await knex.transaction(async (trx) => expect(onCitusCoordinator(trx)).toBe(onCitus));
       expect(inserted).toBe(2);
       expect(insertSelectReturning(knex, 'id')).toBe('returning id');
     } finally {
