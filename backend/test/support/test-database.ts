@@ -51,6 +51,12 @@ export function databaseUrl(serverUrl: string, name: string): string {
 
 const CITUS_TEST_SHARDS = 4;
 
+/**
+ * How many times longer a test may take on the opted-in Citus cluster than on one server: each request
+ * there commits on several nodes (two-phase commits to reference tables, a connection per worker).
+ */
+export const clusterSlowdown = (): number => (process.env[TEST_ENV.citusWorkers] ? 8 : 1);
+
 /** The Citus workers' server URLs (the coordinator's, on each worker's host and port), when opted in. */
 function citusWorkerServers(serverUrl: string): URL[] {
   const workers = process.env[TEST_ENV.citusWorkers];
