@@ -7,6 +7,7 @@ import { RouteDefinition } from '../src/lib/http/route';
 import { addMember, bearer, login, PASSWORD, registerTenant, Registered } from './support/api-fixtures';
 import { arbitraryFromSchema, InputSources } from './support/joi-arbitrary';
 import { isTenantRoute, paramsOf, routeName, servedRoutes, urlOf } from './support/route-catalogue';
+import { clusterSlowdown } from './support/test-database';
 import { buildTestApp, ownerKnex, runtimeKnex, TestApp } from './support/test-app';
 
 /**
@@ -189,7 +190,7 @@ describe('cross-tenant property sweep over every declared route', () => {
       );
     }
     expect(problems).toEqual([]);
-  }, 15_000 * RUNS);
+  }, 15_000 * RUNS * clusterSlowdown());
 
   it("when the sweep is over, then not one of A's rows changed, and no row of B refers to A's ids", async () => {
     expect(await tenantSnapshot(owner, a.tenantId)).toEqual(snapshotBefore);

@@ -1,4 +1,5 @@
 import { Knex } from 'knex';
+import { insertSelectReturning, onCitusCoordinator } from '../src/infra/db';
 import { withTenant } from '../src/infra/tenant-scope';
 import { createTenantFixture, ownerKnex, runtimeKnex, TenantFixture } from './support/test-app';
 
@@ -85,6 +86,29 @@ describe('binding the tenant as a transaction begins', () => {
       expect(await asked.mock.results[0]!.value).toBe(onCitus);
       // Each answer is the first one's promise, kept.
       expect(new Set(asked.mock.results.map((result) => result.value)).size).toBe(1);
+    } finally {
+      await knex.destroy();
+    }
+  });
+
+  it('an INSERT ... SELECT into a tenant table returns rows only on a Citus coordinator, where COPY into a shard would meet row-level security', async () => {
+    const knex = runtimeKnex(1);
+    try {
+      expect(() => onCitusCoordinator(knex)).toThrow(/only inside a tenant transaction/);
+      const { clause, inserted } = await withTenant(knex, a.tenantId, async (trx) => {
+        const clause = insertSelectReturning(knex);
+        const result = await trx.raw(
+          `insert into leads (tenant_id, first_name, last_name)
+           select ?, v.first_name, 'Staged' from jsonb_to_recordset(?::jsonb) as v(first_name text) ${clause}`,
+          [a.tenantId, JSON.stringify([{ first_name: 'One' }, { first_name: 'Two' }])],
+        );
+        return { clause, inserted: (result as { rowCount: number }).rowCount };
+      });
+      expect(clause).toBe(onCitus ? 'returning 1' : '');
+      // A transaction of the pool (knex's copy of its client) knows too.
+      await knex.transaction(async (trx) => expect(onCitusCoordinator(trx)).toBe(onCitus));
+      expect(inserted).toBe(2);
+      expect(insertSelectReturning(knex, 'id')).toBe('returning id');
     } finally {
       await knex.destroy();
     }

@@ -49,12 +49,17 @@ class TenantBindingTransaction extends TransactionPG {
   }
 }
 
+/**
+ * Whether a pool's database is a Citus coordinator, once known, by the pool's config object: knex's
+ * transaction clients are copies of the pool's client sharing its config, so a transaction (nested or not)
+ * finds the answer too.
+ */
+const citusByPool = new WeakMap<object, boolean>();
+
 /** knex's PostgreSQL client whose top-level transactions understand `bindTenant`. */
 class TenantBindingClient extends ClientPG {
   /** Asked once per pool, on its first binding transaction: the extension does not come or go under a server. */
   private citusCoordinator?: Promise<boolean>;
-  /** The answer, once known. */
-  citusKnown?: boolean;
 
   override transaction(container: unknown, config?: BindingTransactionConfig, outerTx?: unknown): Knex.Transaction {
     return new TenantBindingTransaction(this, container, config, outerTx) as unknown as Knex.Transaction;
@@ -63,7 +68,10 @@ class TenantBindingClient extends ClientPG {
   isCitusCoordinator(connection: pg.ClientBase): Promise<boolean> {
     this.citusCoordinator ??= connection
       .query<{ citus: boolean }>("select exists (select 1 from pg_extension where extname = 'citus') as citus")
-      .then(({ rows }) => (this.citusKnown = rows[0]!.citus));
+      .then(({ rows }) => {
+        citusByPool.set(this.config as object, rows[0]!.citus);
+        return rows[0]!.citus;
+      });
     // A failed look-up (the connection dropped) is asked again by the next transaction, not remembered.
     this.citusCoordinator.catch(() => (this.citusCoordinator = undefined));
     return this.citusCoordinator;
@@ -72,10 +80,11 @@ class TenantBindingClient extends ClientPG {
 
 /**
  * Whether the pool's database is a Citus coordinator: known once the pool began a tenant transaction, so
- * always inside withTenant (tenantScope().knex). Asked before, it is a programming error, never a guess.
+ * always inside withTenant (of the pool or of any of its transactions). Asked before, it is a programming
+ * error, never a guess.
  */
 export function onCitusCoordinator(knex: Knex): boolean {
-  const known = knex.client instanceof TenantBindingClient ? knex.client.citusKnown : false;
+  const known = knex.client instanceof TenantBindingClient ? citusByPool.get(knex.client.config as object) : false;
   if (known === undefined) throw new Error('Whether the database is a Citus coordinator is known only inside a tenant transaction');
   return known;
 }
