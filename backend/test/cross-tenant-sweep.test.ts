@@ -48,6 +48,7 @@ describe('cross-tenant property sweep over every declared route', () => {
   const sentByB = new Set<string>();
   let snapshotBefore: Record<string, string>;
 
+  // Seeds every table of two tenants through the API: minutes on a busy 2-core machine, not seconds.
   beforeAll(async () => {
     t = buildTestApp();
     routes = servedRoutes(t);
@@ -89,7 +90,7 @@ describe('cross-tenant property sweep over every declared route', () => {
       bOwnIds.push(own.body.data.id);
     }
     snapshotBefore = await tenantSnapshot(owner, a.tenantId);
-  });
+  }, 180_000);
   afterAll(async () => {
     await t?.close();
     await owner?.destroy();

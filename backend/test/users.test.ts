@@ -244,7 +244,7 @@ describe('users', () => {
     });
 
     it('when a user manager assigns a role with permissions they lack, then 403; a role within theirs is fine', async () => {
-      const userManagerRole = await addRole(t.app, a, ['users:manage', 'leads:read', 'contacts:read', 'accounts:read', 'deals:read']);
+      const userManagerRole = await addRole(t.app, a, ['users:manage', 'leads:read', 'contacts:read', 'accounts:read', 'deals:read', 'support:create']);
       const userManager = await addMember(t.app, a, userManagerRole);
       const asManager = { ...a, auth: userManager.auth };
       for (const role of ['tenant_admin', 'sales_user']) {
