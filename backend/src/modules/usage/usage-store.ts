@@ -75,12 +75,13 @@ export async function writeDayCounts(knex: Knex, day: string, counts: CountsByTe
          client_errors = usage_daily.client_errors + excluded.client_errors,
          server_errors = usage_daily.server_errors + excluded.server_errors`
       : `api_calls = excluded.api_calls, client_errors = excluded.client_errors, server_errors = excluded.server_errors`;
+  // updated_at from excluded (its default, the statement's now()): Citus refuses now() in DO UPDATE SET.
   const result = await knex.raw(
     `insert into usage_daily (tenant_id, day, api_calls, client_errors, server_errors)
      select v.tenant_id, ?::date, v.calls, v.client_errors, v.server_errors
      from jsonb_to_recordset(?::jsonb) as v(tenant_id uuid, calls bigint, client_errors bigint, server_errors bigint)
      where exists (select 1 from tenants t where t.id = v.tenant_id)
-     on conflict (tenant_id, day) do update set ${merge}, updated_at = now()`,
+     on conflict (tenant_id, day) do update set ${merge}, updated_at = excluded.updated_at`,
     [day, JSON.stringify(rows)],
   );
   return (result as { rowCount: number }).rowCount;
