@@ -107,7 +107,8 @@ export async function destroySubjectKey(subject: string): Promise<void> {
   await trx('dataSubjectKeys')
     .insert({ tenantId, id: randomUUID(), subjectHash: subjectHash(subject), keyMaterial: null, destroyedAt: trx.fn.now() })
     .onConflict(['tenantId', 'subjectHash'])
-    .merge({ keyMaterial: null, destroyedAt: trx.raw('coalesce(data_subject_keys.destroyed_at, now())') });
+    // excluded's (the statement's now()), not now() itself: Citus refuses a volatile function in DO UPDATE SET.
+    .merge({ keyMaterial: null, destroyedAt: trx.raw('coalesce(data_subject_keys.destroyed_at, excluded.destroyed_at)') });
 }
 
 /** Crypto-shredding of keys found by id (keys of entries about a record, whatever subject they were made for). */

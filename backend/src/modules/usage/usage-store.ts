@@ -79,6 +79,7 @@ export async function writeDayCounts(knex: Knex, day: string, counts: CountsByTe
     client_errors: entry.clientErrors,
     server_errors: entry.serverErrors,
   }));
+  // updated_at from excluded (its default, the statement's now()): Citus refuses now() in DO UPDATE SET.
   const result = await knex.raw(
     `insert into usage_daily (tenant_id, day, api_calls, client_errors, server_errors)
      select v.tenant_id, ?::date, v.calls, v.client_errors, v.server_errors
@@ -88,7 +89,7 @@ export async function writeDayCounts(knex: Knex, day: string, counts: CountsByTe
        api_calls = usage_daily.api_calls + excluded.api_calls,
        client_errors = usage_daily.client_errors + excluded.client_errors,
        server_errors = usage_daily.server_errors + excluded.server_errors,
-       updated_at = now()`,
+       updated_at = excluded.updated_at`,
     [day, JSON.stringify(rows)],
   );
   return (result as { rowCount: number }).rowCount;

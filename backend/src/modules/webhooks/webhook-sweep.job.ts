@@ -29,7 +29,12 @@ export const webhookSweepJob = defineJob({
       requeued += stale.length;
       purged += await trx('webhookEvents')
         .where('createdAt', '<', trx.raw(`now() - interval '${EVENT_RETENTION_DAYS} days'`))
-        .whereNotExists(trx('webhookDeliveries').whereRaw('webhook_deliveries.event_id = webhook_events.id').where({ status: 'pending' }))
+        // Joined on tenant_id too, so that on Citus the subquery runs beside each shard (colocated), not across them.
+        .whereNotExists(
+          trx('webhookDeliveries')
+            .whereRaw('webhook_deliveries.tenant_id = webhook_events.tenant_id and webhook_deliveries.event_id = webhook_events.id')
+            .where({ status: 'pending' }),
+        )
         .delete();
     });
     job.logger.info('webhook outbox swept', { requeued, purged });
