@@ -89,6 +89,10 @@ describe('cross-tenant property sweep over every declared route', () => {
       const own = await request(t.app).post(`/api/v1/${resource}`).set(b.auth).send(resource === 'tasks' ? { title: 'Own task' } : resource === 'accounts' ? { name: 'Own account' } : { lastName: 'Own' });
       bOwnIds.push(own.body.data.id);
     }
+    // B's own support ticket and a message on it: the database-layer probe needs rows of B to move.
+    const ticket = await request(t.app).post('/api/v1/support/tickets').set(b.auth).send({ subject: 'Own ticket', description: 'B asks the platform.' });
+    expect(ticket.status).toBe(201);
+    expect((await request(t.app).post(`/api/v1/support/tickets/${ticket.body.data.id}/messages`).set(b.auth).send({ body: 'More detail.' })).status).toBe(201);
     snapshotBefore = await tenantSnapshot(owner, a.tenantId);
   }, 180_000);
   afterAll(async () => {
