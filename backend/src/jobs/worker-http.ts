@@ -1,8 +1,8 @@
 import http from 'node:http';
 import { Knex } from 'knex';
 import { Metrics } from '../infra/metrics';
+import { bearerMatches } from '../lib/crypto';
 import { checkDatabase } from '../modules/health/health.service';
-import { bearerMatches } from '../modules/health/health.routes';
 
 export interface WorkerHttpDeps {
   knex: Knex;

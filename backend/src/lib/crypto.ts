@@ -10,3 +10,8 @@ export function constantTimeEquals(a: string, b: string): boolean {
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
 }
+
+/** Whether an Authorization header carries exactly `token` as a bearer token (compared in constant time). */
+export function bearerMatches(header: string | string[] | undefined, token: string): boolean {
+  return typeof header === 'string' && constantTimeEquals(header.replace(/^Bearer\s+/i, ''), token);
+}

@@ -4,7 +4,7 @@ import { Metrics } from '../../infra/metrics';
 import { RecentErrors } from '../../infra/recent-errors';
 import { checkDatabase, Check } from '../health/health.service';
 import { UsageCounters } from '../usage/usage-counters';
-import { dayHashKey, parseDayHash, utcDay } from '../usage/usage-store';
+import { addCounts, DayCounts, dayHashKey, parseDayHash, utcDay } from '../usage/usage-store';
 import { createJobsAdminService, JobState } from './jobs-admin.service';
 import { RedisClient } from '../../infra/redis';
 
@@ -167,13 +167,9 @@ export function createDashboardService(deps: DashboardDeps) {
         knex.raw('sum(client_errors) as client_errors'),
         knex.raw('sum(server_errors) as server_errors'),
       );
-    const sums = { apiCalls: Number(row?.apiCalls ?? 0), clientErrors: Number(row?.clientErrors ?? 0), serverErrors: Number(row?.serverErrors ?? 0) };
+    let sums: DayCounts = { apiCalls: Number(row?.apiCalls ?? 0), clientErrors: Number(row?.clientErrors ?? 0), serverErrors: Number(row?.serverErrors ?? 0) };
     if (deps.redis) {
-      for (const entry of parseDayHash(await deps.redis.hgetall(dayHashKey(deps.redisKeyPrefix, today))).values()) {
-        sums.apiCalls += entry.apiCalls;
-        sums.clientErrors += entry.clientErrors;
-        sums.serverErrors += entry.serverErrors;
-      }
+      for (const entry of parseDayHash(await deps.redis.hgetall(dayHashKey(deps.redisKeyPrefix, today))).values()) sums = addCounts(sums, entry);
     }
     return { day: today, ...sums };
   }

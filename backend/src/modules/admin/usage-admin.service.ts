@@ -3,7 +3,7 @@ import { AppError } from '../../lib/errors';
 import { CreationCursor, Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
 import { CRM_RESOURCES } from '../roles/permissions';
 import { UsageCounters } from '../usage/usage-counters';
-import { DayCounts, emptyCounts, readDayCounts, utcDay } from '../usage/usage-store';
+import { addCounts, DayCounts, emptyCounts, readDayCounts, utcDay } from '../usage/usage-store';
 import { RedisClient } from '../../infra/redis';
 
 export interface UsageQuery {
@@ -102,12 +102,7 @@ export function createUsageAdminService(deps: UsageDeps) {
       const live = [utcDay(new Date(Date.now() - DAY_MS)), today].filter((day) => days.includes(day));
       for (const day of live) {
         for (const [tenantId, counts] of await readDayCounts(deps.redis, deps.redisKeyPrefix, day, tenantIds)) {
-          const stored = byTenant.get(tenantId)?.get(day) ?? emptyCounts();
-          byTenant.get(tenantId)?.set(day, {
-            apiCalls: stored.apiCalls + counts.apiCalls,
-            clientErrors: stored.clientErrors + counts.clientErrors,
-            serverErrors: stored.serverErrors + counts.serverErrors,
-          });
+          byTenant.get(tenantId)?.set(day, addCounts(byTenant.get(tenantId)?.get(day) ?? emptyCounts(), counts));
         }
       }
     }
@@ -153,14 +148,7 @@ export function createUsageAdminService(deps: UsageDeps) {
       await deps.usage.flush();
       const days = usageRange({});
       const counts = (await dailyCounts([tenantId], days)).get(tenantId) ?? new Map<string, DayCounts>();
-      const last30Days = [...counts.values()].reduce(
-        (sum, entry) => ({
-          apiCalls: sum.apiCalls + entry.apiCalls,
-          clientErrors: sum.clientErrors + entry.clientErrors,
-          serverErrors: sum.serverErrors + entry.serverErrors,
-        }),
-        emptyCounts(),
-      );
+      const last30Days = [...counts.values()].reduce(addCounts, emptyCounts());
       return { today: counts.get(utcDay()) ?? emptyCounts(), last30Days };
     },
 
@@ -176,14 +164,7 @@ export function createUsageAdminService(deps: UsageDeps) {
       const hoursToday = Math.max((Date.now() - Date.parse(`${today}T00:00:00Z`)) / 3_600_000, 1);
       const data = rows.map((tenant) => {
         const series = days.map((day) => ({ day, ...(daily.get(tenant.id)?.get(day) ?? emptyCounts()) }));
-        const totals = series.reduce(
-          (sum, entry) => ({
-            apiCalls: sum.apiCalls + entry.apiCalls,
-            clientErrors: sum.clientErrors + entry.clientErrors,
-            serverErrors: sum.serverErrors + entry.serverErrors,
-          }),
-          emptyCounts(),
-        );
+        const totals = series.reduce(addCounts, emptyCounts());
         const callsToday = daily.get(tenant.id)?.get(today)?.apiCalls ?? 0;
         const live = records?.live.get(tenant.id) ?? {};
         const recordsByResource = Object.fromEntries(CRM_RESOURCES.map((resource) => [resource, live[resource] ?? 0])) as Record<Resource, number>;

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { constantTimeEquals } from '../../lib/crypto';
+import { bearerMatches } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { defineRoute, raw, RouteDefinition } from '../../lib/http/route';
 import { Metrics } from '../../infra/metrics';
@@ -85,6 +85,3 @@ export function healthRoutes(deps: HealthRouteDeps): RouteDefinition[] {
   ];
 }
 
-export function bearerMatches(header: string | string[] | undefined, token: string): boolean {
-  return typeof header === 'string' && constantTimeEquals(header.replace(/^Bearer\s+/i, ''), token);
-}

@@ -1,6 +1,6 @@
 import { Knex } from 'knex';
 import { Logger } from '../../infra/logger';
-import { CountsByTenant, DAY_HASH_TTL_SECONDS, dayHashKey, emptyCounts, fieldOf, utcDay, writeDayCounts } from './usage-store';
+import { addCounts, CountsByTenant, DAY_HASH_TTL_SECONDS, dayHashKey, emptyCounts, fieldOf, utcDay, writeDayCounts } from './usage-store';
 import { RedisClient } from '../../infra/redis';
 
 export interface UsageCountersDeps {
@@ -97,12 +97,7 @@ export class UsageCounters {
       for (const [tenantId, entry] of counts) {
         let days = this.pending.get(day);
         if (!days) this.pending.set(day, (days = new Map()));
-        const current = days.get(tenantId) ?? emptyCounts();
-        days.set(tenantId, {
-          apiCalls: current.apiCalls + entry.apiCalls,
-          clientErrors: current.clientErrors + entry.clientErrors,
-          serverErrors: current.serverErrors + entry.serverErrors,
-        });
+        days.set(tenantId, addCounts(days.get(tenantId) ?? emptyCounts(), entry));
       }
     }
   }

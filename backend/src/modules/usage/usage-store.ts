@@ -36,6 +36,12 @@ export const fieldOf = (tenantId: string, suffix: FieldSuffix): string => `${ten
 
 export const emptyCounts = (): DayCounts => ({ apiCalls: 0, clientErrors: 0, serverErrors: 0 });
 
+export const addCounts = (a: DayCounts, b: DayCounts): DayCounts => ({
+  apiCalls: a.apiCalls + b.apiCalls,
+  clientErrors: a.clientErrors + b.clientErrors,
+  serverErrors: a.serverErrors + b.serverErrors,
+});
+
 /** A day hash (HGETALL) as counts per tenant; fields that are not ours are ignored. */
 export function parseDayHash(hash: Record<string, string>): CountsByTenant {
   const counts: CountsByTenant = new Map();
