@@ -1,10 +1,10 @@
 import { Knex } from 'knex';
 import request from 'supertest';
 import { STRIPE_API_VERSION } from '../src/modules/billing/stripe-gateway';
-import { addMember, registerTenant, Registered } from './support/api-fixtures';
+import { addMember, bearer, registerTenant, Registered } from './support/api-fixtures';
 import { TestJobRunner } from './support/jobs';
 import { mailsOf, sendPendingMails } from './support/mail-log';
-import { platformAdmins } from './support/platform-admin-fixtures';
+import { platformAdmins, staffMember } from './support/platform-admin-fixtures';
 import { StripeDouble } from './support/stripe-double';
 import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
 
@@ -66,8 +66,20 @@ describe('billing with Stripe (against a local double of its API)', () => {
 
   it("when a tenant's whole billing life runs (trial, checkout, payment failed, paid, cancelled), then plan, status and e-mails follow Stripe, each once", async () => {
     const account = await registerTenant(t.app, { plan: 'pro' });
+    const analyst = await staffMember(t, owner, 'finance');
+    const overview = async () => {
+      const res = await request(t.app).get('/api/v1/admin/analytics/overview').set(bearer(analyst.token));
+      expect(res.status).toBe(200);
+      const usd = res.body.data.revenue.find((row: { currency: string }) => row.currency === 'usd');
+      return { mrr: usd.mrrCents as number, churned: res.body.data.churnedTenants as number, trials: res.body.data.trials as { ended: number; converted: number } };
+    };
+    const start = await overview();
     const calls = stripe.requests.length;
     const { checkoutUrl, subscriptionId } = await subscribe(account, 'enterprise');
+    // Revenue analytics follow: the trial converted, and the enterprise price is now monthly revenue.
+    const subscribed = await overview();
+    expect(subscribed.mrr - start.mrr).toBe(19900);
+    expect([subscribed.trials.ended - start.trials.ended, subscribed.trials.converted - start.trials.converted]).toEqual([1, 1]);
     expect(checkoutUrl).toMatch(/^https:\/\/checkout\.stripe\.test\/c\/pay\/cs_test_/);
 
     // The real client's traffic: a customer made once (with our idempotency key), a subscription Checkout for the plan's price, the pinned API version.
@@ -115,6 +127,8 @@ describe('billing with Stripe (against a local double of its API)', () => {
     stripe.updateSubscription(subscriptionId, { status: 'canceled' });
     await deliver(stripe.signedEvent('customer.subscription.deleted', stripe.subscriptions.get(subscriptionId)!)).expect(200);
     expect(await billing(account)).toEqual({ plan: 'free', status: 'canceled', trialEndsAt: null, currentPeriodEnd: null, cancelAtPeriodEnd: false, paymentMethod: null });
+    const ended = await overview();
+    expect([ended.mrr - start.mrr, ended.churned - start.churned]).toEqual([0, 1]);
 
     await sendPendingMails(jobs, account.tenantId);
     expect(await templatesOf(account.tenantId)).toEqual(['payment_failed', 'invoice_paid', 'subscription_cancelled']);

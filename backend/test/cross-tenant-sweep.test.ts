@@ -93,6 +93,10 @@ describe('cross-tenant property sweep over every declared route', () => {
     const ticket = await request(t.app).post('/api/v1/support/tickets').set(b.auth).send({ subject: 'Own ticket', description: 'B asks the platform.' });
     expect(ticket.status).toBe(201);
     expect((await request(t.app).post(`/api/v1/support/tickets/${ticket.body.data.id}/messages`).set(b.auth).send({ body: 'More detail.' })).status).toBe(201);
+    // A billing history row each (written by Stripe's webhooks in life; seeded here, since no Stripe runs in this file).
+    await owner('billing_status_changes').insert(
+      [a, b].map((tenant) => ({ tenant_id: tenant.tenantId, plan_before: 'pro', plan_after: 'pro', status_before: 'trialing', status_after: 'active', cause: 'seeded' })),
+    );
     snapshotBefore = await tenantSnapshot(owner, a.tenantId);
   }, 180_000);
   afterAll(async () => {

@@ -137,11 +137,11 @@ describe('platform admin: impersonation', () => {
   describe('GET/PATCH /organization/settings (allowImpersonation)', () => {
     it('when a tenant admin opts out, then impersonation is refused with 403 until they opt back in; each change is audited', async () => {
       const org = await registerTenant(t.app);
-      expect((await settings(org.auth)).body.data).toEqual({ allowImpersonation: true });
+      expect((await settings(org.auth)).body.data).toEqual({ allowImpersonation: true, requireMfa: false });
       const off = await settings(org.auth, { allowImpersonation: false });
       expect(off.status).toBe(200);
-      expect(off.body.data).toEqual({ allowImpersonation: false });
-      expect((await settings(org.auth)).body.data).toEqual({ allowImpersonation: false });
+      expect(off.body.data).toEqual({ allowImpersonation: false, requireMfa: false });
+      expect((await settings(org.auth)).body.data).toEqual({ allowImpersonation: false, requireMfa: false });
 
       const refused = await impersonate(org.tenantId, { reason: 'customer opted out' });
       expect([refused.status, refused.body.error.code]).toEqual([403, 'FORBIDDEN']);
@@ -170,7 +170,7 @@ describe('platform admin: impersonation', () => {
       const other = await registerTenant(t.app);
       const res = await request(t.app).patch('/api/v1/organization/settings').set(tenant.auth).set('X-Tenant-ID', other.tenantId).send({ allowImpersonation: false });
       expect(res.status).toBe(403);
-      expect((await settings(other.auth)).body.data).toEqual({ allowImpersonation: true });
+      expect((await settings(other.auth)).body.data).toEqual({ allowImpersonation: true, requireMfa: false });
     });
   });
 });

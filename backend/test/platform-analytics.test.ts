@@ -95,7 +95,8 @@ describe('platform analytics on seeded data', () => {
   it("when one tenant's analytics are asked, then plan, monthly calls and user activity are as seeded", async () => {
     const res = await get(`/tenants/${quiet.tenantId}`);
     expect(res.status).toBe(200);
-    expect(res.body.data.financial.plan).toBe('pro');
+    // A self-registered pro tenant is in its trial: priced, but not billed yet.
+    expect(res.body.data.financial).toMatchObject({ plan: 'pro', billingStatus: 'trialing', monthlyPriceCents: 4900, currency: 'usd', mrrCents: 0 });
     // The seeded 100 + 10 (and the cohort test's two calls 28-29 months ago, outside the 12 months), plus whatever
     // this file's own requests were counted today: the sum is the table's, month by month.
     const calls = res.body.data.financial.apiCalls.reduce((sum: number, row: { apiCalls: number }) => sum + row.apiCalls, 0);
@@ -108,6 +109,67 @@ describe('platform analytics on seeded data', () => {
     expect(res.body.data.users).toMatchObject({ total: 1, active: 0, inactive: 1, activationRate: 1, byRole: { tenant_admin: 1 } });
   });
 
+  it('when the overview is asked, then MRR and ARR count billed tenants at their plan price, and the window counts sign-ups, churn and trial conversion', async () => {
+    const overview = async (query: Record<string, string> = {}) => {
+      const res = await get('/overview', query);
+      expect(res.status).toBe(200);
+      return res.body.data;
+    };
+    const usd = (data: { revenue: Array<{ currency: string; mrrCents: number; arrCents: number; payingTenants: number }> }) =>
+      data.revenue.find((row) => row.currency === 'usd')!;
+    const [paying, dunning, trialing, suspended, deleting] = await Promise.all([1, 2, 3, 4, 5].map(() => registerTenant(t.app)));
+    const before = await overview();
+
+    // Seeded by hand: pro billed, enterprise past due (still billed), pro trialing and enterprise suspended (not billed).
+    await owner('tenants').where({ id: paying!.tenantId }).update({ plan: 'pro', billing_status: 'active' });
+    await owner('tenants').where({ id: dunning!.tenantId }).update({ plan: 'enterprise', billing_status: 'past_due' });
+    await owner('tenants').where({ id: suspended!.tenantId }).update({ plan: 'enterprise', billing_status: 'active', status: 'suspended' });
+    const after = await overview();
+    expect(usd(after).mrrCents - usd(before).mrrCents).toBe(4900 + 19900);
+    expect(usd(after).arrCents - usd(before).arrCents).toBe(12 * (4900 + 19900));
+    expect(usd(after).payingTenants - usd(before).payingTenants).toBe(2);
+    const planOf = (data: { plans: Array<{ plan: string; payingTenants: number; mrrCents: number }> }, plan: string) => data.plans.find((row) => row.plan === plan)!;
+    expect(planOf(after, 'enterprise').mrrCents - planOf(before, 'enterprise').mrrCents).toBe(19900);
+    expect(after.tenants.byStatus.suspended - (before.tenants.byStatus.suspended ?? 0)).toBe(1);
+    expect(after.tenants.byBillingStatus.past_due - (before.tenants.byBillingStatus.past_due ?? 0)).toBe(1);
+    expect(after.tenants.total).toBe(before.tenants.total);
+
+    // A window in March 2001, which no other test touches: two sign-ups, churn and trials as seeded.
+    const at = (day: number) => new Date(Date.UTC(2001, 2, day, 12));
+    await owner('tenants').whereIn('id', [paying!.tenantId, dunning!.tenantId]).update({ created_at: at(10) });
+    await owner('tenants').where({ id: trialing!.tenantId }).update({ created_at: at(31) });
+    await owner('tenants').where({ id: deleting!.tenantId }).update({ deletion_requested_at: at(20) });
+    const change = (tenant: Registered, statusBefore: string, statusAfter: string, day: number) => ({
+      tenant_id: tenant.tenantId,
+      plan_before: 'pro',
+      plan_after: statusAfter === 'active' ? 'pro' : 'free',
+      status_before: statusBefore,
+      status_after: statusAfter,
+      cause: 'seeded',
+      created_at: at(day),
+    });
+    await owner('billing_status_changes').insert([
+      change(paying!, 'active', 'canceled', 5), // churn: a billed subscription ended
+      change(dunning!, 'trialing', 'canceled', 6), // a trial abandoned: not churn, a trial that did not convert
+      change(trialing!, 'trialing', 'active', 7), // a converted trial
+      change(suspended!, 'trialing', 'trial_expired', 8), // an expired trial
+      change(suspended!, 'active', 'canceled', 40), // April: outside the window
+    ]);
+    const march = await overview({ from: '2001-03-01T00:00:00Z', to: '2001-03-31T00:00:00Z' });
+    expect(march).toMatchObject({
+      from: '2001-03-01T00:00:00.000Z',
+      to: '2001-03-31T00:00:00.000Z',
+      signUps: 2, // the tenant created on the 31st is outside [from, to)
+      churnedTenants: 2, // paying's cancellation and deleting's deletion request
+      trials: { ended: 3, converted: 1, conversionRate: 0.333 },
+    });
+
+    // The tenant in dunning is at risk for its failed payment.
+    const risk = await get('/churn-risk', { minScore: 1, limit: 500 });
+    const reasons = risk.body.data.tenants.find((row: { tenantId: string }) => row.tenantId === dunning!.tenantId).reasons;
+    expect(reasons.map((r: { code: string; points: number }) => [r.code, r.points])).toContainEqual(['payment_failed', 30]);
+  });
+
   it('when a role without analytics:read, a tenant user or nobody asks, then 403 / 403 / 401; bad input is 400, an unknown tenant 404', async () => {
     const developer = await staffMember(t, owner, 'developer');
     expect((await get('/churn-risk', {}, developer.token)).status).toBe(403);
@@ -116,6 +178,12 @@ describe('platform analytics on seeded data', () => {
     expect((await get('/cohorts', { by: 'week' })).status).toBe(400);
     expect((await get('/churn-risk', { limit: 501 })).status).toBe(400);
     expect((await get('/churn-risk', { minScore: 101 })).status).toBe(400);
+    expect((await get('/overview', { from: '2024-02-01T00:00:00Z', to: '2024-01-01T00:00:00Z' })).status).toBe(400);
+    expect((await get('/overview', { from: '2020-01-01T00:00:00Z', to: '2024-01-01T00:00:00Z' })).status).toBe(400);
+    expect((await get('/overview', { from: 'yesterday' })).status).toBe(400);
+    const finance = await staffMember(t, owner, 'finance');
+    expect((await get('/overview', {}, finance.token)).status).toBe(200);
+    expect((await get('/overview', {}, developer.token)).status).toBe(403);
     expect((await get(`/tenants/${randomUUID()}`)).status).toBe(404);
     expect((await get('/tenants/not-a-uuid')).status).toBe(400);
   });

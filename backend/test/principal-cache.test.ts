@@ -22,6 +22,8 @@ describe('principal cache', () => {
       teamId: null,
       permissions: new Set(['leads:read']),
       plan: { code: 'pro', features: new Set(), quotas: {}, requestsPerHour: 1000, billingStatus: 'active' },
+      mfaEnabled: false,
+      mfaEnrollmentRequired: false,
     };
     return { credential, principal };
   };

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Knex } from 'knex';
 import { Secret, TOTP } from 'otpauth';
 import request from 'supertest';
-import { bearer, login, registerTenant, Registered } from './support/api-fixtures';
+import { addMember, bearer, login, registerTenant, Registered } from './support/api-fixtures';
 import { PLATFORM_PASSWORD, staffMember } from './support/platform-admin-fixtures';
 import { rotateCredentials, rotateGlobalCredentials } from '../src/modules/credentials/credential-rotation';
 import { buildTestApp, ownerKnex, platformRoleKnex, runtimeKnex, TestApp } from './support/test-app';
@@ -102,6 +102,44 @@ describe('tenant user MFA (TOTP)', () => {
     const admin = await staffMember(t, owner, 'super_admin');
     const support = await request(t.app).post(`/api/v1/admin/tenants/${user.tenantId}/impersonate`).set(bearer(admin.token)).send({ reason: 'mfa check' });
     expect((await post('/auth/mfa/setup', bearer(support.body.data.tokens.accessToken))).status).toBe(403);
+  });
+
+  it('when an organization requires MFA, then its users without it reach only their own account until they enrol; API keys are unaffected; only a user with MFA may require it', async () => {
+    const settings = (auth: Record<string, string>, body?: object) =>
+      body ? request(t.app).patch('/api/v1/organization/settings').set(auth).send(body) : request(t.app).get('/api/v1/organization/settings').set(auth);
+    const plain = await registerTenant(t.app);
+    const refused = await settings(plain.auth, { requireMfa: true });
+    expect([refused.status, refused.body.error.code]).toEqual([403, 'MFA_ENROLLMENT_REQUIRED']);
+    expect((await settings(plain.auth)).body.data.requireMfa).toBe(false);
+
+    const admin = await enrolled();
+    const member = await addMember(t.app, admin, 'sales_user');
+    const key = await request(t.app).post('/api/v1/api-keys').set(admin.auth).send({ name: 'Sync', permissions: ['leads:read'] });
+    expect(key.status).toBe(201);
+    // Seen before the switch: the member's caller is in the principal cache, which the switch must clear.
+    expect((await request(t.app).get('/api/v1/leads').set(member.auth)).status).toBe(200);
+
+    const on = await settings(admin.auth, { requireMfa: true });
+    expect(on.status).toBe(200);
+    expect(on.body.data).toEqual({ allowImpersonation: true, requireMfa: true });
+
+    const blocked = await request(t.app).get('/api/v1/leads').set(member.auth);
+    expect([blocked.status, blocked.body.error.code]).toEqual([403, 'MFA_ENROLLMENT_REQUIRED']);
+    expect((await request(t.app).get('/api/v1/auth/me').set(member.auth)).status).toBe(200);
+    expect((await request(t.app).get('/api/v1/leads').set(admin.auth)).status).toBe(200);
+    expect((await request(t.app).get('/api/v1/leads').set(bearer(key.body.data.key))).status).toBe(200);
+
+    const { secret } = (await post('/auth/mfa/setup', member.auth)).body.data;
+    expect((await post('/auth/mfa/enable', member.auth, { code: codeAt(secret) })).status).toBe(200);
+    expect((await request(t.app).get('/api/v1/leads').set(member.auth)).status).toBe(200);
+
+    const late = await addMember(t.app, admin, 'sales_user');
+    expect((await request(t.app).get('/api/v1/leads').set(late.auth)).status).toBe(403);
+    expect((await settings(admin.auth, { requireMfa: false })).body.data.requireMfa).toBe(false);
+    expect((await request(t.app).get('/api/v1/leads').set(late.auth)).status).toBe(200);
+
+    const changes = await owner('audit_logs').where({ tenant_id: admin.tenantId, action: 'organization.settings_update' }).orderBy('append_id').pluck('changes');
+    expect(changes).toEqual([{ requireMfa: { before: false, after: true } }, { requireMfa: { before: true, after: false } }]);
   });
 
   it('when an API key or nobody calls the MFA routes, then 403 / 401', async () => {

@@ -7,7 +7,7 @@ export const ERROR_STATUS = {
   FORBIDDEN: 403,
   TENANT_MISMATCH: 403,
   TENANT_SUSPENDED: 403,
-  /** A staff member without MFA while ADMIN_MFA_REQUIRED: only setting it up is open. */
+  /** A staff member without MFA while ADMIN_MFA_REQUIRED, or a user whose organization requires MFA: only setting it up is open. */
   MFA_ENROLLMENT_REQUIRED: 403,
   PLAN_FEATURE_UNAVAILABLE: 402,
   /** Billing lapsed (trial expired, subscription canceled): what exceeds the free plan is read-only. */

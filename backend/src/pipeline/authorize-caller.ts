@@ -25,10 +25,14 @@ export function tenantCallerOf(frame: RequestFrame): TenantCredential {
 /**
  * Stage 8 of a tenant route, in its tenant transaction: one query confirms the caller (session and
  * token not revoked, user active, tenant not suspended) and loads the role's permissions and the plan;
- * the route's permission must be among them.
+ * the route's permission must be among them, and MFA set up when the organization requires it.
  */
 export async function authorizeTenantCaller(frame: RequestFrame, credential: TenantCredential): Promise<TenantPrincipal> {
   const principal = await loadTenantPrincipal(credential);
+  // The organization requires MFA: a user without it reaches only their own account (to set it up).
+  if (principal.kind === 'user' && principal.mfaEnrollmentRequired && frame.route.permission !== 'authenticated') {
+    throw new AppError('MFA_ENROLLMENT_REQUIRED', 'Your organization requires multi-factor authentication: set it up first (POST /auth/mfa/setup)');
+  }
   authorize(frame.route.permission, principal, frame.route.usersOnly);
   return principal;
 }

@@ -730,6 +730,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/analytics/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Revenue now (MRR, ARR per currency, per plan), tenants by plan and status, and the window's sign-ups, churn and trial conversion
+         * @description MRR counts active tenants whose subscription is billed (`active` or `past_due`) at their plan's monthly price. The window [from, to) is at most 366 days (default: the last 30 days). Churned: a billed subscription canceled, or an organization deletion requested, in the window. Trials: those that ended in the window, and those of them now paid.
+         *
+         *     Permission: `platform:analytics:read`.
+         */
+        get: operations["getAdminAnalyticsOverview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/analytics/churn-risk": {
         parameters: {
             query?: never;
@@ -739,7 +761,7 @@ export interface paths {
         };
         /**
          * Every active tenant with a churn-risk score 0-100, riskiest first, with the reasons and an action for each
-         * @description Reasons: scheduled deletion (40), no user signed in within 30 days (30), API calls halved week over week (30), unresolved support tickets (10 each, at most 20); the score is their sum, at most 100. `total` counts the tenants at or above `minScore`.
+         * @description Reasons: scheduled deletion (40), no user signed in within 30 days (30), API calls halved week over week (30), a failed payment (30), unresolved support tickets (10 each, at most 20); the score is their sum, at most 100. `total` counts the tenants at or above `minScore`.
          *
          *     Permission: `platform:analytics:read`.
          */
@@ -6144,6 +6166,130 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    getAdminAnalyticsOverview: {
+        parameters: {
+            query?: {
+                /** @description Start of the window (inclusive); default 30 days before `to` */
+                from?: string;
+                /** @description End of the window (exclusive); default now */
+                to?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The overview */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "from": "2024-01-31T09:30:00.000Z",
+                     *         "to": "2024-01-31T09:30:00.000Z",
+                     *         "revenue": [
+                     *           {
+                     *             "currency": "string",
+                     *             "mrrCents": 1,
+                     *             "arrCents": 1,
+                     *             "payingTenants": 1
+                     *           }
+                     *         ],
+                     *         "plans": [
+                     *           {
+                     *             "plan": "string",
+                     *             "monthlyPriceCents": 1,
+                     *             "currency": "string",
+                     *             "payingTenants": 1,
+                     *             "mrrCents": 1
+                     *           }
+                     *         ],
+                     *         "tenants": {
+                     *           "total": 1,
+                     *           "byPlan": {},
+                     *           "byStatus": {},
+                     *           "byBillingStatus": {}
+                     *         },
+                     *         "signUps": 1,
+                     *         "churnedTenants": 1,
+                     *         "trials": {
+                     *           "ended": 1,
+                     *           "converted": 1,
+                     *           "conversionRate": 0
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                            /** @description One entry per currency the plans are priced in */
+                            revenue: {
+                                currency: string;
+                                /** @description Monthly recurring revenue now, in minor units */
+                                mrrCents: number;
+                                /** @description 12 x MRR */
+                                arrCents: number;
+                                payingTenants: number;
+                            }[];
+                            plans: {
+                                plan: string;
+                                monthlyPriceCents: number;
+                                currency: string;
+                                payingTenants: number;
+                                mrrCents: number;
+                            }[];
+                            tenants: {
+                                total: number;
+                                byPlan: {
+                                    [key: string]: number;
+                                };
+                                byStatus: {
+                                    [key: string]: number;
+                                };
+                                byBillingStatus: {
+                                    [key: string]: number;
+                                };
+                            };
+                            /** @description Tenants created in the window */
+                            signUps: number;
+                            /** @description Tenants whose billed subscription was canceled, or who asked to be deleted, in the window */
+                            churnedTenants: number;
+                            /** @description Trials that ended in the window, and those that became a paid subscription */
+                            trials: {
+                                ended: number;
+                                converted: number;
+                                /** Format: float */
+                                conversionRate: number | null;
+                            };
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getAdminAnalyticsChurnRisk: {
         parameters: {
             query?: {
@@ -6197,7 +6343,7 @@ export interface operations {
                                 score: number;
                                 reasons: {
                                     /** @enum {string} */
-                                    code: "usage_decline" | "no_active_users" | "scheduled_deletion" | "open_support_tickets";
+                                    code: "usage_decline" | "no_active_users" | "scheduled_deletion" | "payment_failed" | "open_support_tickets";
                                     points: number;
                                     detail: string;
                                     recommendedAction: string;
@@ -6306,6 +6452,10 @@ export interface operations {
                      *         "tenantId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
                      *         "financial": {
                      *           "plan": "string",
+                     *           "billingStatus": "string",
+                     *           "monthlyPriceCents": 1,
+                     *           "currency": "string",
+                     *           "mrrCents": 1,
                      *           "apiCalls": [
                      *             {
                      *               "month": "string",
@@ -6330,6 +6480,11 @@ export interface operations {
                             tenantId: string;
                             financial: {
                                 plan: string;
+                                billingStatus: string;
+                                monthlyPriceCents: number;
+                                currency: string;
+                                /** @description What the tenant is billed per month now (0 unless its subscription is billed) */
+                                mrrCents: number;
                                 /** @description API calls per UTC month, the last 12 months */
                                 apiCalls: {
                                     month: string;
@@ -8018,7 +8173,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "data": {
-                     *         "allowImpersonation": true
+                     *         "allowImpersonation": true,
+                     *         "requireMfa": true
                      *       }
                      *     }
                      */
@@ -8026,6 +8182,8 @@ export interface operations {
                         data: {
                             /** @description Whether platform support may open audited impersonation sessions as users of this organization (default true) */
                             allowImpersonation: boolean;
+                            /** @description Every user must sign in with TOTP (default false). A user without it reaches only their own account (MFA setup, sign-out) and gets 403 MFA_ENROLLMENT_REQUIRED elsewhere; API keys are not affected. Turning it on takes a user who has MFA on. */
+                            requireMfa: boolean;
                         };
                     };
                 };
@@ -8057,11 +8215,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "allowImpersonation": true
+                 *       "allowImpersonation": true,
+                 *       "requireMfa": true
                  *     }
                  */
                 "application/json": {
                     allowImpersonation?: boolean;
+                    requireMfa?: boolean;
                 };
             };
         };
@@ -8079,7 +8239,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "data": {
-                     *         "allowImpersonation": true
+                     *         "allowImpersonation": true,
+                     *         "requireMfa": true
                      *       }
                      *     }
                      */
@@ -8087,6 +8248,8 @@ export interface operations {
                         data: {
                             /** @description Whether platform support may open audited impersonation sessions as users of this organization (default true) */
                             allowImpersonation: boolean;
+                            /** @description Every user must sign in with TOTP (default false). A user without it reaches only their own account (MFA setup, sign-out) and gets 403 MFA_ENROLLMENT_REQUIRED elsewhere; API keys are not affected. Turning it on takes a user who has MFA on. */
+                            requireMfa: boolean;
                         };
                     };
                 };

@@ -14,7 +14,7 @@ export const cohortsQuery = Joi.object({
 export const tenantAnalyticsParams = Joi.object({ id: Joi.string().guid().required() });
 
 const reason = Joi.object({
-  code: Joi.string().valid('usage_decline', 'no_active_users', 'scheduled_deletion', 'open_support_tickets').required(),
+  code: Joi.string().valid('usage_decline', 'no_active_users', 'scheduled_deletion', 'payment_failed', 'open_support_tickets').required(),
   points: Joi.number().integer().required(),
   detail: Joi.string().required(),
   recommendedAction: Joi.string().required(),
@@ -41,6 +41,10 @@ export const tenantAnalyticsSchema = Joi.object({
   tenantId: Joi.string().guid().required(),
   financial: Joi.object({
     plan: Joi.string().required(),
+    billingStatus: Joi.string().required(),
+    monthlyPriceCents: Joi.number().integer().required(),
+    currency: Joi.string().required(),
+    mrrCents: Joi.number().integer().required().description('What the tenant is billed per month now (0 unless its subscription is billed)'),
     apiCalls: Joi.array()
       .items(Joi.object({ month: Joi.string().required(), apiCalls: Joi.number().integer().required() }))
       .required()
@@ -54,4 +58,57 @@ export const tenantAnalyticsSchema = Joi.object({
     byRole: Joi.object().pattern(Joi.string(), Joi.number().integer()).required(),
     averageTenureDays: Joi.number().allow(null).required(),
   }).required(),
+});
+
+const DAY_MS = 86_400_000;
+
+export const overviewQuery = Joi.object({
+  from: Joi.date().iso().description('Start of the window (inclusive); default 30 days before `to`'),
+  to: Joi.date().iso().description('End of the window (exclusive); default now'),
+})
+  .custom((value: { from?: Date; to?: Date }, helpers) => {
+    const to = value.to ?? new Date();
+    const from = value.from ?? new Date(to.getTime() - 30 * DAY_MS);
+    if (from >= to) return helpers.message({ custom: '"from" must be before "to"' });
+    if (to.getTime() - from.getTime() > 366 * DAY_MS) return helpers.message({ custom: 'The window is at most 366 days' });
+    return { from, to };
+  });
+
+const counts = Joi.object().pattern(Joi.string(), Joi.number().integer());
+
+export const overviewSchema = Joi.object({
+  from: Joi.string().isoDate().required(),
+  to: Joi.string().isoDate().required(),
+  revenue: Joi.array()
+    .items(
+      Joi.object({
+        currency: Joi.string().required(),
+        mrrCents: Joi.number().integer().required().description('Monthly recurring revenue now, in minor units'),
+        arrCents: Joi.number().integer().required().description('12 x MRR'),
+        payingTenants: Joi.number().integer().required(),
+      }),
+    )
+    .required()
+    .description('One entry per currency the plans are priced in'),
+  plans: Joi.array()
+    .items(
+      Joi.object({
+        plan: Joi.string().required(),
+        monthlyPriceCents: Joi.number().integer().required(),
+        currency: Joi.string().required(),
+        payingTenants: Joi.number().integer().required(),
+        mrrCents: Joi.number().integer().required(),
+      }),
+    )
+    .required(),
+  tenants: Joi.object({ total: Joi.number().integer().required(), byPlan: counts.required(), byStatus: counts.required(), byBillingStatus: counts.required() }).required(),
+  signUps: Joi.number().integer().required().description('Tenants created in the window'),
+  churnedTenants: Joi.number().integer().required().description('Tenants whose billed subscription was canceled, or who asked to be deleted, in the window'),
+  trials: Joi.object({
+    ended: Joi.number().integer().required(),
+    converted: Joi.number().integer().required(),
+    conversionRate: Joi.number().min(0).max(1).allow(null).required(),
+  })
+    .required()
+    .description('Trials that ended in the window, and those that became a paid subscription'),
 });

@@ -10,10 +10,11 @@ interface RiskRow {
   activeUsers: string;
   deletionScheduledFor: Date | null;
   openTickets: string;
+  billingStatus: string;
 }
 
 /** Points per reason: a tenant scheduled for deletion is the surest sign, an open ticket the mildest. */
-const POINTS = { scheduled_deletion: 40, no_active_users: 30, usage_decline: 30, open_support_ticket: 10 } as const;
+const POINTS = { scheduled_deletion: 40, no_active_users: 30, usage_decline: 30, payment_failed: 30, open_support_ticket: 10 } as const;
 /** Usage halved week over week counts as a decline. */
 const DECLINE_RATIO = 0.5;
 
@@ -45,6 +46,14 @@ function reasonsOf(row: RiskRow) {
       recommendedAction: 'Check for failing integrations, then ask the admin what changed',
     });
   }
+  if (row.billingStatus === 'past_due') {
+    reasons.push({
+      code: 'payment_failed',
+      points: POINTS.payment_failed,
+      detail: 'The last payment failed; Stripe is retrying it',
+      recommendedAction: 'Ask the billing contact to update the card (POST /organization/billing/portal)',
+    });
+  }
   const openTickets = Number(row.openTickets);
   if (openTickets > 0) {
     reasons.push({
@@ -60,8 +69,7 @@ function reasonsOf(row: RiskRow) {
 /**
  * Platform analytics (`analytics:read`), read on the platform pool with aggregates the database does
  * well: one grouped pass per source table (usage_daily, users, support_tickets), joined to tenants, so the
- * cost grows with the rows of the window, not with requests per tenant. Payment failures and revenue wait
- * for billing data (plans carry no prices yet).
+ * cost grows with the rows of the window, not with requests per tenant. Revenue: revenue-overview.ts.
  */
 export function createAnalyticsService(platformKnex: Knex) {
   return {
@@ -79,7 +87,7 @@ export function createAnalyticsService(platformKnex: Knex) {
          tickets as (
            select tenant_id, count(*) as open_tickets
              from support_tickets where status not in ('resolved', 'closed') group by tenant_id)
-         select t.id as tenant_id, t.name, t.plan, t.deletion_scheduled_for,
+         select t.id as tenant_id, t.name, t.plan, t.deletion_scheduled_for, t.billing_status,
                 coalesce(u.last_week, 0) as last_week, coalesce(u.previous_week, 0) as previous_week,
                 coalesce(l.active_users, 0) as active_users, coalesce(k.open_tickets, 0) as open_tickets
            from tenants t
@@ -131,7 +139,16 @@ export function createAnalyticsService(platformKnex: Knex) {
 
     /** One tenant: plan and monthly API calls; its users' activity, roles and tenure. */
     async tenant(tenantId: string) {
-      const tenant = await platformKnex('tenants').where({ id: tenantId }).first<{ plan: string } | undefined>('plan');
+      const tenant = await platformKnex('tenants as t')
+        .join('plans as p', 'p.code', 't.plan')
+        .where('t.id', tenantId)
+        .first<{ plan: string; status: string; billingStatus: string; monthlyPriceCents: number; currency: string } | undefined>(
+          't.plan',
+          't.status',
+          't.billingStatus',
+          'p.monthlyPriceCents',
+          'p.currency',
+        );
       if (!tenant) throw notFound('Tenant');
       const months = (await platformKnex('usageDaily')
         .where({ tenantId })
@@ -161,7 +178,14 @@ export function createAnalyticsService(platformKnex: Knex) {
       const tenure = users.reduce((sum, row) => sum + Number(row.tenureDays), 0);
       return {
         tenantId,
-        financial: { plan: tenant.plan, apiCalls: months.map((row) => ({ month: row.month, apiCalls: Number(row.apiCalls) })) },
+        financial: {
+          plan: tenant.plan,
+          billingStatus: tenant.billingStatus,
+          monthlyPriceCents: tenant.monthlyPriceCents,
+          currency: tenant.currency,
+          // Billed now: the same rule as the overview's MRR.
+          mrrCents: tenant.status === 'active' && ['active', 'past_due'].includes(tenant.billingStatus) ? tenant.monthlyPriceCents : 0,
+          apiCalls: months.map((row) => ({ month: row.month, apiCalls: Number(row.apiCalls) })) },
         users: {
           total,
           active,

@@ -86,6 +86,8 @@ async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, {
           sessionRevokedAt: Date | null;
           sessionExpiresAt: Date | null;
           jtiRevoked: boolean;
+          mfaEnabledAt: Date | null;
+          mfaRequired: boolean;
         } & PlanColumns)
       | undefined
     >(
@@ -96,6 +98,8 @@ async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, {
       'r.key as roleKey',
       'r.permissions',
       't.status as tenantStatus',
+      'u.mfaEnabledAt',
+      't.mfaRequired',
       ...PLAN_COLUMNS,
       's.revokedAt as sessionRevokedAt',
       's.expiresAt as sessionExpiresAt',
@@ -122,6 +126,9 @@ async function loadUser(trx: Knex.Transaction, credential: Extract<Credential, {
     plan: planOf(row),
     ...pendingDeletion(row),
     ...(credential.impersonatorId ? { impersonatorId: credential.impersonatorId } : {}),
+    mfaEnabled: row.mfaEnabledAt !== null,
+    // A support session is the staff member's, whose own MFA (ADMIN_MFA_REQUIRED) covers it.
+    mfaEnrollmentRequired: row.mfaRequired && row.mfaEnabledAt === null && !credential.impersonatorId,
   };
 }
 

@@ -32,6 +32,10 @@ export interface UserPrincipal {
   deletionScheduledFor?: Date;
   /** Set when a platform admin acts as this tenant (support sessions). */
   impersonatorId?: string;
+  /** TOTP is on for this user. */
+  mfaEnabled: boolean;
+  /** The organization requires MFA and this user has none yet: only their own account is open. */
+  mfaEnrollmentRequired: boolean;
 }
 
 export interface ApiKeyPrincipal {

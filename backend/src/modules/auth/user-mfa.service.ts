@@ -6,6 +6,7 @@ import { AppError } from '../../lib/errors';
 import { writeAuditNow } from '../audit/audit-store';
 import { rowContext } from '../credentials/credential-crypto';
 import { recordEvent } from '../events/event-context';
+import { announcePrincipalChange } from './principal-revocation';
 import { MFA_AUDIENCE, MfaChallengeClaims, signMfaToken, verifyToken } from './access-tokens';
 import { UserPrincipal } from './principal';
 import { ClientInfo, revokeSessions } from './sessions.service';
@@ -81,6 +82,8 @@ export function createUserMfa(knex: Knex, config: AppConfig) {
     async enable(principal: UserPrincipal, code: string) {
       const codes = await factors.enable(tenantScope().trx, principal.userId, code);
       recordEvent({ type: 'auth.mfa_changed', userId: principal.userId, enabled: true, sessionsRevoked: 0 });
+      // Where the organization requires MFA, the user's other routes open now, on every instance.
+      announcePrincipalChange({ userId: principal.userId });
       return codes;
     },
 

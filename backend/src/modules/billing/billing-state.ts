@@ -57,8 +57,8 @@ export const presentBilling = (row: BillingRow) => ({
 });
 
 /**
- * Writes a change of the tenant's billing columns. When the plan or the status moves, it records
- * `billing.status_changed` (audit, e-mails) and tells every instance to reload the tenant's callers,
+ * Writes a change of the tenant's billing columns. When the plan or the status moves, it keeps the move
+ * in billing_status_changes and records `billing.status_changed` (audit, e-mails) and tells every instance to reload the tenant's callers,
  * whose plan limits change with it.
  */
 export async function changeBilling(current: BillingRow, patch: Partial<BillingRow>, cause: string): Promise<BillingRow> {
@@ -66,6 +66,15 @@ export async function changeBilling(current: BillingRow, patch: Partial<BillingR
   const [updated] = (await trx('tenants').where({ id: tenantId }).update(patch, BILLING_COLUMNS)) as BillingRow[];
   const next = updated!;
   if (next.plan !== current.plan || next.billingStatus !== current.billingStatus) {
+    // The history revenue analytics reads (churn, trial conversion): the tenants row keeps only the present.
+    await trx('billingStatusChanges').insert({
+      tenantId,
+      planBefore: current.plan,
+      planAfter: next.plan,
+      statusBefore: current.billingStatus,
+      statusAfter: next.billingStatus,
+      cause,
+    });
     recordEvent({
       type: 'billing.status_changed',
       tenantId,

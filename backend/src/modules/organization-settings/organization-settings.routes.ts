@@ -1,14 +1,20 @@
 import Joi from 'joi';
-import { defineRoute, ok, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, principalOf, RouteDefinition } from '../../lib/http/route';
 import { getOrganizationSettings, OrganizationSettings, updateOrganizationSettings } from './organization-settings.service';
 
 const settingsSchema = Joi.object({
   allowImpersonation: Joi.boolean()
     .required()
     .description('Whether platform support may open audited impersonation sessions as users of this organization (default true)'),
+  requireMfa: Joi.boolean()
+    .required()
+    .description(
+      'Every user must sign in with TOTP (default false). A user without it reaches only their own account (MFA setup, sign-out) ' +
+        'and gets 403 MFA_ENROLLMENT_REQUIRED elsewhere; API keys are not affected. Turning it on takes a user who has MFA on.',
+    ),
 });
 
-const updateSettingsBody = Joi.object({ allowImpersonation: Joi.boolean() }).min(1).required();
+const updateSettingsBody = Joi.object({ allowImpersonation: Joi.boolean(), requireMfa: Joi.boolean() }).min(1).required();
 
 /** GET/PATCH /organization/settings: tenant-wide switches a tenant_admin (organization:manage) controls. */
 export function organizationSettingsRoutes(): RouteDefinition[] {
@@ -32,7 +38,7 @@ export function organizationSettingsRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The settings as they now stand', schema: settingsSchema },
       tags,
       schema: { body: updateSettingsBody },
-      handler: async (input) => ok(await updateOrganizationSettings(input.body as Partial<OrganizationSettings>)),
+      handler: async (input) => ok(await updateOrganizationSettings(principalOf(input, 'user', 'api_key'), input.body as Partial<OrganizationSettings>)),
     }),
   ];
 }
