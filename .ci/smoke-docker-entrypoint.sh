@@ -25,6 +25,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The image refuses the public example passwords before touching the database.
+if DATABASE_URL="postgres://crm_owner:crm-owner-change-me@127.0.0.1:5432/$db" docker/entrypoint.sh 2>/dev/null; then
+  echo "smoke: the entrypoint accepted an example database password" >&2; exit 1
+fi
+
 createdb -U postgres "$db"
 POSTGRES_USER=postgres POSTGRES_DB="$db" CRM_OWNER="$owner" CRM_OWNER_PASSWORD=smoke-password docker/postgres/init-owner.sh
 

@@ -8,7 +8,9 @@ import { resolveDatabase } from './infra/database-target';
 import { EmbeddedPostgresError } from './infra/embedded-postgres';
 import { createLogger, flushLogs } from './infra/logger';
 import { createMetrics } from './infra/metrics';
+import { registerQueueMetrics } from './jobs/queue-metrics';
 import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
+import { registerWebhookDeliveryMetrics } from './modules/webhooks/delivery-metrics';
 import { JOBS } from './jobs/job-catalog';
 import { JobEngine, startJobEngine } from './jobs/job-engine';
 import { migrateDatabase, seedDatabase } from './infra/migrator';
@@ -48,6 +50,8 @@ async function main(): Promise<void> {
   const lifecycle = { draining: false };
   const metrics = createMetrics(knex);
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
+  registerQueueMetrics(metrics.registry, platformKnex);
+  registerWebhookDeliveryMetrics(metrics.registry, platformKnex);
   const deps = { config, knex, platformKnex, redis, logger, metrics, lifecycle };
   const app = createApp(deps);
 

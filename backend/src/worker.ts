@@ -6,7 +6,9 @@ import { createMetrics } from './infra/metrics';
 import { connectRedis } from './infra/redis';
 import { closeHttpServer, stopInOrder } from './infra/shutdown';
 import { JOBS } from './jobs/job-catalog';
+import { registerQueueMetrics } from './jobs/queue-metrics';
 import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
+import { registerWebhookDeliveryMetrics } from './modules/webhooks/delivery-metrics';
 import { startJobEngine } from './jobs/job-engine';
 import { createWorkerServer } from './jobs/worker-http';
 import { startPrincipalRevocation, stopPrincipalRevocation } from './modules/auth/principal-revocation';
@@ -28,6 +30,8 @@ async function main(): Promise<void> {
   const ownerKnex = createAdminKnex(adminUrl);
   const metrics = createMetrics(knex);
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
+  registerQueueMetrics(metrics.registry, platformKnex);
+  registerWebhookDeliveryMetrics(metrics.registry, platformKnex);
   // Jobs that change who may call (the organization purge) tell the API instances, which cache callers.
   const redis = connectRedis(config, logger);
   startPrincipalRevocation({ config, knex, platformKnex, redis, logger }, 'announces');

@@ -40,6 +40,7 @@ describe('credentials encrypted at rest', () => {
     try {
       for (const [table, column] of [
         ['webhook_subscriptions', 'secret_encrypted'],
+        ['webhook_subscriptions', 'previous_secret_encrypted'],
         ['integrations', 'secrets_encrypted'],
         ['notifications', 'message_encrypted'],
         ['password_reset_tokens', 'token_hash'],

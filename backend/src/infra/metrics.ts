@@ -67,3 +67,18 @@ export function createMetrics(knex: Knex): Metrics {
   downloads.set({ state: 'waiting_on_client' }, 0);
   return { registry, httpDuration, jobRuns, jobDuration, downloads, supportSlaBreaches };
 }
+
+/**
+ * One database read serving every gauge collected within a scrape (prom-client collects gauges one after
+ * the other); the read answers undefined while the database cannot answer, so gauges show NaN (unknown)
+ * rather than failing the whole scrape or claiming zero.
+ */
+export function readOncePerScrape<T>(read: () => Promise<T>): () => Promise<T | undefined> {
+  let scrape: Promise<T | undefined> | undefined;
+  return () => {
+    scrape ??= read()
+      .catch(() => undefined)
+      .finally(() => setTimeout(() => (scrape = undefined), 1_000).unref());
+    return scrape;
+  };
+}

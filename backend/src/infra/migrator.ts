@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { runMigrations } from 'graphile-worker';
+import pg from 'pg';
 import { Knex } from 'knex';
 import { PROJECT_ROOT } from '../lib/project-root';
 import { createAdminKnex } from './db';
@@ -21,6 +22,52 @@ export const SEEDS_DIR = path.join(PROJECT_ROOT, 'seeders');
  * platform login role exist, may log in with the expected passwords, hold their group's grants and nothing more.
  */
 export async function migrateDatabase(adminUrl: string, appUrl?: string): Promise<string[]> {
+  return withMigrationLock(adminUrl, () => migrateUnderLock(adminUrl, appUrl));
+}
+
+/**
+ * The advisory lock every migrator of a database takes first (a constant of this application). API
+ * containers started together each run the migrations at start: the first applies them, the others wait
+ * on the lock and then find nothing to apply, instead of failing on knex's lock table or racing to create
+ * the same roles.
+ */
+export const MIGRATION_LOCK_KEY = 727_001;
+
+/** How long a migrator waits for another one before giving up (a stuck migration needs a human). */
+const MIGRATION_LOCK_WAIT = '10min';
+
+/** Runs `work` holding the database's migration lock on a session of its own, released when done or failed. */
+export async function withMigrationLock<T>(adminUrl: string, work: () => Promise<T>): Promise<T> {
+  const session = new pg.Client({ connectionString: adminUrl, application_name: 'crm-migrate-lock' });
+  await session.connect();
+  try {
+    await session.query(`set lock_timeout = '${MIGRATION_LOCK_WAIT}'`);
+    await session.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    return await work();
+  } finally {
+    // Ending the session releases its advisory lock, even when unlocking failed.
+    await session.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await session.end();
+  }
+}
+
+/**
+ * Rolls back the last batch: the migrations the last `npm run migrate` applied, i.e. the last release's,
+ * under the same lock. Answers the migrations rolled back, newest first.
+ */
+export async function rollbackLastBatch(adminUrl: string): Promise<string[]> {
+  return withMigrationLock(adminUrl, async () => {
+    const knex = createAdminKnex(adminUrl);
+    try {
+      const [, rolledBack] = (await knex.migrate.rollback({ directory: MIGRATIONS_DIR, loadExtensions: ['.js'] })) as [number, string[]];
+      return rolledBack;
+    } finally {
+      await knex.destroy();
+    }
+  });
+}
+
+async function migrateUnderLock(adminUrl: string, appUrl?: string): Promise<string[]> {
   const credentials = runtimeCredentials(adminUrl, appUrl);
   const knex = createAdminKnex(adminUrl);
   try {

@@ -11,7 +11,9 @@ import { platformCredentials, runtimeCredentials } from '../../src/infra/db-role
 import { createLogger } from '../../src/infra/logger';
 import { createMetrics } from '../../src/infra/metrics';
 import { connectRedis } from '../../src/infra/redis';
+import { registerQueueMetrics } from '../../src/jobs/queue-metrics';
 import { registerAuditBacklogMetrics } from '../../src/modules/audit/audit-backlog';
+import { registerWebhookDeliveryMetrics } from '../../src/modules/webhooks/delivery-metrics';
 import { withTenant } from '../../src/infra/tenant-scope';
 import { stopPrincipalRevocation } from '../../src/modules/auth/principal-revocation';
 import { provisionTenant } from '../../src/modules/tenants/tenants.service';
@@ -79,6 +81,8 @@ export function buildTestApp(options: { env?: Record<string, string | undefined>
   const redis = connectRedis(config, logger);
   const metrics = createMetrics(knex);
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
+  registerQueueMetrics(metrics.registry, platformKnex);
+  registerWebhookDeliveryMetrics(metrics.registry, platformKnex);
   const deps: AppDeps = { config, knex, platformKnex, redis, logger, metrics, lifecycle: { draining: false } };
   return {
     app: createApp(deps),

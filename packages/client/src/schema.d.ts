@@ -1358,6 +1358,28 @@ export interface paths {
         patch: operations["patchWebhooksById"];
         trace?: never;
     };
+    "/api/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new signing secret (in this answer only); the old one keeps signing beside it for `overlapSeconds` (default a day)
+         * @description During the overlap every delivery carries two `v1` signatures in `Webhook-Signature`, one per secret; a receiver accepting any matching `v1` verifies with either.
+         *
+         *     Permission: `organization:manage`.
+         */
+        post: operations["postWebhooksByIdRotateSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/webhooks/{id}/ping": {
         parameters: {
             query?: never;
@@ -9340,6 +9362,7 @@ export interface operations {
                      *           "description": "string",
                      *           "active": true,
                      *           "disabledReason": "string",
+                     *           "previousSecretExpiresAt": "2024-01-31T09:30:00.000Z",
                      *           "createdAt": "2024-01-31T09:30:00.000Z",
                      *           "updatedAt": "2024-01-31T09:30:00.000Z"
                      *         }
@@ -9360,6 +9383,11 @@ export interface operations {
                             description: string | null;
                             active: boolean;
                             disabledReason: string | null;
+                            /**
+                             * Format: date-time
+                             * @description While a rotated-out secret still signs (deliveries carry two v1 signatures): until when; otherwise null
+                             */
+                            previousSecretExpiresAt: string | null;
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -9433,6 +9461,7 @@ export interface operations {
                      *         "description": "string",
                      *         "active": true,
                      *         "disabledReason": "string",
+                     *         "previousSecretExpiresAt": "2024-01-31T09:30:00.000Z",
                      *         "createdAt": "2024-01-31T09:30:00.000Z",
                      *         "updatedAt": "2024-01-31T09:30:00.000Z",
                      *         "secret": "string"
@@ -9448,6 +9477,11 @@ export interface operations {
                             description: string | null;
                             active: boolean;
                             disabledReason: string | null;
+                            /**
+                             * Format: date-time
+                             * @description While a rotated-out secret still signs (deliveries carry two v1 signatures): until when; otherwise null
+                             */
+                            previousSecretExpiresAt: string | null;
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -9506,6 +9540,7 @@ export interface operations {
                      *         "description": "string",
                      *         "active": true,
                      *         "disabledReason": "string",
+                     *         "previousSecretExpiresAt": "2024-01-31T09:30:00.000Z",
                      *         "createdAt": "2024-01-31T09:30:00.000Z",
                      *         "updatedAt": "2024-01-31T09:30:00.000Z"
                      *       }
@@ -9520,6 +9555,11 @@ export interface operations {
                             description: string | null;
                             active: boolean;
                             disabledReason: string | null;
+                            /**
+                             * Format: date-time
+                             * @description While a rotated-out secret still signs (deliveries carry two v1 signatures): until when; otherwise null
+                             */
+                            previousSecretExpiresAt: string | null;
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -9634,6 +9674,7 @@ export interface operations {
                      *         "description": "string",
                      *         "active": true,
                      *         "disabledReason": "string",
+                     *         "previousSecretExpiresAt": "2024-01-31T09:30:00.000Z",
                      *         "createdAt": "2024-01-31T09:30:00.000Z",
                      *         "updatedAt": "2024-01-31T09:30:00.000Z"
                      *       }
@@ -9648,10 +9689,109 @@ export interface operations {
                             description: string | null;
                             active: boolean;
                             disabledReason: string | null;
+                            /**
+                             * Format: date-time
+                             * @description While a rotated-out secret still signs (deliveries carry two v1 signatures): until when; otherwise null
+                             */
+                            previousSecretExpiresAt: string | null;
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
                             updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postWebhooksByIdRotateSecret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "overlapSeconds": 86400
+                 *     }
+                 */
+                "application/json": {
+                    /** @default 86400 */
+                    overlapSeconds?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The subscription and its new signing secret */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "url": "string",
+                     *         "events": [
+                     *           "string"
+                     *         ],
+                     *         "description": "string",
+                     *         "active": true,
+                     *         "disabledReason": "string",
+                     *         "previousSecretExpiresAt": "2024-01-31T09:30:00.000Z",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z",
+                     *         "secret": "string"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            url: string;
+                            events: string[];
+                            description: string | null;
+                            active: boolean;
+                            disabledReason: string | null;
+                            /**
+                             * Format: date-time
+                             * @description While a rotated-out secret still signs (deliveries carry two v1 signatures): until when; otherwise null
+                             */
+                            previousSecretExpiresAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            /** @description The signing secret: shown in this answer only */
+                            secret: string;
                         };
                     };
                 };

@@ -1,5 +1,6 @@
 import { Knex } from 'knex';
 import client from 'prom-client';
+import { readOncePerScrape } from '../../infra/metrics';
 
 /** Entries appended but not yet sealed, across every tenant. */
 export interface AuditBacklog {
@@ -29,14 +30,8 @@ export async function auditBacklog(platformKnex: Knex, warnSeconds: number): Pro
  * NaN (unknown) rather than failing the whole scrape or claiming an empty backlog.
  */
 export function registerAuditBacklogMetrics(registry: client.Registry, platformKnex: Knex, warnSeconds: number): void {
-  let scrape: Promise<AuditBacklog | undefined> | undefined;
-  // The gauges are collected one after the other within a scrape: one query serves them all.
-  const backlog = async (field: keyof AuditBacklog): Promise<number> => {
-    scrape ??= auditBacklog(platformKnex, warnSeconds)
-      .catch(() => undefined)
-      .finally(() => setTimeout(() => (scrape = undefined), 1_000).unref());
-    return (await scrape)?.[field] ?? Number.NaN;
-  };
+  const read = readOncePerScrape(() => auditBacklog(platformKnex, warnSeconds));
+  const backlog = async (field: keyof AuditBacklog): Promise<number> => (await read())?.[field] ?? Number.NaN;
   new client.Gauge({
     name: 'audit_pending_entries',
     help: 'Audit entries appended but not yet sealed into their tenant chain',

@@ -87,6 +87,7 @@ const ENTRY_OF: { [K in DomainEventType]: (event: EventOf<K>) => AuditEntry | nu
   'webhook.updated': (e) => ({ action: 'webhook.update', resourceType: 'webhook', resourceId: e.id, before: e.before, after: e.after }),
   'webhook.deleted': (e) => ({ action: 'webhook.delete', resourceType: 'webhook', resourceId: e.id, before: { url: e.url, events: e.events } }),
   'webhook.replayed': (e) => ({ action: 'webhook.replay', resourceType: 'webhook', resourceId: e.id, after: { deliveries: e.deliveries } }),
+  'webhook.secret_rotated': (e) => ({ action: 'webhook.rotate_secret', resourceType: 'webhook', resourceId: e.id, after: { overlapSeconds: e.overlapSeconds } }),
   'webhook_delivery.retried': (e) => ({ action: 'webhook_delivery.retry', resourceType: 'webhook_delivery', resourceId: e.id }),
   'integration.created': (e) => ({
     action: 'integration.create',

@@ -46,6 +46,7 @@ export const rowContext = (table: string, tenantId: string, id: string): string 
 /** Every column that holds a credential envelope: what `npm run credentials:rotate` re-encrypts. */
 export const CREDENTIAL_COLUMNS = [
   { table: 'webhook_subscriptions', column: 'secret_encrypted' },
+  { table: 'webhook_subscriptions', column: 'previous_secret_encrypted' },
   { table: 'integrations', column: 'secrets_encrypted' },
   { table: 'notifications', column: 'message_encrypted' },
   { table: 'users', column: 'mfa_secret_encrypted' },

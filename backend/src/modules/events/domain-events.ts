@@ -71,6 +71,7 @@ export interface DomainEventMap {
   'webhook.updated': { id: string; before: Fields; after: Fields };
   'webhook.deleted': { id: string; url: string; events: string[] };
   'webhook.replayed': { id: string; deliveries: number };
+  'webhook.secret_rotated': { id: string; overlapSeconds: number };
   'webhook_delivery.retried': { id: string };
   'integration.created': { id: string; integrationType: string; name: string; active: boolean; config: Fields };
   /** Secrets in `config` are already masked. */

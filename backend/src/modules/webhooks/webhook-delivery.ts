@@ -130,10 +130,16 @@ async function requestFor(trx: Knex.Transaction, config: AppConfig, tenantId: st
   const body = JSON.stringify({ id: event.id, type: event.type, createdAt: new Date(event.createdAt).toISOString(), data: event.data });
   const { subscriptionId } = delivery;
   if (subscriptionId) {
-    const subscription = await trx('webhookSubscriptions').where({ id: subscriptionId }).first('url', 'active', 'secretEncrypted');
+    const subscription = await trx('webhookSubscriptions')
+      .where({ id: subscriptionId })
+      .first('url', 'active', 'secretEncrypted', 'previousSecretEncrypted', trx.raw('previous_secret_expires_at > now() as "previousSecretSigns"'));
     if (!subscription?.active) throw new Undeliverable('the subscription is inactive');
-    const secret = unseal(() => decryptCredential(config.credentialKeys, subscription.secretEncrypted, rowContext('webhook_subscriptions', tenantId, subscriptionId)));
-    return { url: subscription.url, body, headers: signed(secret, body, event.id) };
+    const context = rowContext('webhook_subscriptions', tenantId, subscriptionId);
+    const secret = unseal(() => decryptCredential(config.credentialKeys, subscription.secretEncrypted, context));
+    const previous = subscription.previousSecretSigns
+      ? unseal(() => decryptCredential(config.credentialKeys, subscription.previousSecretEncrypted, context))
+      : undefined;
+    return { url: subscription.url, body, headers: signed(secret, body, event.id, previous) };
   }
   const integration = await trx('integrations').where({ id: delivery.integrationId! }).first('type', 'active', 'config', 'secretsEncrypted');
   if (!integration?.active) throw new Undeliverable('the integration is inactive');
@@ -155,6 +161,6 @@ function unseal(decrypt: () => string): string {
   }
 }
 
-function signed(secret: string, body: string, eventId: string): Record<string, string> {
-  return { [EVENT_ID_HEADER]: eventId, [SIGNATURE_HEADER]: signatureHeader(secret, body, Math.floor(Date.now() / 1000)) };
+function signed(secret: string, body: string, eventId: string, previousSecret?: string): Record<string, string> {
+  return { [EVENT_ID_HEADER]: eventId, [SIGNATURE_HEADER]: signatureHeader(secret, body, Math.floor(Date.now() / 1000), previousSecret) };
 }

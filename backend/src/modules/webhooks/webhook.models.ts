@@ -9,6 +9,9 @@ export class WebhookSubscription extends TenantModel {
   active!: boolean;
   /** A credential envelope: never presented, never logged. */
   secretEncrypted!: string;
+  /** The secret a rotation replaced, still signing until previousSecretExpiresAt (an envelope, like secretEncrypted). */
+  previousSecretEncrypted!: string | null;
+  previousSecretExpiresAt!: Date | null;
   disabledReason!: string | null;
   createdAt!: Date;
   updatedAt!: Date;

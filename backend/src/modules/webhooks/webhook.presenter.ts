@@ -9,6 +9,7 @@ export const presentSubscription = (s: WebhookSubscription) => ({
   description: s.description,
   active: s.active,
   disabledReason: s.disabledReason,
+  previousSecretExpiresAt: s.previousSecretExpiresAt && s.previousSecretExpiresAt > new Date() ? s.previousSecretExpiresAt : null,
   createdAt: s.createdAt,
   updatedAt: s.updatedAt,
 });
@@ -38,6 +39,7 @@ export const subscriptionSchema = Joi.object({
   description: Joi.string().allow(null).required(),
   active: Joi.boolean().required(),
   disabledReason: Joi.string().allow(null).required(),
+  previousSecretExpiresAt: nullableDate.required().description('While a rotated-out secret still signs (deliveries carry two v1 signatures): until when; otherwise null'),
   createdAt: Joi.date().required(),
   updatedAt: Joi.date().required(),
 });

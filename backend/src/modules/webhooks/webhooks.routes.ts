@@ -4,7 +4,7 @@ import { created, defineRoute, noContent, ok, page, principalOf, raw, RouteDefin
 import { CreationPage } from '../../lib/pagination';
 import { actorId } from '../auth/principal';
 import { createdSubscriptionSchema, deliverySchema, deliveryWithAttemptsSchema, subscriptionSchema } from './webhook.presenter';
-import { createSubscriptionBody, idParams, listDeliveriesQuery, listSubscriptionsQuery, replayBody, updateSubscriptionBody } from './webhooks.schema';
+import { createSubscriptionBody, idParams, listDeliveriesQuery, listSubscriptionsQuery, replayBody, rotateSecretBody, updateSubscriptionBody } from './webhooks.schema';
 import { SubscriptionDraft, webhooksService } from './webhooks.service';
 
 /** Webhooks are organization settings: tenant admins (organization:manage) manage them. */
@@ -73,6 +73,20 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
         await service.remove(input.params.id!);
         return noContent();
       },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/webhooks/:id/rotate-secret',
+      auditResource: 'webhook',
+      permission: PERMISSION,
+      summary: 'A new signing secret (in this answer only); the old one keeps signing beside it for `overlapSeconds` (default a day)',
+      description:
+        'During the overlap every delivery carries two `v1` signatures in `Webhook-Signature`, one per secret; a receiver accepting any matching `v1` verifies with either.',
+      tags,
+      schema: { params: idParams, body: rotateSecretBody },
+      response: { status: 200, description: 'The subscription and its new signing secret', schema: createdSubscriptionSchema },
+      handler: async (input) =>
+        ok(await service.rotateSecret(input.params.id!, (input.body as { overlapSeconds: number }).overlapSeconds, actorId(principalOf(input))), { 'Cache-Control': 'no-store' }),
     }),
     defineRoute({
       method: 'post',

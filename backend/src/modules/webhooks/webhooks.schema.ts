@@ -24,6 +24,11 @@ export const updateSubscriptionBody = Joi.object({
   active: Joi.boolean(),
 }).min(1);
 
+/** The overlap of a secret rotation: a day by default, at most a week. */
+export const rotateSecretBody = Joi.object({
+  overlapSeconds: Joi.number().integer().min(0).max(7 * 24 * 3600).default(24 * 3600),
+});
+
 export const replayBody = Joi.object({
   eventIds: Joi.array().items(Joi.string().uuid()).min(1).max(100).unique(),
   since: Joi.date().iso(),

@@ -88,6 +88,26 @@ export function webhooksService(config: AppConfig) {
       return { ...presentSubscription(subscription), secret };
     },
 
+    /**
+     * A new signing secret, shown in this answer only. The one it replaces keeps signing next to it for
+     * `overlapSeconds` (0: at once no more), so receivers can deploy the new secret without a failed check.
+     * Rotating again during an overlap ends the older overlap: only the two latest secrets ever sign.
+     */
+    async rotateSecret(id: string, overlapSeconds: number, actor: string) {
+      const existing = await load(id);
+      const { tenantId } = tenantScope();
+      const secret = randomSecret('whsec_');
+      const previousSecretExpiresAt = new Date(Date.now() + overlapSeconds * 1000);
+      const updated = await WebhookSubscription.query().patchAndFetchById(id, {
+        secretEncrypted: encryptCredential(config.credentialKeys, secret, rowContext('webhook_subscriptions', tenantId, id)),
+        previousSecretEncrypted: overlapSeconds > 0 ? existing.secretEncrypted : null,
+        previousSecretExpiresAt: overlapSeconds > 0 ? previousSecretExpiresAt : null,
+        updatedBy: actor,
+      } as never);
+      recordEvent({ type: 'webhook.secret_rotated', id, overlapSeconds });
+      return { ...presentSubscription(updated), secret };
+    },
+
     /** Turning a subscription back on clears why it was turned off (a 410). */
     async update(id: string, patch: Partial<SubscriptionDraft>, actor: string) {
       const existing = await load(id);
