@@ -8,6 +8,7 @@ import { adminAuthRoutes } from './modules/admin/admin-auth.routes';
 import { adminConsoleRoutes } from './modules/admin/console.routes';
 import { consoleRuntime } from './modules/admin/console-runtime';
 import { adminTenantsRoutes } from './modules/admin/tenants.routes';
+import { featureFlagsRoutes } from './modules/feature-flags/feature-flags.routes';
 import { staffRoutes } from './modules/admin/staff.routes';
 import { supportAdminRoutes, supportRoutes } from './modules/support/support.routes';
 import { analyticsRoutes } from './modules/analytics/analytics.routes';
@@ -51,6 +52,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...analyticsRoutes(deps),
     ...adminTenantsRoutes(deps, consoleRuntime(deps)),
     ...adminConsoleRoutes(deps, consoleRuntime(deps)),
+    ...featureFlagsRoutes(deps, consoleRuntime(deps)),
     ...organizationSettingsRoutes(),
     ...billingRoutes(deps),
     ...usersRoutes(deps),
