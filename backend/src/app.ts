@@ -9,6 +9,7 @@ import { adminConsoleRoutes } from './modules/admin/console.routes';
 import { consoleRuntime } from './modules/admin/console-runtime';
 import { adminTenantsRoutes } from './modules/admin/tenants.routes';
 import { featureFlagsRoutes } from './modules/feature-flags/feature-flags.routes';
+import { securityAdminRoutes, securityRoutes } from './modules/security/security.routes';
 import { staffRoutes } from './modules/admin/staff.routes';
 import { supportAdminRoutes, supportRoutes } from './modules/support/support.routes';
 import { analyticsRoutes } from './modules/analytics/analytics.routes';
@@ -53,6 +54,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...adminTenantsRoutes(deps, consoleRuntime(deps)),
     ...adminConsoleRoutes(deps, consoleRuntime(deps)),
     ...featureFlagsRoutes(deps, consoleRuntime(deps)),
+    ...securityAdminRoutes(deps),
     ...organizationSettingsRoutes(),
     ...billingRoutes(deps),
     ...usersRoutes(deps),
@@ -61,6 +63,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...webhooksRoutes(deps),
     ...integrationsRoutes(deps),
     ...auditRoutes(),
+    ...securityRoutes(),
     ...rateLimitRoutes(limiters),
     ...leadsRoutes(),
     ...contactsRoutes(),

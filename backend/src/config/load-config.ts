@@ -81,6 +81,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       usageFlushSeconds: value.USAGE_FLUSH_SECONDS,
       impersonationTtlSeconds: value.IMPERSONATION_TTL_SECONDS,
     },
+    security: {
+      alertDedupSeconds: value.SECURITY_ALERT_DEDUP_SECONDS,
+      exportsPerHour: value.SECURITY_EXPORTS_PER_HOUR,
+      exportRows: value.SECURITY_EXPORT_ROWS,
+    },
     support: {
       slaHoursByPlan: Object.fromEntries(
         (value.SUPPORT_SLA_HOURS as string).split(',').map((pair) => {
