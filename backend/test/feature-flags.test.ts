@@ -145,7 +145,7 @@ describe('feature flags: targeting, rollout and the gate', () => {
   it('when a change is malformed, names an unknown plan or tenant, or comes from staff who may only read, then it is refused and nothing changes', async () => {
     const bad = await put({ enabled: 'yes', percentage: 101, plans: [], surprise: 1 });
     expect(bad.status).toBe(400);
-    expect(bad.body.error.details.map((detail: { field: string }) => detail.field).sort()).toEqual(['body.enabled', 'body.percentage', 'body.plans', 'body.surprise']);
+    expect(bad.body.error.details.map((detail: { field: string }) => detail.field).sort()).toEqual(['enabled', 'percentage', 'plans', 'surprise']);
     expect((await put({ enabled: true }, 'Bad Key!')).status).toBe(400);
     const unknownPlan = await put({ enabled: true, plans: ['platinum'] }, 'second-flag');
     expect(unknownPlan.status).toBe(400);
