@@ -1,7 +1,7 @@
 import { Knex } from 'knex';
 import { Secret, TOTP } from 'otpauth';
 import request from 'supertest';
-import { addMember, addRole, bearer, registerTenant, Registered } from './support/api-fixtures';
+import { addMember, addRole, bearer, PASSWORD, registerTenant, Registered } from './support/api-fixtures';
 import { eventually } from './support/eventually';
 import { mailsOf } from './support/mail-log';
 import { platformAdmins, PlatformAdminsFixture, staffMember, StaffMember } from './support/platform-admin-fixtures';
@@ -19,8 +19,11 @@ describe('security events: detectors, alerts and their routes', () => {
   let marketing: StaffMember;
 
   beforeAll(async () => {
-    // A low export threshold, so that two exports make a mass export.
-    t = buildTestApp({ env: { SECURITY_EXPORTS_PER_HOUR: '2' } });
+    // Low thresholds, so that two exports make a mass export and three sign-in failures a pattern; the client
+    // IP from X-Forwarded-For, so that sign-ins can come from several networks.
+    t = buildTestApp({
+      env: { SECURITY_EXPORTS_PER_HOUR: '2', SECURITY_SIGNIN_ACCOUNTS_PER_IP: '3', SECURITY_SIGNIN_IPS_PER_ACCOUNT: '3', TRUST_PROXY: 'true' },
+    });
     owner = ownerKnex();
     [a, b] = await Promise.all([registerTenant(t.app), registerTenant(t.app)]);
     staff = await platformAdmins(t, owner);
@@ -106,6 +109,55 @@ describe('security events: detectors, alerts and their routes', () => {
       expect((await events(b.auth, { type: 'export.mass' })).body.data).toEqual([
         expect.objectContaining({ severity: 'high', alerted: true, details: expect.objectContaining({ exportsInHour: 2, resources: ['lead'] }) }),
       ]);
+    });
+
+    it('when a spent refresh token is presented again, then session.refresh_reuse (critical) is raised about its user and the admins are mailed', async () => {
+      const member = await addMember(t.app, a, 'sales_user');
+      const refresh = (refreshToken: string) => request(t.app).post('/api/v1/auth/refresh').send({ refreshToken });
+      expect((await refresh(member.refreshToken)).status).toBe(200);
+      expect((await refresh(member.refreshToken)).status).toBe(401);
+      const res = await events(a.auth, { type: 'session.refresh_reuse' });
+      expect(res.body.data).toEqual([expect.objectContaining({ severity: 'critical', userId: member.id, alerted: true, details: expect.objectContaining({ response: 'session_revoked' }) })]);
+      expect((await alertsTo(a.tenantId, a.email)).some((mail) => mail.message.subject.includes('session.refresh_reuse'))).toBe(true);
+    });
+
+    describe('sign-ins', () => {
+      let c: Registered;
+      let members: Array<{ id: string; email: string }>;
+      beforeAll(async () => {
+        c = await registerTenant(t.app);
+        members = [];
+        for (let i = 0; i < 3; i += 1) members.push(await addMember(t.app, c, 'sales_user'));
+      });
+      const signIn = (email: string, password: string, ip: string) => request(t.app).post('/api/v1/auth/login').set('X-Forwarded-For', ip).send({ email, password });
+
+      it('when one IP fails to sign in to SECURITY_SIGNIN_ACCOUNTS_PER_IP accounts, then signin.failures_one_ip is raised once and mailed', async () => {
+        for (const member of members.slice(0, 2)) expect((await signIn(member.email, 'Wrong-Passw0rd', '198.51.100.7')).status).toBe(401);
+        expect((await events(c.auth, { type: 'signin.failures_one_ip' })).body.data).toEqual([]);
+        expect((await signIn(members[2]!.email, 'Wrong-Passw0rd', '198.51.100.7')).status).toBe(401);
+        expect((await signIn(members[2]!.email, 'Wrong-Passw0rd', '198.51.100.7')).status).toBe(401);
+        const res = await events(c.auth, { type: 'signin.failures_one_ip' });
+        expect(res.body.data).toEqual([expect.objectContaining({ severity: 'high', alerted: true, details: expect.objectContaining({ ip: '198.51.100.7', accounts: 3 }) })]);
+        expect((await alertsTo(c.tenantId, c.email)).map((mail) => mail.message.subject)).toEqual([expect.stringContaining('signin.failures_one_ip')]);
+      });
+
+      it('when one account fails to sign in from SECURITY_SIGNIN_IPS_PER_ACCOUNT addresses, then signin.failures_one_account is raised about it', async () => {
+        const target = members[0]!;
+        for (const ip of ['192.0.2.1', '192.0.2.2']) expect((await signIn(target.email, 'Wrong-Passw0rd', ip)).status).toBe(401);
+        const res = await events(c.auth, { type: 'signin.failures_one_account' });
+        expect(res.body.data).toEqual([expect.objectContaining({ severity: 'high', userId: target.id, details: expect.objectContaining({ ips: 3 }) })]);
+      });
+
+      it('when a user signs in from a network not seen for them, then signin.new_network is mailed to that user, not to the admins; the same network again raises nothing', async () => {
+        const user = members[1]!;
+        const adminMails = (await alertsTo(c.tenantId, c.email)).length;
+        expect((await signIn(user.email, PASSWORD, '203.0.113.5')).status).toBe(200);
+        expect((await signIn(user.email, PASSWORD, '203.0.113.77')).status).toBe(200);
+        const res = await events(c.auth, { type: 'signin.new_network' });
+        expect(res.body.data).toEqual([expect.objectContaining({ severity: 'medium', userId: user.id, alerted: true, details: expect.objectContaining({ ip: '203.0.113.5' }) })]);
+        expect((await alertsTo(c.tenantId, user.email)).map((mail) => mail.message.subject)).toEqual([expect.stringContaining('signin.new_network')]);
+        expect(await alertsTo(c.tenantId, c.email)).toHaveLength(adminMails);
+      });
     });
 
     it('when events are raised, then /metrics counts them by type and severity', async () => {

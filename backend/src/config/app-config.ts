@@ -96,6 +96,12 @@ export interface AppConfig {
     exportsPerHour: number;
     /** One export of at least this many rows is a mass export. */
     exportRows: number;
+    /** The window sign-in failures are counted over. */
+    signinWindowSeconds: number;
+    /** Failures of this many accounts from one IP within the window: signin.failures_one_ip. */
+    signinAccountsPerIp: number;
+    /** Failures of one account from this many IPs within the window: signin.failures_one_account. */
+    signinIpsPerAccount: number;
   };
   support: {
     /** Hours to a first staff answer, by plan code (SUPPORT_SLA_HOURS); a plan not listed gets the longest. */

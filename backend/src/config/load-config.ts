@@ -85,6 +85,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       alertDedupSeconds: value.SECURITY_ALERT_DEDUP_SECONDS,
       exportsPerHour: value.SECURITY_EXPORTS_PER_HOUR,
       exportRows: value.SECURITY_EXPORT_ROWS,
+      signinWindowSeconds: value.SECURITY_SIGNIN_WINDOW_SECONDS,
+      signinAccountsPerIp: value.SECURITY_SIGNIN_ACCOUNTS_PER_IP,
+      signinIpsPerAccount: value.SECURITY_SIGNIN_IPS_PER_ACCOUNT,
     },
     support: {
       slaHoursByPlan: Object.fromEntries(

@@ -9,6 +9,10 @@ export const SECURITY_EVENT_TYPES = [
   'privilege.wide_api_key',
   'mfa.disabled',
   'export.mass',
+  'session.refresh_reuse',
+  'signin.failures_one_ip',
+  'signin.failures_one_account',
+  'signin.new_network',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
@@ -23,6 +27,8 @@ export interface SecurityFinding {
   details: Record<string, unknown>;
   /** What makes two findings the same pattern (besides their type): one alert per pattern per window. */
   subject: string;
+  /** Mailed to the user it is about rather than by severity to the admins (a sign-in from a new network). */
+  notifyUser?: boolean;
 }
 
 export const isSevere = (severity: Severity): boolean => severity === 'high' || severity === 'critical';
