@@ -30,38 +30,40 @@ async function refreshReuse(entry: AuditEvent): Promise<SecurityFinding> {
   };
 }
 
-/** Failures on many accounts from one IP (stuffing), and on one account from many IPs (spraying). */
+/**
+ * Failures on many accounts from one IP (stuffing), and on one account from many IPs (spraying). Raised as
+ * a distinct count reaches its threshold, so only by a failure whose account and IP pair is new within
+ * the window: repeating a pair, or passing the threshold, raises nothing more.
+ */
 async function signInFailures(entry: AuditEvent, ip: string | null, config: AppConfig['security']): Promise<SecurityFinding[]> {
   const { trx } = tenantScope();
+  if (!ip || !entry.resourceId) return [];
   const recent = () =>
     trx('auditLogs').where('action', 'auth.login_failed').whereRaw('occurred_at > now() - make_interval(secs => ?)', [config.signinWindowSeconds]);
+  const [pair] = (await recent().where('resourceId', entry.resourceId).whereRaw('ip = ?::inet', [ip]).count({ failures: '*' })) as Array<{ failures: string }>;
+  if (Number(pair?.failures) !== 1) return [];
+  const [byIp] = (await recent().whereRaw('ip = ?::inet', [ip]).countDistinct({ accounts: 'resourceId' })) as Array<{ accounts: string }>;
+  const [byAccount] = (await recent().where('resourceId', entry.resourceId).countDistinct({ ips: 'ip' })) as Array<{ ips: string }>;
   const findings: SecurityFinding[] = [];
-  if (ip) {
-    const [row] = (await recent().whereRaw('ip = ?::inet', [ip]).countDistinct({ accounts: 'resourceId' })) as Array<{ accounts: string }>;
-    // Raised as the count reaches the threshold, not again for each further failure.
-    if (Number(row?.accounts) === config.signinAccountsPerIp) {
-      findings.push({
-        type: 'signin.failures_one_ip',
-        severity: 'high',
-        summary: `Failed sign-ins to ${config.signinAccountsPerIp} accounts from one IP address within ${config.signinWindowSeconds} s`,
-        userId: null,
-        details: { ip, accounts: config.signinAccountsPerIp, windowSeconds: config.signinWindowSeconds },
-        subject: ip,
-      });
-    }
+  if (Number(byIp?.accounts) === config.signinAccountsPerIp) {
+    findings.push({
+      type: 'signin.failures_one_ip',
+      severity: 'high',
+      summary: `Failed sign-ins to ${config.signinAccountsPerIp} accounts from one IP address within ${config.signinWindowSeconds} s`,
+      userId: null,
+      details: { ip, accounts: config.signinAccountsPerIp, windowSeconds: config.signinWindowSeconds },
+      subject: ip,
+    });
   }
-  if (entry.resourceId) {
-    const [row] = (await recent().where('resourceId', entry.resourceId).countDistinct({ ips: 'ip' })) as Array<{ ips: string }>;
-    if (Number(row?.ips) === config.signinIpsPerAccount) {
-      findings.push({
-        type: 'signin.failures_one_account',
-        severity: 'high',
-        summary: `Failed sign-ins to one account from ${config.signinIpsPerAccount} IP addresses within ${config.signinWindowSeconds} s`,
-        userId: entry.resourceId,
-        details: { userId: entry.resourceId, ips: config.signinIpsPerAccount, windowSeconds: config.signinWindowSeconds },
-        subject: entry.resourceId,
-      });
-    }
+  if (Number(byAccount?.ips) === config.signinIpsPerAccount) {
+    findings.push({
+      type: 'signin.failures_one_account',
+      severity: 'high',
+      summary: `Failed sign-ins to one account from ${config.signinIpsPerAccount} IP addresses within ${config.signinWindowSeconds} s`,
+      userId: entry.resourceId,
+      details: { userId: entry.resourceId, ips: config.signinIpsPerAccount, windowSeconds: config.signinWindowSeconds },
+      subject: entry.resourceId,
+    });
   }
   return findings;
 }
