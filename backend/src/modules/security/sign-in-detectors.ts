@@ -83,7 +83,7 @@ async function newNetwork(userId: string, ip: string): Promise<SecurityFinding[]
     .whereRaw("occurred_at > now() - interval '90 days'")
     .select(
       tenantScope().trx.raw('count(*) as logins'),
-      tenantScope().trx.raw(`count(*) filter (where ${NETWORK_SQL('ip')} = ${NETWORK_SQL('?::inet')}) as same`, [ip, ip, ip, ip]),
+      tenantScope().trx.raw(`count(*) filter (where ${NETWORK_SQL('ip')} = ${NETWORK_SQL('?::inet')}) as same`, [ip, ip]),
     )) as Array<{ logins: string; same: string }>;
   if (Number(row?.logins) < 2 || Number(row?.same) > 1) return [];
   return [
