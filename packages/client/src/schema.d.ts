@@ -8303,7 +8303,7 @@ export interface operations {
     getAdminSecurityEvents: {
         parameters: {
             query?: {
-                type?: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass";
+                type?: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network";
                 /** @description Only this severity */
                 severity?: "low" | "medium" | "high" | "critical";
                 /** @description Events about this user */
@@ -8360,7 +8360,7 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             /** @enum {string} */
-                            type: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass";
+                            type: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network";
                             /** @enum {string} */
                             severity: "low" | "medium" | "high" | "critical";
                             summary: string;
@@ -11150,7 +11150,7 @@ export interface operations {
     getSecurityEvents: {
         parameters: {
             query?: {
-                type?: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass";
+                type?: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network";
                 /** @description Only this severity */
                 severity?: "low" | "medium" | "high" | "critical";
                 /** @description Events about this user */
@@ -11205,7 +11205,7 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             /** @enum {string} */
-                            type: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass";
+                            type: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network";
                             /** @enum {string} */
                             severity: "low" | "medium" | "high" | "critical";
                             summary: string;
