@@ -54,7 +54,7 @@ import { inUnitOfWork } from './unit-of-work';
  * 13 idempotency       an Idempotency-Key claimed, committed before the work
  * 14 unit of work      the tenant transaction the work runs in
  * 15 handler           the route's handler; services record domain events
- * 16 domain events     the registry's subscribers, before commit: outbox, Slack, e-mail, audit
+ * 16 domain events     the registry's subscribers, before commit: outbox, Slack, e-mail, security detectors, audit
  * 17 response          the handler's answer as HTTP; any error, as the contract's envelope; a download
  *                      after the commit, page by page in short transactions, its events after its last byte
  *
