@@ -8,6 +8,9 @@ import { adminAuthRoutes } from './modules/admin/admin-auth.routes';
 import { adminConsoleRoutes } from './modules/admin/console.routes';
 import { consoleRuntime } from './modules/admin/console-runtime';
 import { adminTenantsRoutes } from './modules/admin/tenants.routes';
+import { featureFlagsRoutes } from './modules/feature-flags/feature-flags.routes';
+import { securityAdminRoutes, securityRoutes } from './modules/security/security.routes';
+import { useSecurityConfig } from './modules/security/sign-in-detectors';
 import { staffRoutes } from './modules/admin/staff.routes';
 import { supportAdminRoutes, supportRoutes } from './modules/support/support.routes';
 import { analyticsRoutes } from './modules/analytics/analytics.routes';
@@ -51,6 +54,8 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...analyticsRoutes(deps),
     ...adminTenantsRoutes(deps, consoleRuntime(deps)),
     ...adminConsoleRoutes(deps, consoleRuntime(deps)),
+    ...featureFlagsRoutes(deps, consoleRuntime(deps)),
+    ...securityAdminRoutes(deps),
     ...organizationSettingsRoutes(),
     ...billingRoutes(deps),
     ...usersRoutes(deps),
@@ -59,6 +64,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...webhooksRoutes(deps),
     ...integrationsRoutes(deps),
     ...auditRoutes(),
+    ...securityRoutes(),
     ...rateLimitRoutes(limiters),
     ...leadsRoutes(),
     ...contactsRoutes(),
@@ -81,6 +87,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
 /** Builds the Express app without listening, so tests drive it in-process: the pipeline over the declared routes. */
 export function createApp(deps: AppDeps): express.Express {
   useAuditEncryptionKey(deps.config.encryptionKey);
+  useSecurityConfig(deps.config);
   startPrincipalRevocation(deps, 'serves');
   const limiters = createRateLimiters(deps, () => consoleRuntime(deps).settings.current());
   return buildPipeline(deps, limiters, declaredRoutes(deps, limiters));

@@ -4,7 +4,7 @@ import { Knex } from 'knex';
 import request from 'supertest';
 import { withTenant } from '../src/infra/tenant-scope';
 import { RouteDefinition } from '../src/lib/http/route';
-import { addMember, bearer, login, PASSWORD, registerTenant, Registered } from './support/api-fixtures';
+import { addMember, addRole, bearer, login, PASSWORD, registerTenant, Registered } from './support/api-fixtures';
 import { arbitraryFromSchema, InputSources } from './support/joi-arbitrary';
 import { isTenantRoute, paramsOf, routeName, servedRoutes, urlOf } from './support/route-catalogue';
 import { clusterSlowdown } from './support/test-database';
@@ -56,6 +56,8 @@ describe('cross-tenant property sweep over every declared route', () => {
     a = await registerTenant(t.app, { plan: 'enterprise' });
     b = await registerTenant(t.app, { plan: 'enterprise' });
     aSecrets = await seedVictim(t, a, marker);
+    // A role that can manage users: a security event of each tenant (security_events).
+    await addRole(t.app, a, ['leads:read', 'users:manage']);
     for (const resource of RESOURCES) {
       const page = await request(t.app).get(`/api/v1/${resource}?limit=1`).set(a.auth);
       if (page.body.pagination?.nextCursor) aCursors.push(page.body.pagination.nextCursor);
@@ -85,6 +87,7 @@ describe('cross-tenant property sweep over every declared route', () => {
     const key = await request(t.app).post('/api/v1/api-keys').set(b.auth).send({ name: 'Prober', role: 'manager' });
     expect(key.status).toBe(201);
     bAuth.set('api_key', bearer(key.body.data.key));
+    await addRole(t.app, b, ['leads:read', 'users:manage']);
     for (const resource of ['accounts', 'leads', 'tasks']) {
       const own = await request(t.app).post(`/api/v1/${resource}`).set(b.auth).send(resource === 'tasks' ? { title: 'Own task' } : resource === 'accounts' ? { name: 'Own account' } : { lastName: 'Own' });
       bOwnIds.push(own.body.data.id);

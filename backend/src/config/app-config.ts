@@ -88,6 +88,21 @@ export interface AppConfig {
     /** Lifetime of an impersonation token; it cannot be refreshed. */
     impersonationTtlSeconds: number;
   };
+  /** Security detectors (docs/SECURITY.md, "Detectors"). */
+  security: {
+    /** An alert of one pattern (type and subject) is mailed at most once per this many seconds. */
+    alertDedupSeconds: number;
+    /** This many CRM exports within an hour, in one tenant, is a mass export. */
+    exportsPerHour: number;
+    /** One export of at least this many rows is a mass export. */
+    exportRows: number;
+    /** The window sign-in failures are counted over. */
+    signinWindowSeconds: number;
+    /** Failures of this many accounts from one IP within the window: signin.failures_one_ip. */
+    signinAccountsPerIp: number;
+    /** Failures of one account from this many IPs within the window: signin.failures_one_account. */
+    signinIpsPerAccount: number;
+  };
   support: {
     /** Hours to a first staff answer, by plan code (SUPPORT_SLA_HOURS); a plan not listed gets the longest. */
     slaHoursByPlan: Record<string, number>;

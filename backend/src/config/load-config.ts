@@ -81,6 +81,14 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       usageFlushSeconds: value.USAGE_FLUSH_SECONDS,
       impersonationTtlSeconds: value.IMPERSONATION_TTL_SECONDS,
     },
+    security: {
+      alertDedupSeconds: value.SECURITY_ALERT_DEDUP_SECONDS,
+      exportsPerHour: value.SECURITY_EXPORTS_PER_HOUR,
+      exportRows: value.SECURITY_EXPORT_ROWS,
+      signinWindowSeconds: value.SECURITY_SIGNIN_WINDOW_SECONDS,
+      signinAccountsPerIp: value.SECURITY_SIGNIN_ACCOUNTS_PER_IP,
+      signinIpsPerAccount: value.SECURITY_SIGNIN_IPS_PER_ACCOUNT,
+    },
     support: {
       slaHoursByPlan: Object.fromEntries(
         (value.SUPPORT_SLA_HOURS as string).split(',').map((pair) => {

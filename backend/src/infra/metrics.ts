@@ -1,5 +1,6 @@
 import { Knex } from 'knex';
 import client from 'prom-client';
+import { securityEventsTotal } from '../modules/security/security-metrics';
 import { poolStats } from './db';
 
 export interface Metrics {
@@ -63,6 +64,7 @@ export function createMetrics(knex: Knex): Metrics {
     labelNames: ['plan'] as const,
     registers: [registry],
   });
+  registry.registerMetric(securityEventsTotal);
   downloads.set({ state: 'sending' }, 0);
   downloads.set({ state: 'waiting_on_client' }, 0);
   return { registry, httpDuration, jobRuns, jobDuration, downloads, supportSlaBreaches };

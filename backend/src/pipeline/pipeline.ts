@@ -47,14 +47,14 @@ import { inUnitOfWork } from './unit-of-work';
  *  6 tenant            the tenant the request names (X-Tenant-ID or subdomain)
  *  7 authentication    bearer JWT or API key (not on public routes); then a bulk body is read
  *  8 authorization     the caller confirmed in the database, the route's permission held
- *  9 gates             organization pending deletion; the route's plan feature; lapsed billing's quotas
+ *  9 gates             the route's feature flag; organization pending deletion; its plan feature; lapsed billing's quotas
  * 10 plan budget       the caller's hourly requests by plan
  * 11 sanitize          operator and prototype keys, markup, nesting
  * 12 validate          params, query and body against the route's schemas
  * 13 idempotency       an Idempotency-Key claimed, committed before the work
  * 14 unit of work      the tenant transaction the work runs in
  * 15 handler           the route's handler; services record domain events
- * 16 domain events     the registry's subscribers, before commit: outbox, Slack, e-mail, audit
+ * 16 domain events     the registry's subscribers, before commit: outbox, Slack, e-mail, security detectors, audit
  * 17 response          the handler's answer as HTTP; any error, as the contract's envelope; a download
  *                      after the commit, page by page in short transactions, its events after its last byte
  *
@@ -149,14 +149,14 @@ const tenantStages: Stages = async (deps, limiters, frame, transfers) => {
     try {
       if (!wantsIdempotency(frame)) {
         const result = await inUnitOfWork(deps, tenantId, async () => {
-          await admitAndRead(limiters, frame, credential); // 8-12
+          await admitAndRead(deps, limiters, frame, credential); // 8-12
           return runHandler(frame); // 15 handler; 16 domain events when it returns
         });
         if (result.kind === 'download') await sendTenantDownload(deps, transfers, frame, tenantId, result); // 17, after the commit
         return result;
       }
       const claim = await withTenant(deps.knex, tenantId, async () => {
-        await admitAndRead(limiters, frame, credential); // 8-12
+        await admitAndRead(deps, limiters, frame, credential); // 8-12
         return claimIdempotencyKey(frame, actor, consoleRuntime(deps).settings.current().idempotencyTtlSeconds); // 13 idempotency
       });
       if (claim.kind === 'replay') return claim.result;
@@ -171,9 +171,9 @@ const tenantStages: Stages = async (deps, limiters, frame, transfers) => {
 };
 
 /** Stages 8-12 of a tenant route, in its transaction: the caller is let through (8-10), then its input is read (11-12). */
-async function admitAndRead(limiters: RateLimiters, frame: RequestFrame, credential: TenantCredential): Promise<void> {
+async function admitAndRead(deps: AppDeps, limiters: RateLimiters, frame: RequestFrame, credential: TenantCredential): Promise<void> {
   const principal = await authorizeTenantCaller(frame, credential); // 8 authorization
-  await passGates(frame.route, principal); // 9 gates
+  await passGates(frame.route, principal, consoleRuntime(deps).flags, frame.req.baseUrl + frame.req.path); // 9 gates
   await chargePlanBudget(limiters.principal, frame, principal); // 10 plan budget
   frame.principal = principal;
   sanitizeInput(frame); // 11 sanitize

@@ -1026,6 +1026,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/feature-flags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The deployment's feature flags, by key
+         * @description Permission: `platform:config:read`.
+         */
+        get: operations["getAdminFeatureFlags"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/feature-flags/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One feature flag and its targeting
+         * @description Permission: `platform:config:read`.
+         */
+        get: operations["getAdminFeatureFlagsByKey"];
+        /**
+         * Creates or replaces a feature flag: on or off, and for which tenants, plans and percentage of tenants
+         * @description A listed tenant always has an enabled flag. Otherwise, with `plans` and/or `percentage`, a tenant of a listed plan (any plan when null) has it when its stable bucket (a hash of flag key and tenant id, 0..99) is under the percentage; with neither, an enabled flag is on for every tenant, or only for the listed ones when `tenants` is not empty. Audited in the platform audit log; this instance applies it at once, every other within RUNTIME_SETTINGS_CACHE_SECONDS.
+         *
+         *     Permission: `platform:config:manage`.
+         */
+        put: operations["putAdminFeatureFlagsByKey"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/security/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Security events of every tenant, newest first; filters `type`, `severity`, `userId`, `from`, `to`; cursor-paged, `tenantId`
+         * @description Permission: `platform:audit:read`.
+         */
+        get: operations["getAdminSecurityEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/organization/settings": {
         parameters: {
             query?: never;
@@ -1654,6 +1720,28 @@ export interface paths {
          * @description Permission: `audit:read`. Plan feature: `audit_export`.
          */
         get: operations["getAuditLogsArchivesByIdDownload"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/security/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the security detectors found in this organization, newest first; filters `type`, `severity`, `userId`, `from`, `to`; cursor-paged
+         * @description Severe events (high, critical) are also mailed to the tenant admins, once per pattern per SECURITY_ALERT_DEDUP_SECONDS. docs/SECURITY.md lists the detectors.
+         *
+         *     Permission: `audit:read`.
+         */
+        get: operations["getSecurityEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -8171,6 +8259,314 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    getAdminFeatureFlags: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every flag */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "key": "string",
+                     *           "enabled": true,
+                     *           "tenants": [
+                     *             "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *           ],
+                     *           "plans": [
+                     *             "string"
+                     *           ],
+                     *           "percentage": 0,
+                     *           "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            key: string;
+                            enabled: boolean;
+                            tenants: string[];
+                            plans: string[] | null;
+                            percentage: number | null;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminFeatureFlagsByKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                /** @description Lowercase letters, digits, `_`, `.` and `-`, 2..64 characters, starting with a letter */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The flag */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "key": "string",
+                     *         "enabled": true,
+                     *         "tenants": [
+                     *           "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *         ],
+                     *         "plans": [
+                     *           "string"
+                     *         ],
+                     *         "percentage": 0,
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            key: string;
+                            enabled: boolean;
+                            tenants: string[];
+                            plans: string[] | null;
+                            percentage: number | null;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    putAdminFeatureFlagsByKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                /** @description Lowercase letters, digits, `_`, `.` and `-`, 2..64 characters, starting with a letter */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "enabled": true
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Off: no tenant has the flag, whatever the targeting says */
+                    enabled: boolean;
+                    /**
+                     * @description Tenants that always have the flag
+                     * @default []
+                     */
+                    tenants?: string[];
+                    /** @description Plans whose tenants are in the audience; null: every plan */
+                    plans?: string[] | null;
+                    /** @description Share of the audience, by a stable hash of the tenant id; null: all of it */
+                    percentage?: number | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The flag as it now stands */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "key": "string",
+                     *         "enabled": true,
+                     *         "tenants": [
+                     *           "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *         ],
+                     *         "plans": [
+                     *           "string"
+                     *         ],
+                     *         "percentage": 0,
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            key: string;
+                            enabled: boolean;
+                            tenants: string[];
+                            plans: string[] | null;
+                            percentage: number | null;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getAdminSecurityEvents: {
+        parameters: {
+            query?: {
+                type?: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network";
+                /** @description Only this severity */
+                severity?: "low" | "medium" | "high" | "critical";
+                /** @description Events about this user */
+                userId?: string;
+                from?: string;
+                to?: string;
+                limit?: number;
+                cursor?: string;
+                tenantId?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of security events */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "type": "privilege.role_escalated",
+                     *           "severity": "low",
+                     *           "summary": "string",
+                     *           "userId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "details": {},
+                     *           "alerted": true,
+                     *           "requestId": "string",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z",
+                     *           "tenantId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            type: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network";
+                            /** @enum {string} */
+                            severity: "low" | "medium" | "high" | "critical";
+                            summary: string;
+                            /** Format: uuid */
+                            userId: string | null;
+                            details: Record<string, never>;
+                            /** @description This event is the one that mailed the alert of its pattern (others within the window were not mailed) */
+                            alerted: boolean;
+                            requestId: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: uuid */
+                            tenantId: string;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getOrganizationSettings: {
         parameters: {
             query?: never;
@@ -11045,6 +11441,92 @@ export interface operations {
             400: components["responses"]["400"];
             401: components["responses"]["401"];
             402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getSecurityEvents: {
+        parameters: {
+            query?: {
+                type?: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network";
+                /** @description Only this severity */
+                severity?: "low" | "medium" | "high" | "critical";
+                /** @description Events about this user */
+                userId?: string;
+                from?: string;
+                to?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of security events */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "type": "privilege.role_escalated",
+                     *           "severity": "low",
+                     *           "summary": "string",
+                     *           "userId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "details": {},
+                     *           "alerted": true,
+                     *           "requestId": "string",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            type: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network";
+                            /** @enum {string} */
+                            severity: "low" | "medium" | "high" | "critical";
+                            summary: string;
+                            /** Format: uuid */
+                            userId: string | null;
+                            details: Record<string, never>;
+                            /** @description This event is the one that mailed the alert of its pattern (others within the window were not mailed) */
+                            alerted: boolean;
+                            requestId: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
             403: components["responses"]["403"];
             404: components["responses"]["404"];
             413: components["responses"]["413"];

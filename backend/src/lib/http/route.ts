@@ -87,6 +87,11 @@ export interface RouteDefinition {
   /** The plan feature the route needs (402 PLAN_FEATURE_UNAVAILABLE without it). */
   feature?: PlanFeature;
   /**
+   * The feature flag the route is rolled out under (PUT /admin/feature-flags/:key): for a tenant the flag
+   * is off for, the route answers 404 as if it did not exist.
+   */
+  flag?: string;
+  /**
    * A write that stays open while the organization awaits deletion (sign-out, export, cancelling the
    * deletion); every other write then answers 409 TENANT_PENDING_DELETION.
    */

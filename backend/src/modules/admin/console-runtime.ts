@@ -1,12 +1,14 @@
 import { AppDeps } from '../../app-deps';
 import { FinishedRequest } from '../../middleware/request-logger';
 import { RecentErrors } from '../../infra/recent-errors';
+import { createFeatureFlagsCache, FeatureFlagsCache } from '../feature-flags/feature-flags-cache';
 import { createRuntimeSettingsCache, RuntimeSettingsCache } from '../runtime-settings/runtime-settings';
 import { UsageCounters } from '../usage/usage-counters';
 
 /** Per-instance state the admin console reads and the request chain feeds. */
 export interface ConsoleRuntime {
   settings: RuntimeSettingsCache;
+  flags: FeatureFlagsCache;
   usage: UsageCounters;
   recentErrors: RecentErrors;
 }
@@ -23,6 +25,7 @@ export function consoleRuntime(deps: AppDeps): ConsoleRuntime {
   if (!runtime) {
     runtime = {
       settings: createRuntimeSettingsCache(deps),
+      flags: createFeatureFlagsCache(deps),
       usage: new UsageCounters({
         platformKnex: deps.platformKnex,
         redis: deps.redis,

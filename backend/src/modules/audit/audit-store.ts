@@ -3,6 +3,7 @@ import { insertSelectReturning } from '../../infra/db';
 import { currentRequestContext } from '../../infra/request-context';
 import { tenantScope } from '../../infra/tenant-scope';
 import { canonicalJson } from '../../lib/canonical-json';
+import { detectInAuditTrail } from '../security/sign-in-detectors';
 import { AuditActor, AuditEvent } from './audit-context';
 import { encryptValue, forgetCachedSubjectKeys, isPersonalField, normalizeSubject, recordSubject, SubjectKey, subjectKeyFor } from './audit-crypto';
 
@@ -21,6 +22,8 @@ const USER_AGENT_MAX = 512;
  */
 export async function writeAuditNow(actor: AuditActor, events: AuditEvent[]): Promise<void> {
   await writeEntries(actor, events);
+  // The sign-in detectors read what sign-in flows audit (they publish no domain events), in this transaction.
+  await detectInAuditTrail(actor, events);
 }
 
 /** The fields that differ between two versions of a record, secrets left out. */

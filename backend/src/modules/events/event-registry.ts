@@ -3,6 +3,7 @@ import { auditTrail } from '../audit/audit-subscriber';
 import { billingNotices } from '../billing/billing-notices';
 import { slackNotices } from '../integrations/slack-notices';
 import { ticketConfirmations } from '../notifications/notification-rules';
+import { securityDetectors } from '../security/security-subscriber';
 import { deliveryTargetsCache } from '../webhooks/delivery-targets';
 import { webhookOutbox } from '../webhooks/webhook-outbox';
 import { DomainEvent } from './domain-events';
@@ -14,7 +15,7 @@ import { EventSubscriber, PublishContext } from './event-subscriber';
  * before it commits, in this order, so what they write commits (or rolls back) with the change: the
  * audit entries last, since the chain is extended at the very end.
  */
-const IN_TRANSACTION: readonly EventSubscriber[] = [webhookOutbox, slackNotices, ticketConfirmations, billingNotices, auditTrail];
+const IN_TRANSACTION: readonly EventSubscriber[] = [webhookOutbox, slackNotices, ticketConfirmations, billingNotices, securityDetectors, auditTrail];
 
 /** These run once the transaction has committed (what is cached in process must not outlive a change). */
 const AFTER_COMMIT: readonly EventSubscriber[] = [deliveryTargetsCache];

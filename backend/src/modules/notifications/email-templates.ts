@@ -89,6 +89,13 @@ export const EMAIL_TEMPLATES = {
   support_staff_reply: (p: { number: string; subject: string; body: string }) =>
     message(`${p.number}: a reply from support`, [`Support replied to "${p.subject}":`, p.body]),
 
+  security_alert: (p: { organization: string; type: string; severity: string; summary: string; at: string }) =>
+    message(`Security alert for ${p.organization}: ${p.type}`, [
+      `${p.summary} (${p.type}, severity ${p.severity}, ${p.at}).`,
+      'If this was expected, nothing needs to be done. If not, review the security events of your organization (GET /api/v1/security/events) and the audit log; docs/SECURITY.md says what to do for each kind of alert.',
+      'Further alerts of the same kind about the same subject are not mailed for the next hour; they are still listed.',
+    ]),
+
   tenant_suspended: (p: { organization: string; reason?: string | null }) =>
     message(`${p.organization} is suspended`, [
       `The organization ${p.organization} has been suspended: sign-in and API access are stopped.`,
