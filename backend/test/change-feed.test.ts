@@ -3,6 +3,7 @@ import { bearer } from './support/api-fixtures';
 import { createCrmTenant, CrmTenant, crmWorld, inTenant } from './support/crm-fixtures';
 import { listen, openSse, SseConnection } from './support/sse-client';
 import { eventually } from './support/eventually';
+import { TestJobRunner } from './support/jobs';
 import { buildTestApp } from './support/test-app';
 
 interface FeedEvent {
@@ -115,14 +116,23 @@ describe('change feed and live events', () => {
       expect(JSON.stringify(withOurs.body)).not.toContain(leadId);
     });
 
-    it('when the events after a cursor have been pruned by retention, then 410 CURSOR_EXPIRED names the oldest cursor still available', async () => {
+    it('when the retention job has pruned events older than 30 days, then 410 CURSOR_EXPIRED names the oldest cursor still available', async () => {
       const tenant = await createCrmTenant(world.t, ['admin']);
       const auth = tenant.users.admin.auth;
       for (const lastName of ['One', 'Two', 'Three']) expect((await api().post('/api/v1/leads').set(auth).send({ lastName })).status).toBe(201);
       const events = (await feed('', auth)).data;
       expect(events).toHaveLength(3);
-      // Retention pruned the first two (older than 30 days).
-      await inTenant(world.owner, tenant.tenantId, (trx) => trx('change_events').where({ tenant_id: tenant.tenantId }).whereIn('id', [events[0]!.id, events[1]!.id]).delete());
+      // The first two are 31 days old: the retention job prunes them.
+      await inTenant(world.owner, tenant.tenantId, (trx) =>
+        trx('change_events').where({ tenant_id: tenant.tenantId }).whereIn('id', [events[0]!.id, events[1]!.id]).update({ occurred_at: trx.raw("now() - interval '31 days'") }),
+      );
+      const jobs = new TestJobRunner(world.t);
+      try {
+        await jobs.enqueueScheduled('change-feed.retention');
+        await jobs.runUntilIdle();
+      } finally {
+        await jobs.close();
+      }
       const gone = await api().get(`/api/v1/events?after=${events[0]!.cursor}`).set(auth);
       expect(gone.status).toBe(410);
       expect(gone.body.error.code).toBe('CURSOR_EXPIRED');
