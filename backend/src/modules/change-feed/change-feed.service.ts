@@ -51,7 +51,7 @@ export interface StreamStart {
   tenantId: string;
   types: string[];
   heartbeatMs: number;
-  /** Lines of the answer, ready to send (the comment and retry hint a client sees first). */
+  /** The stream sends what commits after this sequence number (the resume cursor's, or the newest at opening). */
   afterSeq: number;
   visible: (change: StoredChange) => boolean;
 }
