@@ -21,6 +21,8 @@ import { authRoutes } from './modules/auth/auth.routes';
 import { billingRoutes } from './modules/billing/billing.routes';
 import { passwordResetRoutes } from './modules/auth/password-reset.routes';
 import { startPrincipalRevocation } from './modules/auth/principal-revocation';
+import { changeFeedRoutes } from './modules/change-feed/change-feed.routes';
+import { startLiveEvents } from './modules/change-feed/live-events';
 import { organizationRoutes } from './modules/compliance/organization.routes';
 import { privacyRoutes } from './modules/compliance/privacy.routes';
 import { contactsRoutes } from './modules/contacts/contacts.routes';
@@ -80,6 +82,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...organizationRoutes(deps),
     ...privacyRoutes(deps),
     ...supportRoutes(deps),
+    ...changeFeedRoutes(deps.config),
   ];
   return [...routes, ...docsRoutes(routes, deps)];
 }
@@ -89,6 +92,7 @@ export function createApp(deps: AppDeps): express.Express {
   useAuditEncryptionKey(deps.config.encryptionKey);
   useSecurityConfig(deps.config);
   startPrincipalRevocation(deps, 'serves');
+  startLiveEvents(deps, 'serves');
   const limiters = createRateLimiters(deps, () => consoleRuntime(deps).settings.current());
   return buildPipeline(deps, limiters, declaredRoutes(deps, limiters));
 }

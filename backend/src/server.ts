@@ -19,6 +19,7 @@ import { closeHttpServer, stopInOrder } from './infra/shutdown';
 import { consoleRuntime } from './modules/admin/console-runtime';
 import { ensureSuperAdmin } from './modules/admin/platform-admins.service';
 import { stopPrincipalRevocation } from './modules/auth/principal-revocation';
+import { stopLiveEvents } from './modules/change-feed/live-events';
 import { printDemoLogins } from './cli/demo-logins';
 
 /** Boot order: config -> database (embedded when DATABASE_URL is unset) -> app -> listen. */
@@ -88,6 +89,8 @@ async function main(): Promise<void> {
     force.unref();
     // Each part stops only once nothing above it can use it any more.
     void stopInOrder(logger, [
+      // Live event streams never end on their own: they end first (clients resume elsewhere by Last-Event-ID).
+      ['live event streams', () => stopLiveEvents(knex)],
       ['http server', () => closeHttpServer(server)],
       // The last requests' usage counts, before the pools and Redis they go to close.
       ['usage counters', () => consoleRuntime(deps).usage.stop()],

@@ -12,6 +12,7 @@ import { registerWebhookDeliveryMetrics } from './modules/webhooks/delivery-metr
 import { startJobEngine } from './jobs/job-engine';
 import { createWorkerServer } from './jobs/worker-http';
 import { startPrincipalRevocation, stopPrincipalRevocation } from './modules/auth/principal-revocation';
+import { startLiveEvents, stopLiveEvents } from './modules/change-feed/live-events';
 
 /**
  * `npm run worker`: the job engine alone, for deployments that scale jobs apart from the API (set
@@ -35,6 +36,8 @@ async function main(): Promise<void> {
   // Jobs that change who may call (the organization purge) tell the API instances, which cache callers.
   const redis = connectRedis(config, logger);
   startPrincipalRevocation({ config, knex, platformKnex, redis, logger }, 'announces');
+  // Jobs that write CRM records wake the API instances' live event streams.
+  startLiveEvents({ config, knex, redis, logger }, 'announces');
   const engine = await startJobEngine({ config, knex, platformKnex, ownerKnex, logger }, metrics, {
     databaseUrl: adminUrl,
     jobs: JOBS,
@@ -56,6 +59,7 @@ async function main(): Promise<void> {
       ['http server', () => closeHttpServer(server)],
       ['job engine', () => engine.stop()],
       ['principal revocation', () => stopPrincipalRevocation(knex)],
+      ['live events', () => stopLiveEvents(knex)],
       ['database pools', () => Promise.all([knex.destroy(), platformKnex.destroy(), ownerKnex.destroy()])],
       redis && ['redis', () => redis.quit()],
     ]).then(async (clean) => {

@@ -6,7 +6,7 @@ import { withTenant } from '../src/infra/tenant-scope';
 import { RouteDefinition } from '../src/lib/http/route';
 import { addMember, addRole, bearer, login, PASSWORD, registerTenant, Registered } from './support/api-fixtures';
 import { arbitraryFromSchema, InputSources } from './support/joi-arbitrary';
-import { isTenantRoute, paramsOf, routeName, servedRoutes, urlOf } from './support/route-catalogue';
+import { isTenantRoute, paramsOf, readingStreamsBriefly, routeName, servedRoutes, urlOf } from './support/route-catalogue';
 import { clusterSlowdown } from './support/test-database';
 import { buildTestApp, ownerKnex, runtimeKnex, TestApp } from './support/test-app';
 
@@ -142,7 +142,7 @@ describe('cross-tenant property sweep over every declared route', () => {
       const fresh = await login(t.app, { email: bEmails.get(probe.persona)!, password: PASSWORD });
       auth = bearer(fresh.body.data.tokens.accessToken);
     }
-    const req = request(t.app)[route.method](urlOf(route, params)).set(auth);
+    const req = readingStreamsBriefly(request(t.app)[route.method](urlOf(route, params)).set(auth), route);
     if (probe.query && typeof probe.query === 'object') req.query(probe.query as Record<string, string>);
     if (probe.claimTenantA) req.set('X-Tenant-ID', a.tenantId);
     return route.method === 'get' || route.method === 'delete' ? req : req.send(probe.body as object);

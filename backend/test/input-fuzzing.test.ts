@@ -5,7 +5,7 @@ import { RouteDefinition } from '../src/lib/http/route';
 import { ensureSuperAdmin } from '../src/modules/admin/platform-admins.service';
 import { addMember, bearer, login, registerTenant, Registered } from './support/api-fixtures';
 import { arbitraryFromSchema, hostileValue, InputSources } from './support/joi-arbitrary';
-import { paramsOf, routeName, servedRoutes, urlOf } from './support/route-catalogue';
+import { paramsOf, readingStreamsBriefly, routeName, servedRoutes, urlOf } from './support/route-catalogue';
 import { startServer } from './support/server-process';
 import { adminUrl, buildTestApp, TestApp } from './support/test-app';
 
@@ -119,7 +119,7 @@ describe('input fuzzing of every declared route', () => {
       await fc.assert(
         fc.asyncProperty(params, query, bodyFor(route), headers, async (path, q, body, extra) => {
           const url = urlOf(route, path as Record<string, string>);
-          const req = request(t.app)[route.method](url).set(auth).set(extra as Record<string, string>);
+          const req = readingStreamsBriefly(request(t.app)[route.method](url), route).set(auth).set(extra as Record<string, string>);
           if (q && typeof q === 'object' && !Array.isArray(q)) req.query(q as Record<string, string>);
           if (body.kind === 'raw') req.set('Content-Type', body.contentType).send(String(body.value));
           else if (body.kind === 'csv') req.set('Content-Type', 'text/csv').send(String(body.value));

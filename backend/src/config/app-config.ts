@@ -66,6 +66,8 @@ export interface AppConfig {
     downloadStallMs: number;
     /** Bulk imports of one tenant running at once; one more answers 429. */
     importsPerTenant: number;
+    /** A live event stream with nothing to send this long sends a heartbeat comment (and reads the feed). */
+    liveEventsHeartbeatMs: number;
   };
   audit: {
     /** Entries older than this are archived, then pruned, by the daily retention job. */

@@ -78,6 +78,7 @@ export const envSchema = Joi.object({
   PRINCIPAL_CACHE_SECONDS: Joi.number().integer().min(0).max(300).default(30),
   DOWNLOADS_PER_TENANT: Joi.number().integer().min(1).max(100).default(4),
   DOWNLOAD_STALL_SECONDS: Joi.number().integer().min(1).max(600).default(30),
+  LIVE_EVENTS_HEARTBEAT_SECONDS: Joi.number().integer().min(1).max(120).default(15),
   IMPORTS_PER_TENANT: Joi.number().integer().min(1).max(20).default(2),
   DATA_EXPORT_TTL_DAYS: Joi.number().integer().min(1).max(365).default(7),
   ORG_DELETION_GRACE_DAYS: Joi.number().integer().min(1).max(365).default(30),

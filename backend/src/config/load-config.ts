@@ -73,6 +73,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       downloadsPerTenant: value.DOWNLOADS_PER_TENANT,
       downloadStallMs: value.DOWNLOAD_STALL_SECONDS * 1000,
       importsPerTenant: value.IMPORTS_PER_TENANT,
+      liveEventsHeartbeatMs: value.LIVE_EVENTS_HEARTBEAT_SECONDS * 1000,
     },
     audit: { retentionDays: value.AUDIT_RETENTION_DAYS, sealWarnSeconds: value.AUDIT_SEAL_WARN_SECONDS },
     compliance: { exportTtlDays: value.DATA_EXPORT_TTL_DAYS, deletionGraceDays: value.ORG_DELETION_GRACE_DAYS },

@@ -16,13 +16,16 @@ export class TenantSlots {
     private readonly what: string,
   ) {}
 
-  /** Takes a slot for the tenant, or throws 429 RATE_LIMITED; the returned function frees it (once). */
-  take(tenantId: string): () => void {
+  /**
+   * Takes a slot for the tenant, or throws 429 RATE_LIMITED; the returned function frees it (once).
+   * `limit` overrides the cap for this tenant (one that depends on its plan).
+   */
+  take(tenantId: string, limit = this.perTenant): () => void {
     const count = this.taken.get(tenantId) ?? 0;
-    if (count >= this.perTenant) {
+    if (count >= limit) {
       throw new AppError(
         'RATE_LIMITED',
-        `At most ${this.perTenant} ${this.what} of an organization at a time: retry when one has finished`,
+        `At most ${limit} ${this.what} of an organization at a time: retry when one has finished`,
         undefined,
         { 'Retry-After': String(RETRY_AFTER_SECONDS) },
       );

@@ -1,5 +1,6 @@
 import { auditRetentionJob } from '../modules/audit/audit-retention.job';
 import { auditSealJob } from '../modules/audit/audit-seal.job';
+import { changeFeedRetentionJob } from '../modules/change-feed/change-feed-retention.job';
 import { trialSweepJob } from '../modules/billing/trial-sweep.job';
 import { sessionCleanupJob } from '../modules/auth/session-cleanup.job';
 import { dataExportExpiryJob } from '../modules/compliance/data-export-expiry.job';
@@ -25,6 +26,7 @@ export const JOBS: readonly JobDefinition<never>[] = [
   usageRollupJob,
   webhookDeliverJob,
   webhookSweepJob,
+  changeFeedRetentionJob,
   notificationSendJob,
   organizationNoticeJob,
   trialSweepJob,

@@ -19,6 +19,8 @@ export const ERROR_STATUS = {
   IDEMPOTENCY_IN_PROGRESS: 409,
   /** The organization is scheduled for deletion: reads, exports, sign-out and the cancel still work. */
   TENANT_PENDING_DELETION: 409,
+  /** A change-feed cursor older than the feed's retention: events after it are gone. */
+  CURSOR_EXPIRED: 410,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,

@@ -12,6 +12,8 @@ export interface Transfers {
   /** Downloads' page reads at once, whichever tenants they are for. */
   downloadPages: Semaphore;
   imports: TenantSlots;
+  /** Live event streams while open, capped by the tenant's plan. */
+  liveStreams: TenantSlots;
 }
 
 export function createTransfers(deps: AppDeps): Transfers {
@@ -20,18 +22,20 @@ export function createTransfers(deps: AppDeps): Transfers {
     // However many downloads run, at least three quarters of the pool stay free for other requests.
     downloadPages: new Semaphore(Math.max(1, Math.floor(deps.config.db.poolMax / 4))),
     imports: new TenantSlots(deps.config.transfers.importsPerTenant, 'imports'),
+    liveStreams: new TenantSlots(Number.POSITIVE_INFINITY, 'live event streams'),
   };
 }
 
 /**
  * Stage 17 for a download, once the unit of work has committed: its body reads page by page, each page
  * in a short transaction of its own, so a slow client holds no connection and no open transaction. It
- * takes one of the tenant's download slots while it is sent (429 beyond them). The events the work
+ * takes one of the tenant's download slots while it is sent (429 beyond them); a live event stream, one of
+ * its live-stream slots, as many as its plan allows. The events the work
  * recorded (an export counts the rows it sent) are published after the last byte, in a unit of work of
  * their own.
  */
 export async function sendTenantDownload(deps: AppDeps, transfers: Transfers, frame: RequestFrame, tenantId: string, download: Download): Promise<void> {
-  const free = transfers.downloads.take(tenantId);
+  const free = download.live ? transfers.liveStreams.take(tenantId, download.live.streamsPerTenant) : transfers.downloads.take(tenantId);
   const gauge = deps.metrics.downloads;
   gauge.inc({ state: 'sending' });
   try {

@@ -1,3 +1,5 @@
+import { IncomingMessage } from 'node:http';
+import request from 'supertest';
 import { declaredRoutes } from '../../src/app';
 import { createMetrics } from '../../src/infra/metrics';
 import { RouteDefinition } from '../../src/lib/http/route';
@@ -27,3 +29,37 @@ export const isTenantRoute = (route: RouteDefinition): boolean => route.permissi
 
 /** The path parameters a declaration names. */
 export const paramsOf = (route: RouteDefinition): string[] => [...route.path.matchAll(/:(\w+)/g)].map((match) => match[1]!);
+
+/**
+ * A live stream (`text/event-stream`) never ends, so a sweep reads its answer only up to the first bytes
+ * and then closes the connection (which frees the stream's slot); any other answer, an error included,
+ * is read and parsed whole.
+ */
+export function readingStreamsBriefly<T extends request.Test>(req: T, route: RouteDefinition): T {
+  if (route.response?.contentType !== 'text/event-stream') return req;
+  return req.buffer(true).parse((res, done) => {
+    const stream = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
+    let text = '';
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      done(null, stream ? text : parsedJson(text));
+      if (stream) (res as unknown as IncomingMessage).destroy();
+    };
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      text += chunk;
+      if (stream) finish();
+    });
+    res.on('end', finish);
+  }) as T;
+}
+
+function parsedJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

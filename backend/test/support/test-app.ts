@@ -16,6 +16,7 @@ import { registerAuditBacklogMetrics } from '../../src/modules/audit/audit-backl
 import { registerWebhookDeliveryMetrics } from '../../src/modules/webhooks/delivery-metrics';
 import { withTenant } from '../../src/infra/tenant-scope';
 import { stopPrincipalRevocation } from '../../src/modules/auth/principal-revocation';
+import { stopLiveEvents } from '../../src/modules/change-feed/live-events';
 import { provisionTenant } from '../../src/modules/tenants/tenants.service';
 import { createUser } from '../../src/modules/users/users.service';
 import { TEST_ENV } from './test-database';
@@ -90,6 +91,7 @@ export function buildTestApp(options: { env?: Record<string, string | undefined>
     logs,
     close: async () => {
       await stopPrincipalRevocation(knex);
+      await stopLiveEvents(knex);
       await knex.destroy();
       await platformKnex.destroy();
       redis?.disconnect();

@@ -3053,6 +3053,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's committed changes in commit order (the webhook events, kept 30 days), those of records the caller may read
+         * @description Resume with `after=<nextCursor>`: a cursor past the 30-day retention answers 410 `CURSOR_EXPIRED`, naming the oldest cursor still available.
+         *
+         *     Access: any authenticated caller.
+         */
+        get: operations["getEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-Sent Events: the changes the caller may read as they commit, resumable by Last-Event-ID
+         * @description Each message has the event cursor as `id`, its type as `event` and the event as `data` (as `GET /events` lists it). Without `Last-Event-ID` or `after` the stream starts with the next change. An idle stream sends a `: heartbeat` comment. Open streams per organization are capped by its plan (429 beyond); a client that stops reading is disconnected.
+         *
+         *     Access: any authenticated caller.
+         */
+        get: operations["getEventsStream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -3078,7 +3122,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /** @enum {string} */
-        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "MFA_ENROLLMENT_REQUIRED" | "PLAN_FEATURE_UNAVAILABLE" | "PAYMENT_REQUIRED" | "NOT_FOUND" | "BILLING_DISABLED" | "CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "TENANT_PENDING_DELETION" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "MFA_ENROLLMENT_REQUIRED" | "PLAN_FEATURE_UNAVAILABLE" | "PAYMENT_REQUIRED" | "NOT_FOUND" | "BILLING_DISABLED" | "CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "TENANT_PENDING_DELETION" | "CURSOR_EXPIRED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
         ErrorEnvelope: {
             error: {
                 code: components["schemas"]["ErrorCode"];
@@ -3205,6 +3249,25 @@ export interface components {
                  *       "error": {
                  *         "code": "CONFLICT",
                  *         "message": "Conflicts with the current state (CONFLICT), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), or the organization awaits deletion (TENANT_PENDING_DELETION)",
+                 *         "requestId": "0b4f3c1e-5a6d-4e2f-9c8b-7a6f5e4d3c2b"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /** @description A change-feed cursor past the 30-day retention (CURSOR_EXPIRED); `details` names the oldest cursor still available */
+        410: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "CURSOR_EXPIRED",
+                 *         "message": "A change-feed cursor past the 30-day retention (CURSOR_EXPIRED); `details` names the oldest cursor still available",
                  *         "requestId": "0b4f3c1e-5a6d-4e2f-9c8b-7a6f5e4d3c2b"
                  *       }
                  *     }
@@ -17351,6 +17414,132 @@ export interface operations {
             413: components["responses"]["413"];
             415: components["responses"]["415"];
             422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getEvents: {
+        parameters: {
+            query?: {
+                after?: string;
+                types?: string;
+                limit?: number;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events; `nextCursor` is where to resume, also when `hasMore` is false */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "cursor": "string",
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "type": "string",
+                     *           "resourceType": "string",
+                     *           "resourceId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "occurredAt": "2024-01-31T09:30:00.000Z",
+                     *           "data": {
+                     *             "object": {}
+                     *           }
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @description Opaque; resume after this event with ?after= or Last-Event-ID */
+                            cursor: string;
+                            /**
+                             * Format: uuid
+                             * @description The event id, the same as the webhook delivery of it carries
+                             */
+                            id: string;
+                            type: string;
+                            resourceType: string | null;
+                            /** Format: uuid */
+                            resourceId: string | null;
+                            /** Format: date-time */
+                            occurredAt: string;
+                            data: {
+                                object: Record<string, never>;
+                                previousAttributes?: Record<string, never>;
+                            };
+                        }[];
+                        pagination: {
+                            limit: number;
+                            nextCursor: string | null;
+                            hasMore: boolean;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            410: components["responses"]["410"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getEventsStream: {
+        parameters: {
+            query?: {
+                after?: string;
+                types?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An endless text/event-stream */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            410: components["responses"]["410"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
             429: components["responses"]["429"];
             500: components["responses"]["500"];
             503: components["responses"]["503"];

@@ -27,14 +27,17 @@ export interface DownloadWatch {
 
 export async function sendDownload(res: Response, download: Download, inTenant: InTenant, watch: DownloadWatch): Promise<DownloadOutcome> {
   let clientLeft = false;
+  const clientGone = new AbortController();
   const onClose = () => {
     clientLeft = !res.writableFinished;
+    if (clientLeft) clientGone.abort();
   };
   res.once('close', onClose);
   res.status(download.status).type(download.contentType);
   // Quoted whatever the name, as clients expect; the names are the server's own (ASCII).
   if (download.filename) res.set('Content-Disposition', `attachment; filename="${download.filename.replace(/["\\]/g, '\\$&')}"`);
-  const body = download.body(inTenant);
+  if (download.live) res.set(download.live.headers);
+  const body = download.body(inTenant, clientGone.signal);
   try {
     for await (const chunk of body as AsyncIterable<string | Buffer>) {
       // Slices share the chunk's memory: a page is in memory once, however it is cut.

@@ -59,14 +59,22 @@ export type InTenant = <T>(unit: () => Promise<T>) => Promise<T>;
 /**
  * A download's body, opened once the request's transaction has committed. Whatever it reads from the
  * database it reads through `inTenant`, a page per call, so no connection or transaction is held while
- * the client takes its time (lib/http/download.ts sends it).
+ * the client takes its time (lib/http/download.ts sends it). `clientGone` aborts when the client
+ * disconnects, for a body that waits between pieces.
  */
-export type DownloadBody = (inTenant: InTenant) => Readable;
+export type DownloadBody = (inTenant: InTenant, clientGone: AbortSignal) => Readable;
+
+/** A download that lasts as long as its client stays (a live event stream): capped per tenant by plan. */
+export interface LiveTransfer {
+  streamsPerTenant: number;
+  /** Headers of the stream's answer (no caching, no proxy buffering). */
+  headers: Record<string, string>;
+}
 
 export type RouteResult =
   | { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
   | { kind: 'text'; status: number; contentType: string; text: string }
-  | { kind: 'download'; status: 200; contentType: string; filename?: string; body: DownloadBody }
+  | { kind: 'download'; status: 200; contentType: string; filename?: string; live?: LiveTransfer; body: DownloadBody }
   | { kind: 'empty'; status: 204; headers?: Record<string, string> };
 
 /**

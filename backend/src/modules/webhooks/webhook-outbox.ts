@@ -6,6 +6,7 @@ import { presentRecord } from '../crm/record-model';
 import { CrmResource, RecordData } from '../crm/resource-definition';
 import { EventOf } from '../events/domain-events';
 import { defineSubscriber } from '../events/event-subscriber';
+import { storeChangeEvents } from '../change-feed/change-feed.store';
 import { activeTargets } from './delivery-targets';
 import { matchesAny } from './event-catalog';
 
@@ -41,55 +42,61 @@ export const RETRY_WINDOW_MS = 24 * 3600_000;
 
 type Change = RecordRef & { type: string; previousAttributes?: RecordData };
 type ImportEvent = EventOf<'records.imported' | 'import.undone'>;
+type OutboxEventType = 'record.created' | 'record.updated' | 'record.deleted' | 'lead.converted' | 'deal.stage_changed' | 'records.imported' | 'import.undone';
 
 /**
- * CRM writes become webhook events (`lead.created`, `deal.stage_changed`, ...), stored in the change's
- * transaction, so an event commits exactly when its change does (an outbox). Nothing is stored unless an
- * active subscription or custom-webhook integration wants the event.
+ * CRM writes become events (`lead.created`, `deal.stage_changed`, ...), stored in the change's
+ * transaction, so an event commits exactly when its change does (an outbox). Every event goes to the
+ * tenant's change feed (GET /events and its live stream); those an active subscription or custom-webhook
+ * integration wants are also stored for delivery, under the same id.
  */
 export const webhookOutbox = defineSubscriber({
-  name: 'webhook outbox',
+  name: 'change feed and webhook outbox',
   types: ['record.created', 'record.updated', 'record.deleted', 'lead.converted', 'deal.stage_changed', 'records.imported', 'import.undone'],
   async handle(events) {
     const targets = (await activeTargets()).webhooks.map(
       (target): OutboxTarget => ({ ...target, accepts: (event: OutboxEvent) => matchesAny(target.patterns, event.type) }),
     );
-    if (targets.length === 0) return;
-    const changes: Change[] = [];
-    const imports: ImportEvent[] = [];
-    for (const event of events) {
-      switch (event.type) {
-        case 'record.created':
-          changes.push({ resource: event.resource, id: event.id, type: `${event.resource}.created` });
-          break;
-        case 'record.updated':
-          changes.push({ resource: event.resource, id: event.id, type: `${event.resource}.updated`, previousAttributes: event.before });
-          break;
-        case 'record.deleted':
-          changes.push({ resource: event.resource, id: event.id, type: `${event.resource}.deleted`, fallback: event.before });
-          break;
-        case 'lead.converted':
-          changes.push({ resource: 'lead', id: event.id, type: 'lead.converted' });
-          break;
-        case 'deal.stage_changed':
-          changes.push({ resource: 'deal', id: event.id, type: 'deal.stage_changed', previousAttributes: { stage: event.from } });
-          break;
-        case 'records.imported':
-        case 'import.undone':
-          imports.push(event);
-          break;
-      }
+    for await (const batch of outboxEventsOf(events)) {
+      await storeChangeEvents(batch);
+      await storeOutboxEvents(batch, targets);
     }
-    if (changes.length) {
-      const objectOf = await recordSnapshots(changes);
-      await storeOutboxEvents(
-        changes.map((change) => outboxEvent(change.resource, change.type, objectOf(change), change.previousAttributes)),
-        targets,
-      );
-    }
-    for (const event of imports) await publishImport(event, targets);
   },
 });
+
+/** The API events of a unit of work's domain events, in the order recorded; an import's a chunk at a time. */
+async function* outboxEventsOf(events: Array<EventOf<OutboxEventType>>): AsyncGenerator<OutboxEvent[]> {
+  const changes: Change[] = [];
+  const flush = async () => {
+    const objectOf = await recordSnapshots(changes);
+    return changes.splice(0).map((change) => outboxEvent(change.resource, change.type, objectOf(change), change.previousAttributes));
+  };
+  for (const event of events) {
+    switch (event.type) {
+      case 'record.created':
+        changes.push({ resource: event.resource, id: event.id, type: `${event.resource}.created` });
+        break;
+      case 'record.updated':
+        changes.push({ resource: event.resource, id: event.id, type: `${event.resource}.updated`, previousAttributes: event.before });
+        break;
+      case 'record.deleted':
+        changes.push({ resource: event.resource, id: event.id, type: `${event.resource}.deleted`, fallback: event.before });
+        break;
+      case 'lead.converted':
+        changes.push({ resource: 'lead', id: event.id, type: 'lead.converted' });
+        break;
+      case 'deal.stage_changed':
+        changes.push({ resource: 'deal', id: event.id, type: 'deal.stage_changed', previousAttributes: { stage: event.from } });
+        break;
+      case 'records.imported':
+      case 'import.undone':
+        if (changes.length) yield await flush();
+        yield* importEventsOf(event);
+        break;
+    }
+  }
+  if (changes.length) yield await flush();
+}
 
 export const outboxEvent = (resource: CrmResource, type: string, object: RecordData, previousAttributes?: RecordData): OutboxEvent => ({
   id: randomUUID(),
@@ -116,13 +123,12 @@ export async function recordSnapshots(refs: readonly RecordRef[]): Promise<(ref:
   return (ref) => snapshots.get(refKey(ref)) ?? { id: ref.id, ...(ref.fallback ?? {}) };
 }
 
-/** An import's rows, a chunk at a time: one insert of events, one of deliveries and a few jobs per chunk. */
-async function publishImport(event: ImportEvent, targets: OutboxTarget[]): Promise<void> {
+/** An import's rows as events, a chunk at a time (one query of records per chunk). */
+async function* importEventsOf(event: ImportEvent): AsyncGenerator<OutboxEvent[]> {
   const { trx } = tenantScope();
   const def = definitionOf(event.resource);
   for (const action of ['created', 'updated'] as const) {
     const type = `${def.singular}.${event.type === 'import.undone' && action === 'created' ? 'deleted' : action}`;
-    if (!targets.some((target) => target.accepts({ id: '', type, resourceType: def.singular, resourceId: null, data: { object: {} } }))) continue;
     let after = '00000000-0000-0000-0000-000000000000';
     for (;;) {
       const items = (await trx('importItems').where({ importId: event.importId, action }).where('recordId', '>', after).orderBy('recordId').limit(IMPORT_EVENT_CHUNK).select('recordId')) as Array<{ recordId: string }>;
@@ -130,7 +136,7 @@ async function publishImport(event: ImportEvent, targets: OutboxTarget[]): Promi
       if (ids.length === 0) break;
       after = ids[ids.length - 1]!;
       const rows = (await def.model.query().whereIn('id', ids)) as unknown as RecordData[];
-      await storeOutboxEvents(rows.map((row) => outboxEvent(def.singular, type, presentRecord(row, def.present))), targets);
+      yield rows.map((row) => outboxEvent(def.singular, type, presentRecord(row, def.present)));
     }
   }
 }

@@ -1,0 +1,135 @@
+import { afterCommit, tenantScope } from '../../infra/tenant-scope';
+import { AppError } from '../../lib/errors';
+import { definitionOf } from '../crm/crm-resources';
+import type { CrmResource } from '../crm/resource-definition';
+import type { OutboxEvent } from '../webhooks/webhook-outbox';
+import { announceChanges } from './live-events';
+
+/** Days a committed change stays in the feed (GET /events); the retention job prunes older ones. */
+export const FEED_RETENTION_DAYS = 30;
+
+/** One change as the feed shows it: the webhook event, its cursor and when it committed. */
+export interface FeedEvent {
+  cursor: string;
+  id: string;
+  type: string;
+  resourceType: string | null;
+  resourceId: string | null;
+  occurredAt: string;
+  data: OutboxEvent['data'];
+}
+
+/** A stored change, with what the feed needs to decide who may see it. */
+export interface StoredChange {
+  seq: number;
+  ownerId: string | null;
+  event: FeedEvent;
+}
+
+interface ChangeRow {
+  seq: string;
+  id: string;
+  type: string;
+  resourceType: string | null;
+  resourceId: string | null;
+  ownerId: string | null;
+  data: OutboxEvent['data'];
+  occurredAt: Date;
+}
+
+/** Cursors are opaque to callers: the sequence number, prefixed so that a stray number is not mistaken for one. */
+export const cursorOf = (seq: number | string): string => Buffer.from(`feed:${seq}`).toString('base64url');
+
+/** The sequence number a cursor this feed gave out names, or undefined for anything else. */
+export function seqOfCursor(cursor: string): number | undefined {
+  const match = /^feed:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The user a record's event concerns, for sales users' own-and-team scope: the resource's owner field. */
+function ownerOf(event: OutboxEvent): string | null {
+  const def = event.resourceType ? definitionOf(event.resourceType as CrmResource) : undefined;
+  const owner = def?.ownerField ? event.data.object[def.ownerField] : undefined;
+  return typeof owner === 'string' ? owner : null;
+}
+
+/**
+ * Stores events in the tenant's feed, in the unit of work's transaction. The transaction lock, held
+ * until commit, makes the tenant's writers take sequence numbers in commit order; the live streams of
+ * every instance hear of it once the transaction has committed.
+ */
+export async function storeChangeEvents(events: readonly OutboxEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const { trx, tenantId, knex } = tenantScope();
+  await trx.raw("select pg_advisory_xact_lock(hashtextextended('change-feed:' || ?, 0))", [tenantId]);
+  await trx('changeEvents').insert(
+    events.map((event) => ({
+      tenantId,
+      id: event.id,
+      type: event.type,
+      resourceType: event.resourceType,
+      resourceId: event.resourceId,
+      ownerId: ownerOf(event),
+      data: JSON.stringify(event.data),
+    })),
+  );
+  afterCommit(() => announceChanges(knex, tenantId));
+}
+
+/**
+ * Up to `limit` changes after `afterSeq` (from the oldest kept when undefined), in commit order, of
+ * `types` (exact types, `<resource>.*` or `*`; none: all).
+ */
+export async function readChanges(afterSeq: number | undefined, types: readonly string[], limit: number): Promise<StoredChange[]> {
+  const { trx } = tenantScope();
+  const query = trx('changeEvents')
+    .where('seq', '>', afterSeq ?? 0)
+    .orderBy('seq')
+    .limit(limit)
+    .select('seq', 'id', 'type', 'resourceType', 'resourceId', 'ownerId', 'data', 'occurredAt');
+  if (types.length && !types.includes('*')) {
+    const exact = types.filter((type) => !type.endsWith('.*'));
+    const prefixes = types.filter((type) => type.endsWith('.*')).map((type) => `${type.slice(0, -1)}%`);
+    query.where((either) => {
+      if (exact.length) either.orWhereIn('type', exact);
+      for (const prefix of prefixes) either.orWhere('type', 'like', prefix);
+    });
+  }
+  const rows = (await query) as ChangeRow[];
+  return rows.map((row) => ({
+    seq: Number(row.seq),
+    ownerId: row.ownerId,
+    event: {
+      cursor: cursorOf(row.seq),
+      id: row.id,
+      type: row.type,
+      resourceType: row.resourceType,
+      resourceId: row.resourceId,
+      occurredAt: row.occurredAt.toISOString(),
+      data: row.data,
+    },
+  }));
+}
+
+/**
+ * A cursor whose event has been pruned, with nothing as old kept, is 410 CURSOR_EXPIRED: events after it
+ * may be lost too, and the answer names the oldest cursor still available.
+ */
+export async function assertCursorKept(afterSeq: number): Promise<void> {
+  const { trx } = tenantScope();
+  if (await trx('changeEvents').where({ seq: afterSeq }).first('seq')) return;
+  const oldest = (await trx('changeEvents').orderBy('seq').first('seq')) as { seq: string } | undefined;
+  // Gone, and nothing as old kept: it was pruned, and so may have been the events after it.
+  if (!oldest || Number(oldest.seq) > afterSeq) throw expired(oldest ? cursorOf(oldest.seq) : null);
+}
+
+const expired = (oldest: string | null): AppError =>
+  new AppError('CURSOR_EXPIRED', `Events after this cursor are past the feed's ${FEED_RETENTION_DAYS}-day retention: resume from the oldest cursor still available`, [
+    { field: 'oldestCursor', message: oldest ?? 'none: the feed holds no events; read from the start' },
+  ]);
+
+/** The newest change's sequence number, where a stream without Last-Event-ID starts (0: none yet). */
+export async function newestSeq(): Promise<number> {
+  const row = (await tenantScope().trx('changeEvents').max('seq as seq').first()) as { seq: string | null } | undefined;
+  return Number(row?.seq ?? 0);
+}
