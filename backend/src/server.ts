@@ -8,6 +8,7 @@ import { resolveDatabase } from './infra/database-target';
 import { EmbeddedPostgresError } from './infra/embedded-postgres';
 import { createLogger, flushLogs } from './infra/logger';
 import { createMetrics } from './infra/metrics';
+import { outboundCallsOf } from './infra/outbound/outbound-call';
 import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
 import { JOBS } from './jobs/job-catalog';
 import { JobEngine, startJobEngine } from './jobs/job-engine';
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
   await ensureSuperAdmin(knex, config, logger);
   const redis = connectRedis(config, logger);
   const lifecycle = { draining: false };
-  const metrics = createMetrics(knex);
+  const metrics = createMetrics(knex, outboundCallsOf(config));
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
   const deps = { config, knex, platformKnex, redis, logger, metrics, lifecycle };
   const app = createApp(deps);

@@ -3,6 +3,7 @@ import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { createLogger, flushLogs } from './infra/logger';
 import { createMetrics } from './infra/metrics';
+import { outboundCallsOf } from './infra/outbound/outbound-call';
 import { connectRedis } from './infra/redis';
 import { closeHttpServer, stopInOrder } from './infra/shutdown';
 import { JOBS } from './jobs/job-catalog';
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const knex = createAppKnex(runtimeCredentials(adminUrl, config.db.appUrl).url, config.db, logger);
   const platformKnex = createAppKnex(platformCredentials(adminUrl).url, { ...config.db, poolMax: 2 }, logger);
   const ownerKnex = createAdminKnex(adminUrl);
-  const metrics = createMetrics(knex);
+  const metrics = createMetrics(knex, outboundCallsOf(config));
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
   // Jobs that change who may call (the organization purge) tell the API instances, which cache callers.
   const redis = connectRedis(config, logger);
