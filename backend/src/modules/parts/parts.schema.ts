@@ -65,7 +65,7 @@ export const orderSchema = Joi.object({
   ticketId: Joi.string().uuid().allow(null).required(),
   accountId: Joi.string().uuid().allow(null).required(),
   supplierAnswers: Joi.array()
-    .items(Joi.object({ at: Joi.date().required(), operation: Joi.string().required(), answer: Joi.any().required() }))
+    .items(Joi.object({ at: Joi.date().required(), operation: Joi.string().required(), answer: Joi.object().unknown(true).required() }))
     .required()
     .description('Every answer of the supplier that placed or changed the order, oldest first'),
   statusChangedAt: Joi.date().required(),
