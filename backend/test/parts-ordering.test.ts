@@ -4,9 +4,11 @@ import { CapricornDouble } from './support/capricorn-double';
 import { eventually } from './support/eventually';
 import { TestJobRunner } from './support/jobs';
 import { buildTestApp, TestApp } from './support/test-app';
+import { WebhookReceiver } from './support/webhook-receiver';
 
 describe('parts ordering through the supplier EDI connector (against the Capricorn simulator)', () => {
   let supplier: CapricornDouble;
+  let receiver: WebhookReceiver;
   let t: TestApp;
   let jobs: TestJobRunner;
   let a: Registered;
@@ -15,6 +17,7 @@ describe('parts ordering through the supplier EDI connector (against the Caprico
 
   beforeAll(async () => {
     supplier = await new CapricornDouble().start();
+    receiver = await new WebhookReceiver().start();
     t = buildTestApp({
       env: {
         SUPPLIER_TIMEOUT_MS: '400',
@@ -33,6 +36,7 @@ describe('parts ordering through the supplier EDI connector (against the Caprico
     await jobs.close();
     await t.close();
     await supplier.stop();
+    await receiver.stop();
   });
   afterEach(() => supplier.reset());
 
@@ -59,6 +63,8 @@ describe('parts ordering through the supplier EDI connector (against the Caprico
     expect(quote.status).toBe(200);
     expect(quote.body.data).toMatchObject({ totalCents: 2 * 1895 + 4 * 1250, currency: 'AUD' });
 
+    const hook = await api().post('/api/v1/webhooks').set(a.auth).send({ url: receiver.url('/parts'), events: ['parts_order.*'] });
+    expect(hook.status).toBe(201);
     const deal = (await api().post('/api/v1/deals').set(a.auth).send({ name: 'Service for fleet' })).body.data;
     const placed = await order(a, { items: [{ partNumber: 'RYCO-Z411', quantity: 2 }], dealId: deal.id }, 'order-life-1');
     expect(placed.status).toBe(201);
@@ -88,6 +94,15 @@ describe('parts ordering through the supplier EDI connector (against the Caprico
     const actions = timeline.body.data.filter((entry: { kind: string }) => entry.kind === 'audit').map((entry: { audit: { action: string } }) => entry.audit.action);
     expect(actions).toEqual(expect.arrayContaining(['parts_order.create', 'parts_order.status_change']));
     expect(actions.filter((action: string) => action === 'parts_order.status_change')).toHaveLength(2);
+
+    // Webhooks: the order placed, then each status change with the status before.
+    await jobs.runUntilIdle(a.tenantId);
+    const sent = receiver.at('/parts').map((entry) => JSON.parse(entry.body));
+    expect(sent.map((event) => [event.type, event.data.object.status, event.data.previousAttributes?.status])).toEqual([
+      ['parts_order.created', 'confirmed', undefined],
+      ['parts_order.status_changed', 'shipped', 'confirmed'],
+      ['parts_order.status_changed', 'delivered', 'shipped'],
+    ]);
 
     const list = await api().get('/api/v1/parts/orders').query({ status: 'delivered' }).set(a.auth);
     expect(list.body.data.map((row: { id: string }) => row.id)).toContain(id);

@@ -1,4 +1,3 @@
-import { request } from 'undici';
 import { OutboundCalls } from '../../infra/outbound/outbound-call';
 import {
   Invoice,
@@ -39,7 +38,7 @@ export class SupplierOutage extends Error {
 export const isSupplierOutage = (error: unknown): boolean => !(error instanceof SupplierRefusal);
 
 /**
- * Capricorn's EDI as JSON over HTTPS (docs/SUPPLIER-PROTOCOL.md), through undici, Node's own HTTP client:
+ * Capricorn's EDI as JSON over HTTPS (docs/SUPPLIER-PROTOCOL.md), through Node's built-in fetch (undici):
  * `Authorization: Bearer <apiKey>` and `X-Customer-Id` on every request, answers `{...}` or
  * `{error: {code, message}}`. Every call goes through the outbound policy under the destination
  * `supplier:<host>`: reads and order creation (which carries its client reference as the idempotency key)
@@ -118,9 +117,10 @@ export class CapricornAdapter implements SupplierAdapter {
     const url = new URL(path, this.base);
     const call = { destination: `supplier:${this.base.host}`, timeoutMs: this.timeoutMs, idempotent: options.idempotent ?? method === 'GET', isOutage: isSupplierOutage };
     return this.outbound.call(call, async (signal) => {
-      const response = await request(url, {
+      const response = await fetch(url, {
         method,
         signal,
+        redirect: 'manual',
         headers: {
           authorization: `Bearer ${this.credentials.apiKey}`,
           'x-customer-id': this.credentials.customerId,
@@ -130,26 +130,27 @@ export class CapricornAdapter implements SupplierAdapter {
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
       });
-      const text = await readLimited(response.body);
+      const text = response.body ? await readLimited(response.body as unknown as AsyncIterable<Uint8Array>) : '';
       const parsed = parseJson(text);
-      if (response.statusCode >= 200 && response.statusCode < 300 && parsed && typeof parsed === 'object') return parsed as T;
+      const status = response.status;
+      if (status >= 200 && status < 300 && parsed && typeof parsed === 'object') return parsed as T;
       const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
       // The supplier's 5xx and 429 say it cannot answer now; its other 4xx refuse this request.
-      if (response.statusCode >= 400 && response.statusCode < 500 && response.statusCode !== 429) {
-        throw new SupplierRefusal(response.statusCode, error?.code ?? 'REFUSED', error?.message ?? `the supplier refused the request (${response.statusCode})`);
+      if (status >= 400 && status < 500 && status !== 429) {
+        throw new SupplierRefusal(status, error?.code ?? 'REFUSED', error?.message ?? `the supplier refused the request (${status})`);
       }
-      throw new SupplierOutage(response.statusCode, `the supplier answered ${response.statusCode}`);
+      throw new SupplierOutage(status, `the supplier answered ${status}`);
     });
   }
 }
 
-async function readLimited(body: AsyncIterable<Buffer>): Promise<string> {
+async function readLimited(body: AsyncIterable<Uint8Array>): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += chunk.length;
     if (size > MAX_ANSWER_BYTES) throw new SupplierOutage(null, 'the supplier answer is too large');
-    chunks.push(chunk);
+    chunks.push(Buffer.from(chunk));
   }
   return Buffer.concat(chunks).toString('utf8');
 }

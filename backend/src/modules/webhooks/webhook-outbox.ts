@@ -49,7 +49,7 @@ type ImportEvent = EventOf<'records.imported' | 'import.undone'>;
  */
 export const webhookOutbox = defineSubscriber({
   name: 'webhook outbox',
-  types: ['record.created', 'record.updated', 'record.deleted', 'lead.converted', 'deal.stage_changed', 'records.imported', 'import.undone'],
+  types: ['record.created', 'record.updated', 'record.deleted', 'lead.converted', 'deal.stage_changed', 'records.imported', 'import.undone', 'parts_order.placed', 'parts_order.status_changed'],
   async handle(events) {
     const targets = (await activeTargets()).webhooks.map(
       (target): OutboxTarget => ({ ...target, accepts: (event: OutboxEvent) => matchesAny(target.patterns, event.type) }),
@@ -57,8 +57,15 @@ export const webhookOutbox = defineSubscriber({
     if (targets.length === 0) return;
     const changes: Change[] = [];
     const imports: ImportEvent[] = [];
+    const partsOrders: OutboxEvent[] = [];
     for (const event of events) {
       switch (event.type) {
+        case 'parts_order.placed':
+          partsOrders.push(partsOrderEvent('parts_order.created', event.order));
+          break;
+        case 'parts_order.status_changed':
+          partsOrders.push(partsOrderEvent('parts_order.status_changed', event.order, { status: event.from }));
+          break;
         case 'record.created':
           changes.push({ resource: event.resource, id: event.id, type: `${event.resource}.created` });
           break;
@@ -88,7 +95,17 @@ export const webhookOutbox = defineSubscriber({
       );
     }
     for (const event of imports) await publishImport(event, targets);
+    if (partsOrders.length) await storeOutboxEvents(partsOrders, targets);
   },
+});
+
+/** A parts order's event: `data.object` is the order as GET /parts/orders/:id shows it. */
+const partsOrderEvent = (type: string, order: RecordData, previousAttributes?: RecordData): OutboxEvent => ({
+  id: randomUUID(),
+  type,
+  resourceType: 'parts_order',
+  resourceId: order.id as string,
+  data: previousAttributes ? { object: order, previousAttributes } : { object: order },
 });
 
 export const outboxEvent = (resource: CrmResource, type: string, object: RecordData, previousAttributes?: RecordData): OutboxEvent => ({
