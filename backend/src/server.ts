@@ -7,6 +7,7 @@ import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { resolveDatabase } from './infra/database-target';
 import { EmbeddedPostgresError } from './infra/embedded-postgres';
 import { createLogger, flushLogs } from './infra/logger';
+import { exitOnProcessErrors } from './infra/process-errors';
 import { createMetrics } from './infra/metrics';
 import { outboundCallsOf } from './infra/outbound/outbound-call';
 import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
@@ -24,6 +25,7 @@ import { printDemoLogins } from './cli/demo-logins';
 async function main(): Promise<void> {
   let config = loadConfigOrExit(process.env);
   const logger = createLogger(config.log.level);
+  exitOnProcessErrors(logger);
 
   const database = await resolveDatabase(config, logger);
   if (database.embedded) {

@@ -2,6 +2,7 @@ import { loadConfigOrExit } from './config/load-config';
 import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { createLogger, flushLogs } from './infra/logger';
+import { exitOnProcessErrors } from './infra/process-errors';
 import { createMetrics } from './infra/metrics';
 import { outboundCallsOf } from './infra/outbound/outbound-call';
 import { connectRedis } from './infra/redis';
@@ -19,6 +20,7 @@ import { startPrincipalRevocation, stopPrincipalRevocation } from './modules/aut
 async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const logger = createLogger(config.log.level).child({ service: 'crm-worker' });
+  exitOnProcessErrors(logger);
   const adminUrl = config.db.adminUrl;
   if (!adminUrl) {
     process.stderr.write('The worker needs DATABASE_URL: the embedded database belongs to `npm start`, which runs jobs itself\n');
