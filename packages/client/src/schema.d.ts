@@ -16944,7 +16944,8 @@ export interface operations {
                      *           "supplierAnswers": [
                      *             {
                      *               "at": "2024-01-31T09:30:00.000Z",
-                     *               "operation": "string"
+                     *               "operation": "string",
+                     *               "answer": {}
                      *             }
                      *           ],
                      *           "statusChangedAt": "2024-01-31T09:30:00.000Z",
@@ -16997,7 +16998,7 @@ export interface operations {
                                 /** Format: date-time */
                                 at: string;
                                 operation: string;
-                                answer: unknown;
+                                answer: Record<string, never>;
                             }[];
                             /** Format: date-time */
                             statusChangedAt: string;
@@ -17103,7 +17104,8 @@ export interface operations {
                      *         "supplierAnswers": [
                      *           {
                      *             "at": "2024-01-31T09:30:00.000Z",
-                     *             "operation": "string"
+                     *             "operation": "string",
+                     *             "answer": {}
                      *           }
                      *         ],
                      *         "statusChangedAt": "2024-01-31T09:30:00.000Z",
@@ -17150,7 +17152,7 @@ export interface operations {
                                 /** Format: date-time */
                                 at: string;
                                 operation: string;
-                                answer: unknown;
+                                answer: Record<string, never>;
                             }[];
                             /** Format: date-time */
                             statusChangedAt: string;
@@ -17233,7 +17235,8 @@ export interface operations {
                      *         "supplierAnswers": [
                      *           {
                      *             "at": "2024-01-31T09:30:00.000Z",
-                     *             "operation": "string"
+                     *             "operation": "string",
+                     *             "answer": {}
                      *           }
                      *         ],
                      *         "statusChangedAt": "2024-01-31T09:30:00.000Z",
@@ -17280,7 +17283,7 @@ export interface operations {
                                 /** Format: date-time */
                                 at: string;
                                 operation: string;
-                                answer: unknown;
+                                answer: Record<string, never>;
                             }[];
                             /** Format: date-time */
                             statusChangedAt: string;
@@ -17363,7 +17366,8 @@ export interface operations {
                      *         "supplierAnswers": [
                      *           {
                      *             "at": "2024-01-31T09:30:00.000Z",
-                     *             "operation": "string"
+                     *             "operation": "string",
+                     *             "answer": {}
                      *           }
                      *         ],
                      *         "statusChangedAt": "2024-01-31T09:30:00.000Z",
@@ -17410,7 +17414,7 @@ export interface operations {
                                 /** Format: date-time */
                                 at: string;
                                 operation: string;
-                                answer: unknown;
+                                answer: Record<string, never>;
                             }[];
                             /** Format: date-time */
                             statusChangedAt: string;
