@@ -41,6 +41,7 @@ import { tasksRoutes } from './modules/tasks/tasks.routes';
 import { ticketsRoutes } from './modules/tickets/tickets.routes';
 import { usersRoutes } from './modules/users/users.routes';
 import { viewsRoutes } from './modules/views/views.routes';
+import { partsRoutes } from './modules/parts/parts.routes';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes';
 import { buildPipeline } from './pipeline/pipeline';
 
@@ -83,6 +84,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...privacyRoutes(deps),
     ...supportRoutes(deps),
     ...changeFeedRoutes(deps.config),
+    ...partsRoutes(deps),
   ];
   return [...routes, ...docsRoutes(routes, deps)];
 }

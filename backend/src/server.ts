@@ -7,8 +7,10 @@ import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { resolveDatabase } from './infra/database-target';
 import { EmbeddedPostgresError } from './infra/embedded-postgres';
 import { createLogger, flushLogs } from './infra/logger';
+import { exitOnProcessErrors } from './infra/process-errors';
 import { createMetrics } from './infra/metrics';
 import { registerQueueMetrics } from './jobs/queue-metrics';
+import { outboundCallsOf } from './infra/outbound/outbound-call';
 import { registerAuditBacklogMetrics } from './modules/audit/audit-backlog';
 import { registerWebhookDeliveryMetrics } from './modules/webhooks/delivery-metrics';
 import { JOBS } from './jobs/job-catalog';
@@ -26,6 +28,7 @@ import { printDemoLogins } from './cli/demo-logins';
 async function main(): Promise<void> {
   let config = loadConfigOrExit(process.env);
   const logger = createLogger(config.log.level);
+  exitOnProcessErrors(logger);
 
   const database = await resolveDatabase(config, logger);
   if (database.embedded) {
@@ -49,7 +52,7 @@ async function main(): Promise<void> {
   await ensureSuperAdmin(knex, config, logger);
   const redis = connectRedis(config, logger);
   const lifecycle = { draining: false };
-  const metrics = createMetrics(knex);
+  const metrics = createMetrics(knex, outboundCallsOf(config));
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
   registerQueueMetrics(metrics.registry, platformKnex);
   registerWebhookDeliveryMetrics(metrics.registry, platformKnex);

@@ -2,7 +2,9 @@ import { loadConfigOrExit } from './config/load-config';
 import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { createLogger, flushLogs } from './infra/logger';
+import { exitOnProcessErrors } from './infra/process-errors';
 import { createMetrics } from './infra/metrics';
+import { outboundCallsOf } from './infra/outbound/outbound-call';
 import { connectRedis } from './infra/redis';
 import { closeHttpServer, stopInOrder } from './infra/shutdown';
 import { JOBS } from './jobs/job-catalog';
@@ -21,6 +23,7 @@ import { startLiveEvents, stopLiveEvents } from './modules/change-feed/live-even
 async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const logger = createLogger(config.log.level).child({ service: 'crm-worker' });
+  exitOnProcessErrors(logger);
   const adminUrl = config.db.adminUrl;
   if (!adminUrl) {
     process.stderr.write('The worker needs DATABASE_URL: the embedded database belongs to `npm start`, which runs jobs itself\n');
@@ -29,7 +32,7 @@ async function main(): Promise<void> {
   const knex = createAppKnex(runtimeCredentials(adminUrl, config.db.appUrl).url, config.db, logger);
   const platformKnex = createAppKnex(platformCredentials(adminUrl).url, { ...config.db, poolMax: 2 }, logger);
   const ownerKnex = createAdminKnex(adminUrl);
-  const metrics = createMetrics(knex);
+  const metrics = createMetrics(knex, outboundCallsOf(config));
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
   registerQueueMetrics(metrics.registry, platformKnex);
   registerWebhookDeliveryMetrics(metrics.registry, platformKnex);

@@ -1,37 +1,76 @@
-import { CircuitBreaker } from '../src/modules/billing/circuit-breaker';
+import { CircuitOpenError, OutboundCalls, OutboundTimeoutError } from '../src/infra/outbound/outbound-call';
+import { createLogger } from '../src/infra/logger';
+import { eventually } from './support/eventually';
 
-describe('circuit breaker (the one in front of Stripe)', () => {
-  const outage = new Error('connection refused');
-  const refused = new Error('card declined');
+describe('outbound calls (the one policy in front of every other service)', () => {
+  const outage = Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+  const refused = Object.assign(new Error('card declined'), { status: 402 });
   const isOutage = (error: unknown) => error === outage;
-  const open = () => new Error('open');
+  const policy = { breakerVolume: 4, breakerResetMs: 300, retries: 2, retryBaseMs: 5 };
+  const calls = () => new OutboundCalls(policy, createLogger('silent'));
 
-  it('when the dependency fails 5 times in a row, then calls fail at once for the cool-down, then one try goes through', async () => {
-    let now = 0;
-    let calls = 0;
-    const breaker = new CircuitBreaker(5, 30_000, () => now);
+  it('when a destination keeps failing, then its breaker opens, calls fail at once without reaching it, one probe goes through half-open, and a success closes it', async () => {
+    const outbound = calls();
+    let reached = 0;
     const failing = () => {
-      calls += 1;
+      reached += 1;
       return Promise.reject(outage);
     };
-    for (let i = 0; i < 5; i += 1) await expect(breaker.run(failing, isOutage, open)).rejects.toBe(outage);
-    await expect(breaker.run(failing, isOutage, open)).rejects.toThrow('open');
-    expect(calls).toBe(5);
+    const call = { destination: 'test:down', timeoutMs: 1000, idempotent: false, isOutage };
+    for (let i = 0; i < 4; i += 1) await expect(outbound.call(call, failing)).rejects.toBe(outage);
+    expect(outbound.stateOf('test:down')).toBe('open');
+    const open = await outbound.call(call, failing).catch((error: unknown) => error);
+    expect(open).toBeInstanceOf(CircuitOpenError);
+    expect((open as CircuitOpenError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(reached).toBe(4);
 
-    now = 30_001;
-    // Half-open: one more outage reopens it at once.
-    await expect(breaker.run(failing, isOutage, open)).rejects.toBe(outage);
-    await expect(breaker.run(failing, isOutage, open)).rejects.toThrow('open');
-    now = 60_002;
-    await expect(breaker.run(() => Promise.resolve('ok'), isOutage, open)).resolves.toBe('ok');
-    // Closed again: it takes 5 new outages to open it.
-    for (let i = 0; i < 4; i += 1) await expect(breaker.run(failing, isOutage, open)).rejects.toBe(outage);
-    await expect(breaker.run(() => Promise.resolve('still ok'), isOutage, open)).resolves.toBe('still ok');
+    await eventually(() => outbound.stateOf('test:down') === 'half_open');
+    // Half-open: a failed probe reopens it at once.
+    await expect(outbound.call(call, failing)).rejects.toBe(outage);
+    expect(outbound.stateOf('test:down')).toBe('open');
+    await eventually(() => outbound.stateOf('test:down') === 'half_open');
+    await expect(outbound.call(call, () => Promise.resolve('ok'))).resolves.toBe('ok');
+    expect(outbound.stateOf('test:down')).toBe('closed');
+    expect(outbound.snapshot()).toEqual([
+      { destination: 'test:down', state: 'closed', calls: { success: 1, failure: 5, timeout: 0, refused: 0, rejected: 1 }, retries: 0 },
+    ]);
   });
 
-  it('when the dependency refuses a request (not an outage), then the circuit stays closed', async () => {
-    const breaker = new CircuitBreaker(2, 30_000, () => 0);
-    for (let i = 0; i < 5; i += 1) await expect(breaker.run(() => Promise.reject(refused), isOutage, open)).rejects.toBe(refused);
-    expect(breaker.isOpen).toBe(false);
+  it('when an idempotent call meets an outage, then it is retried with backoff; a call that may not be repeated is sent once', async () => {
+    const outbound = calls();
+    let tries = 0;
+    const flaky = () => (++tries < 3 ? Promise.reject(outage) : Promise.resolve('third time'));
+    await expect(outbound.call({ destination: 'test:flaky', timeoutMs: 1000, idempotent: true, isOutage }, flaky)).resolves.toBe('third time');
+    expect(tries).toBe(3);
+
+    tries = 0;
+    await expect(outbound.call({ destination: 'test:once', timeoutMs: 1000, idempotent: false, isOutage }, flaky)).rejects.toBe(outage);
+    expect(tries).toBe(1);
+    expect(outbound.snapshot().find((entry) => entry.destination === 'test:flaky')!.retries).toBe(2);
+  });
+
+  it('when the destination refuses the request itself, then it is neither retried nor counted towards opening the breaker', async () => {
+    const outbound = calls();
+    let tries = 0;
+    const refusing = () => {
+      tries += 1;
+      return Promise.reject(refused);
+    };
+    for (let i = 0; i < 6; i += 1) await expect(outbound.call({ destination: 'test:refuses', timeoutMs: 1000, idempotent: true, isOutage }, refusing)).rejects.toBe(refused);
+    expect(tries).toBe(6);
+    expect(outbound.stateOf('test:refuses')).toBe('closed');
+    expect(outbound.snapshot()[0]!.calls.refused).toBe(6);
+  });
+
+  it('when the destination does not answer in time, then the call fails with a timeout and its work is aborted', async () => {
+    const outbound = calls();
+    let aborted = false;
+    const hanging = (signal: AbortSignal) =>
+      new Promise<never>(() => {
+        signal.addEventListener('abort', () => (aborted = true));
+      });
+    await expect(outbound.call({ destination: 'test:slow', timeoutMs: 30, idempotent: false }, hanging)).rejects.toBeInstanceOf(OutboundTimeoutError);
+    expect(aborted).toBe(true);
+    expect(outbound.snapshot()[0]!.calls.timeout).toBe(1);
   });
 });

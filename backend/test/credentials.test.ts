@@ -78,7 +78,7 @@ describe('credentials encrypted at rest', () => {
       await request(t.app)
         .post('/api/v1/integrations')
         .set(tenant.auth)
-        .send({ type: 'capricorn_edi', name: 'EDI', config: { endpoint: receiver.url('/edi'), username: 'acme', password: 'edi-password-1234' } });
+        .send({ type: 'capricorn_edi', name: 'EDI', config: { baseUrl: receiver.url('/edi'), customerId: 'acme', apiKey: 'edi-password-1234' } });
       const old = t.deps.config.credentialKeys;
       const rotatedKeys = [{ id: 'k9', key: randomBytes(32) }, ...old];
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { Knex } from 'knex';
 import request from 'supertest';
+import { TestJobRunner } from './support/jobs';
 import { withTenant } from '../src/infra/tenant-scope';
 import { RouteDefinition } from '../src/lib/http/route';
 import { addMember, addRole, bearer, login, PASSWORD, registerTenant, Registered } from './support/api-fixtures';
@@ -359,7 +360,15 @@ async function seedVictim(t: TestApp, a: Registered, marker: string): Promise<st
   const forgot = await request(t.app).post('/api/v1/auth/forgot-password').set('X-Tenant-ID', a.tenantId).send({ email: member.email });
   expect(forgot.status).toBe(202);
   expect((await request(t.app).post('/api/v1/organization/export-data').set(a.auth).send({})).status).toBe(202);
-  return [marker, marker.toLowerCase(), a.email, a.accessToken, a.refreshToken, key.key, member.email, memberLogin.body.data.tokens.refreshToken, webhook.secret, slackUrl];
+  // Parts ordering, from the built-in supplier simulator (an integration without baseUrl): an order and the inventory cache.
+  const supplierKey = `cap-${marker}-key-0123456789`;
+  await make('/integrations', { type: 'capricorn_edi', name: `${marker} Capricorn`, config: { apiKey: supplierKey, customerId: marker } });
+  await make('/parts/orders', { items: [{ partNumber: 'RYCO-Z411', quantity: 1 }], dealId: deal.id });
+  expect((await request(t.app).post('/api/v1/parts/inventory/sync').set(a.auth).send({})).status).toBe(202);
+  const jobs = new TestJobRunner(t);
+  await jobs.runUntilIdle(a.tenantId);
+  await jobs.close();
+  return [marker, marker.toLowerCase(), a.email, a.accessToken, a.refreshToken, key.key, member.email, memberLogin.body.data.tokens.refreshToken, webhook.secret, slackUrl, supplierKey];
 }
 
 async function tenantTables(owner: Knex): Promise<string[]> {

@@ -51,7 +51,7 @@ describe('integrations', () => {
       { type: 'slack_notification', name: 'Sales Slack', config: { webhookUrl: slackUrl('/slack-create'), channel: '#sales', events: ['deal.won'] } },
       { type: 'custom_webhook', name: 'Custom', config: { url: receiver.url('/custom-create'), secret: hookSecret } },
       { type: 'stripe_payment', name: 'Stripe', config: { apiKey: stripeKey, webhookSecret: stripeHook } },
-      { type: 'capricorn_edi', name: 'EDI', config: { endpoint: receiver.url('/edi'), username: 'acme', password: ediPassword } },
+      { type: 'capricorn_edi', name: 'EDI', config: { baseUrl: receiver.url('/edi'), customerId: 'acme', apiKey: ediPassword } },
     ];
     for (const body of cases) {
       const res = await create(a, body);
@@ -63,7 +63,7 @@ describe('integrations', () => {
     const list = keep(await api().get('/api/v1/integrations').set(a.auth));
     const byType = Object.fromEntries(list.body.data.map((i: { type: string; config: unknown }) => [i.type, i.config]));
     expect(byType.stripe_payment).toEqual({ apiKey: '••••9876', webhookSecret: '••••5432' });
-    expect(byType.capricorn_edi).toEqual({ endpoint: receiver.url('/edi'), username: 'acme', password: '••••1111' });
+    expect(byType.capricorn_edi).toEqual({ baseUrl: receiver.url('/edi'), customerId: 'acme', apiKey: '••••1111' });
     expect(byType.custom_webhook).toEqual({ url: receiver.url('/custom-create'), secret: '••••2222', events: ['*'] });
     expect(byType.slack_notification).toMatchObject({ channel: '#sales', events: ['deal.won'], webhookUrl: expect.stringMatching(/^••••/) });
 
@@ -72,14 +72,14 @@ describe('integrations', () => {
   });
 
   it('when a config is patched, then a secret left out keeps its value and a new one replaces it', async () => {
-    const first = await create(a, { type: 'capricorn_edi', name: 'EDI 2', config: { endpoint: receiver.url('/edi2'), username: 'u1', password: 'first-password-3333' } });
+    const first = await create(a, { type: 'capricorn_edi', name: 'EDI 2', config: { baseUrl: receiver.url('/edi2'), customerId: 'u1', apiKey: 'first-password-3333' } });
     secrets.push('first-password-3333', 'second-password-4444');
     const id = first.body.data.id;
-    const renamed = keep(await api().patch(`/api/v1/integrations/${id}`).set(a.auth).send({ config: { username: 'u2' } }));
+    const renamed = keep(await api().patch(`/api/v1/integrations/${id}`).set(a.auth).send({ config: { customerId: 'u2' } }));
     expect(renamed.status).toBe(200);
-    expect(renamed.body.data.config).toEqual({ endpoint: receiver.url('/edi2'), username: 'u2', password: '••••3333' });
-    const rekeyed = keep(await api().patch(`/api/v1/integrations/${id}`).set(a.auth).send({ config: { password: 'second-password-4444' }, active: false }));
-    expect(rekeyed.body.data).toMatchObject({ active: false, config: { password: '••••4444' } });
+    expect(renamed.body.data.config).toEqual({ baseUrl: receiver.url('/edi2'), customerId: 'u2', apiKey: '••••3333' });
+    const rekeyed = keep(await api().patch(`/api/v1/integrations/${id}`).set(a.auth).send({ config: { apiKey: 'second-password-4444' }, active: false }));
+    expect(rekeyed.body.data).toMatchObject({ active: false, config: { apiKey: '••••4444' } });
   });
 
   it.each([
@@ -113,7 +113,7 @@ describe('integrations', () => {
 
   it('when the caller is anonymous, not an admin, or names another tenant’s integration, then 401 / 403 / 404', async () => {
     const b = await registerTenant(t.app);
-    const theirs = await create(b, { type: 'capricorn_edi', name: 'Theirs', config: { endpoint: receiver.url('/x'), username: 'b', password: 'their-password-5555' } });
+    const theirs = await create(b, { type: 'capricorn_edi', name: 'Theirs', config: { baseUrl: receiver.url('/x'), customerId: 'b', apiKey: 'their-password-5555' } });
     secrets.push('their-password-5555');
     expect((await api().get('/api/v1/integrations')).status).toBe(401);
     const sales = await addMember(t.app, a, 'sales_user');

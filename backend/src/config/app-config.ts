@@ -155,4 +155,20 @@ export interface AppConfig {
       timeoutMs: number;
     };
   };
+  /** The policy every outbound call follows (infra/outbound/outbound-call.ts). */
+  outbound: {
+    /** Failures within the rolling window (10 s) before a destination's breaker may open (at half of them failing). */
+    breakerVolume: number;
+    /** How long an open breaker refuses calls before letting one probe through (half-open). */
+    breakerResetMs: number;
+    /** Retries of an idempotent call after an outage (never of a call that may not be repeated). */
+    retries: number;
+    /** The first retry waits up to this (full jitter), doubling each time. */
+    retryBaseMs: number;
+  };
+  parts: {
+    supplierTimeoutMs: number;
+    /** How often an open order's status is asked of the supplier. */
+    orderPollSeconds: number;
+  };
 }

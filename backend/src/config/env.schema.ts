@@ -123,6 +123,14 @@ export const envSchema = Joi.object({
   // Three tries of this (and their backoff) must fit well inside the 60 s idle-in-transaction guard.
   STRIPE_TIMEOUT_MS: Joi.number().integer().min(100).max(15_000).default(10_000),
   BILLING_RETURN_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('http://localhost:3000/billing'),
+  // The one policy of every outbound call (infra/outbound): a breaker per destination, retries for idempotent calls.
+  OUTBOUND_BREAKER_VOLUME: Joi.number().integer().min(1).max(1000).default(5),
+  OUTBOUND_BREAKER_RESET_MS: Joi.number().integer().min(100).max(600_000).default(30_000),
+  OUTBOUND_RETRIES: Joi.number().integer().min(0).max(5).default(2),
+  OUTBOUND_RETRY_BASE_MS: Joi.number().integer().min(1).max(10_000).default(200),
+  // The parts supplier's deadline per call; three tries and their backoff fit inside a request.
+  SUPPLIER_TIMEOUT_MS: Joi.number().integer().min(50).max(15_000).default(5_000),
+  PARTS_ORDER_POLL_SECONDS: Joi.number().integer().min(1).max(86_400).default(900),
 })
   .with('STRIPE_WEBHOOK_SECRET', 'STRIPE_SECRET_KEY')
   // One Redis or one cluster: both set would leave it unclear which holds the counters.

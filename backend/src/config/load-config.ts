@@ -118,6 +118,16 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
           }
         : undefined,
     },
+    outbound: {
+      breakerVolume: value.OUTBOUND_BREAKER_VOLUME,
+      breakerResetMs: value.OUTBOUND_BREAKER_RESET_MS,
+      retries: value.OUTBOUND_RETRIES,
+      retryBaseMs: value.OUTBOUND_RETRY_BASE_MS,
+    },
+    parts: {
+      supplierTimeoutMs: value.SUPPLIER_TIMEOUT_MS,
+      orderPollSeconds: value.PARTS_ORDER_POLL_SECONDS,
+    },
   };
 }
 

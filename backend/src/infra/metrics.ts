@@ -2,6 +2,7 @@ import { Knex } from 'knex';
 import client from 'prom-client';
 import { securityEventsTotal } from '../modules/security/security-metrics';
 import { poolStats } from './db';
+import { OutboundCalls } from './outbound/outbound-call';
 
 export interface Metrics {
   registry: client.Registry;
@@ -16,7 +17,7 @@ export interface Metrics {
 }
 
 /** One registry per app instance, so several apps in one process (tests) never collide. */
-export function createMetrics(knex: Knex): Metrics {
+export function createMetrics(knex: Knex, outbound?: OutboundCalls): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   const httpDuration = new client.Histogram({
@@ -65,6 +66,7 @@ export function createMetrics(knex: Knex): Metrics {
     registers: [registry],
   });
   registry.registerMetric(securityEventsTotal);
+  if (outbound) registerOutboundMetrics(registry, outbound);
   downloads.set({ state: 'sending' }, 0);
   downloads.set({ state: 'waiting_on_client' }, 0);
   return { registry, httpDuration, jobRuns, jobDuration, downloads, supportSlaBreaches };
@@ -83,4 +85,44 @@ export function readOncePerScrape<T>(read: () => Promise<T>): () => Promise<T | 
       .finally(() => setTimeout(() => (scrape = undefined), 1_000).unref());
     return scrape;
   };
+}
+
+const BREAKER_STATES = ['closed', 'half_open', 'open'] as const;
+
+/** Each outbound destination's breaker state (1 for the state it is in) and its calls by outcome, read at scrape time. */
+function registerOutboundMetrics(registry: client.Registry, outbound: OutboundCalls): void {
+  new client.Gauge({
+    name: 'outbound_circuit_state',
+    help: 'Circuit breaker state per outbound destination: 1 for the state it is in (closed, half_open, open)',
+    labelNames: ['destination', 'state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const entry of outbound.snapshot()) {
+        for (const state of BREAKER_STATES) this.set({ destination: entry.destination, state }, entry.state === state ? 1 : 0);
+      }
+    },
+  });
+  new client.Counter({
+    name: 'outbound_calls_total',
+    help: 'Outbound calls per destination by outcome: success, failure, timeout, refused (the request was refused), rejected (circuit open, not sent)',
+    labelNames: ['destination', 'outcome'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const entry of outbound.snapshot()) {
+        for (const [outcome, count] of Object.entries(entry.calls)) this.inc({ destination: entry.destination, outcome }, count);
+      }
+    },
+  });
+  new client.Counter({
+    name: 'outbound_retries_total',
+    help: 'Retries of idempotent outbound calls after an outage, per destination',
+    labelNames: ['destination'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const entry of outbound.snapshot()) this.inc({ destination: entry.destination }, entry.retries);
+    },
+  });
 }

@@ -12,6 +12,7 @@ import { webhookDeliverJob } from '../modules/webhooks/webhook-deliver.job';
 import { webhookSweepJob } from '../modules/webhooks/webhook-sweep.job';
 import { notificationSendJob } from '../modules/notifications/notification-send.job';
 import { organizationNoticeJob } from '../modules/notifications/organization-notices.job';
+import { partsInventoryScheduleJob, partsInventorySyncJob, partsOrderPollJob } from '../modules/parts/parts.jobs';
 import { JobDefinition } from './job-definition';
 
 /** Every job the engine runs, wherever it runs. */
@@ -30,4 +31,7 @@ export const JOBS: readonly JobDefinition<never>[] = [
   notificationSendJob,
   organizationNoticeJob,
   trialSweepJob,
+  partsOrderPollJob,
+  partsInventorySyncJob,
+  partsInventoryScheduleJob,
 ] as readonly JobDefinition<never>[];

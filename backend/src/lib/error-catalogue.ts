@@ -50,7 +50,8 @@ export const ERROR_CATALOGUE: Record<ErrorCode, ErrorEntry> = {
     fix: 'Contact the operator\'s support.',
   },
   MFA_ENROLLMENT_REQUIRED: {
-    meaning: 'A platform staff member without MFA while the deployment requires it: only setting MFA up is open.',
+    meaning:
+      'MFA is required and the caller has none: a platform staff member while the deployment requires it, or a user whose organization requires it (`requireMfa`); only the own account (MFA setup) is open.',
     retry: 'after fixing the cause',
     fix: 'Enrol a TOTP factor on the own account, then sign in again.',
   },
@@ -103,6 +104,26 @@ export const ERROR_CATALOGUE: Record<ErrorCode, ErrorEntry> = {
     meaning: 'The `Idempotency-Key` was used before with a different request.',
     retry: 'no',
     fix: 'Use a new key for each distinct request.',
+  },
+  CURSOR_EXPIRED: {
+    meaning: 'A change-feed cursor older than the feed\'s 30-day retention: events after it may have been pruned.',
+    retry: 'no',
+    fix: 'Resynchronise from the lists, then follow the feed from the oldest cursor named in `details` (or from now).',
+  },
+  SUPPLIER_UNAVAILABLE: {
+    meaning: 'The parts supplier did not answer (timeout, outage, or its circuit breaker is open); nothing was ordered.',
+    retry: 'yes, after Retry-After',
+    fix: 'Retry with the same `Idempotency-Key` after `Retry-After`: an order the supplier did take is found, not placed twice.',
+  },
+  SUPPLIER_ERROR: {
+    meaning: 'The parts supplier refused the request as sent, usually because of the integration\'s credentials.',
+    retry: 'after fixing the cause',
+    fix: 'Check the supplier integration\'s `apiKey` and `customerId` (PATCH /integrations/:id), then retry.',
+  },
+  SUPPLIER_NOT_CONFIGURED: {
+    meaning: 'The organization has no active parts supplier integration.',
+    retry: 'after fixing the cause',
+    fix: 'Create the supplier integration (POST /integrations, type `capricorn`), then retry.',
   },
   RATE_LIMITED: {
     meaning: 'A rate limit (per IP, per sign-in, or the plan\'s per-caller budget) is spent.',

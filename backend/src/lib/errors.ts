@@ -27,6 +27,12 @@ export const ERROR_STATUS = {
   RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
   SERVICE_UNAVAILABLE: 503,
+  /** The parts supplier is down or its circuit is open: nothing was sent or changed; `Retry-After` says when to try. */
+  SUPPLIER_UNAVAILABLE: 503,
+  /** The supplier answered something this connector cannot take (refused credentials, an unknown answer). */
+  SUPPLIER_ERROR: 502,
+  /** The organization has no active supplier integration (capricorn_edi) to order through. */
+  SUPPLIER_NOT_CONFIGURED: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -10,6 +10,7 @@ import { createAdminKnex, createAppKnex } from '../../src/infra/db';
 import { platformCredentials, runtimeCredentials } from '../../src/infra/db-roles';
 import { createLogger } from '../../src/infra/logger';
 import { createMetrics } from '../../src/infra/metrics';
+import { outboundCallsOf } from '../../src/infra/outbound/outbound-call';
 import { connectRedis } from '../../src/infra/redis';
 import { registerQueueMetrics } from '../../src/jobs/queue-metrics';
 import { registerAuditBacklogMetrics } from '../../src/modules/audit/audit-backlog';
@@ -80,7 +81,7 @@ export function buildTestApp(options: { env?: Record<string, string | undefined>
   const knex = options.knex ?? createAppKnex(runtimeCredentials(adminUrl()).url, config.db, logger);
   const platformKnex = createAppKnex(platformCredentials(adminUrl()).url, { ...config.db, poolMax: 2 }, logger);
   const redis = connectRedis(config, logger);
-  const metrics = createMetrics(knex);
+  const metrics = createMetrics(knex, outboundCallsOf(config));
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
   registerQueueMetrics(metrics.registry, platformKnex);
   registerWebhookDeliveryMetrics(metrics.registry, platformKnex);

@@ -3097,6 +3097,212 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/parts/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the supplier's catalogue by text and/or vehicle (make, model, year)
+         * @description Permission: `parts:read`. Plan feature: `parts_ordering`.
+         */
+        get: operations["getPartsSearch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/parts/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Parts orders, oldest first, keyset-paged; filter `status`
+         * @description Permission: `parts:read`. Plan feature: `parts_ordering`.
+         */
+        get: operations["getPartsOrders"];
+        put?: never;
+        /**
+         * Order parts from the supplier, optionally for a deal, ticket or account; send an Idempotency-Key so a retry never orders twice
+         * @description The supplier knows the order by a reference derived from the Idempotency-Key: a retried request (even one whose first answer was lost) finds the order already placed. The order is then polled until delivered or cancelled.
+         *
+         *     Permission: `parts:order`. Plan feature: `parts_ordering`.
+         */
+        post: operations["postPartsOrders"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/parts/orders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One parts order: status, tracking and every answer of the supplier about it
+         * @description Permission: `parts:read`. Plan feature: `parts_ordering`.
+         */
+        get: operations["getPartsOrdersById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/parts/orders/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an order the supplier has not shipped (409 once shipped or delivered); cancelling a cancelled order changes nothing
+         * @description Permission: `parts:order`. Plan feature: `parts_ordering`.
+         */
+        post: operations["postPartsOrdersByIdCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/parts/orders/{id}/invoice": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The supplier's invoice of an order (409 until it has shipped)
+         * @description Permission: `parts:read`. Plan feature: `parts_ordering`.
+         */
+        get: operations["getPartsOrdersByIdInvoice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/parts/quotes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A price quote for lines of parts, with what is available (nothing is ordered)
+         * @description Permission: `parts:read`. Plan feature: `parts_ordering`.
+         */
+        post: operations["postPartsQuotes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/parts/inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The inventory cache: the supplier's stocked parts as last synced (`syncedAt`), keyset-paged
+         * @description Permission: `parts:read`. Plan feature: `parts_ordering`.
+         */
+        get: operations["getPartsInventory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/parts/inventory/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sync the inventory cache from the supplier now (queued; it also runs every 6 hours)
+         * @description Permission: `parts:order`. Plan feature: `parts_ordering`.
+         */
+        post: operations["postPartsInventorySync"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/parts/{partNumber}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A part's details and fitment
+         * @description Permission: `parts:read`. Plan feature: `parts_ordering`.
+         */
+        get: operations["getPartsByPartNumber"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/parts/{partNumber}/stock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A part's stock at the supplier, per branch
+         * @description Permission: `parts:read`. Plan feature: `parts_ordering`.
+         */
+        get: operations["getPartsByPartNumberStock"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -3122,7 +3328,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /** @enum {string} */
-        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "MFA_ENROLLMENT_REQUIRED" | "PLAN_FEATURE_UNAVAILABLE" | "PAYMENT_REQUIRED" | "NOT_FOUND" | "BILLING_DISABLED" | "CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "TENANT_PENDING_DELETION" | "CURSOR_EXPIRED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "MFA_ENROLLMENT_REQUIRED" | "PLAN_FEATURE_UNAVAILABLE" | "PAYMENT_REQUIRED" | "NOT_FOUND" | "BILLING_DISABLED" | "CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "TENANT_PENDING_DELETION" | "CURSOR_EXPIRED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "SUPPLIER_UNAVAILABLE" | "SUPPLIER_ERROR" | "SUPPLIER_NOT_CONFIGURED";
         ErrorEnvelope: {
             error: {
                 code: components["schemas"]["ErrorCode"];
@@ -3237,7 +3443,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description Conflicts with the current state (CONFLICT), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), or the organization awaits deletion (TENANT_PENDING_DELETION) */
+        /** @description Conflicts with the current state (CONFLICT), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), the organization awaits deletion (TENANT_PENDING_DELETION) or has no supplier integration (SUPPLIER_NOT_CONFIGURED) */
         409: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3248,7 +3454,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "CONFLICT",
-                 *         "message": "Conflicts with the current state (CONFLICT), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), or the organization awaits deletion (TENANT_PENDING_DELETION)",
+                 *         "message": "Conflicts with the current state (CONFLICT), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), the organization awaits deletion (TENANT_PENDING_DELETION) or has no supplier integration (SUPPLIER_NOT_CONFIGURED)",
                  *         "requestId": "0b4f3c1e-5a6d-4e2f-9c8b-7a6f5e4d3c2b"
                  *       }
                  *     }
@@ -3373,7 +3579,26 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); retry after `Retry-After` seconds when given */
+        /** @description The parts supplier answered something unexpected (SUPPLIER_ERROR) */
+        502: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "SUPPLIER_ERROR",
+                 *         "message": "The parts supplier answered something unexpected (SUPPLIER_ERROR)",
+                 *         "requestId": "0b4f3c1e-5a6d-4e2f-9c8b-7a6f5e4d3c2b"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /** @description A dependency is unavailable (SERVICE_UNAVAILABLE, SUPPLIER_UNAVAILABLE); retry after `Retry-After` seconds when given */
         503: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3385,7 +3610,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "SERVICE_UNAVAILABLE",
-                 *         "message": "A dependency is unavailable (SERVICE_UNAVAILABLE); retry after `Retry-After` seconds when given",
+                 *         "message": "A dependency is unavailable (SERVICE_UNAVAILABLE, SUPPLIER_UNAVAILABLE); retry after `Retry-After` seconds when given",
                  *         "requestId": "0b4f3c1e-5a6d-4e2f-9c8b-7a6f5e4d3c2b"
                  *       }
                  *     }
@@ -7315,6 +7540,20 @@ export interface operations {
                      *             "tenantId": "string",
                      *             "durationMs": 1
                      *           }
+                     *         ],
+                     *         "outbound": [
+                     *           {
+                     *             "destination": "string",
+                     *             "state": "closed",
+                     *             "calls": {
+                     *               "success": 1,
+                     *               "failure": 1,
+                     *               "timeout": 1,
+                     *               "refused": 1,
+                     *               "rejected": 1
+                     *             },
+                     *             "retries": 1
+                     *           }
                      *         ]
                      *       }
                      *     }
@@ -7414,6 +7653,20 @@ export interface operations {
                                 tenantId: string | null;
                                 /** Format: float */
                                 durationMs: number;
+                            }[];
+                            /** @description This instance's outbound destinations (supplier, Stripe, SMTP, webhooks, Slack): circuit breaker state and calls since it started */
+                            outbound: {
+                                destination: string;
+                                /** @enum {string} */
+                                state: "closed" | "half_open" | "open";
+                                calls: {
+                                    success: number;
+                                    failure: number;
+                                    timeout: number;
+                                    refused: number;
+                                    rejected: number;
+                                };
+                                retries: number;
                             }[];
                         };
                     };
@@ -9473,7 +9726,7 @@ export interface operations {
                 "application/json": {
                     name: string;
                     description?: string | null;
-                    permissions: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "support:create")[];
+                    permissions: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "parts:read" | "parts:order" | "support:create")[];
                 };
             };
         };
@@ -9582,7 +9835,7 @@ export interface operations {
                 "application/json": {
                     name?: string;
                     description?: string | null;
-                    permissions?: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "support:create")[];
+                    permissions?: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "parts:read" | "parts:order" | "support:create")[];
                 };
             };
         };
@@ -9700,7 +9953,7 @@ export interface operations {
                  */
                 "application/json": {
                     name: string;
-                    permissions?: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "support:create")[];
+                    permissions?: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "parts:read" | "parts:order" | "support:create")[];
                     role?: string;
                     /** Format: date-time */
                     expiresAt?: string;
@@ -10808,7 +11061,7 @@ export interface operations {
                     name: string;
                     /** @default true */
                     active?: boolean;
-                    /** @description Per type: slack_notification {webhookUrl*, channel, events: deal.won|deal.lost|ticket.urgent}; custom_webhook {url, secret*, events}; stripe_payment {apiKey*, webhookSecret*}; capricorn_edi {endpoint, username, password*}. * = secret: stored encrypted, answered masked. */
+                    /** @description Per type: slack_notification {webhookUrl*, channel, events: deal.won|deal.lost|ticket.urgent}; custom_webhook {url, secret*, events}; stripe_payment {apiKey*, webhookSecret*}; capricorn_edi {apiKey*, customerId, baseUrl (none: the built-in supplier simulator)}. * = secret: stored encrypted, answered masked. */
                     config: Record<string, never>;
                 };
             };
@@ -11003,7 +11256,7 @@ export interface operations {
                 "application/json": {
                     name?: string;
                     active?: boolean;
-                    /** @description Merged into the stored configuration. Per type: slack_notification {webhookUrl*, channel, events: deal.won|deal.lost|ticket.urgent}; custom_webhook {url, secret*, events}; stripe_payment {apiKey*, webhookSecret*}; capricorn_edi {endpoint, username, password*}. * = secret: stored encrypted, answered masked. */
+                    /** @description Merged into the stored configuration. Per type: slack_notification {webhookUrl*, channel, events: deal.won|deal.lost|ticket.urgent}; custom_webhook {url, secret*, events}; stripe_payment {apiKey*, webhookSecret*}; capricorn_edi {apiKey*, customerId, baseUrl (none: the built-in supplier simulator)}. * = secret: stored encrypted, answered masked. */
                     config?: Record<string, never>;
                 };
             };
@@ -17542,6 +17795,1058 @@ export interface operations {
             415: components["responses"]["415"];
             429: components["responses"]["429"];
             500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getPartsSearch: {
+        parameters: {
+            query?: {
+                q?: string;
+                make?: string;
+                model?: string;
+                year?: number;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Matching parts */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "partNumber": "string",
+                     *           "description": "string",
+                     *           "brand": "string",
+                     *           "priceCents": 1,
+                     *           "currency": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            partNumber: string;
+                            description: string;
+                            brand: string | null;
+                            priceCents: number | null;
+                            currency: string | null;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            502: components["responses"]["502"];
+            503: components["responses"]["503"];
+        };
+    };
+    getPartsOrders: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                status?: "submitted" | "confirmed" | "backordered" | "shipped" | "delivered" | "cancelled";
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of orders */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "supplier": "string",
+                     *           "status": "submitted",
+                     *           "supplierOrderId": "string",
+                     *           "clientReference": "string",
+                     *           "items": [
+                     *             {
+                     *               "partNumber": "string",
+                     *               "quantity": 1
+                     *             }
+                     *           ],
+                     *           "totalCents": 1,
+                     *           "currency": "string",
+                     *           "tracking": {
+                     *             "carrier": "string",
+                     *             "trackingNumber": "string",
+                     *             "eta": "2024-01-31T09:30:00.000Z",
+                     *             "events": [
+                     *               {}
+                     *             ]
+                     *           },
+                     *           "dealId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "ticketId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "accountId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "supplierAnswers": [
+                     *             {
+                     *               "at": "2024-01-31T09:30:00.000Z",
+                     *               "operation": "string",
+                     *               "answer": {}
+                     *             }
+                     *           ],
+                     *           "statusChangedAt": "2024-01-31T09:30:00.000Z",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z",
+                     *           "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            supplier: string;
+                            /** @enum {string} */
+                            status: "submitted" | "confirmed" | "backordered" | "shipped" | "delivered" | "cancelled";
+                            supplierOrderId: string | null;
+                            /** @description What the supplier knows the order by: derived from the Idempotency-Key when one was sent */
+                            clientReference: string;
+                            items: {
+                                partNumber: string;
+                                quantity: number;
+                            }[];
+                            totalCents: number | null;
+                            currency: string | null;
+                            tracking: {
+                                carrier: string;
+                                trackingNumber: string;
+                                /** Format: date-time */
+                                eta: string | null;
+                                events: {
+                                    /** Format: date-time */
+                                    at: string;
+                                    description: string;
+                                }[];
+                            } | null;
+                            /** Format: uuid */
+                            dealId: string | null;
+                            /** Format: uuid */
+                            ticketId: string | null;
+                            /** Format: uuid */
+                            accountId: string | null;
+                            /** @description Every answer of the supplier that placed or changed the order, oldest first */
+                            supplierAnswers: {
+                                /** Format: date-time */
+                                at: string;
+                                operation: string;
+                                answer: Record<string, never>;
+                            }[];
+                            /** Format: date-time */
+                            statusChangedAt: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postPartsOrders: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "items": [
+                 *         {
+                 *           "quantity": 1
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    items: {
+                        partNumber: string;
+                        quantity: number;
+                    }[];
+                    /** Format: uuid */
+                    dealId?: string;
+                    /** Format: uuid */
+                    ticketId?: string;
+                    /** Format: uuid */
+                    accountId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The order as placed, with the supplier’s answer */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "supplier": "string",
+                     *         "status": "submitted",
+                     *         "supplierOrderId": "string",
+                     *         "clientReference": "string",
+                     *         "items": [
+                     *           {
+                     *             "partNumber": "string",
+                     *             "quantity": 1
+                     *           }
+                     *         ],
+                     *         "totalCents": 1,
+                     *         "currency": "string",
+                     *         "tracking": {
+                     *           "carrier": "string",
+                     *           "trackingNumber": "string",
+                     *           "eta": "2024-01-31T09:30:00.000Z",
+                     *           "events": [
+                     *             {
+                     *               "at": "2024-01-31T09:30:00.000Z",
+                     *               "description": "string"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "dealId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "ticketId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "accountId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "supplierAnswers": [
+                     *           {
+                     *             "at": "2024-01-31T09:30:00.000Z",
+                     *             "operation": "string",
+                     *             "answer": {}
+                     *           }
+                     *         ],
+                     *         "statusChangedAt": "2024-01-31T09:30:00.000Z",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            supplier: string;
+                            /** @enum {string} */
+                            status: "submitted" | "confirmed" | "backordered" | "shipped" | "delivered" | "cancelled";
+                            supplierOrderId: string | null;
+                            /** @description What the supplier knows the order by: derived from the Idempotency-Key when one was sent */
+                            clientReference: string;
+                            items: {
+                                partNumber: string;
+                                quantity: number;
+                            }[];
+                            totalCents: number | null;
+                            currency: string | null;
+                            tracking: {
+                                carrier: string;
+                                trackingNumber: string;
+                                /** Format: date-time */
+                                eta: string | null;
+                                events: {
+                                    /** Format: date-time */
+                                    at: string;
+                                    description: string;
+                                }[];
+                            } | null;
+                            /** Format: uuid */
+                            dealId: string | null;
+                            /** Format: uuid */
+                            ticketId: string | null;
+                            /** Format: uuid */
+                            accountId: string | null;
+                            /** @description Every answer of the supplier that placed or changed the order, oldest first */
+                            supplierAnswers: {
+                                /** Format: date-time */
+                                at: string;
+                                operation: string;
+                                answer: Record<string, never>;
+                            }[];
+                            /** Format: date-time */
+                            statusChangedAt: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            502: components["responses"]["502"];
+            503: components["responses"]["503"];
+        };
+    };
+    getPartsOrdersById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "supplier": "string",
+                     *         "status": "submitted",
+                     *         "supplierOrderId": "string",
+                     *         "clientReference": "string",
+                     *         "items": [
+                     *           {
+                     *             "partNumber": "string",
+                     *             "quantity": 1
+                     *           }
+                     *         ],
+                     *         "totalCents": 1,
+                     *         "currency": "string",
+                     *         "tracking": {
+                     *           "carrier": "string",
+                     *           "trackingNumber": "string",
+                     *           "eta": "2024-01-31T09:30:00.000Z",
+                     *           "events": [
+                     *             {
+                     *               "at": "2024-01-31T09:30:00.000Z",
+                     *               "description": "string"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "dealId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "ticketId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "accountId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "supplierAnswers": [
+                     *           {
+                     *             "at": "2024-01-31T09:30:00.000Z",
+                     *             "operation": "string",
+                     *             "answer": {}
+                     *           }
+                     *         ],
+                     *         "statusChangedAt": "2024-01-31T09:30:00.000Z",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            supplier: string;
+                            /** @enum {string} */
+                            status: "submitted" | "confirmed" | "backordered" | "shipped" | "delivered" | "cancelled";
+                            supplierOrderId: string | null;
+                            /** @description What the supplier knows the order by: derived from the Idempotency-Key when one was sent */
+                            clientReference: string;
+                            items: {
+                                partNumber: string;
+                                quantity: number;
+                            }[];
+                            totalCents: number | null;
+                            currency: string | null;
+                            tracking: {
+                                carrier: string;
+                                trackingNumber: string;
+                                /** Format: date-time */
+                                eta: string | null;
+                                events: {
+                                    /** Format: date-time */
+                                    at: string;
+                                    description: string;
+                                }[];
+                            } | null;
+                            /** Format: uuid */
+                            dealId: string | null;
+                            /** Format: uuid */
+                            ticketId: string | null;
+                            /** Format: uuid */
+                            accountId: string | null;
+                            /** @description Every answer of the supplier that placed or changed the order, oldest first */
+                            supplierAnswers: {
+                                /** Format: date-time */
+                                at: string;
+                                operation: string;
+                                answer: Record<string, never>;
+                            }[];
+                            /** Format: date-time */
+                            statusChangedAt: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postPartsOrdersByIdCancel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "supplier": "string",
+                     *         "status": "submitted",
+                     *         "supplierOrderId": "string",
+                     *         "clientReference": "string",
+                     *         "items": [
+                     *           {
+                     *             "partNumber": "string",
+                     *             "quantity": 1
+                     *           }
+                     *         ],
+                     *         "totalCents": 1,
+                     *         "currency": "string",
+                     *         "tracking": {
+                     *           "carrier": "string",
+                     *           "trackingNumber": "string",
+                     *           "eta": "2024-01-31T09:30:00.000Z",
+                     *           "events": [
+                     *             {
+                     *               "at": "2024-01-31T09:30:00.000Z",
+                     *               "description": "string"
+                     *             }
+                     *           ]
+                     *         },
+                     *         "dealId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "ticketId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "accountId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "supplierAnswers": [
+                     *           {
+                     *             "at": "2024-01-31T09:30:00.000Z",
+                     *             "operation": "string",
+                     *             "answer": {}
+                     *           }
+                     *         ],
+                     *         "statusChangedAt": "2024-01-31T09:30:00.000Z",
+                     *         "createdAt": "2024-01-31T09:30:00.000Z",
+                     *         "updatedAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            supplier: string;
+                            /** @enum {string} */
+                            status: "submitted" | "confirmed" | "backordered" | "shipped" | "delivered" | "cancelled";
+                            supplierOrderId: string | null;
+                            /** @description What the supplier knows the order by: derived from the Idempotency-Key when one was sent */
+                            clientReference: string;
+                            items: {
+                                partNumber: string;
+                                quantity: number;
+                            }[];
+                            totalCents: number | null;
+                            currency: string | null;
+                            tracking: {
+                                carrier: string;
+                                trackingNumber: string;
+                                /** Format: date-time */
+                                eta: string | null;
+                                events: {
+                                    /** Format: date-time */
+                                    at: string;
+                                    description: string;
+                                }[];
+                            } | null;
+                            /** Format: uuid */
+                            dealId: string | null;
+                            /** Format: uuid */
+                            ticketId: string | null;
+                            /** Format: uuid */
+                            accountId: string | null;
+                            /** @description Every answer of the supplier that placed or changed the order, oldest first */
+                            supplierAnswers: {
+                                /** Format: date-time */
+                                at: string;
+                                operation: string;
+                                answer: Record<string, never>;
+                            }[];
+                            /** Format: date-time */
+                            statusChangedAt: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            502: components["responses"]["502"];
+            503: components["responses"]["503"];
+        };
+    };
+    getPartsOrdersByIdInvoice: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invoice */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "invoiceNumber": "string",
+                     *         "orderId": "string",
+                     *         "issuedAt": "2024-01-31T09:30:00.000Z",
+                     *         "lines": [
+                     *           {
+                     *             "partNumber": "string",
+                     *             "quantity": 1,
+                     *             "unitPriceCents": 1,
+                     *             "amountCents": 1
+                     *           }
+                     *         ],
+                     *         "subtotalCents": 1,
+                     *         "taxCents": 1,
+                     *         "totalCents": 1,
+                     *         "currency": "string"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            invoiceNumber: string;
+                            orderId: string;
+                            /** Format: date-time */
+                            issuedAt: string;
+                            lines: {
+                                partNumber: string;
+                                quantity: number;
+                                unitPriceCents: number;
+                                amountCents: number;
+                            }[];
+                            subtotalCents: number;
+                            taxCents: number;
+                            totalCents: number;
+                            currency: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            502: components["responses"]["502"];
+            503: components["responses"]["503"];
+        };
+    };
+    postPartsQuotes: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "items": [
+                 *         {
+                 *           "quantity": 1
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    items: {
+                        partNumber: string;
+                        quantity: number;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description The quote */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "quoteId": "string",
+                     *         "lines": [
+                     *           {
+                     *             "partNumber": "string",
+                     *             "quantity": 1,
+                     *             "unitPriceCents": 1,
+                     *             "available": 1
+                     *           }
+                     *         ],
+                     *         "totalCents": 1,
+                     *         "currency": "string",
+                     *         "validUntil": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            quoteId: string;
+                            lines: {
+                                partNumber: string;
+                                quantity: number;
+                                unitPriceCents: number;
+                                available: number;
+                            }[];
+                            totalCents: number;
+                            currency: string;
+                            /** Format: date-time */
+                            validUntil: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            502: components["responses"]["502"];
+            503: components["responses"]["503"];
+        };
+    };
+    getPartsInventory: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of parts in stock */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "supplier": "string",
+                     *           "partNumber": "string",
+                     *           "description": "string",
+                     *           "brand": "string",
+                     *           "quantity": 1,
+                     *           "priceCents": 1,
+                     *           "currency": "string",
+                     *           "syncedAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            supplier: string;
+                            partNumber: string;
+                            description: string;
+                            brand: string | null;
+                            quantity: number;
+                            priceCents: number | null;
+                            currency: string | null;
+                            /**
+                             * Format: date-time
+                             * @description When the supplier last said so
+                             */
+                            syncedAt: string;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postPartsInventorySync: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "queued": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            queued: boolean;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            502: components["responses"]["502"];
+            503: components["responses"]["503"];
+        };
+    };
+    getPartsByPartNumber: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                partNumber: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The part */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "partNumber": "string",
+                     *         "description": "string",
+                     *         "brand": "string",
+                     *         "priceCents": 1,
+                     *         "currency": "string",
+                     *         "fitment": [
+                     *           {
+                     *             "make": "string",
+                     *             "model": "string",
+                     *             "yearFrom": 1,
+                     *             "yearTo": 1
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            partNumber: string;
+                            description: string;
+                            brand: string | null;
+                            priceCents: number | null;
+                            currency: string | null;
+                            fitment: {
+                                make: string;
+                                model: string;
+                                yearFrom: number;
+                                yearTo: number;
+                            }[];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            502: components["responses"]["502"];
+            503: components["responses"]["503"];
+        };
+    };
+    getPartsByPartNumberStock: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                partNumber: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stock */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "partNumber": "string",
+                     *         "available": 1,
+                     *         "branches": [
+                     *           {
+                     *             "branch": "string",
+                     *             "quantity": 1
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            partNumber: string;
+                            available: number;
+                            branches: {
+                                branch: string;
+                                quantity: number;
+                            }[];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            502: components["responses"]["502"];
             503: components["responses"]["503"];
         };
     };

@@ -19,6 +19,7 @@ import {
 } from './console.schema';
 import { ConsoleRuntime } from './console-runtime';
 import { createDashboardService } from './dashboard.service';
+import { outboundCallsOf } from '../../infra/outbound/outbound-call';
 import { createImpersonationService, ImpersonationInput } from './impersonation.service';
 import { createJobsAdminService, ListJobsQuery } from './jobs-admin.service';
 import { PlatformActor } from './platform-audit';
@@ -47,6 +48,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
     metrics: deps.metrics,
     usage: runtime.usage,
     recentErrors: runtime.recentErrors,
+    outbound: outboundCallsOf(deps.config),
   });
   const jobs = createJobsAdminService(deps.platformKnex);
   const audit = createAuditViewerService(deps.platformKnex);

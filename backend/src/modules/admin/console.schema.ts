@@ -116,6 +116,23 @@ export const dashboardSchema = Joi.object({
       }),
     )
     .required(),
+  outbound: Joi.array()
+    .items(
+      Joi.object({
+        destination: Joi.string().required(),
+        state: Joi.string().valid('closed', 'half_open', 'open').required(),
+        calls: Joi.object({
+          success: Joi.number().integer().required(),
+          failure: Joi.number().integer().required(),
+          timeout: Joi.number().integer().required(),
+          refused: Joi.number().integer().required(),
+          rejected: Joi.number().integer().required(),
+        }).required(),
+        retries: Joi.number().integer().required(),
+      }),
+    )
+    .required()
+    .description("This instance's outbound destinations (supplier, Stripe, SMTP, webhooks, Slack): circuit breaker state and calls since it started"),
 });
 
 export const listJobsQuery = Joi.object({

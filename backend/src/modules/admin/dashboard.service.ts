@@ -7,6 +7,7 @@ import { UsageCounters } from '../usage/usage-counters';
 import { addCounts, DayCounts, dayHashKey, parseDayHash, utcDay } from '../usage/usage-store';
 import { createJobsAdminService, JobState } from './jobs-admin.service';
 import { RedisClient } from '../../infra/redis';
+import { OutboundCalls } from '../../infra/outbound/outbound-call';
 
 export interface DashboardDeps {
   knex: Knex;
@@ -16,6 +17,7 @@ export interface DashboardDeps {
   metrics: Metrics;
   usage: UsageCounters;
   recentErrors: RecentErrors;
+  outbound: OutboundCalls;
 }
 
 /** Below this many requests an error rate says nothing yet, so the score ignores it. */
@@ -197,6 +199,7 @@ export function createDashboardService(deps: DashboardDeps) {
         jobs: jobCounts,
         health: healthScore({ database: database.status, redis: redis.status, http, failedJobs: jobCounts.byState[failed] }),
         recentErrors: deps.recentErrors.list(RECENT_ERRORS_SHOWN),
+        outbound: deps.outbound.snapshot(),
       };
     },
   };

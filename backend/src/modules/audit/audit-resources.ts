@@ -22,6 +22,8 @@ export const AUDIT_RESOURCES = [
   'pipeline',
   'view',
   'support_ticket',
+  'parts_order',
+  'parts_inventory',
 ] as const;
 
 export type AuditResource = (typeof AUDIT_RESOURCES)[number];

@@ -154,6 +154,15 @@ const ENTRY_OF: { [K in DomainEventType]: (event: EventOf<K>) => AuditEntry | nu
     after: { messageId: e.messageId, by: e.by, status: e.status },
   }),
   'support_ticket.updated': (e) => ({ action: 'support_ticket.update', resourceType: 'support_ticket', resourceId: e.id, before: e.before, after: e.after }),
+  'parts_order.placed': (e) => ({ action: 'parts_order.create', resourceType: 'parts_order', resourceId: e.id, after: e.order }),
+  'parts_order.status_changed': (e) => ({
+    action: 'parts_order.status_change',
+    resourceType: 'parts_order',
+    resourceId: e.id,
+    before: { status: e.from },
+    after: { status: e.to },
+  }),
+  'parts_inventory.synced': (e) => ({ action: 'parts_inventory.sync', resourceType: 'parts_inventory', after: { supplier: e.supplier, parts: e.parts } }),
 };
 
 /** The entry of one event; the lookup by its own type is sound, which TypeScript cannot see through the union. */

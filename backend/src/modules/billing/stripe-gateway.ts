@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import { AppConfig } from '../../config/app-config';
 import { AppError } from '../../lib/errors';
-import { CircuitBreaker } from './circuit-breaker';
+import { CircuitOpenError, OutboundCalls, outboundCallsOf, OutboundTimeoutError } from '../../infra/outbound/outbound-call';
 
 /** The Stripe API version every call pins (stripe-node 23's own), and the one the test double speaks. */
 export const STRIPE_API_VERSION = '2026-10-28.endive';
@@ -35,22 +35,24 @@ const at = (seconds: number | null | undefined): Date | null => (seconds ? new D
 const idOf = (value: string | { id: string } | null): string | null => (value === null ? null : typeof value === 'string' ? value : value.id);
 
 /**
- * Every call this service makes to Stripe, through the official client: each with a deadline
- * (STRIPE_TIMEOUT_MS), retried by stripe-node with exponential backoff and an idempotency key (two
- * retries; creates carry keys of ours where a repeat must return the same object), and behind a circuit
- * breaker: after 5 outages in a row, calls fail at once for 30 s. An outage answers the client 503
- * SERVICE_UNAVAILABLE saying billing is unreachable; any other Stripe refusal is a bug of ours (500).
+ * Every call this service makes to Stripe, through the official client and the one outbound policy
+ * (infra/outbound): a deadline (STRIPE_TIMEOUT_MS), the `stripe` circuit breaker, and retries with jittered
+ * backoff only for calls a repeat cannot double (reads, and creates carrying an idempotency key of ours);
+ * stripe-node's own retries are off so that there is one policy. An outage or an open breaker answers the
+ * client 503 SERVICE_UNAVAILABLE saying billing is unreachable; any other Stripe refusal is a bug of ours (500).
  */
 export class StripeGateway {
   readonly client: Stripe;
-  private readonly breaker = new CircuitBreaker(5, 30_000);
 
-  constructor(readonly settings: StripeSettings) {
+  constructor(
+    readonly settings: StripeSettings,
+    private readonly outbound: OutboundCalls,
+  ) {
     const endpoint = settings.apiUrl ? new URL(settings.apiUrl) : undefined;
     this.client = new Stripe(settings.secretKey, {
       apiVersion: STRIPE_API_VERSION,
       timeout: settings.timeoutMs,
-      maxNetworkRetries: 2,
+      maxNetworkRetries: 0,
       telemetry: false,
       ...(endpoint
         ? {
@@ -62,9 +64,9 @@ export class StripeGateway {
     });
   }
 
-  private call<T>(work: () => Promise<T>): Promise<T> {
-    return this.breaker.run(work, isOutage, unreachable).catch((error: unknown) => {
-      throw isOutage(error) ? unreachable() : error;
+  private call<T>(work: () => Promise<T>, idempotent = true): Promise<T> {
+    return this.outbound.call({ destination: 'stripe', timeoutMs: this.settings.timeoutMs, idempotent, isOutage }, work).catch((error: unknown) => {
+      throw error instanceof CircuitOpenError || error instanceof OutboundTimeoutError || isOutage(error) ? unreachable() : error;
     });
   }
 
@@ -104,13 +106,14 @@ export class StripeGateway {
         success_url: `${input.returnUrl}?checkout=success`,
         cancel_url: `${input.returnUrl}?checkout=cancelled`,
       }),
+      false,
     );
     if (!session.url) throw new Error('Stripe returned a Checkout Session without a URL');
     return session.url;
   }
 
   async createPortalSession(customerId: string, returnUrl: string): Promise<string> {
-    const session = await this.call(() => this.client.billingPortal.sessions.create({ customer: customerId, return_url: returnUrl }));
+    const session = await this.call(() => this.client.billingPortal.sessions.create({ customer: customerId, return_url: returnUrl }), false);
     return session.url;
   }
 
@@ -174,7 +177,7 @@ export function stripeGatewayOf(config: AppConfig): StripeGateway | undefined {
   if (!settings) return undefined;
   let gateway = gateways.get(settings);
   if (!gateway) {
-    gateway = new StripeGateway(settings);
+    gateway = new StripeGateway(settings, outboundCallsOf(config));
     gateways.set(settings, gateway);
   }
   return gateway;

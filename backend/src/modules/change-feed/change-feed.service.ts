@@ -3,9 +3,7 @@ import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
 import { DownloadBody, InTenant } from '../../lib/http/route';
 import { TenantPrincipal } from '../auth/principal';
-import { definitionOf } from '../crm/crm-resources';
-import { CrmResource } from '../crm/resource-definition';
-import { assertCursorKept, cursorOf, FeedEvent, newestSeq, readChanges, StoredChange } from './change-feed.store';
+import { assertCursorKept, cursorOf, FeedEvent, newestSeq, readChanges, readPermissionOf, StoredChange } from './change-feed.store';
 import { liveEventsEnded, waitForChanges } from './live-events';
 
 /** Rows read per query: a page of the list at most, a stream's catch-up a page at a time. */
@@ -23,7 +21,7 @@ export interface FeedPage {
  * records they or a teammate own (a stream is not a way around the own-and-team scope).
  */
 export async function visibilityOf(principal: TenantPrincipal): Promise<(change: StoredChange) => boolean> {
-  const readable = (resourceType: string | null) => !resourceType || principal.permissions.has(`${definitionOf(resourceType as CrmResource).name}:read`);
+  const readable = (resourceType: string | null) => !resourceType || principal.permissions.has(readPermissionOf(resourceType));
   if (principal.kind !== 'user' || principal.roleKey !== 'sales_user') return (change) => readable(change.event.resourceType);
   const owners = new Set([principal.userId]);
   if (principal.teamId) {

@@ -46,9 +46,18 @@ export function seqOfCursor(cursor: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/** Events of resources outside the CRM's seven, and the permission that reads them. */
+const OTHER_RESOURCE_PERMISSIONS: Readonly<Record<string, string>> = { parts_order: 'parts:read' };
+
+const isCrmResource = (resourceType: string): boolean => !(resourceType in OTHER_RESOURCE_PERMISSIONS);
+
+/** The permission a caller needs to see a resource type's events. */
+export const readPermissionOf = (resourceType: string): string =>
+  OTHER_RESOURCE_PERMISSIONS[resourceType] ?? `${definitionOf(resourceType as CrmResource).name}:read`;
+
 /** The user a record's event concerns, for sales users' own-and-team scope: the resource's owner field. */
 function ownerOf(event: OutboxEvent): string | null {
-  const def = event.resourceType ? definitionOf(event.resourceType as CrmResource) : undefined;
+  const def = event.resourceType && isCrmResource(event.resourceType) ? definitionOf(event.resourceType as CrmResource) : undefined;
   const owner = def?.ownerField ? event.data.object[def.ownerField] : undefined;
   return typeof owner === 'string' ? owner : null;
 }

@@ -2,7 +2,10 @@ import { tenantScope } from '../../infra/tenant-scope';
 
 const TIMELINE_LIMIT = 100;
 
-/** A record's activities and audit events, newest first, as one stream of events. */
+/** Parts orders placed for a record: their audit events (placed, status changes) are on its timeline too. */
+const PARTS_ORDER_LINKS: Record<string, string> = { deal: 'dealId', ticket: 'ticketId', account: 'accountId' };
+
+/** A record's activities and audit events (its own, and those of parts orders placed for it), newest first, as one stream of events. */
 export async function recordTimeline(resourceType: string, id: string) {
   const { trx } = tenantScope();
   const [activities, audits] = await Promise.all([
@@ -13,7 +16,11 @@ export async function recordTimeline(resourceType: string, id: string) {
       .limit(TIMELINE_LIMIT)
       .select('id', 'type', 'subject', 'occurredAt', 'ownerId', 'durationMinutes'),
     trx('auditLogs')
-      .where({ resourceType, resourceId: id })
+      .where((own) => {
+        own.where({ resourceType, resourceId: id });
+        const link = PARTS_ORDER_LINKS[resourceType];
+        if (link) own.orWhere((orders) => orders.where({ resourceType: 'parts_order' }).whereIn('resourceId', trx('partsOrders').where(link, id).select('id')));
+      })
       .orderBy('appendId', 'desc')
       .limit(TIMELINE_LIMIT)
       .select('id', 'action', 'occurredAt', 'actorType', 'actorId', 'result'),

@@ -106,6 +106,11 @@ export interface DomainEventMap {
   'support_ticket.created': { id: string; number: string; priority: string; slaDueAt: string };
   'support_ticket.replied': { id: string; messageId: string; by: 'user' | 'staff'; status: string };
   'support_ticket.updated': { id: string; before: Fields; after: Fields };
+
+  /** Parts ordering: `order` is the order as GET /parts/orders/:id shows it, after the change. */
+  'parts_order.placed': { id: string; order: Fields };
+  'parts_order.status_changed': { id: string; from: string; to: string; order: Fields };
+  'parts_inventory.synced': { supplier: string; parts: number };
 }
 
 export type DomainEventType = keyof DomainEventMap;

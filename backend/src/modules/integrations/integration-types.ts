@@ -46,13 +46,14 @@ export const INTEGRATION_SPECS: Record<IntegrationType, { config: Joi.ObjectSche
     urls: [],
   },
   capricorn_edi: {
+    // Without baseUrl, orders go to the built-in supplier simulator (demo data; docs/SUPPLIER-PROTOCOL.md).
     config: Joi.object({
-      endpoint: url.required(),
-      username: Joi.string().trim().min(1).max(200).required(),
-      password: secret.required(),
+      apiKey: secret.required(),
+      customerId: Joi.string().trim().min(1).max(100).required(),
+      baseUrl: url,
     }),
-    secrets: ['password'],
-    urls: ['endpoint'],
+    secrets: ['apiKey'],
+    urls: ['baseUrl'],
   },
 };
 

@@ -10,7 +10,7 @@ import { IntegrationChanges, IntegrationDraft, integrationsService } from './int
 const PERMISSION = 'organization:manage';
 
 const params = Joi.object({ id: Joi.string().uuid().required() });
-const configDescription = 'Per type: slack_notification {webhookUrl*, channel, events: deal.won|deal.lost|ticket.urgent}; custom_webhook {url, secret*, events}; stripe_payment {apiKey*, webhookSecret*}; capricorn_edi {endpoint, username, password*}. * = secret: stored encrypted, answered masked.';
+const configDescription = 'Per type: slack_notification {webhookUrl*, channel, events: deal.won|deal.lost|ticket.urgent}; custom_webhook {url, secret*, events}; stripe_payment {apiKey*, webhookSecret*}; capricorn_edi {apiKey*, customerId, baseUrl (none: the built-in supplier simulator)}. * = secret: stored encrypted, answered masked.';
 const createBody = Joi.object({
   type: Joi.string().valid(...INTEGRATION_TYPES).required(),
   name: Joi.string().trim().min(1).max(100).required(),

@@ -51,7 +51,7 @@ export function integrationsService(config: AppConfig) {
         error.details.map((detail) => ({ field: `config.${detail.path.join('.')}`, message: detail.message })),
       );
     }
-    for (const field of spec.urls) await assertAcceptableUrl(value[field] as string, `config.${field}`, guard);
+    for (const field of spec.urls) if (value[field] !== undefined) await assertAcceptableUrl(value[field] as string, `config.${field}`, guard);
     const secrets = Object.fromEntries(spec.secrets.filter((field) => value[field] !== undefined).map((field) => [field, value[field] as string]));
     const plain = Object.fromEntries(Object.entries(value).filter(([field]) => !spec.secrets.includes(field)));
     return { plain, secrets };
@@ -106,6 +106,12 @@ export function integrationsService(config: AppConfig) {
         after: { name: shown.name, active: shown.active, config: shown.config },
       });
       return shown;
+    },
+
+    /** The whole configuration (secrets included) of the organization's active integration of a type, for its connector only. */
+    async activeConfigOf(type: IntegrationType): Promise<Record<string, unknown> | null> {
+      const integration = await Integration.query().where({ type, active: true }).orderBy([{ column: 'createdAt' }, { column: 'id' }]).first();
+      return integration ? { ...integration.config, ...secretsOf(integration) } : null;
     },
 
     async remove(id: string) {

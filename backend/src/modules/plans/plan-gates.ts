@@ -4,7 +4,7 @@ import { TenantPrincipal } from '../auth/principal';
 import { CRM_RESOURCES } from '../roles/permissions';
 
 /** Features a plan may include; a route declares the one it needs. */
-export type PlanFeature = 'api_keys' | 'bulk_import' | 'custom_roles' | 'audit_export';
+export type PlanFeature = 'api_keys' | 'bulk_import' | 'custom_roles' | 'audit_export' | 'parts_ordering';
 
 /** Stage 9 (pipeline/gates.ts): a route whose feature the tenant's plan lacks answers 402 PLAN_FEATURE_UNAVAILABLE. */
 export function requireFeature(principal: TenantPrincipal, feature: PlanFeature): void {

@@ -19,6 +19,8 @@ export const TENANT_PERMISSIONS: readonly string[] = [
   'privacy:manage',
   'custom_fields:manage',
   'pipelines:manage',
+  'parts:read',
+  'parts:order',
   // Every system role holds it: anyone in a tenant may ask the platform for help (the support desk).
   'support:create',
 ];

@@ -1,15 +1,17 @@
 import { CRM_RESOURCES } from '../crm/resource-definition';
 
-/** The singular name of every CRM resource: `lead`, `deal`, ... */
-export const EVENT_RESOURCES: readonly string[] = CRM_RESOURCES;
+/** The singular name of every CRM resource (`lead`, `deal`, ...), and parts orders. */
+export const EVENT_RESOURCES: readonly string[] = [...CRM_RESOURCES, 'parts_order'];
 
 const ACTIONS = ['created', 'updated', 'deleted'] as const;
 
 /** Every event type a subscription can name; `ping` is sent only by the test endpoint, to one subscription. */
 export const EVENT_TYPES: readonly string[] = [
-  ...EVENT_RESOURCES.flatMap((resource) => ACTIONS.map((action) => `${resource}.${action}`)),
+  ...CRM_RESOURCES.flatMap((resource) => ACTIONS.map((action) => `${resource}.${action}`)),
   'lead.converted',
   'deal.stage_changed',
+  'parts_order.created',
+  'parts_order.status_changed',
 ];
 
 /** `*`, `<resource>.*` or an exact event type. */

@@ -42,7 +42,16 @@ export const RETRY_WINDOW_MS = 24 * 3600_000;
 
 type Change = RecordRef & { type: string; previousAttributes?: RecordData };
 type ImportEvent = EventOf<'records.imported' | 'import.undone'>;
-type OutboxEventType = 'record.created' | 'record.updated' | 'record.deleted' | 'lead.converted' | 'deal.stage_changed' | 'records.imported' | 'import.undone';
+type OutboxEventType =
+  | 'record.created'
+  | 'record.updated'
+  | 'record.deleted'
+  | 'lead.converted'
+  | 'deal.stage_changed'
+  | 'records.imported'
+  | 'import.undone'
+  | 'parts_order.placed'
+  | 'parts_order.status_changed';
 
 /**
  * CRM writes become events (`lead.created`, `deal.stage_changed`, ...), stored in the change's
@@ -52,7 +61,7 @@ type OutboxEventType = 'record.created' | 'record.updated' | 'record.deleted' | 
  */
 export const webhookOutbox = defineSubscriber({
   name: 'change feed and webhook outbox',
-  types: ['record.created', 'record.updated', 'record.deleted', 'lead.converted', 'deal.stage_changed', 'records.imported', 'import.undone'],
+  types: ['record.created', 'record.updated', 'record.deleted', 'lead.converted', 'deal.stage_changed', 'records.imported', 'import.undone', 'parts_order.placed', 'parts_order.status_changed'],
   async handle(events) {
     const targets = (await activeTargets()).webhooks.map(
       (target): OutboxTarget => ({ ...target, accepts: (event: OutboxEvent) => matchesAny(target.patterns, event.type) }),
@@ -88,6 +97,15 @@ async function* outboxEventsOf(events: Array<EventOf<OutboxEventType>>): AsyncGe
       case 'deal.stage_changed':
         changes.push({ resource: 'deal', id: event.id, type: 'deal.stage_changed', previousAttributes: { stage: event.from } });
         break;
+      case 'parts_order.placed':
+      case 'parts_order.status_changed':
+        if (changes.length) yield await flush();
+        yield [
+          event.type === 'parts_order.placed'
+            ? partsOrderEvent('parts_order.created', event.order)
+            : partsOrderEvent('parts_order.status_changed', event.order, { status: event.from }),
+        ];
+        break;
       case 'records.imported':
       case 'import.undone':
         if (changes.length) yield await flush();
@@ -97,6 +115,15 @@ async function* outboxEventsOf(events: Array<EventOf<OutboxEventType>>): AsyncGe
   }
   if (changes.length) yield await flush();
 }
+
+/** A parts order's event: `data.object` is the order as GET /parts/orders/:id shows it. */
+const partsOrderEvent = (type: string, order: RecordData, previousAttributes?: RecordData): OutboxEvent => ({
+  id: randomUUID(),
+  type,
+  resourceType: 'parts_order',
+  resourceId: order.id as string,
+  data: previousAttributes ? { object: order, previousAttributes } : { object: order },
+});
 
 export const outboxEvent = (resource: CrmResource, type: string, object: RecordData, previousAttributes?: RecordData): OutboxEvent => ({
   id: randomUUID(),
