@@ -36,6 +36,7 @@ import { tasksRoutes } from './modules/tasks/tasks.routes';
 import { ticketsRoutes } from './modules/tickets/tickets.routes';
 import { usersRoutes } from './modules/users/users.routes';
 import { viewsRoutes } from './modules/views/views.routes';
+import { reportsRoutes } from './modules/reports/reports.routes';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes';
 import { buildPipeline } from './pipeline/pipeline';
 
@@ -71,6 +72,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...customFieldsRoutes(),
     ...pipelinesRoutes(),
     ...viewsRoutes(),
+    ...reportsRoutes(deps),
     ...organizationRoutes(deps),
     ...privacyRoutes(deps),
     ...supportRoutes(deps),
