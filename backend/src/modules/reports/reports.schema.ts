@@ -56,7 +56,7 @@ export const createReportBody = Joi.object({ name: name.required(), definition: 
 export const updateReportBody = Joi.object({ name, definition: reportDefinitionSchema }).min(1);
 export const exportQuery = Joi.object({ format: Joi.string().valid('csv').default('csv') });
 
-const cell = Joi.alternatives(Joi.string(), Joi.number()).allow(null);
+const cell = Joi.alternatives(Joi.string().allow(null), Joi.number());
 export const reportRowSchema = Joi.object().pattern(/.*/, cell).description('Group keys and measures, by name');
 export const savedReportSchema = Joi.object({
   id: Joi.string().uuid(),
