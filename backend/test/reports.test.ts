@@ -8,7 +8,6 @@ describe('reports', () => {
   const world = crmWorld();
   const api = () => world.api();
   const users = () => world.a.users;
-  let deal: Record<string, string>;
 
   const seed = async (tenant: CrmTenant) => {
     const { sales, teammate, outsider, manager, support } = tenant.users;
@@ -57,14 +56,13 @@ describe('reports', () => {
       // Never answered: a breach of urgent's 1 h.
       { number: 3, subject: 'T3', priority: 'urgent', assigneeId: support.id, createdAt: at('2026-03-04T00:00:00Z') },
     ]);
-    return Object.fromEntries(deals.map((id, index) => [`D${index + 1}`, id]));
   };
 
   const get = (path: string, user: CrmUser = users().manager) => api().get(`/api/v1${path}`).set(user.auth);
   const run = (body: Record<string, unknown>, user: CrmUser = users().manager) => api().post('/api/v1/reports/run').set(user.auth).send(body);
 
   beforeAll(async () => {
-    deal = await seed(world.a);
+    await seed(world.a);
   });
 
   describe('built-in reports', () => {
@@ -128,9 +126,8 @@ describe('reports', () => {
     });
 
     it('when tickets are asked by week, then opened, resolved, median response and resolution hours and SLA breaches per priority', async () => {
-      const res = await get('/reports/tickets?from=2026-03-02&to=2026-03-15', users().support).catch(() => undefined);
       // Support users hold no reports:read by default: a manager reads it.
-      expect(res?.status).toBe(403);
+      expect((await get('/reports/tickets?from=2026-03-02&to=2026-03-15', users().support)).status).toBe(403);
       const tickets = await get('/reports/tickets?from=2026-03-02&to=2026-03-15');
       expect(tickets.status).toBe(200);
       expect(tickets.body.data).toEqual([
@@ -197,7 +194,7 @@ describe('reports', () => {
         [{ resource: 'deals', groupBy: ['stage; drop table deals'] }, ['groupBy.0']],
         [{ resource: 'deals', groupBy: ['closedAt'] }, ['groupBy.0']],
         [{ resource: 'deals', groupBy: ['amount'] }, ['groupBy.0']],
-        [{ resource: 'deals', groupBy: [{ field: 'closedAt', interval: 'century' }] }, ['groupBy.0.interval']],
+        [{ resource: 'deals', groupBy: [{ field: 'closedAt', interval: 'century' }] }, ['groupBy.0']],
         [{ resource: 'deals', measures: [{ fn: 'sum', field: 'stage' }] }, ['measures.0.field']],
         [{ resource: 'deals', measures: [{ fn: 'sum' }] }, ['measures.0.field']],
         [{ resource: 'deals', measures: [{ fn: 'pg_sleep', field: 'amount' }] }, ['measures.0.fn']],
@@ -281,7 +278,6 @@ describe('reports', () => {
       const counted = await run({ resource: 'deals', filters: { ownerId: users().sales.id } }, foreign);
       expect(counted.body.data).toEqual([{ count: 0 }]);
       expect((await get(`/reports/${id}`)).body.data.name).toBe('Private to A');
-      expect(deal.D1).toBeDefined();
     });
   });
 });

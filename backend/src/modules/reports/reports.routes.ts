@@ -44,6 +44,9 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/reports/run',
+      // A read sent as POST (its definition is a body): a refused one is audited like a failed write.
+      auditResource: 'report',
+      allowedWhilePendingDeletion: true,
       permission: 'reports:read',
       summary: 'Run a report: group a resource\'s records by fields (dates by interval) and measure them',
       description: 'Reads only; needs read permission on the resource. Fields are whitelisted per resource (docs/API.md, "Reports").',

@@ -10,7 +10,10 @@ const timeZone = Joi.string()
   .description('IANA time zone the report reads days, weeks and months in (default UTC)');
 
 /** A day, `YYYY-MM-DD`. */
-const day = Joi.string().pattern(/^\d{4}-\d{2}-\d{2}$/).isoDate().messages({ 'string.pattern.base': '{{#label}} must be a day (YYYY-MM-DD)' });
+const day = Joi.string()
+  .pattern(/^\d{4}-\d{2}-\d{2}$/)
+  .custom((value: string, helpers) => (Number.isNaN(Date.parse(value)) ? helpers.error('string.pattern.base') : value))
+  .messages({ 'string.pattern.base': '{{#label}} must be a day (YYYY-MM-DD)' });
 /** The longest range a built-in report covers in one request. */
 export const MAX_RANGE_DAYS = 366 * 3;
 
