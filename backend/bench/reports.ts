@@ -89,7 +89,9 @@ async function plansOf(knex: Knex, tenantId: string, run: () => Promise<unknown>
   const plans: string[] = [];
   for (const statement of statements) {
     await withTenant(knex, tenantId, async (trx) => {
-      const { rows } = await trx.raw<{ rows: Array<{ 'QUERY PLAN': string }> }>(`explain (analyze, buffers, costs off) ${statement.sql}`, statement.bindings as Knex.RawBinding[]);
+      // The event carries PostgreSQL's numbered placeholders, in order: back to knex's own for raw().
+      const sql = statement.sql.replace(/\$\d+/g, '?');
+      const { rows } = await trx.raw<{ rows: Array<{ 'QUERY PLAN': string }> }>(`explain (analyze, buffers, costs off) ${sql}`, statement.bindings as Knex.RawBinding[]);
       plans.push(rows.map((row) => row['QUERY PLAN']).join('\n'));
     });
   }
