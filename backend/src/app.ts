@@ -42,6 +42,7 @@ import { ticketsRoutes } from './modules/tickets/tickets.routes';
 import { usersRoutes } from './modules/users/users.routes';
 import { viewsRoutes } from './modules/views/views.routes';
 import { partsRoutes } from './modules/parts/parts.routes';
+import { reportsRoutes } from './modules/reports/reports.routes';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes';
 import { buildPipeline } from './pipeline/pipeline';
 
@@ -80,6 +81,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...customFieldsRoutes(),
     ...pipelinesRoutes(),
     ...viewsRoutes(),
+    ...reportsRoutes(deps),
     ...organizationRoutes(deps),
     ...privacyRoutes(deps),
     ...supportRoutes(deps),

@@ -321,6 +321,7 @@ async function seedVictim(t: TestApp, a: Registered, marker: string): Promise<st
   await make('/custom-fields', { resource: 'deals', key: 'victim_code', label: `${marker} code`, type: 'text', unique: true, searchable: true });
   const pipeline = await make('/pipelines', { name: `${marker} pipeline`, stages: [{ key: 'victim_open', name: `${marker} open`, probability: 40, kind: 'open' }] });
   await make('/views', { resource: 'deals', name: `${marker} view`, filters: { customFields: { victim_code: marker } }, visibility: 'tenant' });
+  await make('/reports', { name: `${marker} report`, definition: { resource: 'deals', filters: { stage: 'proposal' }, groupBy: ['ownerId'] } });
   // Subscriptions first, so the CRM writes below fill the webhook outbox too.
   const webhook = await make('/webhooks', { url: `http://127.0.0.1:9/${marker}`, events: ['lead.*', 'deal.*'] });
   const slackUrl = `http://127.0.0.1:9/slack/${marker}`;

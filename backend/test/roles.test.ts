@@ -14,6 +14,7 @@ const MATRIX: Record<string, string[]> = {
   tenant_admin: [
     ...grid(CRM, ['read', 'write', 'delete', 'export']),
     'reports:read',
+    'reports:manage',
     'users:manage',
     'roles:manage',
     'audit:read',
@@ -25,9 +26,10 @@ const MATRIX: Record<string, string[]> = {
     'pipelines:manage',
     'support:create',
   ],
-  manager: [...grid(CRM, ['read', 'write', 'delete', 'export']), 'reports:read', 'pipelines:manage', 'support:create'],
+  manager: [...grid(CRM, ['read', 'write', 'delete', 'export']), 'reports:read', 'reports:manage', 'pipelines:manage', 'support:create'],
   // "No delete of others' records": delete is granted, and bounded to their own and their team's records per record.
-  sales_user: [...grid(['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities'], ['read', 'write', 'delete']), 'support:create'],
+  // Reports of their own and their team's records.
+  sales_user: [...grid(['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities'], ['read', 'write', 'delete']), 'reports:read', 'support:create'],
   support_user: [...grid(['contacts', 'accounts'], ['read']), ...grid(['tickets', 'activities'], ['read', 'write']), 'support:create'],
   read_only: [...grid(['leads', 'contacts', 'accounts', 'deals'], ['read']), 'support:create'],
 };

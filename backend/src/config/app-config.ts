@@ -81,6 +81,10 @@ export interface AppConfig {
     /** Days between a deletion request and the purge of the organization. */
     deletionGraceDays: number;
   };
+  reports: {
+    /** The longest a report's query may run; PostgreSQL cancels it past this (503). */
+    statementTimeoutMs: number;
+  };
   /** The platform admin console. */
   console: {
     /** How long an instance keeps runtime settings (platform_settings) before re-reading them. */

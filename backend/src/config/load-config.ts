@@ -77,6 +77,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     },
     audit: { retentionDays: value.AUDIT_RETENTION_DAYS, sealWarnSeconds: value.AUDIT_SEAL_WARN_SECONDS },
     compliance: { exportTtlDays: value.DATA_EXPORT_TTL_DAYS, deletionGraceDays: value.ORG_DELETION_GRACE_DAYS },
+    reports: { statementTimeoutMs: value.REPORT_STATEMENT_TIMEOUT_MS },
     console: {
       settingsCacheSeconds: value.RUNTIME_SETTINGS_CACHE_SECONDS,
       usageFlushSeconds: value.USAGE_FLUSH_SECONDS,

@@ -2865,6 +2865,230 @@ export interface paths {
         patch: operations["patchViewsById"];
         trace?: never;
     };
+    "/api/v1/reports/pipeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open deals by pipeline, stage and currency: count, amount and probability-weighted amount
+         * @description Also needs read permission on the report's resource; a sales user's report counts their own and their team's records.
+         *
+         *     Permission: `reports:read`.
+         */
+        get: operations["getReportsPipeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/sales-performance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Won and lost deals by owner, month of closing and currency: counts, amounts, win rate, average sales cycle
+         * @description Also needs read permission on the report's resource; a sales user's report counts their own and their team's records.
+         *
+         *     Permission: `reports:read`.
+         */
+        get: operations["getReportsSalesPerformance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/lead-funnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Leads by source: conversions to contact, deal and won deal, their rates, median days to convert
+         * @description Also needs read permission on the report's resource; a sales user's report counts their own and their team's records.
+         *
+         *     Permission: `reports:read`.
+         */
+        get: operations["getReportsLeadFunnel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Calls, emails, meetings and notes by owner and week
+         * @description Also needs read permission on the report's resource; a sales user's report counts their own and their team's records.
+         *
+         *     Permission: `reports:read`.
+         */
+        get: operations["getReportsActivity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tickets opened and resolved by priority and week: median first-response and resolution hours, SLA breaches
+         * @description Also needs read permission on the report's resource; a sales user's report counts their own and their team's records.
+         *
+         *     Permission: `reports:read`.
+         */
+        get: operations["getReportsTickets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a report: group a resource's records by fields (dates by interval) and measure them
+         * @description Reads only; needs read permission on the resource. Fields are whitelisted per resource (docs/API.md, "Reports").
+         *
+         *     Permission: `reports:read`.
+         */
+        post: operations["postReportsRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's saved reports (of resources the caller may read)
+         * @description Permission: `reports:read`.
+         */
+        get: operations["getReports"];
+        put?: never;
+        /**
+         * Save a report definition under a name, for the organization
+         * @description Permission: `reports:manage`. Signed-in users only (not API keys).
+         */
+        post: operations["postReports"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A saved report
+         * @description Permission: `reports:read`.
+         */
+        get: operations["getReportsById"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a saved report
+         * @description Permission: `reports:manage`. Signed-in users only (not API keys).
+         */
+        delete: operations["deleteReportsById"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a saved report's name or definition
+         * @description Permission: `reports:manage`. Signed-in users only (not API keys).
+         */
+        patch: operations["patchReportsById"];
+        trace?: never;
+    };
+    "/api/v1/reports/{id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run a saved report as the caller (their permissions and scope apply, not its author's)
+         * @description Permission: `reports:read`.
+         */
+        get: operations["getReportsByIdRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A saved report run as the caller, as CSV (header of column names, a line per row)
+         * @description Permission: `reports:read`.
+         */
+        get: operations["getReportsByIdExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/organization/export-data": {
         parameters: {
             query?: never;
@@ -9726,7 +9950,7 @@ export interface operations {
                 "application/json": {
                     name: string;
                     description?: string | null;
-                    permissions: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "parts:read" | "parts:order" | "support:create")[];
+                    permissions: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "reports:manage" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "parts:read" | "parts:order" | "support:create")[];
                 };
             };
         };
@@ -9835,7 +10059,7 @@ export interface operations {
                 "application/json": {
                     name?: string;
                     description?: string | null;
-                    permissions?: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "parts:read" | "parts:order" | "support:create")[];
+                    permissions?: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "reports:manage" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "parts:read" | "parts:order" | "support:create")[];
                 };
             };
         };
@@ -9953,7 +10177,7 @@ export interface operations {
                  */
                 "application/json": {
                     name: string;
-                    permissions?: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "parts:read" | "parts:order" | "support:create")[];
+                    permissions?: ("leads:read" | "leads:write" | "leads:delete" | "leads:export" | "contacts:read" | "contacts:write" | "contacts:delete" | "contacts:export" | "accounts:read" | "accounts:write" | "accounts:delete" | "accounts:export" | "deals:read" | "deals:write" | "deals:delete" | "deals:export" | "tasks:read" | "tasks:write" | "tasks:delete" | "tasks:export" | "activities:read" | "activities:write" | "activities:delete" | "activities:export" | "tickets:read" | "tickets:write" | "tickets:delete" | "tickets:export" | "reports:read" | "reports:manage" | "users:manage" | "roles:manage" | "audit:read" | "billing:manage" | "api_keys:manage" | "organization:manage" | "privacy:manage" | "custom_fields:manage" | "pipelines:manage" | "parts:read" | "parts:order" | "support:create")[];
                     role?: string;
                     /** Format: date-time */
                     expiresAt?: string;
@@ -16677,6 +16901,856 @@ export interface operations {
             413: components["responses"]["413"];
             415: components["responses"]["415"];
             422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getReportsPipeline: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                ownerId?: string;
+                /** @description IANA time zone the report reads days, weeks and months in (default UTC) */
+                timeZone?: string;
+                pipelineId?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {}
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            [key: string]: (string | null) | number;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getReportsSalesPerformance: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                ownerId?: string;
+                /** @description IANA time zone the report reads days, weeks and months in (default UTC) */
+                timeZone?: string;
+                pipelineId?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {}
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            [key: string]: (string | null) | number;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getReportsLeadFunnel: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                ownerId?: string;
+                /** @description IANA time zone the report reads days, weeks and months in (default UTC) */
+                timeZone?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {}
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            [key: string]: (string | null) | number;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getReportsActivity: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                ownerId?: string;
+                /** @description IANA time zone the report reads days, weeks and months in (default UTC) */
+                timeZone?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {}
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            [key: string]: (string | null) | number;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getReportsTickets: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                ownerId?: string;
+                /** @description IANA time zone the report reads days, weeks and months in (default UTC) */
+                timeZone?: string;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {}
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            [key: string]: (string | null) | number;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postReportsRun: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "resource": "leads"
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    resource: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+                    /** @default {} */
+                    filters?: {
+                        [key: string]: (string | number) | (string | number)[] | {
+                            gte?: string | number;
+                            lte?: string | number;
+                        };
+                    };
+                    /** @default [] */
+                    groupBy?: (string | {
+                        field: string;
+                        /** @enum {string} */
+                        interval: "day" | "week" | "month" | "quarter" | "year";
+                    })[];
+                    /**
+                     * @default [
+                     *       {
+                     *         "fn": "count"
+                     *       }
+                     *     ]
+                     */
+                    measures?: {
+                        /** @enum {string} */
+                        fn: "count" | "sum" | "avg" | "min" | "max";
+                        field?: string;
+                    }[];
+                    /** @description A column of the answer (a group key or a measure such as `count`, `sumAmount`); - for descending */
+                    sort?: string;
+                    /** @default 100 */
+                    limit?: number;
+                    /**
+                     * @description IANA time zone the report reads days, weeks and months in (default UTC)
+                     * @default UTC
+                     */
+                    timeZone?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The rows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {}
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            [key: string]: (string | null) | number;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getReports: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The reports */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "name": "string",
+                     *           "ownerId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            name?: string;
+                            definition?: Record<string, never>;
+                            /** Format: uuid */
+                            ownerId?: string;
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postReports: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "string",
+                 *       "definition": {
+                 *         "resource": "leads"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    name: string;
+                    definition: {
+                        /** @enum {string} */
+                        resource: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+                        /** @default {} */
+                        filters?: {
+                            [key: string]: (string | number) | (string | number)[] | {
+                                gte?: string | number;
+                                lte?: string | number;
+                            };
+                        };
+                        /** @default [] */
+                        groupBy?: (string | {
+                            field: string;
+                            /** @enum {string} */
+                            interval: "day" | "week" | "month" | "quarter" | "year";
+                        })[];
+                        /**
+                         * @default [
+                         *       {
+                         *         "fn": "count"
+                         *       }
+                         *     ]
+                         */
+                        measures?: {
+                            /** @enum {string} */
+                            fn: "count" | "sum" | "avg" | "min" | "max";
+                            field?: string;
+                        }[];
+                        /** @description A column of the answer (a group key or a measure such as `count`, `sumAmount`); - for descending */
+                        sort?: string;
+                        /** @default 100 */
+                        limit?: number;
+                        /**
+                         * @description IANA time zone the report reads days, weeks and months in (default UTC)
+                         * @default UTC
+                         */
+                        timeZone?: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The report */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "name": "string",
+                     *         "ownerId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            name?: string;
+                            definition?: Record<string, never>;
+                            /** Format: uuid */
+                            ownerId?: string;
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getReportsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "name": "string",
+                     *         "ownerId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            name?: string;
+                            definition?: Record<string, never>;
+                            /** Format: uuid */
+                            ownerId?: string;
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    deleteReportsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    patchReportsById: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "string"
+                 *     }
+                 */
+                "application/json": {
+                    name?: string;
+                    definition?: {
+                        /** @enum {string} */
+                        resource: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
+                        /** @default {} */
+                        filters?: {
+                            [key: string]: (string | number) | (string | number)[] | {
+                                gte?: string | number;
+                                lte?: string | number;
+                            };
+                        };
+                        /** @default [] */
+                        groupBy?: (string | {
+                            field: string;
+                            /** @enum {string} */
+                            interval: "day" | "week" | "month" | "quarter" | "year";
+                        })[];
+                        /**
+                         * @default [
+                         *       {
+                         *         "fn": "count"
+                         *       }
+                         *     ]
+                         */
+                        measures?: {
+                            /** @enum {string} */
+                            fn: "count" | "sum" | "avg" | "min" | "max";
+                            field?: string;
+                        }[];
+                        /** @description A column of the answer (a group key or a measure such as `count`, `sumAmount`); - for descending */
+                        sort?: string;
+                        /** @default 100 */
+                        limit?: number;
+                        /**
+                         * @description IANA time zone the report reads days, weeks and months in (default UTC)
+                         * @default UTC
+                         */
+                        timeZone?: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The report */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "name": "string",
+                     *         "ownerId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            name?: string;
+                            definition?: Record<string, never>;
+                            /** Format: uuid */
+                            ownerId?: string;
+                            /** Format: date-time */
+                            createdAt?: string;
+                            /** Format: date-time */
+                            updatedAt?: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getReportsByIdRun: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report and its rows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "rows": [
+                     *           {}
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            report?: {
+                                /** Format: uuid */
+                                id?: string;
+                                name?: string;
+                                definition?: Record<string, never>;
+                                /** Format: uuid */
+                                ownerId?: string;
+                                /** Format: date-time */
+                                createdAt?: string;
+                                /** Format: date-time */
+                                updatedAt?: string;
+                            };
+                            rows?: {
+                                [key: string]: (string | null) | number;
+                            }[];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getReportsByIdExport: {
+        parameters: {
+            query?: {
+                format?: "csv";
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The CSV */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
             429: components["responses"]["429"];
             500: components["responses"]["500"];
             503: components["responses"]["503"];

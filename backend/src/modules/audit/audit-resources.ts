@@ -21,6 +21,7 @@ export const AUDIT_RESOURCES = [
   'custom_field',
   'pipeline',
   'view',
+  'report',
   'support_ticket',
   'parts_order',
   'parts_inventory',

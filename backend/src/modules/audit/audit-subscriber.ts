@@ -113,6 +113,9 @@ const ENTRY_OF: { [K in DomainEventType]: (event: EventOf<K>) => AuditEntry | nu
   'view.created': (e) => ({ action: 'view.create', resourceType: 'view', resourceId: e.id, after: e.view }),
   'view.updated': (e) => ({ action: 'view.update', resourceType: 'view', resourceId: e.id, before: e.before, after: e.after }),
   'view.deleted': (e) => ({ action: 'view.delete', resourceType: 'view', resourceId: e.id, before: e.view }),
+  'report.created': (e) => ({ action: 'report.create', resourceType: 'report', resourceId: e.id, after: e.report }),
+  'report.updated': (e) => ({ action: 'report.update', resourceType: 'report', resourceId: e.id, before: e.before, after: e.after }),
+  'report.deleted': (e) => ({ action: 'report.delete', resourceType: 'report', resourceId: e.id, before: e.report }),
 
   'organization.settings_updated': (e) => ({
     action: 'organization.settings_update',

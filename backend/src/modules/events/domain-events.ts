@@ -88,6 +88,9 @@ export interface DomainEventMap {
   'view.created': { id: string; view: Fields };
   'view.updated': { id: string; before: Fields; after: Fields };
   'view.deleted': { id: string; view: Fields };
+  'report.created': { id: string; report: Fields };
+  'report.updated': { id: string; before: Fields; after: Fields };
+  'report.deleted': { id: string; report: Fields };
 
   'organization.settings_updated': { tenantId: string; before: Fields; after: Fields };
   'organization.deletion_requested': { tenantId: string; purgeAt: string | null };

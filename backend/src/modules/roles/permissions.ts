@@ -10,6 +10,7 @@ const CRM_ACTIONS = ['read', 'write', 'delete', 'export'] as const;
 export const TENANT_PERMISSIONS: readonly string[] = [
   ...CRM_RESOURCES.flatMap((resource) => CRM_ACTIONS.map((action) => `${resource}:${action}`)),
   'reports:read',
+  'reports:manage',
   'users:manage',
   'roles:manage',
   'audit:read',

@@ -1,0 +1,44 @@
+import { Knex } from 'knex';
+import { tenantScope } from '../../infra/tenant-scope';
+import { AppError } from '../../lib/errors';
+import { TenantPrincipal } from '../auth/principal';
+
+/** A report counts records of a resource only for a caller who may list that resource. */
+export function assertMayReport(principal: TenantPrincipal, resource: string): void {
+  if (!principal.permissions.has(`${resource}:read`)) throw new AppError('FORBIDDEN', `This report needs the ${resource}:read permission`);
+}
+
+/** Sales users' reports count their own and their team's records only; other callers are bounded by their permissions. */
+export const isTeamScoped = (principal: TenantPrincipal): boolean => principal.kind === 'user' && principal.roleKey === 'sales_user';
+
+/**
+ * Narrows a query to the records a sales user's reports count: those `ownerColumn` (qualified, checked
+ * names only) gives to them or to a user of their team. Other callers' queries are left as they are.
+ */
+export function scopeToCaller(query: Knex.QueryBuilder, principal: TenantPrincipal, ownerColumn: string): Knex.QueryBuilder {
+  if (!isTeamScoped(principal) || principal.kind !== 'user') return query;
+  const { userId, teamId } = principal;
+  return query.whereIn(ownerColumn, (team) => {
+    team.from('users').select('id').where('id', userId);
+    if (teamId) team.orWhere('team_id', teamId);
+  });
+}
+
+/**
+ * Runs a report's queries with a statement timeout, so a report no index serves is cancelled (a 503)
+ * rather than holding a connection; the request's own timeout is restored afterwards.
+ */
+export async function withStatementTimeout<T>(timeoutMs: number, run: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  const { trx } = tenantScope();
+  const { rows } = await trx.raw<{ rows: Array<{ previous: string }> }>(`select current_setting('statement_timeout') as previous, set_config('statement_timeout', ?, true)`, [`${timeoutMs}ms`]);
+  const result = await run(trx);
+  await trx.raw(`select set_config('statement_timeout', ?, true)`, [rows[0]!.previous]);
+  return result;
+}
+
+/** scopeToCaller for a report written as SQL: a condition on `ownerColumn` (a checked name), and its bindings. */
+export function scopeSql(principal: TenantPrincipal, ownerColumn: string): { sql: string; bindings: Knex.RawBinding[] } {
+  if (!isTeamScoped(principal) || principal.kind !== 'user') return { sql: '', bindings: [] };
+  if (!principal.teamId) return { sql: ` and ${ownerColumn} = ?`, bindings: [principal.userId] };
+  return { sql: ` and ${ownerColumn} in (select id from users where id = ? or team_id = ?)`, bindings: [principal.userId, principal.teamId] };
+}

@@ -1,0 +1,71 @@
+import Joi from 'joi';
+import { INTERVALS, MEASURE_FUNCTIONS, REPORT_RESOURCE_NAMES } from './report-fields';
+
+/** The IANA zones this runtime knows (PostgreSQL knows the same database); UTC is always one. */
+const TIME_ZONES = new Set(['UTC', ...Intl.supportedValuesOf('timeZone')]);
+const timeZone = Joi.string()
+  .max(64)
+  .custom((value: string, helpers) => (TIME_ZONES.has(value) ? value : helpers.error('any.invalid')))
+  .default('UTC')
+  .description('IANA time zone the report reads days, weeks and months in (default UTC)');
+
+/** A day, `YYYY-MM-DD`. */
+const day = Joi.string()
+  .pattern(/^\d{4}-\d{2}-\d{2}$/)
+  .custom((value: string, helpers) => (Number.isNaN(Date.parse(value)) ? helpers.error('string.pattern.base') : value))
+  .messages({ 'string.pattern.base': '{{#label}} must be a day (YYYY-MM-DD)' });
+/** The longest range a built-in report covers in one request. */
+export const MAX_RANGE_DAYS = 366 * 3;
+
+const scalar = Joi.alternatives(Joi.string().max(200), Joi.number());
+const fieldName = Joi.string().pattern(/^[A-Za-z][A-Za-z0-9]{0,39}$/).messages({ 'string.pattern.base': '{{#label}} must be a field name' });
+
+export const reportDefinitionSchema = Joi.object({
+  resource: Joi.string().valid(...REPORT_RESOURCE_NAMES).required(),
+  filters: Joi.object()
+    .pattern(fieldName, Joi.alternatives(scalar, Joi.array().items(scalar).min(1).max(100), Joi.object({ gte: scalar, lte: scalar }).min(1)))
+    .max(20)
+    .default({}),
+  groupBy: Joi.array()
+    .items(fieldName, Joi.object({ field: fieldName.required(), interval: Joi.string().valid(...INTERVALS).required() }))
+    .max(3)
+    .default([]),
+  measures: Joi.array()
+    .items(Joi.object({ fn: Joi.string().valid(...MEASURE_FUNCTIONS).required(), field: fieldName }))
+    .min(1)
+    .max(10)
+    .default([{ fn: 'count' }]),
+  sort: Joi.string().pattern(/^-?[A-Za-z][A-Za-z0-9]{0,60}$/).description('A column of the answer (a group key or a measure such as `count`, `sumAmount`); - for descending'),
+  limit: Joi.number().integer().min(1).max(1000).default(100),
+  timeZone,
+});
+
+const rangeWithin = (value: { from?: string; to?: string }, helpers: Joi.CustomHelpers) => {
+  if (!value.from || !value.to) return value;
+  const days = (Date.parse(value.to) - Date.parse(value.from)) / 86_400_000;
+  if (days < 0) return helpers.message({ custom: '"to" must not be before "from"' });
+  if (days >= MAX_RANGE_DAYS) return helpers.message({ custom: `the range covers at most ${MAX_RANGE_DAYS} days` });
+  return value;
+};
+
+const builtinKeys = { from: day, to: day, ownerId: Joi.string().uuid(), timeZone };
+/** Every built-in report takes from, to, ownerId and timeZone; the two about deals also take pipelineId. */
+export const builtinQuery = (withPipeline: boolean): Joi.ObjectSchema =>
+  (withPipeline ? Joi.object({ ...builtinKeys, pipelineId: Joi.string().uuid() }) : Joi.object(builtinKeys)).custom(rangeWithin);
+
+const name = Joi.string().trim().min(1).max(100);
+export const reportParams = Joi.object({ id: Joi.string().uuid().required() });
+export const createReportBody = Joi.object({ name: name.required(), definition: reportDefinitionSchema.required() });
+export const updateReportBody = Joi.object({ name, definition: reportDefinitionSchema }).min(1);
+export const exportQuery = Joi.object({ format: Joi.string().valid('csv').default('csv') });
+
+const cell = Joi.alternatives(Joi.string().allow(null), Joi.number());
+export const reportRowSchema = Joi.object().pattern(/.*/, cell).description('Group keys and measures, by name');
+export const savedReportSchema = Joi.object({
+  id: Joi.string().uuid(),
+  name: Joi.string(),
+  definition: Joi.object().unknown(),
+  ownerId: Joi.string().uuid(),
+  createdAt: Joi.date().iso(),
+  updatedAt: Joi.date().iso(),
+});

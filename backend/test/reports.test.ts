@@ -1,0 +1,283 @@
+import { CrmTenant, CrmUser, crmWorld, errorFields, insertRows } from './support/crm-fixtures';
+
+/**
+ * Reports over records seeded straight into the tables (with the dates a report is about), every number
+ * below worked out by hand from those rows.
+ */
+describe('reports', () => {
+  const world = crmWorld();
+  const api = () => world.api();
+  const users = () => world.a.users;
+
+  const seed = async (tenant: CrmTenant) => {
+    const { sales, teammate, outsider, manager, support } = tenant.users;
+    const at = (iso: string) => new Date(iso);
+    const deals = await insertRows(world.owner, tenant.tenantId, 'deals', [
+      // Open: weighted = amount x (own probability, else the stage's: qualification 10, proposal 50).
+      { name: 'D1', stage: 'qualification', amount: 1000, probability: 20, ownerId: sales.id },
+      { name: 'D2', stage: 'qualification', amount: 3000, probability: null, ownerId: outsider.id },
+      { name: 'D3', stage: 'proposal', amount: 5000, probability: 50, ownerId: teammate.id },
+      // Closed: sales won 2 (10 and 20 days) and lost 1 in January; outsider won 1 (3 days) in February.
+      { name: 'D4', stage: 'closed_won', amount: 2000, ownerId: sales.id, createdAt: at('2026-01-01T00:00:00Z'), closedAt: at('2026-01-11T00:00:00Z') },
+      { name: 'D5', stage: 'closed_won', amount: 4000, ownerId: sales.id, createdAt: at('2026-01-05T00:00:00Z'), closedAt: at('2026-01-25T00:00:00Z') },
+      { name: 'D6', stage: 'closed_lost', amount: 1000, ownerId: sales.id, createdAt: at('2026-01-10T00:00:00Z'), closedAt: at('2026-01-20T00:00:00Z') },
+      { name: 'D7', stage: 'closed_won', amount: 6000, ownerId: outsider.id, createdAt: at('2026-02-01T00:00:00Z'), closedAt: at('2026-02-04T00:00:00Z') },
+    ]);
+    const contacts = await insertRows(world.owner, tenant.tenantId, 'contacts', [{ lastName: 'C1' }, { lastName: 'C2' }, { lastName: 'C3' }]);
+    const converted = (contact: number, dealId: string | null, createdAt: string, convertedAt: string) => ({
+      status: 'converted',
+      convertedContactId: contacts[contact],
+      convertedDealId: dealId,
+      createdAt: at(createdAt),
+      convertedAt: at(convertedAt),
+    });
+    await insertRows(world.owner, tenant.tenantId, 'leads', [
+      { lastName: 'L1', source: 'web', ownerId: sales.id, ...converted(0, deals[3]!, '2026-03-01T00:00:00Z', '2026-03-03T00:00:00Z') },
+      { lastName: 'L2', source: 'web', ownerId: sales.id, ...converted(1, null, '2026-03-02T00:00:00Z', '2026-03-06T00:00:00Z') },
+      { lastName: 'L3', source: 'web', ownerId: sales.id, createdAt: at('2026-03-03T00:00:00Z') },
+      { lastName: 'L4', source: 'web', ownerId: sales.id, createdAt: at('2026-03-04T00:00:00Z') },
+      { lastName: 'L5', source: 'referral', ownerId: outsider.id, ...converted(2, deals[0]!, '2026-03-05T00:00:00Z', '2026-03-06T00:00:00Z') },
+      { lastName: 'L6', source: 'referral', ownerId: outsider.id, createdAt: at('2025-12-01T00:00:00Z') },
+    ]);
+    await insertRows(world.owner, tenant.tenantId, 'activities', [
+      { type: 'call', subject: 'a', ownerId: sales.id, occurredAt: at('2026-03-02T10:00:00Z') },
+      { type: 'call', subject: 'b', ownerId: sales.id, occurredAt: at('2026-03-03T10:00:00Z') },
+      { type: 'email', subject: 'c', ownerId: sales.id, occurredAt: at('2026-03-04T10:00:00Z') },
+      { type: 'meeting', subject: 'd', ownerId: sales.id, occurredAt: at('2026-03-10T10:00:00Z') },
+      { type: 'note', subject: 'e', ownerId: teammate.id, occurredAt: at('2026-03-02T10:00:00Z') },
+      // Sunday night in UTC, Monday of the next week in Berlin.
+      { type: 'note', subject: 'f', ownerId: manager.id, occurredAt: at('2026-03-08T23:30:00Z') },
+    ]);
+    await insertRows(world.owner, tenant.tenantId, 'tickets', [
+      // 1 h to respond (within high's 4 h), resolved after 24 h.
+      { number: 1, subject: 'T1', priority: 'high', assigneeId: support.id, createdAt: at('2026-03-02T09:00:00Z'), firstResponseAt: at('2026-03-02T10:00:00Z'), resolvedAt: at('2026-03-03T09:00:00Z') },
+      // 6 h to respond: a breach; resolved the next week after 168 h.
+      { number: 2, subject: 'T2', priority: 'high', assigneeId: support.id, createdAt: at('2026-03-03T09:00:00Z'), firstResponseAt: at('2026-03-03T15:00:00Z'), resolvedAt: at('2026-03-10T09:00:00Z') },
+      // Never answered: a breach of urgent's 1 h.
+      { number: 3, subject: 'T3', priority: 'urgent', assigneeId: support.id, createdAt: at('2026-03-04T00:00:00Z') },
+    ]);
+  };
+
+  const get = (path: string, user: CrmUser = users().manager) => api().get(`/api/v1${path}`).set(user.auth);
+  const run = (body: Record<string, unknown>, user: CrmUser = users().manager) => api().post('/api/v1/reports/run').set(user.auth).send(body);
+
+  beforeAll(async () => {
+    await seed(world.a);
+  });
+
+  describe('built-in reports', () => {
+    it('when a manager asks for the pipeline, then open deals by stage with count, amount and weighted amount', async () => {
+      const res = await get('/reports/pipeline');
+      expect(res.status).toBe(200);
+      expect(res.body.data.map((row: Record<string, unknown>) => [row.stage, row.count, row.amount, row.weightedAmount])).toEqual([
+        ['qualification', 2, 4000, 500],
+        ['proposal', 1, 5000, 2500],
+      ]);
+      expect(res.body.data[0]).toMatchObject({ stageName: 'Qualification', pipelineName: 'Sales pipeline', currency: 'USD' });
+    });
+
+    it('when a sales user asks for the pipeline, then only their own and their team\'s deals count', async () => {
+      const res = await get('/reports/pipeline', users().sales);
+      expect(res.status).toBe(200);
+      expect(res.body.data.map((row: Record<string, unknown>) => [row.stage, row.count, row.amount, row.weightedAmount])).toEqual([
+        ['qualification', 1, 1000, 200],
+        ['proposal', 1, 5000, 2500],
+      ]);
+      const narrowed = await get(`/reports/pipeline?ownerId=${users().teammate.id}`, users().sales);
+      expect(narrowed.body.data.map((row: Record<string, unknown>) => row.stage)).toEqual(['proposal']);
+    });
+
+    it('when sales performance is asked for January and February, then wins, losses, win rate and sales cycle per owner and month', async () => {
+      const res = await get('/reports/sales-performance?from=2026-01-01&to=2026-02-28');
+      expect(res.status).toBe(200);
+      const byOwner = Object.fromEntries(res.body.data.map((row: Record<string, unknown>) => [`${row.ownerId as string}/${row.month as string}`, row]));
+      expect(byOwner[`${users().sales.id}/2026-01`]).toMatchObject({ wonCount: 2, wonAmount: 6000, lostCount: 1, lostAmount: 1000, winRate: 0.6667, avgSalesCycleDays: 15 });
+      expect(byOwner[`${users().outsider.id}/2026-02`]).toMatchObject({ wonCount: 1, wonAmount: 6000, lostCount: 0, lostAmount: 0, winRate: 1, avgSalesCycleDays: 3 });
+      expect(res.body.data).toHaveLength(2);
+      const january = await get('/reports/sales-performance?from=2026-01-01&to=2026-01-31', users().outsider);
+      expect(january.body.data).toEqual([]);
+    });
+
+    it('when the lead funnel is asked for March, then conversions by source with their rates and median days', async () => {
+      const res = await get('/reports/lead-funnel?from=2026-03-01&to=2026-03-31');
+      expect(res.status).toBe(200);
+      expect(res.body.data).toEqual([
+        { source: 'web', leads: 4, contacts: 2, deals: 1, won: 1, contactRate: 0.5, dealRate: 0.25, wonRate: 0.25, medianDaysToConvert: 3 },
+        { source: 'referral', leads: 1, contacts: 1, deals: 1, won: 0, contactRate: 1, dealRate: 1, wonRate: 0, medianDaysToConvert: 1 },
+      ]);
+    });
+
+    it('when activity is asked by week, then each owner\'s calls, emails, meetings and notes, weeks read in the time zone given', async () => {
+      const cells = (rows: Array<Record<string, unknown>>) => rows.map((row) => [row.ownerId, row.week, row.calls, row.emails, row.meetings, row.notes, row.total]);
+      const { sales, teammate, manager } = users();
+      const utc = await get('/reports/activity?from=2026-03-02&to=2026-03-15');
+      expect(utc.status).toBe(200);
+      expect(cells(utc.body.data)).toEqual(
+        expect.arrayContaining([
+          [sales.id, '2026-03-02', 2, 1, 0, 0, 3],
+          [teammate.id, '2026-03-02', 0, 0, 0, 1, 1],
+          [manager.id, '2026-03-02', 0, 0, 0, 1, 1],
+          [sales.id, '2026-03-09', 0, 0, 1, 0, 1],
+        ]),
+      );
+      expect(utc.body.data).toHaveLength(4);
+      const berlin = await get('/reports/activity?from=2026-03-02&to=2026-03-15&timeZone=Europe/Berlin');
+      expect(cells(berlin.body.data)).toContainEqual([manager.id, '2026-03-09', 0, 0, 0, 1, 1]);
+    });
+
+    it('when tickets are asked by week, then opened, resolved, median response and resolution hours and SLA breaches per priority', async () => {
+      // Support users hold no reports:read by default: a manager reads it.
+      expect((await get('/reports/tickets?from=2026-03-02&to=2026-03-15', users().support)).status).toBe(403);
+      const tickets = await get('/reports/tickets?from=2026-03-02&to=2026-03-15');
+      expect(tickets.status).toBe(200);
+      expect(tickets.body.data).toEqual([
+        { priority: 'urgent', week: '2026-03-02', opened: 1, resolved: 0, medianFirstResponseHours: null, medianResolutionHours: null, slaBreaches: 1 },
+        { priority: 'high', week: '2026-03-02', opened: 2, resolved: 1, medianFirstResponseHours: 3.5, medianResolutionHours: 24, slaBreaches: 1 },
+        { priority: 'high', week: '2026-03-09', opened: 0, resolved: 1, medianFirstResponseHours: null, medianResolutionHours: 168, slaBreaches: 0 },
+      ]);
+    });
+
+    it('when a range is reversed, too long, or a parameter unknown, then 400 names it', async () => {
+      expect(errorFields(await get('/reports/activity?from=2026-03-02&to=2026-01-01'))).toEqual(['query']);
+      expect(errorFields(await get('/reports/activity?from=2020-01-01&to=2026-01-01'))).toEqual(['query']);
+      expect(errorFields(await get('/reports/activity?from=yesterday'))).toEqual(['query.from']);
+      expect(errorFields(await get('/reports/lead-funnel?pipelineId=00000000-0000-4000-8000-000000000000'))).toEqual(['query.pipelineId']);
+      expect(errorFields(await get('/reports/pipeline?timeZone=Mars/Olympus'))).toEqual(['query.timeZone']);
+    });
+
+    it('when the caller lacks reports:read or the resource\'s read permission, then 403; without a token, 401', async () => {
+      expect((await get('/reports/pipeline', users().readOnly)).status).toBe(403);
+      expect((await get('/reports/tickets', users().sales)).status).toBe(403);
+      expect((await run({ resource: 'tickets' }, users().sales)).status).toBe(403);
+      expect((await api().get('/api/v1/reports/pipeline')).status).toBe(401);
+    });
+  });
+
+  describe('report builder', () => {
+    it('when deals are grouped by owner, then count and sum per owner, sorted by the sum', async () => {
+      const res = await run({ resource: 'deals', filters: { stage: ['closed_won'] }, groupBy: ['ownerId'], measures: [{ fn: 'count' }, { fn: 'sum', field: 'amount' }, { fn: 'avg', field: 'amount' }], sort: '-sumAmount' });
+      expect(res.status).toBe(200);
+      expect(res.body.data).toEqual(
+        expect.arrayContaining([
+          { ownerId: users().sales.id, count: 2, sumAmount: 6000, avgAmount: 3000 },
+          { ownerId: users().outsider.id, count: 1, sumAmount: 6000, avgAmount: 6000 },
+        ]),
+      );
+      expect(res.body.data).toHaveLength(2);
+    });
+
+    it('when grouped on two levels with a date interval and a date range, then a row per stage and month', async () => {
+      const res = await run({
+        resource: 'deals',
+        filters: { closedAt: { gte: '2026-01-01', lte: '2026-01-31' } },
+        groupBy: ['stage', { field: 'closedAt', interval: 'month' }],
+        measures: [{ fn: 'count' }, { fn: 'max', field: 'amount' }],
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.data).toEqual([
+        { stage: 'closed_lost', closedAt: '2026-01-01', count: 1, maxAmount: 1000 },
+        { stage: 'closed_won', closedAt: '2026-01-01', count: 2, maxAmount: 4000 },
+      ]);
+    });
+
+    it('when a sales user runs it, then only their own and their team\'s records are counted', async () => {
+      const res = await run({ resource: 'deals', groupBy: ['ownerId'], sort: 'ownerId' }, users().sales);
+      expect(res.status).toBe(200);
+      const counts = Object.fromEntries(res.body.data.map((row: { ownerId: string; count: number }) => [row.ownerId, row.count]));
+      expect(counts).toEqual({ [users().sales.id]: 4, [users().teammate.id]: 1 });
+    });
+
+    it('when it names unknown or unfit fields, injection attempts or oversized values, then 400 names each and nothing runs', async () => {
+      const cases: Array<[Record<string, unknown>, string[]]> = [
+        [{ resource: 'users' }, ['resource']],
+        [{ resource: 'deals', groupBy: ['passwordHash'] }, ['groupBy.0']],
+        [{ resource: 'deals', groupBy: ['stage; drop table deals'] }, ['groupBy.0']],
+        [{ resource: 'deals', groupBy: ['closedAt'] }, ['groupBy.0']],
+        [{ resource: 'deals', groupBy: ['amount'] }, ['groupBy.0']],
+        [{ resource: 'deals', groupBy: [{ field: 'closedAt', interval: 'century' }] }, ['groupBy.0']],
+        [{ resource: 'deals', measures: [{ fn: 'sum', field: 'stage' }] }, ['measures.0.field']],
+        [{ resource: 'deals', measures: [{ fn: 'sum' }] }, ['measures.0.field']],
+        [{ resource: 'deals', measures: [{ fn: 'pg_sleep', field: 'amount' }] }, ['measures.0.fn']],
+        [{ resource: 'deals', filters: { 'stage" or 1=1 --': 'x' } }, ['filters.stage" or 1=1 --']],
+        [{ resource: 'deals', filters: { ownerId: "x' or '1'='1" } }, ['filters.ownerId']],
+        [{ resource: 'deals', filters: { stage: { gte: 'a' } } }, ['filters.stage']],
+        [{ resource: 'deals', filters: { closedAt: { gte: 'tomorrow' } } }, ['filters.closedAt.gte']],
+        [{ resource: 'deals', sort: 'amount desc; select 1' }, ['sort']],
+        [{ resource: 'deals', sort: '-sumAmount' }, ['sort']],
+        [{ resource: 'deals', limit: 5000 }, ['limit']],
+        [{ resource: 'deals', groupBy: ['stage', 'ownerId', 'currency', 'pipelineId'] }, ['groupBy']],
+        [{ resource: 'deals', timeZone: "UTC'; drop table deals; --" }, ['timeZone']],
+      ];
+      for (const [body, fields] of cases) {
+        const res = await run(body);
+        expect({ body, status: res.status, code: res.body.error?.code }).toEqual({ body, status: 400, code: 'VALIDATION_ERROR' });
+        expect({ body, fields: errorFields(res) }).toEqual({ body, fields });
+      }
+      // A quote in a value is a value: bound, matching nothing.
+      const quoted = await run({ resource: 'deals', filters: { stage: "closed_won' or '1'='1" } });
+      expect(quoted.status).toBe(200);
+      expect(quoted.body.data).toEqual([{ count: 0 }]);
+      expect((await run({ resource: 'deals' })).body.data).toEqual([{ count: 7 }]);
+    });
+  });
+
+  describe('saved reports', () => {
+    const definition = { resource: 'deals', filters: { stage: 'closed_won' }, groupBy: ['ownerId'], measures: [{ fn: 'count' }, { fn: 'sum', field: 'amount' }], sort: 'count' };
+
+    it('when a manager saves a report, then it is listed, run as each caller, exported as CSV, changed, deleted and audited', async () => {
+      const made = await api().post('/api/v1/reports').set(users().manager.auth).send({ name: 'Won by owner', definition });
+      expect(made.status).toBe(201);
+      const id = made.body.data.id as string;
+      expect(made.body.data).toMatchObject({ name: 'Won by owner', ownerId: users().manager.id, definition: { resource: 'deals', limit: 100, timeZone: 'UTC' } });
+      expect((await get('/reports', users().sales)).body.data.map((report: { id: string }) => report.id)).toContain(id);
+
+      const ran = await get(`/reports/${id}/run`);
+      expect(ran.status).toBe(200);
+      expect(ran.body.data.rows).toEqual([
+        { ownerId: users().outsider.id, count: 1, sumAmount: 6000 },
+        { ownerId: users().sales.id, count: 2, sumAmount: 6000 },
+      ]);
+      // The same report run by a sales user counts their team's records only.
+      expect((await get(`/reports/${id}/run`, users().sales)).body.data.rows).toEqual([{ ownerId: users().sales.id, count: 2, sumAmount: 6000 }]);
+
+      const csv = await get(`/reports/${id}/export?format=csv`);
+      expect(csv.status).toBe(200);
+      expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+      expect(csv.text.split('\r\n')).toEqual(['ownerId,count,sumAmount', `${users().outsider.id},1,6000`, `${users().sales.id},2,6000`, '']);
+
+      const renamed = await api().patch(`/api/v1/reports/${id}`).set(users().manager.auth).send({ name: 'Wins' });
+      expect(renamed.status).toBe(200);
+      expect(renamed.body.data.name).toBe('Wins');
+      expect((await api().delete(`/api/v1/reports/${id}`).set(users().manager.auth)).status).toBe(204);
+      expect((await get(`/reports/${id}`)).status).toBe(404);
+      const audit = await get(`/audit-logs?resourceType=report&resourceId=${id}`, users().admin);
+      expect(audit.body.data.map((entry: { action: string }) => entry.action).sort()).toEqual(['report.create', 'report.delete', 'report.update']);
+    });
+
+    it('when a sales user saves a report or a definition does not fit, then 403 and 400; nothing is kept', async () => {
+      expect((await api().post('/api/v1/reports').set(users().sales.auth).send({ name: 'Mine', definition })).status).toBe(403);
+      const unfit = await api().post('/api/v1/reports').set(users().manager.auth).send({ name: 'Bad', definition: { ...definition, groupBy: ['salary'] } });
+      expect(unfit.status).toBe(400);
+      expect(errorFields(unfit)).toEqual(['groupBy.0']);
+      const names = (await get('/reports')).body.data.map((report: { name: string }) => report.name);
+      expect(names).not.toContain('Mine');
+      expect(names).not.toContain('Bad');
+    });
+
+    it('when another organization names a report or runs its reports, then 404 and none of this one\'s records', async () => {
+      const made = await api().post('/api/v1/reports').set(users().manager.auth).send({ name: 'Private to A', definition });
+      const id = made.body.data.id as string;
+      const foreign = world.b.users.admin;
+      expect((await get(`/reports/${id}`, foreign)).status).toBe(404);
+      expect((await get(`/reports/${id}/run`, foreign)).status).toBe(404);
+      expect((await get(`/reports/${id}/export`, foreign)).status).toBe(404);
+      expect((await api().patch(`/api/v1/reports/${id}`).set(foreign.auth).send({ name: 'Taken' })).status).toBe(404);
+      expect((await api().delete(`/api/v1/reports/${id}`).set(foreign.auth)).status).toBe(404);
+      expect((await get('/reports', foreign)).body.data.map((report: { id: string }) => report.id)).not.toContain(id);
+      expect((await get('/reports/pipeline', foreign)).body.data).toEqual([]);
+      const counted = await run({ resource: 'deals', filters: { ownerId: users().sales.id } }, foreign);
+      expect(counted.body.data).toEqual([{ count: 0 }]);
+      expect((await get(`/reports/${id}`)).body.data.name).toBe('Private to A');
+    });
+  });
+});
