@@ -71,6 +71,8 @@ export const envSchema = Joi.object({
   RATE_LIMIT_ANONYMOUS_WINDOW_SECONDS: Joi.number().integer().min(1).default(900),
   RATE_LIMIT_LOGIN_MAX: Joi.number().integer().min(1).default(5),
   RATE_LIMIT_LOGIN_WINDOW_SECONDS: Joi.number().integer().min(1).default(900),
+  RATE_LIMIT_SIGNUP_MAX: Joi.number().integer().min(1).default(5),
+  RATE_LIMIT_SIGNUP_WINDOW_SECONDS: Joi.number().integer().min(1).default(3600),
   RATE_LIMIT_AUTH_FAIL_OPEN: Joi.boolean().default(false),
   AUDIT_RETENTION_DAYS: Joi.number().integer().min(1).default(365),
   AUDIT_SEAL_WARN_SECONDS: Joi.number().integer().min(1).max(86_400).default(60),

@@ -66,6 +66,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     rateLimits: {
       anonymous: { max: value.RATE_LIMIT_ANONYMOUS_MAX, windowSeconds: value.RATE_LIMIT_ANONYMOUS_WINDOW_SECONDS },
       login: { max: value.RATE_LIMIT_LOGIN_MAX, windowSeconds: value.RATE_LIMIT_LOGIN_WINDOW_SECONDS },
+      signup: { max: value.RATE_LIMIT_SIGNUP_MAX, windowSeconds: value.RATE_LIMIT_SIGNUP_WINDOW_SECONDS },
       authFailOpen: value.RATE_LIMIT_AUTH_FAIL_OPEN,
     },
     idempotency: { ttlSeconds: value.IDEMPOTENCY_TTL_SECONDS },
