@@ -1,3 +1,4 @@
+import { jwtSecretKeys } from '../lib/jwt-keys';
 import { createHash, randomBytes } from 'node:crypto';
 import { AppConfig } from './app-config';
 import { envSchema } from './env.schema';
@@ -18,7 +19,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const jwtSecret: string = value.JWT_SECRET ?? randomBytes(48).toString('base64url');
   const encryptionKey = value.ENCRYPTION_KEY
     ? Buffer.from(value.ENCRYPTION_KEY, 'base64')
-    : createHash('sha256').update(`encryption-key:${jwtSecret}`).digest();
+    : // Derived (development only) from the oldest JWT key, so putting a new key first does not change it.
+      createHash('sha256').update(`encryption-key:${jwtSecretKeys(jwtSecret).at(-1)!}`).digest();
   const trustProxy = value.TRUST_PROXY === 'true' ? true : value.TRUST_PROXY === 'false' ? false : value.TRUST_PROXY;
   return {
     env: value.NODE_ENV,
