@@ -1769,7 +1769,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a lead, newest first
+         * Activities and audit events of a lead, newest first; each part only with activities:read or audit:read
          * @description Permission: `leads:read`.
          */
         get: operations["getLeadsByIdTimeline"];
@@ -1892,7 +1892,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a contact, newest first
+         * Activities and audit events of a contact, newest first; each part only with activities:read or audit:read
          * @description Permission: `contacts:read`.
          */
         get: operations["getContactsByIdTimeline"];
@@ -2015,7 +2015,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a account, newest first
+         * Activities and audit events of a account, newest first; each part only with activities:read or audit:read
          * @description Permission: `accounts:read`.
          */
         get: operations["getAccountsByIdTimeline"];
@@ -2178,7 +2178,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a deal, newest first
+         * Activities and audit events of a deal, newest first; each part only with activities:read or audit:read
          * @description Permission: `deals:read`.
          */
         get: operations["getDealsByIdTimeline"];
@@ -2301,7 +2301,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a task, newest first
+         * Activities and audit events of a task, newest first; each part only with activities:read or audit:read
          * @description Permission: `tasks:read`.
          */
         get: operations["getTasksByIdTimeline"];
@@ -2424,7 +2424,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a activity, newest first
+         * Activities and audit events of a activity, newest first; each part only with activities:read or audit:read
          * @description Permission: `activities:read`.
          */
         get: operations["getActivitiesByIdTimeline"];
@@ -2547,7 +2547,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a ticket, newest first
+         * Activities and audit events of a ticket, newest first; each part only with activities:read or audit:read
          * @description Permission: `tickets:read`.
          */
         get: operations["getTicketsByIdTimeline"];
