@@ -187,6 +187,32 @@ describe('organization export', () => {
     expect((await api(admin).get(`/organization/export-data/${jsonExportId}/download`)).status).toBe(404);
   });
 
+  it('when an organization already has exports, then a new request keeps only the newest 3 (the pending one included) and their content', async () => {
+    const keeper = await registerTenant(t.app);
+    const inTenant = <T>(fn: (trx: typeof jobs.owner) => Promise<T>) =>
+      jobs.owner.transaction(async (trx) => {
+        await trx.raw("select set_config('app.tenant_id', ?, true)", [keeper.tenantId]);
+        return fn(trx as unknown as typeof jobs.owner);
+      });
+    const old = await inTenant(async (trx) => {
+      const ids: string[] = [];
+      for (let hoursAgo = 5; hoursAgo >= 2; hoursAgo--) {
+        const [row] = await trx('data_exports')
+          .insert({ tenant_id: keeper.tenantId, format: 'json', status: 'completed', created_at: trx.raw(`now() - interval '${hoursAgo} hours'`) })
+          .returning('id');
+        await trx('data_export_chunks').insert({ tenant_id: keeper.tenantId, export_id: (row as { id: string }).id, seq: 0, content: Buffer.from('{}') });
+        ids.push((row as { id: string }).id);
+      }
+      return ids;
+    });
+    const res = await api(keeper).post('/organization/export-data');
+    expect(res.status).toBe(202);
+    const listed = (await api(keeper).get('/organization/export-data')).body.data as Array<{ id: string }>;
+    expect(listed.map((row) => row.id)).toEqual([old[2], old[3], res.body.data.exportId]);
+    const chunks = await inTenant((trx) => trx('data_export_chunks').where({ tenant_id: keeper.tenantId }).pluck('export_id'));
+    expect(chunks.sort()).toEqual([old[2], old[3]].sort());
+  });
+
   it('when another tenant asks for the export, then it is 404 and not listed', async () => {
     expect((await api(other).get(`/organization/export-data/${jsonExportId}/download`)).status).toBe(404);
     const list = await api(other).get('/organization/export-data');

@@ -111,6 +111,14 @@ describe('operations endpoints', () => {
       expect((await request(down.app).get('/ready')).status).toBe(503);
       expect((await request(down.app).get('/live')).status).toBe(200);
     });
+
+    it("then an anonymous caller sees that the database did not answer, never the driver's text (host, port, user, database)", async () => {
+      const health = await request(down.app).get('/health');
+      const ready = await request(down.app).get('/ready');
+      expect(health.body.checks.database.error).toBe('database did not answer');
+      expect(ready.body.database.error).toBe('database did not answer');
+      for (const body of [health.text, ready.text]) expect(body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|nobody|nothing|:1\b/);
+    });
   });
 
   describe('when Redis is unreachable', () => {
@@ -123,7 +131,8 @@ describe('operations endpoints', () => {
     it('then /health reports degraded (200) and /ready stays 200', async () => {
       const health = await request(degraded.app).get('/health');
       expect(health.status).toBe(200);
-      expect(health.body).toMatchObject({ status: 'degraded', checks: { redis: { status: 'down' }, database: { status: 'up' } } });
+      expect(health.body).toMatchObject({ status: 'degraded', checks: { redis: { status: 'down', error: 'redis did not answer' }, database: { status: 'up' } } });
+      expect(health.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|Connection is closed/);
       expect((await request(degraded.app).get('/ready')).status).toBe(200);
     });
   });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
 import request from 'supertest';
+import { REDACTED_SECRET } from '../src/modules/idempotency/idempotency.service';
 import { addMember, registerTenant, Registered } from './support/api-fixtures';
 import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
 
@@ -34,6 +35,25 @@ describe('Idempotency-Key', () => {
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body).toEqual(first.body);
     expect(await leadsNamed(lastName)).toBe(1);
+  });
+
+  it('when a keyed request makes an API key, a webhook secret or an invitation, then none is stored in clear and a replay shows a placeholder', async () => {
+    const keyed = (path: string, body: Record<string, unknown>, key = randomUUID()) =>
+      request(t.app).post(`/api/v1${path}`).set(account.auth).set('Idempotency-Key', key).send(body);
+    const idempotencyKey = randomUUID();
+    const apiKey = await keyed('/api-keys', { name: 'Keyed', role: 'read_only' }, idempotencyKey);
+    const webhook = await keyed('/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['lead.created'] });
+    const invited = await keyed('/users', { email: `invitee-${randomUUID().slice(0, 8)}@example.com`, firstName: 'In', lastName: 'Vited', role: 'read_only' });
+    expect([apiKey.status, webhook.status, invited.status, webhook.body.error]).toEqual([201, 201, 201, undefined]);
+    const secrets = [apiKey.body.data.key, webhook.body.data.secret, invited.body.data.inviteToken] as string[];
+    expect(secrets.map((secret) => typeof secret === 'string' && secret.length > 40)).toEqual([true, true, true]);
+
+    const stored = JSON.stringify(await owner('idempotency_keys').where({ tenant_id: account.tenantId }).select('response_body', 'response_headers'));
+    for (const secret of secrets) expect(stored).not.toContain(secret);
+
+    const replay = await keyed('/api-keys', { name: 'Keyed', role: 'read_only' }, idempotencyKey);
+    expect([replay.status, replay.headers['idempotent-replayed']]).toEqual([201, 'true']);
+    expect(replay.body.data).toEqual({ ...apiKey.body.data, key: REDACTED_SECRET });
   });
 
   it('when the same key comes with a different request, then 422 IDEMPOTENCY_KEY_REUSED', async () => {

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { Knex } from 'knex';
 import request from 'supertest';
+import { CRM_RECORD_PREFIXES } from '../src/modules/admin/impersonation-policy';
+import { CRM_RESOURCE_DEFINITIONS } from '../src/modules/crm/crm-resources';
 import { addMember, bearer, Member, registerTenant, Registered } from './support/api-fixtures';
 import { platformAdmins, PlatformAdminsFixture } from './support/platform-admin-fixtures';
 import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
@@ -96,6 +98,34 @@ describe('platform admin: impersonation', () => {
       expect(await owner('api_keys').where({ tenant_id: tenant.tenantId, name: 'backdoor' })).toEqual([]);
       // Reading stays possible: it is a support session.
       expect((await settings(auth)).status).toBe(200);
+    });
+
+    it('when the session would leave a feed or carry data out (webhooks, integrations, erase, export), then 403 and nothing is kept', async () => {
+      const { body } = await impersonate(tenant.tenantId, { reason: 'Check the allow-list' });
+      const auth = bearer(body.data.tokens.accessToken);
+      const refused = [
+        await request(t.app).post('/api/v1/webhooks').set(auth).send({ url: 'https://example.com/feed', events: ['*'] }),
+        await request(t.app).get('/api/v1/webhooks').set(auth),
+        await request(t.app)
+          .post('/api/v1/integrations')
+          .set(auth)
+          .send({ type: 'slack_notification', name: 'feed', config: { webhookUrl: 'https://hooks.slack.com/services/T0/B0/x', events: ['deal.won'] } }),
+        await request(t.app).post('/api/v1/privacy/erase').set(auth).send({ email: member.email }),
+        await request(t.app).get('/api/v1/privacy/subject').query({ email: member.email }).set(auth),
+        await request(t.app).post('/api/v1/organization/export-data').set(auth).send({}),
+        await request(t.app).post('/api/v1/custom-fields').set(auth).send({ resource: 'leads', key: 'support_field', label: 'X', type: 'text' }),
+        await request(t.app).get('/api/v1/users').set(auth),
+      ];
+      for (const res of refused) expect([res.status, res.body.error.code]).toEqual([403, 'FORBIDDEN']);
+      expect(await owner('webhook_subscriptions').where({ tenant_id: tenant.tenantId })).toEqual([]);
+      expect(await owner('integrations').where({ tenant_id: tenant.tenantId })).toEqual([]);
+      // CRM records and reads stay open: that is what support is asked to help with.
+      expect((await request(t.app).post('/api/v1/contacts').set(auth).send({ firstName: 'Still', lastName: 'Allowed' })).status).toBe(201);
+      expect((await request(t.app).get('/api/v1/leads').set(auth)).status).toBe(200);
+    });
+
+    it('the allow-list names exactly the declared CRM resources', () => {
+      expect([...CRM_RECORD_PREFIXES].sort()).toEqual([...CRM_RESOURCE_DEFINITIONS.keys()].map((name) => `/${name}`).sort());
     });
 
     it('when the body is malformed, then 400; when the tenant or user is unknown, then 404', async () => {

@@ -54,6 +54,8 @@ export interface AppConfig {
   rateLimits: {
     anonymous: { max: number; windowSeconds: number };
     login: { max: number; windowSeconds: number };
+    /** Registrations per client IP: sign-up may say an address is taken, so it is budgeted strictly. */
+    signup: { max: number; windowSeconds: number };
     /** When Redis is unreachable, auth routes answer 503 unless this is true; other routes always pass. */
     authFailOpen: boolean;
   };

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { jwtSecretKeys } from '../lib/jwt-keys';
 
 const postgresUrl = Joi.string().uri({ scheme: ['postgres', 'postgresql'] });
 
@@ -37,7 +38,11 @@ export const envSchema = Joi.object({
     then: Joi.forbidden().messages({ 'any.unknown': '"REDIS_CLUSTER_PASSWORD" is only used with REDIS_CLUSTER_NODES' }),
   }),
   REDIS_KEY_PREFIX: Joi.string().pattern(/^[A-Za-z0-9:_-]{1,50}$/).default('crm:'),
-  JWT_SECRET: Joi.string().min(32).when('NODE_ENV', {
+  // One key, or several comma-separated for rotation (current first): each of 32+ characters.
+  JWT_SECRET: Joi.string()
+    .custom((value: string, helpers) => (jwtSecretKeys(value).every((key) => key.length >= 32) && jwtSecretKeys(value).length > 0 ? value : helpers.error('jwt.keys')))
+    .messages({ 'jwt.keys': '{{#label}} must hold keys of at least 32 characters each (comma-separated, current first)' })
+    .when('NODE_ENV', {
     is: 'production',
     then: Joi.required().messages({ 'any.required': '"JWT_SECRET" is required in production' }),
   }),
@@ -57,7 +62,8 @@ export const envSchema = Joi.object({
   LOGIN_LOCKOUT_SECONDS: Joi.number().integer().min(1).default(900),
   INVITE_TTL_SECONDS: Joi.number().integer().min(300).default(7 * 86_400),
   TENANT_BASE_DOMAIN: Joi.string().hostname(),
-  SUPER_ADMIN_EMAIL: Joi.string().email(),
+  // Operator addresses may be on reserved or internal domains (.test, .internal, .local): no TLD list check.
+  SUPER_ADMIN_EMAIL: Joi.string().email({ tlds: { allow: false } }),
   SUPER_ADMIN_PASSWORD: Joi.string().min(12).max(72).when('SUPER_ADMIN_EMAIL', {
     is: Joi.exist(),
     then: Joi.required().messages({ 'any.required': '"SUPER_ADMIN_PASSWORD" is required with SUPER_ADMIN_EMAIL' }),
@@ -71,6 +77,8 @@ export const envSchema = Joi.object({
   RATE_LIMIT_ANONYMOUS_WINDOW_SECONDS: Joi.number().integer().min(1).default(900),
   RATE_LIMIT_LOGIN_MAX: Joi.number().integer().min(1).default(5),
   RATE_LIMIT_LOGIN_WINDOW_SECONDS: Joi.number().integer().min(1).default(900),
+  RATE_LIMIT_SIGNUP_MAX: Joi.number().integer().min(1).default(5),
+  RATE_LIMIT_SIGNUP_WINDOW_SECONDS: Joi.number().integer().min(1).default(3600),
   RATE_LIMIT_AUTH_FAIL_OPEN: Joi.boolean().default(false),
   AUDIT_RETENTION_DAYS: Joi.number().integer().min(1).default(365),
   AUDIT_SEAL_WARN_SECONDS: Joi.number().integer().min(1).max(86_400).default(60),

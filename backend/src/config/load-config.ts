@@ -1,3 +1,4 @@
+import { jwtSecretKeys } from '../lib/jwt-keys';
 import { createHash, randomBytes } from 'node:crypto';
 import { AppConfig } from './app-config';
 import { envSchema } from './env.schema';
@@ -18,7 +19,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const jwtSecret: string = value.JWT_SECRET ?? randomBytes(48).toString('base64url');
   const encryptionKey = value.ENCRYPTION_KEY
     ? Buffer.from(value.ENCRYPTION_KEY, 'base64')
-    : createHash('sha256').update(`encryption-key:${jwtSecret}`).digest();
+    : // Derived (development only) from the oldest JWT key, so putting a new key first does not change it.
+      createHash('sha256').update(`encryption-key:${jwtSecretKeys(jwtSecret).at(-1)!}`).digest();
   const trustProxy = value.TRUST_PROXY === 'true' ? true : value.TRUST_PROXY === 'false' ? false : value.TRUST_PROXY;
   return {
     env: value.NODE_ENV,
@@ -66,6 +68,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     rateLimits: {
       anonymous: { max: value.RATE_LIMIT_ANONYMOUS_MAX, windowSeconds: value.RATE_LIMIT_ANONYMOUS_WINDOW_SECONDS },
       login: { max: value.RATE_LIMIT_LOGIN_MAX, windowSeconds: value.RATE_LIMIT_LOGIN_WINDOW_SECONDS },
+      signup: { max: value.RATE_LIMIT_SIGNUP_MAX, windowSeconds: value.RATE_LIMIT_SIGNUP_WINDOW_SECONDS },
       authFailOpen: value.RATE_LIMIT_AUTH_FAIL_OPEN,
     },
     idempotency: { ttlSeconds: value.IDEMPOTENCY_TTL_SECONDS },

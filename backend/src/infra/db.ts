@@ -122,6 +122,8 @@ export function createAppKnex(url: string, options: PoolOptions, logger?: Logger
     },
     pool: { min: 0, max: options.poolMax },
     acquireConnectionTimeout: options.connectTimeoutMs,
+    // An error names the statement, never its bound values (emails, token hashes): errors reach the logs.
+    compileSqlOnError: false,
     // knex would print to the console; its warnings belong in the structured log.
     log: {
       warn: (message: unknown) => logger?.warn('knex', { detail: String(message) }),
@@ -139,6 +141,7 @@ export function createAdminKnex(url: string): Knex {
     client: TenantBindingClient,
     connection: { connectionString: url, application_name: 'crm-migrate' },
     pool: { min: 0, max: 2 },
+    compileSqlOnError: false,
   });
 }
 

@@ -18,13 +18,23 @@ export interface RateLimitDeps {
 }
 
 export interface RateLimiters {
-  /** Stage 5 of every route but the sign-in ones, and of unknown paths: anonymous traffic per client IP. */
+  /**
+   * Stage 5 of public routes and of unknown paths: anonymous traffic per client IP, whatever headers the
+   * request carries (nothing there is checked, so a made-up bearer token must not lift the budget).
+   */
   anonymous: RequestHandler;
+  /**
+   * Stage 5 of routes that authenticate: the same IP budget, skipped for a request carrying credentials
+   * because authentication (stage 7) charges the budget when they fail.
+   */
+  beforeAuthentication: RequestHandler;
   /** Stage 5 of sign-in routes, instead: the same IP budget (but failing closed) and, for login, IP + account. */
   auth: RequestHandler;
   /** Charges a failed authentication to the same IP budget as anonymous traffic. */
   failedAuthentication: RequestHandler;
   login: RequestHandler;
+  /** Registrations per client IP (RATE_LIMIT_SIGNUP_*), failing closed like sign-in. */
+  signup: RequestHandler;
   /** Stage 10: per user or API key, by the tenant's plan, once the caller is known. */
   principal: RateLimitRequestHandler;
 }
@@ -32,6 +42,12 @@ export interface RateLimiters {
 const OPERATIONAL = new Set(['/live', '/ready', '/health', '/metrics']);
 const clientIp = (req: Request) => ipKeyGenerator(req.ip ?? '');
 const hasCredentials = (req: Request) => req.get('authorization') !== undefined || req.get('x-api-key') !== undefined;
+
+/**
+ * The account a sign-in names, as validation will read it (trimmed, lowercased): ` root@x`, `root@x ` and
+ * `ROOT@x` are one account and so one budget.
+ */
+export const loginAccountKey = (email: unknown): string => (typeof email === 'string' ? email.trim().toLowerCase().slice(0, 254) : '');
 
 /** Past this share of a caller's hourly budget, GET /rate-limit warns and the tenant's admins are told once per window. */
 export const WARNING_SHARE = 0.8;
@@ -92,7 +108,11 @@ export function createRateLimiters(
 
   return {
     anonymous: ipBudget({
-      skip: (req) => hasCredentials(req) || OPERATIONAL.has(req.path),
+      skip: (req) => OPERATIONAL.has(req.path),
+      passOnStoreError: true,
+    }),
+    beforeAuthentication: ipBudget({
+      skip: (req) => hasCredentials(req),
       passOnStoreError: true,
     }),
     auth: ipBudget({ passOnStoreError: authFailOpen }),
@@ -106,10 +126,18 @@ export function createRateLimiters(
           windowMs,
           limit: () => settings().rateLimitLoginMax,
           identifier: 'login',
-          keyGenerator: (req) => `${clientIp(req)}:${String((req.body as { email?: unknown })?.email ?? '').toLowerCase().slice(0, 254)}`,
+          keyGenerator: (req) => `${clientIp(req)}:${loginAccountKey((req.body as { email?: unknown })?.email)}`,
           passOnStoreError: authFailOpen,
         }),
     ),
+    signup: rateLimit({
+      ...base('signup'),
+      windowMs: deps.config.rateLimits.signup.windowSeconds * 1000,
+      limit: deps.config.rateLimits.signup.max,
+      identifier: 'signup',
+      keyGenerator: clientIp,
+      passOnStoreError: authFailOpen,
+    }),
     principal: rateLimit({
       ...base('principal'),
       windowMs: 3600 * 1000,

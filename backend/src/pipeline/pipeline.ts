@@ -103,11 +103,15 @@ export function buildPipeline(deps: AppDeps, limiters: RateLimiters, routes: Rou
   return app;
 }
 
-/** Stage 5: sign-in routes take their own limits (failing closed), every other route the anonymous IP budget. */
+/**
+ * Stage 5: sign-in routes take their own limits (failing closed), every other route the anonymous IP budget
+ * (a route that authenticates lets credentials through to stage 7, which charges them when they fail).
+ */
 function rateLimitOf(route: RouteDefinition, limiters: RateLimiters): RequestHandler[] {
   if (route.rateLimit === 'login') return [limiters.auth, limiters.login];
+  if (route.rateLimit === 'signup') return [limiters.auth, limiters.signup];
   if (route.rateLimit === 'auth') return [limiters.auth];
-  return [limiters.anonymous];
+  return [route.permission === 'public' ? limiters.anonymous : limiters.beforeAuthentication];
 }
 
 /** Stages 8-17 of one declared route; which of them apply follows from its permission. */

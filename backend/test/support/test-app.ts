@@ -43,6 +43,7 @@ export function testConfig(env: Record<string, string | undefined> = {}): AppCon
     REDIS_KEY_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
     RATE_LIMIT_ANONYMOUS_MAX: '100000',
     RATE_LIMIT_LOGIN_MAX: '100000',
+    RATE_LIMIT_SIGNUP_MAX: '100000',
     // A loaded CI machine can slow a Redis round trip past its timeout; only the tests of that policy fail closed.
     RATE_LIMIT_AUTH_FAIL_OPEN: 'true',
     // No sealer runs beside the tests (they seal when they need to), so other files' entries stay pending:

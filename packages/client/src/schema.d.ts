@@ -1901,7 +1901,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a lead, newest first
+         * Activities and audit events of a lead, newest first; each part only with activities:read or audit:read
          * @description Permission: `leads:read`.
          */
         get: operations["getLeadsByIdTimeline"];
@@ -2024,7 +2024,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a contact, newest first
+         * Activities and audit events of a contact, newest first; each part only with activities:read or audit:read
          * @description Permission: `contacts:read`.
          */
         get: operations["getContactsByIdTimeline"];
@@ -2147,7 +2147,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a account, newest first
+         * Activities and audit events of a account, newest first; each part only with activities:read or audit:read
          * @description Permission: `accounts:read`.
          */
         get: operations["getAccountsByIdTimeline"];
@@ -2310,7 +2310,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a deal, newest first
+         * Activities and audit events of a deal, newest first; each part only with activities:read or audit:read
          * @description Permission: `deals:read`.
          */
         get: operations["getDealsByIdTimeline"];
@@ -2433,7 +2433,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a task, newest first
+         * Activities and audit events of a task, newest first; each part only with activities:read or audit:read
          * @description Permission: `tasks:read`.
          */
         get: operations["getTasksByIdTimeline"];
@@ -2556,7 +2556,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a activity, newest first
+         * Activities and audit events of a activity, newest first; each part only with activities:read or audit:read
          * @description Permission: `activities:read`.
          */
         get: operations["getActivitiesByIdTimeline"];
@@ -2679,7 +2679,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Activities and audit events of a ticket, newest first
+         * Activities and audit events of a ticket, newest first; each part only with activities:read or audit:read
          * @description Permission: `tickets:read`.
          */
         get: operations["getTicketsByIdTimeline"];

@@ -109,7 +109,7 @@ export interface RouteDefinition {
   /** Takes a bulk body (JSON or CSV past BODY_LIMIT), read once the caller is authenticated. */
   bulkBody?: BulkBody;
   /** Sign-in routes: their IP limit fails closed when Redis is away; `login` adds the IP + account limit. */
-  rateLimit?: 'auth' | 'login';
+  rateLimit?: 'auth' | 'login' | 'signup';
   /** Mounted under /api/v1 (and the /api alias) unless false, as the operational routes are. */
   versioned?: boolean;
   summary: string;

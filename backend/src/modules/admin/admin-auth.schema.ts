@@ -3,7 +3,7 @@ import { passwordSchema } from '../auth/passwords';
 import { STAFF_ROLES } from './staff-roles';
 
 export const adminLoginBody = Joi.object({
-  email: Joi.string().trim().lowercase().email().max(254).required(),
+  email: Joi.string().trim().lowercase().email({ tlds: { allow: false } }).max(254).required(),
   // No policy here: a login must not reveal the policy, only whether the password is right.
   password: Joi.string().min(1).max(1024).required(),
 });
@@ -64,7 +64,7 @@ export const staffSessionSchema = Joi.object({
 const name = Joi.string().trim().min(1).max(100);
 
 export const inviteStaffBody = Joi.object({
-  email: Joi.string().trim().lowercase().email().max(254).required(),
+  email: Joi.string().trim().lowercase().email({ tlds: { allow: false } }).max(254).required(),
   role: Joi.string().valid(...STAFF_ROLES).required(),
   firstName: name.required(),
   lastName: name.required(),

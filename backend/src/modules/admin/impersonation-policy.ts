@@ -1,19 +1,32 @@
 import { AppError } from '../../lib/errors';
 import { RouteDefinition } from '../../lib/http/route';
 
-const WRITES = new Set(['post', 'put', 'patch', 'delete']);
+const READS = new Set(['get']);
+
+const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
 
 /**
- * What a support session (an impersonation token) may not do, whatever the impersonated user's role:
- * change a password or MFA, manage API keys, users, roles or the organization (its settings, including the
- * impersonation opt-out, its export or deletion). Anything that would outlive the session or widen
- * anyone's access stays with the tenant's own people. A session also cannot be refreshed (it has no
- * refresh token) and cannot reach the admin console (tenant tokens never can).
+ * A support session (an impersonation token) works on an allow-list, whatever the impersonated user's
+ * role: it may read, and write CRM records (the work support is asked to help with), and end itself.
+ * Nothing that outlives the session or widens anyone's access is on the list: no password, MFA, API
+ * keys, users, roles, organization settings, export or deletion, webhooks, integrations, privacy
+ * requests, custom fields, pipelines. A new route is refused until it is added here on purpose.
  */
-const REFUSED_WRITE_PREFIXES = ['/auth/password', '/auth/mfa', '/api-keys', '/users', '/roles', '/organization'];
+// The CRM resources (crm/crm-resources.ts) by name, spelled out so that this policy imports no module
+// that builds routes; impersonation.test.ts checks the list against the declared resources.
+export const CRM_RECORD_PREFIXES = ['/leads', '/contacts', '/accounts', '/deals', '/tasks', '/activities', '/tickets'];
+const WRITABLE_PREFIXES = [...CRM_RECORD_PREFIXES, '/imports'];
+const WRITABLE_PATHS = new Set(['/auth/logout']);
+
+/**
+ * Reads that are refused as well: they show secrets or carry data out (a webhook's or integration's
+ * configuration, delivery payloads, a data subject's whole record, the organization export).
+ */
+const UNREADABLE_PREFIXES = ['/webhooks', '/webhook-deliveries', '/integrations', '/privacy', '/api-keys', '/users', '/organization/export-data', '/sessions'];
 
 export function isRefusedDuringImpersonation(route: Pick<RouteDefinition, 'method' | 'path'>): boolean {
-  return WRITES.has(route.method) && REFUSED_WRITE_PREFIXES.some((prefix) => route.path === prefix || route.path.startsWith(`${prefix}/`));
+  if (READS.has(route.method)) return UNREADABLE_PREFIXES.some((prefix) => under(route.path, prefix));
+  return !WRITABLE_PATHS.has(route.path) && !WRITABLE_PREFIXES.some((prefix) => under(route.path, prefix));
 }
 
 export function refuseDuringImpersonation(route: Pick<RouteDefinition, 'method' | 'path'>): void {

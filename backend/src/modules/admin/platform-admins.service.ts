@@ -5,6 +5,7 @@ import { randomSecret, sha256Hex } from '../../lib/crypto';
 import { AppError, notFound } from '../../lib/errors';
 import { hashPassword, verifyPassword } from '../auth/passwords';
 import { PlatformAdminPrincipal } from '../auth/principal';
+import { lockedOut, signInThrottle } from '../auth/sign-in-throttle';
 import { PlatformAdmin } from './platform-admin.model';
 import { presentPlatformAdmin } from './platform-admin.presenter';
 import { PlatformAuditEntry, recordPlatformAudit } from './platform-audit';
@@ -61,6 +62,8 @@ export function createPlatformAdminsService({ knex, config }: { knex: Knex; conf
     contextOf: (adminId) => rowContext('platform_admins', 'platform', adminId),
   });
   const badCredentials = () => new AppError('UNAUTHORIZED', 'Invalid email or password');
+  const throttle = signInThrottle(knex);
+  const lockoutLimits = { threshold: config.auth.lockoutThreshold, windowSeconds: config.auth.lockoutSeconds };
   const badChallenge = () => new AppError('UNAUTHORIZED', 'The code is wrong, or the sign-in step expired: sign in again');
   const audit = (trx: Knex | Knex.Transaction, adminId: string, context: RequestContext, entry: PlatformAuditEntry) =>
     recordPlatformAudit(trx, { principal: { adminId }, ip: context.ip, userAgent: context.userAgent, requestId: context.requestId }, [entry]);
@@ -86,11 +89,21 @@ export function createPlatformAdminsService({ knex, config }: { knex: Knex; conf
   }
 
   return {
-    /** Unknown, disabled, invited and wrong-password sign-ins cost the same bcrypt comparison and get the same 401. */
+    /**
+     * Unknown, disabled, invited and wrong-password sign-ins cost the same bcrypt comparison, count against
+     * the address's lockout and get the same 401; a locked address (known or not) gets 429 either way.
+     */
     async login(input: { email: string; password: string }, context: RequestContext): Promise<StaffSignIn> {
+      const lockedSeconds = await throttle.lockedSeconds('staff_login', input.email);
       const admin = await PlatformAdmin.query(knex).findOne({ email: input.email });
       const hash = admin?.status === 'active' ? (admin.passwordHash ?? undefined) : undefined;
-      if (!admin || !(await verifyPassword(input.password, hash, config.auth.bcryptCost))) throw badCredentials();
+      const verified = await verifyPassword(input.password, hash, config.auth.bcryptCost);
+      if (lockedSeconds > 0) throw lockedOut(lockedSeconds);
+      if (!admin || !verified) {
+        await throttle.count('staff_login', input.email, lockoutLimits, config.auth.lockoutSeconds);
+        throw badCredentials();
+      }
+      await throttle.clear('staff_login', input.email);
       return knex.transaction(async (trx): Promise<StaffSignIn> => {
         if (!admin.mfaEnabledAt) return completeSignIn(trx, admin, context, 'password');
         const mfaToken = randomSecret(MFA_TOKEN_PREFIX);

@@ -1,6 +1,7 @@
-import { createSecretKey, KeyObject, randomUUID } from 'node:crypto';
+import { createHash, createSecretKey, KeyObject, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { AppError } from '../../lib/errors';
+import { jwtSecretKeys } from '../../lib/jwt-keys';
 
 export const TENANT_AUDIENCE = 'crm-api';
 export const PLATFORM_AUDIENCE = 'crm-admin';
@@ -9,6 +10,7 @@ export const MFA_AUDIENCE = 'crm-mfa';
 const ALGORITHM = 'HS256';
 
 export interface JwtSettings {
+  /** JWT_SECRET: one key, or several comma-separated, the current (signing) one first. */
   secret: string;
   issuer: string;
   accessTtlSeconds: number;
@@ -40,8 +42,10 @@ export function signTenantToken(
 ): { token: string; jti: string; expiresIn: number } {
   const jti = randomUUID();
   const payload = { tenantId: claims.tenantId, role: claims.role, sid: claims.sessionId, ...(claims.impersonatorId ? { imp: claims.impersonatorId } : {}) };
-  const token = jwt.sign(payload, settings.secret, {
+  const signing = signingKeyOf(settings.secret);
+  const token = jwt.sign(payload, signing.key, {
     algorithm: ALGORITHM,
+    keyid: signing.kid,
     subject: claims.userId,
     audience: TENANT_AUDIENCE,
     issuer: settings.issuer,
@@ -55,8 +59,10 @@ export function signPlatformToken(
   settings: JwtSettings,
   claims: { adminId: string; role: string; sessionId: string },
 ): { token: string; expiresIn: number } {
-  const token = jwt.sign({ role: claims.role, sid: claims.sessionId }, settings.secret, {
+  const signing = signingKeyOf(settings.secret);
+  const token = jwt.sign({ role: claims.role, sid: claims.sessionId }, signing.key, {
     algorithm: ALGORITHM,
+    keyid: signing.kid,
     subject: claims.adminId,
     audience: PLATFORM_AUDIENCE,
     issuer: settings.issuer,
@@ -73,15 +79,38 @@ export function claimedAudience(token: string): string | undefined {
   return typeof aud === 'string' ? aud : undefined;
 }
 
+interface SigningKey {
+  /** Names the key in a token's header without revealing it: the first 16 hex digits of its SHA-256. */
+  kid: string;
+  key: KeyObject;
+}
+
 /**
- * jsonwebtoken turns a string secret into a key on every verify, first trying it as a public key, which
- * cost a tenth of a list request's CPU: the key is made once per secret instead.
+ * The keys JWT_SECRET holds, current first. Rotation: put the new key first and keep the old one after it
+ * for a token lifetime; tokens signed with the old key verify until they expire, new ones use the new key,
+ * so nobody is signed out. Made once per setting: jsonwebtoken would otherwise turn a string secret into a
+ * key on every verify (first trying it as a public key), a tenth of a list request's CPU.
  */
-const verifyKeys = new Map<string, KeyObject>();
-function verifyKeyOf(secret: string): KeyObject {
-  let key = verifyKeys.get(secret);
-  if (!key) verifyKeys.set(secret, (key = createSecretKey(Buffer.from(secret, 'utf8'))));
-  return key;
+const keyrings = new Map<string, SigningKey[]>();
+export function keyringOf(secret: string): SigningKey[] {
+  let ring = keyrings.get(secret);
+  if (!ring) {
+    ring = jwtSecretKeys(secret).map((key) => ({
+      kid: createHash('sha256').update(key).digest('hex').slice(0, 16),
+      key: createSecretKey(Buffer.from(key, 'utf8')),
+    }));
+    keyrings.set(secret, ring);
+  }
+  return ring;
+}
+
+const signingKeyOf = (secret: string): SigningKey => keyringOf(secret)[0]!;
+
+/** The key a token names (`kid`); a token from before key ids (no `kid`) is checked against the current key. */
+function verifyKeyOf(secret: string, token: string): KeyObject | undefined {
+  const ring = keyringOf(secret);
+  const kid = jwt.decode(token, { complete: true })?.header.kid;
+  return kid === undefined ? ring[0]!.key : ring.find((candidate) => candidate.kid === kid)?.key;
 }
 
 /**
@@ -90,7 +119,9 @@ function verifyKeyOf(secret: string): KeyObject {
  */
 export function verifyToken<T extends TenantClaims | PlatformClaims | MfaChallengeClaims>(settings: JwtSettings, token: string, audience: string): T {
   try {
-    const claims = jwt.verify(token, verifyKeyOf(settings.secret), {
+    const key = verifyKeyOf(settings.secret, token);
+    if (!key) throw new Error('unknown key id');
+    const claims = jwt.verify(token, key, {
       algorithms: [ALGORITHM],
       audience,
       issuer: settings.issuer,
@@ -113,8 +144,10 @@ export interface MfaChallengeClaims {
 
 /** The `mfaToken` of a tenant user's sign-in: names the tenant, the user and the challenge; verified like any token. */
 export function signMfaToken(settings: JwtSettings, claims: { userId: string; tenantId: string; challengeId: string; ttlSeconds: number }): string {
-  return jwt.sign({ tenantId: claims.tenantId }, settings.secret, {
+  const signing = signingKeyOf(settings.secret);
+  return jwt.sign({ tenantId: claims.tenantId }, signing.key, {
     algorithm: ALGORITHM,
+    keyid: signing.kid,
     subject: claims.userId,
     audience: MFA_AUDIENCE,
     issuer: settings.issuer,

@@ -19,7 +19,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
     defineRoute({
       method: 'post',
       path: '/auth/register',
-      rateLimit: 'auth',
+      rateLimit: 'signup',
       permission: 'public',
       summary: 'Create an organization (tenant) and its first user, a tenant admin',
       tags,

@@ -22,6 +22,7 @@ import { signTenantToken } from './access-tokens';
 import { hashPassword, verifyPassword } from './passwords';
 import { UserPrincipal } from './principal';
 import { SecondFactor } from './totp-factors';
+import { lockedOut, signInThrottle } from './sign-in-throttle';
 import { createUserMfa } from './user-mfa.service';
 import {
   ClientInfo,
@@ -60,11 +61,12 @@ interface LoginCandidate {
   id: string;
   passwordHash: string | null;
   status: string;
-  lockedUntil: Date | null;
 }
 
 export function createAuthService({ knex, config }: AuthDeps) {
   const userMfa = createUserMfa(knex, config);
+  const throttle = signInThrottle(knex);
+  const lockoutLimits = { threshold: config.auth.lockoutThreshold, windowSeconds: config.auth.lockoutSeconds };
   /** Signs an access token and shapes the answer every sign-in returns. */
   async function signedIn(user: User, tenant: Tenant, session: { sessionId: string; refreshToken: string }) {
     const role = user.role?.key ?? user.roleId;
@@ -136,20 +138,22 @@ export function createAuthService({ knex, config }: AuthDeps) {
           trx('users')
             .where({ email: input.email })
             .whereNull('deletedAt')
-            .select<LoginCandidate[]>('tenantId', 'id', 'passwordHash', 'status', 'lockedUntil'),
+            .select<LoginCandidate[]>('tenantId', 'id', 'passwordHash', 'status'),
         )
       ).filter((candidate) => !tenantId || candidate.tenantId === tenantId);
 
-      const now = new Date();
-      const open = candidates.filter((candidate) => !candidate.lockedUntil || candidate.lockedUntil <= now);
-      if (candidates.length > 0 && open.length === 0) throw lockedOut(candidates, now);
-
+      // Every address takes the same path: the lockout read, a bcrypt comparison per account (or against
+      // a dummy hash), the failure counted, the same answer; so neither the answer nor its timing tells a
+      // known address from an unknown one.
+      const lockedSeconds = await throttle.lockedSeconds('user_login', input.email);
       const matches: LoginCandidate[] = [];
-      for (const candidate of open.length ? open : [undefined]) {
+      for (const candidate of candidates.length ? candidates : [undefined]) {
         if (await verifyPassword(input.password, candidate?.passwordHash, config.auth.bcryptCost)) matches.push(candidate!);
       }
+      if (lockedSeconds > 0) throw lockedOut(lockedSeconds);
       if (matches.length === 0) {
-        await Promise.all(open.map((candidate) => recordFailedLogin(candidate, input.email, client)));
+        await throttle.count('user_login', input.email, lockoutLimits, config.auth.lockoutSeconds);
+        await Promise.all(candidates.map((candidate) => auditFailedLogin(candidate, input.email, client)));
         throw badCredentials();
       }
       if (matches.length > 1) {
@@ -158,13 +162,12 @@ export function createAuthService({ knex, config }: AuthDeps) {
         ]);
       }
       const match = matches[0]!;
+      await throttle.clear('user_login', input.email);
       return withTenant(knex, match.tenantId, async () => {
         const tenant = await currentTenant();
         if (tenant.status !== 'active') throw new AppError('TENANT_SUSPENDED', 'This organization is suspended');
         if (match.status !== 'active') throw new AppError('FORBIDDEN', 'This account is disabled');
-        await User.query()
-          .findById(match.id)
-          .patch({ lastLoginAt: new Date(), failedLoginCount: 0, lockedUntil: null });
+        await User.query().findById(match.id).patch({ lastLoginAt: new Date() });
         const user = await loadUser(match.id);
         if (user.mfaEnabledAt) return userMfa.challenge(user.id);
         const session = await openSession(user.id, client, config.jwt.refreshTtlSeconds);
@@ -254,40 +257,17 @@ export function createAuthService({ knex, config }: AuthDeps) {
     },
   };
 
-  /** Counted per account in its own transaction, so the 401 that follows cannot roll it back. */
-  async function recordFailedLogin(candidate: LoginCandidate, email: string, client: ClientInfo): Promise<void> {
-    await withTenant(knex, candidate.tenantId, async (trx) => {
-      await audit(client, null, [
+  /** In its own transaction, so the 401 that follows cannot roll it back. */
+  async function auditFailedLogin(candidate: LoginCandidate, email: string, client: ClientInfo): Promise<void> {
+    await withTenant(knex, candidate.tenantId, () =>
+      audit(client, null, [
         { action: 'auth.login_failed', resourceType: 'user', resourceId: candidate.id, result: 'failure', errorCode: 'UNAUTHORIZED', subject: email },
-      ]);
-      const [row] = await trx('users')
-        .where({ id: candidate.id })
-        .update({
-          failedLoginCount: trx.raw(
-            'case when last_failed_login_at > now() - make_interval(secs => ?) then failed_login_count + 1 else 1 end',
-            [config.auth.lockoutSeconds],
-          ),
-          lastFailedLoginAt: trx.fn.now(),
-        })
-        .returning<Array<{ failedLoginCount: number }>>('failedLoginCount');
-      if (row && row.failedLoginCount >= config.auth.lockoutThreshold) {
-        await trx('users')
-          .where({ id: candidate.id })
-          .update({ lockedUntil: trx.raw('now() + make_interval(secs => ?)', [config.auth.lockoutSeconds]), failedLoginCount: 0 });
-      }
-    });
+      ]),
+    );
   }
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;
-
-function lockedOut(candidates: LoginCandidate[], now: Date): AppError {
-  const until = Math.min(...candidates.map((candidate) => candidate.lockedUntil!.getTime()));
-  const seconds = Math.max(1, Math.ceil((until - now.getTime()) / 1000));
-  return new AppError('RATE_LIMITED', 'Too many failed sign-ins: this account is locked for a while', undefined, {
-    'Retry-After': String(seconds),
-  });
-}
 
 /** A subdomain from the company name: lowercase letters, digits and dashes. */
 export function subdomainFrom(company: string): string {

@@ -8,9 +8,16 @@ import { writeAuditNow } from '../audit/audit-store';
 import { queueEmail } from '../notifications/notifications.service';
 import { hashPassword } from './passwords';
 import { ClientInfo, revokeSessions } from './sessions.service';
+import { signInThrottle } from './sign-in-throttle';
 
 const TOKEN_PREFIX = 'prt_';
 export const RESET_TTL_MS = 30 * 60_000;
+/**
+ * Reset requests one address may make per hour, from any IP: past it the answer is the same 202, but no
+ * code is made or mailed, so a flood of requests cannot void the code the owner is about to use, nor
+ * fill their inbox. Counted for every address, known or not.
+ */
+export const RESET_REQUESTS = { threshold: 3, windowSeconds: 3600 };
 
 const invalidToken = () => new AppError('UNAUTHORIZED', 'The reset token is invalid, expired or already used');
 
@@ -20,13 +27,17 @@ export function passwordResetService({ knex, config }: { knex: Knex; config: App
       { action, resourceType: 'user', resourceId: userId, subject },
     ]);
 
+  const throttle = signInThrottle(knex);
+
   return {
     /**
      * E-mails a single-use reset token to every active account of that email (in the named tenant, if
      * one is named) whose organization is active. The caller learns nothing: the answer never depends
-     * on whether an account matched. Earlier unused tokens of the account stop working.
+     * on whether an account matched. Earlier unused tokens of the account stop working. At most
+     * RESET_REQUESTS per address and hour are acted on.
      */
     async request(email: string, tenantId: string | undefined, client: ClientInfo): Promise<void> {
+      if ((await throttle.count('password_reset', email, RESET_REQUESTS)) > RESET_REQUESTS.threshold) return;
       const accounts = (
         await withCredentialLookup(knex, 'email', email, (trx) =>
           trx('users').where({ email, status: 'active' }).whereNull('deletedAt').select<Array<{ tenantId: string; id: string; email: string }>>('tenantId', 'id', 'email'),
@@ -66,10 +77,12 @@ export function passwordResetService({ knex, config }: { knex: Knex; config: App
         const [user] = (await trx('users')
           .where({ id: spent.userId, status: 'active' })
           .whereNull('deletedAt')
-          .update({ passwordHash, passwordChangedAt: trx.fn.now(), failedLoginCount: 0, lockedUntil: null })
+          .update({ passwordHash, passwordChangedAt: trx.fn.now() })
           .returning(['id', 'email'])) as Array<{ id: string; email: string }>;
         if (!user) throw invalidToken();
         await revokeSessions({ userId: user.id }, 'password_reset');
+        // The owner proved the mailbox: a lockout that guessing caused ends with the new password.
+        await throttle.clear('user_login', user.email);
         await audit(client, user.id, 'auth.password_reset', user.email);
       });
     },

@@ -136,13 +136,29 @@ async function loadApiKey(trx: Knex.Transaction, credential: Extract<Credential,
   const row = await trx('apiKeys as k')
     .leftJoin('roles as r', (join) => join.on('r.tenantId', '=', 'k.tenantId').andOn('r.id', '=', 'k.roleId').andOnNull('r.deletedAt'))
     .join('tenants as t', 't.id', 'k.tenantId')
+    .leftJoin('users as c', (join) => join.on('c.tenantId', '=', 'k.tenantId').andOn('c.id', '=', 'k.createdBy').andOnNull('c.deletedAt'))
     .join('plans as p', 'p.code', 't.plan')
     .where('k.tenantId', credential.tenantId)
     .where('k.id', credential.apiKeyId)
     .first<
-      | ({ keyPermissions: string[] | null; rolePermissions: string[] | null; tenantStatus: string } & PlanColumns)
+      | ({
+          keyPermissions: string[] | null;
+          rolePermissions: string[] | null;
+          roleKey: string | null;
+          creatorId: string | null;
+          creatorTeamId: string | null;
+          tenantStatus: string;
+        } & PlanColumns)
       | undefined
-    >('k.permissions as keyPermissions', 'r.permissions as rolePermissions', 't.status as tenantStatus', ...PLAN_COLUMNS);
+    >(
+      'k.permissions as keyPermissions',
+      'r.permissions as rolePermissions',
+      'r.key as roleKey',
+      'c.id as creatorId',
+      'c.teamId as creatorTeamId',
+      't.status as tenantStatus',
+      ...PLAN_COLUMNS,
+    );
   if (!row) throw new AppError('UNAUTHORIZED', 'The API key is invalid, expired or revoked');
   if (row.tenantStatus !== 'active') throw suspended();
   // A key never exceeds its role: explicit permissions narrow the role's, they cannot widen them.
@@ -152,6 +168,9 @@ async function loadApiKey(trx: Knex.Transaction, credential: Extract<Credential,
     kind: 'api_key',
     tenantId: credential.tenantId,
     apiKeyId: credential.apiKeyId,
+    roleKey: row.roleKey,
+    creatorId: row.creatorId,
+    creatorTeamId: row.creatorTeamId,
     permissions: new Set(permissions),
     plan: planOf(row),
     ...pendingDeletion(row),

@@ -42,6 +42,11 @@ export interface ApiKeyPrincipal {
   kind: 'api_key';
   tenantId: string;
   apiKeyId: string;
+  /** The key's role; a `sales_user` key acts within its creator's own/team scope. */
+  roleKey: string | null;
+  /** The user who created the key (null once they are deleted) and their team: the scope it acts in. */
+  creatorId: string | null;
+  creatorTeamId: string | null;
   permissions: ReadonlySet<string>;
   plan: PlanLimits;
   /** When the organization is scheduled for deletion: its purge date. */
@@ -66,6 +71,18 @@ export type Credential =
   | { kind: 'platform_admin'; adminId: string; sessionId: string };
 
 export type TenantPrincipal = UserPrincipal | ApiKeyPrincipal;
+
+/**
+ * Whose records a caller may change when its role is scoped to its own and its team's (`sales_user`):
+ * a user is themselves; an API key is the user who created it (a key has no records of its own). Null
+ * when the caller is bounded by its permissions alone.
+ */
+export function ownScopeOf(principal: TenantPrincipal): { userId: string | null; teamId: string | null } | null {
+  if (principal.roleKey !== 'sales_user') return null;
+  return principal.kind === 'user'
+    ? { userId: principal.userId, teamId: principal.teamId }
+    : { userId: principal.creatorId, teamId: principal.creatorTeamId };
+}
 
 /** The id recorded as the actor of a change (created_by, audit). */
 export const actorId = (principal: Principal): string =>

@@ -30,6 +30,9 @@ export const presentExport = (row: DataExport) => ({
  * Records the request and enqueues the job that writes it, in the request's transaction. A per-tenant
  * advisory lock makes two simultaneous requests take turns, so the hourly limit holds across instances.
  */
+/** Exports an organization keeps, newest first; a new request deletes the finished ones past it. */
+export const KEPT_EXPORTS = 3;
+
 export async function requestExport(principal: TenantPrincipal, format: DataExportFormat): Promise<{ exportId: string; status: string }> {
   const { tenantId, trx } = tenantScope();
   await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`organization-export:${tenantId}`]);
@@ -45,6 +48,12 @@ export async function requestExport(principal: TenantPrincipal, format: DataExpo
     });
   }
   const created = await DataExport.query().insertAndFetch({ requestedBy: actorId(principal), format, status: 'pending' });
+  // Each export holds a copy of the whole organization: only the newest few are kept (their chunks go with them).
+  await trx('dataExports')
+    .where({ tenantId })
+    .whereNotIn('status', ['pending', 'running'])
+    .whereNotIn('id', trx('dataExports').where({ tenantId }).orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(KEPT_EXPORTS).select('id'))
+    .delete();
   await enqueueJob(ORGANIZATION_EXPORT_TASK, { exportId: created.id }, { maxAttempts: 3 });
   recordEvent({ type: 'organization.export_requested', exportId: created.id, format });
   return { exportId: created.id, status: created.status };

@@ -1,5 +1,5 @@
 import { tenantScope } from '../../infra/tenant-scope';
-import { TenantPrincipal } from '../auth/principal';
+import { ownScopeOf, TenantPrincipal } from '../auth/principal';
 import { checkCustomValues } from '../custom-fields/custom-field-values';
 import { fieldsOf } from '../custom-fields/custom-fields.service';
 import { RELATED_TYPES } from './field-schemas';
@@ -78,9 +78,10 @@ export async function checkRelated(def: ResourceDefinition, rows: ImportRow[]): 
  * assertMayChange; null when the caller is bounded by permissions alone.
  */
 export async function allowedOwners(def: ResourceDefinition, principal: TenantPrincipal): Promise<Set<string> | null> {
-  if (principal.kind !== 'user' || principal.roleKey !== 'sales_user' || !def.ownerField) return null;
-  const team: string[] = principal.teamId ? await tenantScope().trx('users').where({ teamId: principal.teamId }).pluck('id') : [];
-  return new Set([principal.userId, ...team]);
+  const scope = ownScopeOf(principal);
+  if (!scope || !def.ownerField) return null;
+  const team: string[] = scope.teamId ? await tenantScope().trx('users').where({ teamId: scope.teamId }).pluck('id') : [];
+  return new Set([...(scope.userId ? [scope.userId] : []), ...team]);
 }
 
 /**

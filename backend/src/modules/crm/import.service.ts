@@ -3,7 +3,7 @@ import { tenantScope } from '../../infra/tenant-scope';
 import { AppError, notFound } from '../../lib/errors';
 import { tooManyRows } from '../../lib/http/route';
 import { SpooledUpload } from '../../lib/http/spooled-upload';
-import { actorId, TenantPrincipal } from '../auth/principal';
+import { actorId, ownScopeOf, TenantPrincipal } from '../auth/principal';
 import { recordEvent } from '../events/event-context';
 import { assertWithinQuota } from '../plans/plan-gates';
 import { CRM_RESOURCE_DEFINITIONS } from './crm-resources';
@@ -298,7 +298,8 @@ export async function undoImport(principal: TenantPrincipal, importId: string) {
     throw new AppError('FORBIDDEN', `Undoing this import needs the "${def.name}:write" permission`);
   }
   // A sales user's import touched only their own and their team's records; someone else's may not.
-  if (principal.kind === 'user' && principal.roleKey === 'sales_user' && job.createdBy !== principal.userId) {
+  const scope = ownScopeOf(principal);
+  if (scope && job.createdBy !== actorId(principal) && job.createdBy !== scope.userId) {
     throw new AppError('FORBIDDEN', 'Sales users may undo only their own imports');
   }
   if (job.status === 'undone') throw new AppError('CONFLICT', 'This import is already undone');

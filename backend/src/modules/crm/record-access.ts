@@ -1,18 +1,20 @@
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
-import { TenantPrincipal } from '../auth/principal';
+import { ownScopeOf, TenantPrincipal } from '../auth/principal';
 import { RecordData, ResourceDefinition } from './resource-definition';
 
 /**
  * Sales users read every record but change only their own and their team's: the owner must be them,
- * or a user of their team. Other roles are bounded by their permissions alone.
+ * or a user of their team. A sales_user API key acts for the user who created it. Other roles are
+ * bounded by their permissions alone.
  */
 export async function assertMayChange(def: ResourceDefinition, principal: TenantPrincipal, record: RecordData): Promise<void> {
-  if (principal.kind !== 'user' || principal.roleKey !== 'sales_user' || !def.ownerField) return;
+  const scope = ownScopeOf(principal);
+  if (!scope || !def.ownerField) return;
   const owner = record[def.ownerField] as string | null | undefined;
-  if (owner === principal.userId) return;
-  if (owner && principal.teamId) {
-    const teammate = await tenantScope().trx('users').where({ id: owner, teamId: principal.teamId }).first('id');
+  if (owner && owner === scope.userId) return;
+  if (owner && scope.teamId) {
+    const teammate = await tenantScope().trx('users').where({ id: owner, teamId: scope.teamId }).first('id');
     if (teammate) return;
   }
   throw new AppError('FORBIDDEN', `Sales users may change only their own and their team's ${def.name}`);

@@ -1,21 +1,28 @@
 import { tenantScope } from '../../infra/tenant-scope';
+import { TenantPrincipal } from '../auth/principal';
 
 const TIMELINE_LIMIT = 100;
 
 /** Parts orders placed for a record: their audit events (placed, status changes) are on its timeline too. */
 const PARTS_ORDER_LINKS: Record<string, string> = { deal: 'dealId', ticket: 'ticketId', account: 'accountId' };
 
-/** A record's activities and audit events (its own, and those of parts orders placed for it), newest first, as one stream of events. */
-export async function recordTimeline(resourceType: string, id: string) {
+/**
+ * A record's activities and audit events (its own, and those of parts orders placed for it), newest first,
+ * as one stream of events. Each part only for a caller who may read it elsewhere (`activities:read`,
+ * `audit:read`): the record's read permission opens the record, not what other modules hold about it.
+ * (Reads are not own/team scoped: a sales user reads every record and changes only their own and their
+ * team's, record-access.ts.)
+ */
+export async function recordTimeline(principal: TenantPrincipal, resourceType: string, id: string) {
   const { trx } = tenantScope();
   const [activities, audits] = await Promise.all([
-    trx('activities')
+    !principal.permissions.has('activities:read') ? [] : trx('activities')
       .where({ relatedType: resourceType, relatedId: id })
       .whereNull('deletedAt')
       .orderBy('occurredAt', 'desc')
       .limit(TIMELINE_LIMIT)
       .select('id', 'type', 'subject', 'occurredAt', 'ownerId', 'durationMinutes'),
-    trx('auditLogs')
+    !principal.permissions.has('audit:read') ? [] : trx('auditLogs')
       .where((own) => {
         own.where({ resourceType, resourceId: id });
         const link = PARTS_ORDER_LINKS[resourceType];

@@ -95,13 +95,13 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       method: 'get',
       path: `/${def.name}/:id/timeline`,
       permission: `${def.name}:read`,
-      summary: `Activities and audit events of a ${def.singular}, newest first`,
+      summary: `Activities and audit events of a ${def.singular}, newest first; each part only with activities:read or audit:read`,
       response: { status: 200, description: 'The events, newest first', schema: Joi.array().items(Joi.object().unknown()) },
       tags,
       schema: { params: idParams },
       handler: async (input) => {
         await records.load(input.params.id!);
-        return ok(await recordTimeline(def.singular, input.params.id!));
+        return ok(await recordTimeline(principalOf(input, 'user', 'api_key'), def.singular, input.params.id!));
       },
     }),
   ];

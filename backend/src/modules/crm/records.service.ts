@@ -1,5 +1,5 @@
 import { AppError, notFound } from '../../lib/errors';
-import { actorId, TenantPrincipal } from '../auth/principal';
+import { actorId, ownScopeOf, TenantPrincipal } from '../auth/principal';
 import { mergeCustomValues } from '../custom-fields/custom-field-values';
 import { fieldsOf } from '../custom-fields/custom-fields.service';
 import { recordEvent } from '../events/event-context';
@@ -46,7 +46,9 @@ export function recordsService(def: ResourceDefinition) {
     async create(principal: TenantPrincipal, input: RecordData) {
       await assertWithinQuota(principal, 'records', def.model.tableName);
       let data: RecordData = { ...input };
-      if (def.ownerField && data[def.ownerField] === undefined && principal.kind === 'user') data[def.ownerField] = principal.userId;
+      // A record belongs to whoever makes it; a scoped (sales_user) API key makes it for its creator.
+      const defaultOwner = principal.kind === 'user' ? principal.userId : ownScopeOf(principal)?.userId;
+      if (def.ownerField && data[def.ownerField] === undefined && defaultOwner) data[def.ownerField] = defaultOwner;
       data = def.prepare ? await def.prepare(data, { principal }) : data;
       if (data.customFields !== undefined) data.customFields = mergeCustomValues(await fieldsOf(def.name), def.name, data.customFields as RecordData);
       await assertMayChange(def, principal, data);

@@ -1,6 +1,7 @@
 import { Knex } from 'knex';
 import { AppConfig } from '../../config/app-config';
 import { auditBacklog, AuditBacklog } from '../audit/audit-backlog';
+import { Logger } from '../../infra/logger';
 import { RedisClient } from '../../infra/redis';
 
 export type CheckStatus = 'up' | 'down' | 'disabled';
@@ -26,10 +27,16 @@ export interface HealthDeps {
   redis?: RedisClient;
   lifecycle: { draining: boolean };
   config: Pick<AppConfig, 'audit'>;
+  /** Where a failed check's own error text goes (the answer does not carry it). */
+  logger?: Logger;
 }
 
-/** Runs probe with a deadline, so a hung dependency makes a check fail rather than the endpoint hang. */
-async function timed(probe: () => Promise<unknown>): Promise<Check> {
+/**
+ * Runs probe with a deadline, so a hung dependency makes a check fail rather than the endpoint hang. The
+ * answer is public: a failure says only that the dependency did not answer, never the driver's text
+ * (host names, user names, database names); the operator finds that in the log.
+ */
+async function timed(name: string, probe: () => Promise<unknown>, logger?: Logger): Promise<Check> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -41,18 +48,19 @@ async function timed(probe: () => Promise<unknown>): Promise<Check> {
     ]);
     return { status: 'up', latencyMs: Math.round((performance.now() - started) * 100) / 100 };
   } catch (error) {
-    return { status: 'down', latencyMs: Math.round(performance.now() - started), error: (error as Error).message };
+    logger?.warn('health check failed', { check: name, error: (error as Error).message });
+    return { status: 'down', latencyMs: Math.round(performance.now() - started), error: `${name} did not answer` };
   } finally {
     clearTimeout(timer);
   }
 }
 
-export const checkDatabase = (deps: Pick<HealthDeps, 'knex'>): Promise<Check> => timed(() => deps.knex.raw('select 1'));
+export const checkDatabase = (deps: Pick<HealthDeps, 'knex' | 'logger'>): Promise<Check> => timed('database', () => deps.knex.raw('select 1'), deps.logger);
 
 async function checkAuditSealing(deps: HealthDeps): Promise<AuditSealingCheck> {
   const warnSeconds = deps.config.audit.sealWarnSeconds;
   const probe = auditBacklog(deps.platformKnex, warnSeconds);
-  const check = await timed(() => probe);
+  const check = await timed('audit backlog', () => probe, deps.logger);
   if (check.status !== 'up') return check;
   const backlog = await probe;
   if (backlog.overdue === 0) return { ...check, ...backlog };
@@ -63,7 +71,7 @@ export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
   const redis = deps.redis;
   const [database, redisCheck, auditSealing] = await Promise.all([
     checkDatabase(deps),
-    redis ? timed(() => redis.ping()) : Promise.resolve<Check>({ status: 'disabled' }),
+    redis ? timed('redis', () => redis.ping(), deps.logger) : Promise.resolve<Check>({ status: 'disabled' }),
     checkAuditSealing(deps),
   ]);
   // Without the database nothing works; without Redis, limits fall back and the API still serves; an

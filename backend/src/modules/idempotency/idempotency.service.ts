@@ -56,11 +56,30 @@ function replay(row: IdempotencyKey): RouteResult {
   return rawResult(row.responseStatus ?? 200, row.responseBody, headers);
 }
 
-/** Stores the answer in the same transaction as the work, so both commit or neither does. */
+/**
+ * The secrets this service makes (randomSecret: a prefix and 32 random bytes, base64url): API keys, webhook
+ * signing secrets, invitation and reset tokens, refresh tokens. An answer shows one once; its stored copy
+ * for replays must not keep it in clear for IDEMPOTENCY_TTL_SECONDS.
+ */
+const MADE_SECRET = /^(crm_live_|whsec_|inv_|sinv_|prt_|rt_|art_|mfa_)[A-Za-z0-9_-]{43}$/;
+/** What a replay shows in place of a secret: the first answer was the only one to carry it. */
+export const REDACTED_SECRET = '[redacted: shown only in the first answer]';
+
+/** A copy of a JSON answer, as it would be sent (dates as strings), with every made secret replaced by REDACTED_SECRET. */
+export const redactSecrets = (body: unknown): unknown => (body === undefined ? body : redacted(JSON.parse(JSON.stringify(body)) as unknown));
+
+function redacted(value: unknown): unknown {
+  if (typeof value === 'string') return MADE_SECRET.test(value) ? REDACTED_SECRET : value;
+  if (Array.isArray(value)) return value.map(redacted);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, redacted(field)]));
+  return value;
+}
+
+/** Stores the answer (its secrets redacted) in the same transaction as the work, so both commit or neither does. */
 export async function completeKey(id: string, result: RouteResult): Promise<void> {
   const stored =
     result.kind === 'json'
-      ? { responseStatus: result.status, responseBody: result.body, responseHeaders: result.headers ?? null }
+      ? { responseStatus: result.status, responseBody: redactSecrets(result.body), responseHeaders: result.headers ?? null }
       : { responseStatus: result.status, responseBody: null, responseHeaders: result.kind === 'empty' ? (result.headers ?? null) : null };
   await IdempotencyKey.query().findById(id).patch({ ...stored, status: 'completed', completedAt: new Date(), lockedUntil: null });
 }

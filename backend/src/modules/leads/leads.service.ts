@@ -26,6 +26,7 @@ const deals = recordsService(dealsResource);
  * converted: one transaction (the request's), so a failure anywhere leaves nothing half-converted.
  */
 export async function convertLead(principal: TenantPrincipal, leadId: string, input: ConvertLeadInput) {
+  assertMayConvert(principal, input);
   const lead = await leads.load(leadId, { lock: true });
   // Converting changes the lead: a sales user may convert only their own or their team's, even onto
   // existing records (where no new record's owner check would catch it).
@@ -70,6 +71,23 @@ export async function convertLead(principal: TenantPrincipal, leadId: string, in
     subject: (lead.email as string | null) ?? null,
   });
   return { lead: presentRecord(converted), account, contact, deal };
+}
+
+/**
+ * Converting makes or links an account and a contact (and a deal): the caller needs the write permission
+ * of each, and the read permission of an existing one it links (which the answer shows), not only
+ * `leads:write`. One 403 names every permission missing.
+ */
+function assertMayConvert(principal: TenantPrincipal, input: ConvertLeadInput): void {
+  const needed = [
+    'accounts:write',
+    ...(input.accountId ? ['accounts:read'] : []),
+    'contacts:write',
+    ...(input.contactId ? ['contacts:read'] : []),
+    ...(input.deal ? ['deals:write'] : []),
+  ];
+  const lacking = needed.filter((permission) => !principal.permissions.has(permission));
+  if (lacking.length) throw new AppError('FORBIDDEN', `Converting this lead needs the ${lacking.map((p) => `"${p}"`).join(', ')} permission(s)`);
 }
 
 function missing(field: string, what: string): never {

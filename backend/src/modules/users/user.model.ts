@@ -16,8 +16,6 @@ export class User extends TenantModel {
   status!: UserStatus;
   teamId!: string | null;
   lastLoginAt!: Date | null;
-  failedLoginCount!: number;
-  lockedUntil!: Date | null;
   passwordChangedAt!: Date | null;
   /** SHA-256 of the one-time invitation token; the token itself is only ever in the creator's answer. */
   inviteTokenHash!: string | null;
