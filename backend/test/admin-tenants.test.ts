@@ -169,7 +169,7 @@ describe('platform admin: tenants', () => {
       const res = await api(superToken).patch(tenant.tenantId, { plan: 'enterprise' });
       expect(res.status).toBe(200);
       expect(res.body.data.plan).toBe('enterprise');
-      expect((await api(superToken).get(tenant.tenantId)).body.data.planLimits.quotas).toEqual({ users: null, records: null, customFields: 500 });
+      expect((await api(superToken).get(tenant.tenantId)).body.data.planLimits.quotas).toEqual({ users: null, records: null, customFields: 500, liveStreams: 200 });
       const entries = await platformAudit(tenant.tenantId);
       expect(entries).toEqual([expect.objectContaining({ action: 'tenant.plan_change', details: { from: 'free', to: 'enterprise' } })]);
       // The new plan's features apply at once: API keys are a pro/enterprise feature.

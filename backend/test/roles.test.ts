@@ -15,6 +15,8 @@ const MATRIX: Record<string, string[]> = {
     ...grid(CRM, ['read', 'write', 'delete', 'export']),
     'reports:read',
     'reports:manage',
+    'parts:read',
+    'parts:order',
     'users:manage',
     'roles:manage',
     'audit:read',
@@ -26,11 +28,11 @@ const MATRIX: Record<string, string[]> = {
     'pipelines:manage',
     'support:create',
   ],
-  manager: [...grid(CRM, ['read', 'write', 'delete', 'export']), 'reports:read', 'reports:manage', 'pipelines:manage', 'support:create'],
+  manager: [...grid(CRM, ['read', 'write', 'delete', 'export']), 'reports:read', 'reports:manage', 'parts:read', 'parts:order', 'pipelines:manage', 'support:create'],
   // "No delete of others' records": delete is granted, and bounded to their own and their team's records per record.
   // Reports of their own and their team's records.
-  sales_user: [...grid(['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities'], ['read', 'write', 'delete']), 'reports:read', 'support:create'],
-  support_user: [...grid(['contacts', 'accounts'], ['read']), ...grid(['tickets', 'activities'], ['read', 'write']), 'support:create'],
+  sales_user: [...grid(['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities'], ['read', 'write', 'delete']), 'reports:read', 'parts:read', 'support:create'],
+  support_user: [...grid(['contacts', 'accounts'], ['read']), ...grid(['tickets', 'activities'], ['read', 'write']), 'parts:read', 'support:create'],
   read_only: [...grid(['leads', 'contacts', 'accounts', 'deals'], ['read']), 'support:create'],
 };
 const sorted = (values: string[]) => [...values].sort();

@@ -67,7 +67,7 @@ describe('server process', () => {
       const lines = server.output().split('\n').filter((line) => line.startsWith('{'));
       for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
       expect(stopLog(server.output())).toEqual({
-        parts: ['http server', 'usage counters', 'job engine', 'principal revocation', 'database pools', ...(process.env.REDIS_URL ? ['redis'] : [])],
+        parts: ['live event streams', 'http server', 'usage counters', 'job engine', 'principal revocation', 'database pools', ...(process.env.REDIS_URL ? ['redis'] : [])],
         complaints: [],
         complete: true,
       });
@@ -106,7 +106,7 @@ describe('server process', () => {
         }
         expect(await server.exited).toBe(0);
         expect(stopLog(server.output())).toEqual({
-          parts: ['http server', 'usage counters', 'job engine', 'principal revocation', 'database pools', 'embedded PostgreSQL'],
+          parts: ['live event streams', 'http server', 'usage counters', 'job engine', 'principal revocation', 'database pools', 'embedded PostgreSQL'],
           complaints: [],
           complete: true,
         });

@@ -35,7 +35,7 @@ export const paramsOf = (route: RouteDefinition): string[] => [...route.path.mat
  * and then closes the connection (which frees the stream's slot); any other answer, an error included,
  * is read and parsed whole.
  */
-export function readingStreamsBriefly<T extends request.Test>(req: T, route: RouteDefinition): T {
+export function readingStreamsBriefly<T extends request.Test>(req: T, route: { response?: { contentType?: string | string[] } }): T {
   if (route.response?.contentType !== 'text/event-stream') return req;
   return req.buffer(true).parse((res, done) => {
     const stream = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
