@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { Knex } from 'knex';
 import request from 'supertest';
-import { principalCacheOf } from '../src/modules/auth/principal-revocation';
 import { addMember, addRole, bearer, login, registerTenant, Registered } from './support/api-fixtures';
 import { platformAdmins } from './support/platform-admin-fixtures';
+import { heldBy, trusted } from './support/app-instances';
+import { answeredWithin } from './support/eventually';
 import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
 
 /**
@@ -14,35 +15,8 @@ import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
  */
 const BOUND_MS = 1_000;
 
-/** Polls `probe` until `done` holds, for at most `ms`; answers the time it took (or Infinity). */
-async function within(ms: number, probe: () => Promise<request.Response>, done: (res: request.Response) => boolean): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started <= ms) {
-    if (done(await probe())) return Date.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return Infinity;
-}
 
-/** Until an app's memory is vouched for by its bus (a few hundred ms after it starts). */
-async function trusted(t: TestApp): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!principalCacheOf(t.deps.knex)?.trusted) {
-    if (Date.now() > deadline) throw new Error('the change bus never vouched for this instance');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
-/** Asks B as `token` until B holds that caller in memory, so that what follows tests the revocation, not a cold read. */
-async function heldBy(t: TestApp, token: string): Promise<void> {
-  const claims = jwt.decode(token) as { tenantId: string; sub: string; sid: string; jti: string; exp: number };
-  const credential = { kind: 'user', tenantId: claims.tenantId, userId: claims.sub, sessionId: claims.sid, jti: claims.jti, exp: claims.exp } as const;
-  for (let attempt = 0; attempt < 20; attempt++) {
-    expect((await request(t.app).get('/api/v1/auth/me').set(bearer(token))).status).toBe(200);
-    if (principalCacheOf(t.deps.knex)?.principal(credential)) return;
-  }
-  throw new Error('the instance never kept the caller in memory');
-}
 
 const variants: Array<[string, Record<string, string | undefined>]> = [
   ...(process.env.REDIS_URL ? [['Redis pub/sub', { REDIS_URL: process.env.REDIS_URL }] as [string, Record<string, string | undefined>]] : []),
@@ -86,7 +60,7 @@ describe.each(variants)('two instances, changes carried by %s', (_name, env) => 
     const account = await registerTenant(a.app);
     await heldBy(b, account.accessToken);
     expect((await request(a.app).post('/api/v1/auth/logout').set(account.auth)).status).toBe(204);
-    expect(await within(BOUND_MS, me(b, account.accessToken), status(401))).toBeLessThanOrEqual(BOUND_MS);
+    expect(await answeredWithin(BOUND_MS, me(b, account.accessToken), status(401))).toBeLessThanOrEqual(BOUND_MS);
   });
 
   it('when a session is signed out from another session on A, then B refuses its token within a second', async () => {
@@ -95,7 +69,7 @@ describe.each(variants)('two instances, changes carried by %s', (_name, env) => 
     await heldBy(b, account.accessToken);
     const sid = (jwt.decode(account.accessToken) as { sid: string }).sid;
     expect((await request(a.app).delete(`/api/v1/sessions/${sid}`).set(bearer(other))).status).toBe(204);
-    expect(await within(BOUND_MS, me(b, account.accessToken), status(401))).toBeLessThanOrEqual(BOUND_MS);
+    expect(await answeredWithin(BOUND_MS, me(b, account.accessToken), status(401))).toBeLessThanOrEqual(BOUND_MS);
     expect((await me(b, other)()).status).toBe(200);
   });
 
@@ -104,7 +78,7 @@ describe.each(variants)('two instances, changes carried by %s', (_name, env) => 
     const member = await addMember(a.app, admin, 'sales_user');
     await heldBy(b, member.accessToken);
     expect((await request(a.app).patch(`/api/v1/users/${member.id}`).set(admin.auth).send({ status: 'disabled' })).status).toBe(200);
-    expect(await within(BOUND_MS, me(b, member.accessToken), status(401))).toBeLessThanOrEqual(BOUND_MS);
+    expect(await answeredWithin(BOUND_MS, me(b, member.accessToken), status(401))).toBeLessThanOrEqual(BOUND_MS);
   });
 
   it("when an admin changes a user's role on A, then B applies the new role within a second", async () => {
@@ -112,7 +86,7 @@ describe.each(variants)('two instances, changes carried by %s', (_name, env) => 
     const member = await addMember(a.app, admin, 'sales_user');
     await heldBy(b, member.accessToken);
     expect((await request(a.app).patch(`/api/v1/users/${member.id}`).set(admin.auth).send({ role: 'read_only' })).status).toBe(200);
-    expect(await within(BOUND_MS, createLead(b, member.accessToken), status(403, 'FORBIDDEN'))).toBeLessThanOrEqual(BOUND_MS);
+    expect(await answeredWithin(BOUND_MS, createLead(b, member.accessToken), status(403, 'FORBIDDEN'))).toBeLessThanOrEqual(BOUND_MS);
   });
 
   it("when an admin edits a role's permissions on A, then B applies them to its holders within a second", async () => {
@@ -122,7 +96,7 @@ describe.each(variants)('two instances, changes carried by %s', (_name, env) => 
     await heldBy(b, member.accessToken);
     expect((await createLead(b, member.accessToken)()).status).toBe(201);
     expect((await request(a.app).patch(`/api/v1/roles/${roleId}`).set(admin.auth).send({ permissions: ['leads:read'] })).status).toBe(200);
-    expect(await within(BOUND_MS, createLead(b, member.accessToken), status(403, 'FORBIDDEN'))).toBeLessThanOrEqual(BOUND_MS);
+    expect(await answeredWithin(BOUND_MS, createLead(b, member.accessToken), status(403, 'FORBIDDEN'))).toBeLessThanOrEqual(BOUND_MS);
   });
 
   it('when an API key is revoked on A, then B refuses it within a second', async () => {
@@ -133,7 +107,7 @@ describe.each(variants)('two instances, changes carried by %s', (_name, env) => 
     expect((await listLeads()).status).toBe(200);
     expect((await listLeads()).status).toBe(200);
     expect((await request(a.app).delete(`/api/v1/api-keys/${created.body.data.id}`).set(admin.auth)).status).toBe(204);
-    expect(await within(BOUND_MS, listLeads, status(401))).toBeLessThanOrEqual(BOUND_MS);
+    expect(await answeredWithin(BOUND_MS, listLeads, status(401))).toBeLessThanOrEqual(BOUND_MS);
   });
 
   it('when the platform suspends a tenant on A, then B refuses its users within a second', async () => {
@@ -141,7 +115,7 @@ describe.each(variants)('two instances, changes carried by %s', (_name, env) => 
     await heldBy(b, account.accessToken);
     const suspend = await request(a.app).patch(`/api/v1/admin/tenants/${account.tenantId}`).set(bearer(superToken)).send({ status: 'suspended', reason: 'unpaid' });
     expect(suspend.status).toBe(200);
-    expect(await within(BOUND_MS, me(b, account.accessToken), status(403, 'TENANT_SUSPENDED'))).toBeLessThanOrEqual(BOUND_MS);
+    expect(await answeredWithin(BOUND_MS, me(b, account.accessToken), status(403, 'TENANT_SUSPENDED'))).toBeLessThanOrEqual(BOUND_MS);
   });
 
   it("when the platform changes a tenant's plan on A, then B applies the plan within a second", async () => {
@@ -149,7 +123,7 @@ describe.each(variants)('two instances, changes carried by %s', (_name, env) => 
     await heldBy(b, account.accessToken);
     expect((await request(a.app).patch(`/api/v1/admin/tenants/${account.tenantId}`).set(bearer(superToken)).send({ plan: 'free' })).status).toBe(200);
     const customRole = () => request(b.app).post('/api/v1/roles').set(account.auth).send({ name: `Role ${randomUUID().slice(0, 8)}`, permissions: ['leads:read'] });
-    expect(await within(BOUND_MS, customRole, status(402, 'PLAN_FEATURE_UNAVAILABLE'))).toBeLessThanOrEqual(BOUND_MS);
+    expect(await answeredWithin(BOUND_MS, customRole, status(402, 'PLAN_FEATURE_UNAVAILABLE'))).toBeLessThanOrEqual(BOUND_MS);
   });
 
   it('when the organization schedules its deletion on A, then B refuses its writes within a second', async () => {
@@ -157,7 +131,7 @@ describe.each(variants)('two instances, changes carried by %s', (_name, env) => 
     await heldBy(b, account.accessToken);
     const name = (await me(a, account.accessToken)()).body.data.tenant.name as string;
     expect((await request(a.app).post('/api/v1/organization/delete').set(account.auth).send({ confirm: name })).status).toBe(202);
-    expect(await within(BOUND_MS, createLead(b, account.accessToken), status(409, 'TENANT_PENDING_DELETION'))).toBeLessThanOrEqual(BOUND_MS);
+    expect(await answeredWithin(BOUND_MS, createLead(b, account.accessToken), status(409, 'TENANT_PENDING_DELETION'))).toBeLessThanOrEqual(BOUND_MS);
   });
 });
 
@@ -181,7 +155,7 @@ describe('an instance whose bus connection is lost', () => {
     await owner('tenants').where({ id: account.tenantId }).update({ status: 'suspended' });
     expect((await request(t.app).get('/api/v1/auth/me').set(account.auth)).status).toBe(200);
     await owner.raw("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'crm-change-bus' and datname = current_database()");
-    const refused = await within(BOUND_MS, () => request(t.app).get('/api/v1/auth/me').set(account.auth), (res) => res.body.error?.code === 'TENANT_SUSPENDED');
+    const refused = await answeredWithin(BOUND_MS, () => request(t.app).get('/api/v1/auth/me').set(account.auth), (res) => res.body.error?.code === 'TENANT_SUSPENDED');
     expect(refused).toBeLessThanOrEqual(BOUND_MS);
     await trusted(t);
   });

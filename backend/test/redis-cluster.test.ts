@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Cluster } from 'ioredis';
-import jwt from 'jsonwebtoken';
 import { Knex } from 'knex';
 import request from 'supertest';
-import { principalCacheOf } from '../src/modules/auth/principal-revocation';
 import { addMember, bearer, registerTenant } from './support/api-fixtures';
-import { eventually } from './support/eventually';
+import { answeredWithin, eventually } from './support/eventually';
 import { platformAdmins } from './support/platform-admin-fixtures';
 import { hasRedisCluster, startRedisCluster, TestRedisCluster } from './support/redis-cluster';
+import { heldBy, trusted } from './support/app-instances';
 import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
 
 /**
@@ -146,7 +145,7 @@ const REVOCATION_BOUND_MS = 1_000;
     const account = await registerTenant(a.app);
     await heldBy(b, account.accessToken);
     expect((await request(a.app).post('/api/v1/auth/logout').set(account.auth)).status).toBe(204);
-    expect(await within(REVOCATION_BOUND_MS, () => request(b.app).get('/api/v1/auth/me').set(account.auth), (res) => res.status === 401)).toBeLessThanOrEqual(
+    expect(await answeredWithin(REVOCATION_BOUND_MS, () => request(b.app).get('/api/v1/auth/me').set(account.auth), (res) => res.status === 401)).toBeLessThanOrEqual(
       REVOCATION_BOUND_MS,
     );
   });
@@ -156,7 +155,7 @@ const REVOCATION_BOUND_MS = 1_000;
     const member = await addMember(b.app, admin, 'sales_user');
     await heldBy(a, member.accessToken);
     expect((await request(b.app).patch(`/api/v1/users/${member.id}`).set(admin.auth).send({ status: 'disabled' })).status).toBe(200);
-    expect(await within(REVOCATION_BOUND_MS, () => request(a.app).get('/api/v1/auth/me').set(bearer(member.accessToken)), (res) => res.status === 401)).toBeLessThanOrEqual(
+    expect(await answeredWithin(REVOCATION_BOUND_MS, () => request(a.app).get('/api/v1/auth/me').set(bearer(member.accessToken)), (res) => res.status === 401)).toBeLessThanOrEqual(
       REVOCATION_BOUND_MS,
     );
   });
@@ -193,7 +192,7 @@ const REVOCATION_BOUND_MS = 1_000;
     await cluster.failover(replica);
     // B's subscription is still on the old primary: the sign-out reaches B, or B stops trusting its memory.
     expect((await request(a.app).post('/api/v1/auth/logout').set(account.auth)).status).toBe(204);
-    expect(await within(REVOCATION_BOUND_MS, () => request(b.app).get('/api/v1/auth/me').set(account.auth), (res) => res.status === 401)).toBeLessThanOrEqual(
+    expect(await answeredWithin(REVOCATION_BOUND_MS, () => request(b.app).get('/api/v1/auth/me').set(account.auth), (res) => res.status === 401)).toBeLessThanOrEqual(
       REVOCATION_BOUND_MS,
     );
     const after = await anonymous(b, ip);
@@ -206,7 +205,7 @@ const REVOCATION_BOUND_MS = 1_000;
     const next = await registerTenant(a.app);
     await heldBy(b, next.accessToken);
     expect((await request(a.app).post('/api/v1/auth/logout').set(next.auth)).status).toBe(204);
-    expect(await within(REVOCATION_BOUND_MS, () => request(b.app).get('/api/v1/auth/me').set(next.auth), (res) => res.status === 401)).toBeLessThanOrEqual(
+    expect(await answeredWithin(REVOCATION_BOUND_MS, () => request(b.app).get('/api/v1/auth/me').set(next.auth), (res) => res.status === 401)).toBeLessThanOrEqual(
       REVOCATION_BOUND_MS,
     );
   }, 90_000);
@@ -234,28 +233,5 @@ const REVOCATION_BOUND_MS = 1_000;
 
 const cachedScripts = (info: string) => Number(/number_of_cached_scripts:(\d+)/.exec(info)?.[1]);
 
-/** Polls `probe` until `done` holds, for at most `ms`; answers the time it took (or Infinity). */
-async function within(ms: number, probe: () => Promise<request.Response>, done: (res: request.Response) => boolean): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started <= ms) {
-    if (done(await probe())) return Date.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return Infinity;
-}
 
-/** Until an app's memory is vouched for by its bus (a few hundred ms after it starts). */
-async function trusted(t: TestApp): Promise<void> {
-  await eventually(() => principalCacheOf(t.deps.knex)?.trusted === true, 15_000, 'the change bus vouching for this instance');
-}
 
-/** Asks `t` as `token` until it holds that caller in memory, so that what follows tests the revocation, not a cold read. */
-async function heldBy(t: TestApp, token: string): Promise<void> {
-  const claims = jwt.decode(token) as { tenantId: string; sub: string; sid: string; jti: string; exp: number };
-  const credential = { kind: 'user', tenantId: claims.tenantId, userId: claims.sub, sessionId: claims.sid, jti: claims.jti, exp: claims.exp } as const;
-  for (let attempt = 0; attempt < 20; attempt++) {
-    expect((await request(t.app).get('/api/v1/auth/me').set(bearer(token))).status).toBe(200);
-    if (principalCacheOf(t.deps.knex)?.principal(credential)) return;
-  }
-  throw new Error('the instance never kept the caller in memory');
-}

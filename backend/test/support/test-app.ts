@@ -46,6 +46,9 @@ export function testConfig(env: Record<string, string | undefined> = {}): AppCon
     RATE_LIMIT_SIGNUP_MAX: '100000',
     // A loaded CI machine can slow a Redis round trip past its timeout; only the tests of that policy fail closed.
     RATE_LIMIT_AUTH_FAIL_OPEN: 'true',
+    // Twenty requests at once on a loaded 2-core machine can wait on the pool for seconds: a wait is not what
+    // these tests are about.
+    DB_CONNECT_TIMEOUT_MS: '20000',
     // No sealer runs beside the tests (they seal when they need to), so other files' entries stay pending:
     // only the tests of the audit backlog warning set a bound a test run can reach.
     AUDIT_SEAL_WARN_SECONDS: '86400',

@@ -6,7 +6,6 @@ import { createLogger } from '../../src/infra/logger';
 import { startEmbeddedPostgres } from '../../src/infra/embedded-postgres';
 import { databaseName, platformCredentials, runtimeCredentials } from '../../src/infra/db-roles';
 import { migrateDatabase } from '../../src/infra/migrator';
-import { PROJECT_ROOT } from '../../src/lib/project-root';
 import { freePort } from './private-servers';
 
 /** What the global setup hands the test workers, through the environment. */
@@ -133,5 +132,3 @@ export async function withClient<T>(url: string, fn: (client: pg.Client) => Prom
     await client.end();
   }
 }
-
-export const projectRoot = PROJECT_ROOT;

@@ -267,8 +267,6 @@ export function createAuthService({ knex, config }: AuthDeps) {
   }
 }
 
-export type AuthService = ReturnType<typeof createAuthService>;
-
 /** A subdomain from the company name: lowercase letters, digits and dashes. */
 export function subdomainFrom(company: string): string {
   const slug = company

@@ -37,9 +37,6 @@ export function decryptCredential(keys: readonly CredentialKey[], envelope: stri
 /** The key id an envelope was made with. */
 export const credentialKeyId = (envelope: string): string | undefined => ENVELOPE.exec(envelope)?.[1];
 
-/** Under an older key: the rotation re-encrypts these. */
-export const needsRotation = (keys: readonly CredentialKey[], envelope: string): boolean => credentialKeyId(envelope) !== keys[0]?.id;
-
 /** The authenticated context of a credential stored in `table`'s row `id` of `tenantId`. */
 export const rowContext = (table: string, tenantId: string, id: string): string => `${table}:${tenantId}:${id}`;
 
