@@ -1,5 +1,6 @@
 import { Knex } from 'knex';
 import { notFound } from '../../lib/errors';
+import { BILLED_STATUSES } from './revenue-overview';
 
 interface RiskRow {
   tenantId: string;
@@ -184,7 +185,7 @@ export function createAnalyticsService(platformKnex: Knex) {
           monthlyPriceCents: tenant.monthlyPriceCents,
           currency: tenant.currency,
           // Billed now: the same rule as the overview's MRR.
-          mrrCents: tenant.status === 'active' && ['active', 'past_due'].includes(tenant.billingStatus) ? tenant.monthlyPriceCents : 0,
+          mrrCents: tenant.status === 'active' && BILLED_STATUSES.includes(tenant.billingStatus) ? tenant.monthlyPriceCents : 0,
           apiCalls: months.map((row) => ({ month: row.month, apiCalls: Number(row.apiCalls) })) },
         users: {
           total,

@@ -6,7 +6,7 @@ export interface OverviewWindow {
 }
 
 /** Billing states in which a subscription is still billed (past_due: Stripe is retrying the payment). */
-const PAYING = ['active', 'past_due'];
+export const BILLED_STATUSES: string[] = ['active', 'past_due'];
 
 /**
  * GET /admin/analytics/overview: revenue as it stands (MRR and ARR from plan prices) and the flows of the
@@ -22,7 +22,7 @@ export async function revenueOverview(platformKnex: Knex, window: OverviewWindow
          from plans p left join tenants t on t.plan = p.code
         group by p.code, p.monthly_price_cents, p.currency
         order by p.monthly_price_cents, p.code`,
-      [PAYING],
+      [BILLED_STATUSES],
     ) as Promise<{ rows: Array<{ plan: string; monthly_price_cents: number; currency: string; paying: string }> }>,
     platformKnex.raw(
       `select plan, status, billing_status, count(*) as tenants from tenants group by plan, status, billing_status`,
@@ -35,7 +35,7 @@ export async function revenueOverview(platformKnex: Knex, window: OverviewWindow
           where created_at >= ? and created_at < ? and status_after = 'canceled' and status_before = any(?)
          union
          select id from tenants where deletion_requested_at >= ? and deletion_requested_at < ?) churned`,
-      [window.from, window.to, PAYING, window.from, window.to],
+      [window.from, window.to, BILLED_STATUSES, window.from, window.to],
     ) as Promise<{ rows: Array<{ n: string }> }>,
     // Trials that ended in the window, and how many of them ended in a paid subscription.
     platformKnex.raw(
