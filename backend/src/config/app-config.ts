@@ -66,7 +66,7 @@ export interface AppConfig {
     downloadsPerTenant: number;
     /** A download client that takes none of the bytes waiting for it for this long is disconnected. */
     downloadStallMs: number;
-    /** Bulk imports of one tenant running at once; one more answers 429. */
+    /** Bulk imports of one tenant running at once, across all instances (and uploads per instance); one more answers 429. */
     importsPerTenant: number;
     /** A live event stream with nothing to send this long sends a heartbeat comment (and reads the feed). */
     liveEventsHeartbeatMs: number;

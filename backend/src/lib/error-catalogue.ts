@@ -126,7 +126,8 @@ export const ERROR_CATALOGUE: Record<ErrorCode, ErrorEntry> = {
     fix: 'Create the supplier integration (POST /integrations, type `capricorn`), then retry.',
   },
   RATE_LIMITED: {
-    meaning: 'A rate limit (per IP, per sign-in, or the plan\'s per-caller budget) is spent.',
+    meaning:
+      'A rate limit (per IP, per sign-in, or the plan\'s per-caller budget) is spent, or the organization already runs as many imports or downloads at once as it may (imports counted across all instances).',
     retry: 'yes, after Retry-After',
     fix: 'Wait the seconds in `Retry-After`; `RateLimit` headers show the budget left.',
   },

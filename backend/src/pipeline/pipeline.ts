@@ -20,6 +20,7 @@ import { docsUi } from '../modules/docs/docs.routes';
 import { runWithEvents } from '../modules/events/event-context';
 import { isKnownPermission } from '../modules/roles/permissions';
 import { auditActorOf } from './audit-actor';
+import { takeBulkSlot } from './bulk-slot';
 import { authorizePlatformCaller, authorizeTenantCaller, TenantCredential, tenantCallerOf } from './authorize-caller';
 import { auditFailedWrite } from './failure-audit';
 import { passGates } from './gates';
@@ -52,7 +53,8 @@ import { inUnitOfWork } from './unit-of-work';
  * 11 sanitize          operator and prototype keys, markup, nesting
  * 12 validate          params, query and body against the route's schemas
  * 13 idempotency       an Idempotency-Key claimed, committed before the work
- * 14 unit of work      the tenant transaction the work runs in
+ * 14 unit of work      the tenant transaction the work runs in; a bulk route's holds an import slot of its tenant
+                      (an advisory lock: IMPORTS_PER_TENANT across all instances, 429 beyond)
  * 15 handler           the route's handler; services record domain events
  * 16 domain events     the registry's subscribers, before commit: outbox, Slack, e-mail, security detectors, audit
  * 17 response          the handler's answer as HTTP; any error, as the contract's envelope; a download
@@ -154,7 +156,7 @@ const tenantStages: Stages = async (deps, limiters, frame, transfers) => {
       if (!wantsIdempotency(frame)) {
         const result = await inUnitOfWork(deps, tenantId, async () => {
           await admitAndRead(deps, limiters, frame, credential); // 8-12
-          return runHandler(frame); // 15 handler; 16 domain events when it returns
+          return handle(deps, frame); // 15 handler; 16 domain events when it returns
         });
         if (result.kind === 'download') await sendTenantDownload(deps, transfers, frame, tenantId, result); // 17, after the commit
         return result;
@@ -165,7 +167,7 @@ const tenantStages: Stages = async (deps, limiters, frame, transfers) => {
       });
       if (claim.kind === 'replay') return claim.result;
       return await settleOnFailure(deps.knex, tenantId, claim.id, String(actor.requestId), () =>
-        inUnitOfWork(deps, tenantId, () => runHandler(frame), completeClaim(claim.id)), // 14-16, the answer stored before commit
+        inUnitOfWork(deps, tenantId, () => handle(deps, frame), completeClaim(claim.id)), // 14-16, the answer stored before commit
       );
     } catch (error) {
       if (frame.principal && isWrite(frame.route)) await auditFailedWrite(deps, frame, tenantId, actor, error);
@@ -173,6 +175,12 @@ const tenantStages: Stages = async (deps, limiters, frame, transfers) => {
     }
   });
 };
+
+/** Stage 15 of a tenant route, a bulk route's import slot taken first in the same transaction (14). */
+async function handle(deps: AppDeps, frame: RequestFrame): Promise<RouteResult> {
+  if (frame.route.bulkBody) await takeBulkSlot(deps.config.transfers.importsPerTenant);
+  return runHandler(frame);
+}
 
 /** Stages 8-12 of a tenant route, in its transaction: the caller is let through (8-10), then its input is read (11-12). */
 async function admitAndRead(deps: AppDeps, limiters: RateLimiters, frame: RequestFrame, credential: TenantCredential): Promise<void> {

@@ -1832,7 +1832,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
-         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT, across all instances): one more is a 429.
          *
          *     Permission: `leads:write`. Plan feature: `bulk_import`.
          */
@@ -1955,7 +1955,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
-         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT, across all instances): one more is a 429.
          *
          *     Permission: `contacts:write`. Plan feature: `bulk_import`.
          */
@@ -2078,7 +2078,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
-         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT, across all instances): one more is a 429.
          *
          *     Permission: `accounts:write`. Plan feature: `bulk_import`.
          */
@@ -2241,7 +2241,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
-         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT, across all instances): one more is a 429.
          *
          *     Permission: `deals:write`. Plan feature: `bulk_import`.
          */
@@ -2364,7 +2364,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
-         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT, across all instances): one more is a 429.
          *
          *     Permission: `tasks:write`. Plan feature: `bulk_import`.
          */
@@ -2487,7 +2487,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
-         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT, across all instances): one more is a 429.
          *
          *     Permission: `activities:write`. Plan feature: `bulk_import`.
          */
@@ -2610,7 +2610,7 @@ export interface paths {
          *     any row is invalid (400 with the row errors); `valid-only` stores the valid rows and reports the others.
          *     `upsertBy` updates the live records with the same value of that field instead of creating one.
          *     `dryRun=true` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
-         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.
+         *     An organization runs a few imports at a time (IMPORTS_PER_TENANT, across all instances): one more is a 429.
          *
          *     Permission: `tickets:write`. Plan feature: `bulk_import`.
          */

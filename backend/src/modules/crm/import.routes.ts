@@ -14,7 +14,7 @@ ${IMPORT_BODY.maxRows} rows. Unknown columns are a 400 naming them. In CSV an em
 any row is invalid (400 with the row errors); \`valid-only\` stores the valid rows and reports the others.
 \`upsertBy\` updates the live records with the same value of that field instead of creating one.
 \`dryRun=true\` answers the same without storing anything. POST /imports/{importId}/undo reverts an import.
-An organization runs a few imports at a time (IMPORTS_PER_TENANT per instance): one more is a 429.`;
+An organization runs a few imports at a time (IMPORTS_PER_TENANT, across all instances): one more is a 429.`;
 
 export function importRoute(def: ResourceDefinition): RouteDefinition {
   const upsertKeys = def.upsertKeys ?? [];
