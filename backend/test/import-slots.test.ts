@@ -59,6 +59,6 @@ describe('concurrent imports of an organization across instances', () => {
     expect(after.status).toBe(201);
     expect(after.body.data.created).toBe(3);
     const stored = await owner('leads').where({ tenant_id: tenant.tenantId }).count<[{ count: string }]>('* as count');
-    expect(Number(stored[0].count)).toBe(13);
+    expect(Number(stored[0]!.count)).toBe(13);
   });
 });
