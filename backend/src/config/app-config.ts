@@ -82,6 +82,8 @@ export interface AppConfig {
     exportTtlDays: number;
     /** Days between a deletion request and the purge of the organization. */
     deletionGraceDays: number;
+    /** Rows per section of a subject-access report (oldest first); a longer section is cut and named in `limits.truncated`. */
+    subjectReportMaxRows: number;
   };
   reports: {
     /** The longest a report's query may run; PostgreSQL cancels it past this (503). */

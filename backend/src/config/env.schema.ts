@@ -89,6 +89,7 @@ export const envSchema = Joi.object({
   LIVE_EVENTS_HEARTBEAT_SECONDS: Joi.number().integer().min(1).max(120).default(15),
   IMPORTS_PER_TENANT: Joi.number().integer().min(1).max(20).default(2),
   DATA_EXPORT_TTL_DAYS: Joi.number().integer().min(1).max(365).default(7),
+  SUBJECT_REPORT_MAX_ROWS: Joi.number().integer().min(10).max(10_000).default(1000),
   REPORT_STATEMENT_TIMEOUT_MS: Joi.number().integer().min(100).max(60_000).default(5_000),
   ORG_DELETION_GRACE_DAYS: Joi.number().integer().min(1).max(365).default(30),
   JOBS_IN_PROCESS: Joi.boolean().default(true),

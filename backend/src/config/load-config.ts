@@ -79,7 +79,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       liveEventsHeartbeatMs: value.LIVE_EVENTS_HEARTBEAT_SECONDS * 1000,
     },
     audit: { retentionDays: value.AUDIT_RETENTION_DAYS, sealWarnSeconds: value.AUDIT_SEAL_WARN_SECONDS },
-    compliance: { exportTtlDays: value.DATA_EXPORT_TTL_DAYS, deletionGraceDays: value.ORG_DELETION_GRACE_DAYS },
+    compliance: { exportTtlDays: value.DATA_EXPORT_TTL_DAYS, deletionGraceDays: value.ORG_DELETION_GRACE_DAYS, subjectReportMaxRows: value.SUBJECT_REPORT_MAX_ROWS },
     reports: { statementTimeoutMs: value.REPORT_STATEMENT_TIMEOUT_MS },
     console: {
       settingsCacheSeconds: value.RUNTIME_SETTINGS_CACHE_SECONDS,

@@ -3176,7 +3176,7 @@ export interface paths {
         };
         /**
          * Everything the organization holds about one person (GDPR Art. 15 and 20), as one JSON document
-         * @description Matched by `email` (case-insensitive): leads, contacts and users with that email, sessions of such a user, records whose free text names the email or the person’s full name, records linked to their lead or contact, and the audit entries about them (decrypted while not erased), with the purposes, categories, sources, recipients and retention of the processing. Reading it is audited as `privacy.access` without the email.
+         * @description Matched by `email` (case-insensitive): leads, contacts and users with that email, sessions of such a user, records whose free text names the email or the person’s full name, records linked to their lead or contact, and the audit entries about them (decrypted while not erased), with the purposes, categories, sources, recipients and retention of the processing. Reading it is audited as `privacy.access` without the email. Each section holds at most `SUBJECT_REPORT_MAX_ROWS` (1,000) rows, oldest first; `limits.truncated` names the sections cut there (the organization export holds everything).
          *
          *     Permission: `privacy:manage`.
          */
@@ -18242,7 +18242,13 @@ export interface operations {
                      *         "linked": {},
                      *         "auditEntries": [
                      *           {}
-                     *         ]
+                     *         ],
+                     *         "limits": {
+                     *           "rowsPerSection": 1,
+                     *           "truncated": [
+                     *             "string"
+                     *           ]
+                     *         }
                      *       }
                      *     }
                      */
@@ -18282,6 +18288,12 @@ export interface operations {
                             };
                             /** @description Audit entries about the person’s records, under their keys, or made by them as a user */
                             auditEntries: Record<string, never>[];
+                            limits: {
+                                /** @description SUBJECT_REPORT_MAX_ROWS: the most rows any one section holds */
+                                rowsPerSection: number;
+                                /** @description Sections cut at that many rows (oldest kept), as `records.leads`, `mentions.activities`, `records.sessions`, `auditEntries` */
+                                truncated: string[];
+                            };
                         };
                     };
                 };

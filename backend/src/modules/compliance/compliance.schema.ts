@@ -70,6 +70,13 @@ export const subjectReportSchema = Joi.object({
   mentions: byTable.required().description('Records whose free text names the person (email or full name), by table'),
   linked: byTable.required().description('Records linked to the person’s lead or contact, by table'),
   auditEntries: rows.required().description('Audit entries about the person’s records, under their keys, or made by them as a user'),
+  limits: Joi.object({
+    rowsPerSection: Joi.number().integer().required().description('SUBJECT_REPORT_MAX_ROWS: the most rows any one section holds'),
+    truncated: Joi.array()
+      .items(Joi.string())
+      .required()
+      .description('Sections cut at that many rows (oldest kept), as `records.leads`, `mentions.activities`, `records.sessions`, `auditEntries`'),
+  }).required(),
 });
 
 export const erasureSchema = Joi.object({

@@ -39,6 +39,8 @@ export interface SubjectRecords {
   linked: Record<string, Row[]>;
   /** The person's full names as the records spell them ("Ada Lovelace"). */
   names: string[];
+  /** Sections cut at the row limit (`records.leads`, `mentions.activities`, ...): empty without a limit. */
+  truncated: string[];
 }
 
 /** A regex (PostgreSQL ARE) matching any of the strings literally. */
@@ -47,10 +49,20 @@ export const literalPattern = (values: string[]): string => values.map((value) =
 /**
  * Everything of the current tenant that is about the person with this email: rows that are them
  * (soft-deleted ones too), rows that mention their email or full name, and rows linked to their records.
+ * With `limit` (a report), each section holds its oldest `limit` rows and a longer one is named in
+ * `truncated`, so one request never loads a tenant's whole history; erasure passes none and sees all.
  */
-export async function findSubjectRecords(email: string): Promise<SubjectRecords> {
+export async function findSubjectRecords(email: string, limit?: number): Promise<SubjectRecords> {
   const { tenantId, trx } = tenantScope();
-  const byEmail = (table: string) => trx(table).where({ tenantId, email }).orderBy('createdAt').select<Row[]>('*');
+  const truncated: string[] = [];
+  const rowsOf = async (section: string, query: Knex.QueryBuilder): Promise<Row[]> => {
+    if (limit === undefined) return query.select<Row[]>('*');
+    const rows = await query.limit(limit + 1).select<Row[]>('*');
+    if (rows.length <= limit) return rows;
+    truncated.push(section);
+    return rows.slice(0, limit);
+  };
+  const byEmail = (table: string) => rowsOf(`records.${table}`, trx(table).where({ tenantId, email }).orderBy('createdAt'));
   // One after another: they share the transaction's connection.
   const leads = await byEmail('leads');
   const contacts = await byEmail('contacts');
@@ -65,13 +77,15 @@ export async function findSubjectRecords(email: string): Promise<SubjectRecords>
   const pattern = literalPattern([email, ...names]);
   const mentions: Record<string, Row[]> = {};
   for (const [table, columns] of Object.entries(FREE_TEXT)) {
-    mentions[table] = await trx(table)
-      .where({ tenantId })
-      .where((any) => {
-        for (const column of columns) any.orWhereRaw('?? ~* ?', [column, pattern]);
-      })
-      .orderBy('createdAt')
-      .select<Row[]>('*');
+    mentions[table] = await rowsOf(
+      `mentions.${table}`,
+      trx(table)
+        .where({ tenantId })
+        .where((any) => {
+          for (const column of columns) any.orWhereRaw('?? ~* ?', [column, pattern]);
+        })
+        .orderBy('createdAt'),
+    );
   }
   const leadIds = leads.map((row) => row.id);
   const contactIds = contacts.map((row) => row.id);
@@ -81,10 +95,10 @@ export async function findSubjectRecords(email: string): Promise<SubjectRecords>
       any.orWhere((contact) => contact.where('relatedType', 'contact').whereIn('relatedId', contactIds));
     });
   const linked: Record<string, Row[]> = {
-    deals: await trx('deals').where({ tenantId }).whereIn('contactId', contactIds).orderBy('createdAt').select<Row[]>('*'),
-    tickets: await trx('tickets').where({ tenantId }).whereIn('contactId', contactIds).orderBy('createdAt').select<Row[]>('*'),
-    activities: await relatedTo(trx('activities').where({ tenantId })).orderBy('createdAt').select<Row[]>('*'),
-    tasks: await relatedTo(trx('tasks').where({ tenantId })).orderBy('createdAt').select<Row[]>('*'),
+    deals: await rowsOf('linked.deals', trx('deals').where({ tenantId }).whereIn('contactId', contactIds).orderBy('createdAt')),
+    tickets: await rowsOf('linked.tickets', trx('tickets').where({ tenantId }).whereIn('contactId', contactIds).orderBy('createdAt')),
+    activities: await rowsOf('linked.activities', relatedTo(trx('activities').where({ tenantId })).orderBy('createdAt')),
+    tasks: await rowsOf('linked.tasks', relatedTo(trx('tasks').where({ tenantId })).orderBy('createdAt')),
   };
-  return { leads, contacts, users, mentions, linked, names };
+  return { leads, contacts, users, mentions, linked, names, truncated };
 }

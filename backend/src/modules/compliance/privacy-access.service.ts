@@ -12,8 +12,8 @@ export function subjectsOf(email: string, records: Pick<SubjectRecords, 'leads' 
   return [email, ...own];
 }
 
-/** The audit entries about the person: about one of their records, encrypted under one of their keys, or made by them as a user. */
-async function auditEntriesAbout(email: string, records: SubjectRecords) {
+/** The audit entries about the person (the oldest `limit` + 1, so a longer trail shows): about one of their records, encrypted under one of their keys, or made by them as a user. */
+async function auditEntriesAbout(email: string, records: SubjectRecords, limit: number) {
   const scope = tenantScope();
   const hashes = subjectsOf(email, records).map(subjectHash);
   const resourceIds = [...records.leads, ...records.contacts, ...records.users].map((row) => row.id);
@@ -26,7 +26,8 @@ async function auditEntriesAbout(email: string, records: SubjectRecords) {
         [hashes],
       );
     })
-    .orderBy('a.appendId', 'asc')) as AuditLogRow[];
+    .orderBy('a.appendId', 'asc')
+    .limit(limit + 1)) as AuditLogRow[];
   return rows.map((row) => presentAuditEntry(row, scope.tenantId));
 }
 
@@ -36,12 +37,22 @@ async function auditEntriesAbout(email: string, records: SubjectRecords) {
  */
 export async function subjectAccessReport(email: string, config: AppConfig) {
   const { tenantId, trx } = tenantScope();
-  const records = await findSubjectRecords(email);
+  const limit = config.compliance.subjectReportMaxRows;
+  const records = await findSubjectRecords(email, limit);
+  const truncated = [...records.truncated];
+  const cut = <T>(section: string, rows: T[]): T[] => {
+    if (rows.length <= limit) return rows;
+    truncated.push(section);
+    return rows.slice(0, limit);
+  };
   const organization = await trx('tenants').where({ id: tenantId }).first<{ name: string }>('name');
-  const auditEntries = await auditEntriesAbout(email, records);
-  const sessions = records.users.length
-    ? await trx('sessions').where({ tenantId }).whereIn('userId', records.users.map((row) => row.id)).orderBy('createdAt').select('*')
-    : [];
+  const auditEntries = cut('auditEntries', await auditEntriesAbout(email, records, limit));
+  const sessions = cut(
+    'records.sessions',
+    records.users.length
+      ? await trx('sessions').where({ tenantId }).whereIn('userId', records.users.map((row) => row.id)).orderBy('createdAt').limit(limit + 1).select('*')
+      : [],
+  );
   const sources = [...new Set(records.leads.map((row) => row.source).filter((source): source is string => typeof source === 'string' && source !== ''))];
   const categories = [
     records.leads.length + records.contacts.length + records.users.length > 0 ? 'identification and contact details (name, email, phone, address, company, title)' : null,
@@ -89,6 +100,7 @@ export async function subjectAccessReport(email: string, config: AppConfig) {
     mentions: Object.fromEntries(Object.entries(records.mentions).map(([table, rows]) => [table, rows.map(visible)])),
     linked: Object.fromEntries(Object.entries(records.linked).map(([table, rows]) => [table, rows.map(visible)])),
     auditEntries,
+    limits: { rowsPerSection: limit, truncated },
   };
 }
 

@@ -13,7 +13,7 @@ export function privacyRoutes(deps: AppDeps): RouteDefinition[] {
       permission: 'privacy:manage',
       summary: 'Everything the organization holds about one person (GDPR Art. 15 and 20), as one JSON document',
       description:
-        'Matched by `email` (case-insensitive): leads, contacts and users with that email, sessions of such a user, records whose free text names the email or the person’s full name, records linked to their lead or contact, and the audit entries about them (decrypted while not erased), with the purposes, categories, sources, recipients and retention of the processing. Reading it is audited as `privacy.access` without the email.',
+        'Matched by `email` (case-insensitive): leads, contacts and users with that email, sessions of such a user, records whose free text names the email or the person’s full name, records linked to their lead or contact, and the audit entries about them (decrypted while not erased), with the purposes, categories, sources, recipients and retention of the processing. Reading it is audited as `privacy.access` without the email. Each section holds at most `SUBJECT_REPORT_MAX_ROWS` (1,000) rows, oldest first; `limits.truncated` names the sections cut there (the organization export holds everything).',
       tags,
       schema: { query: subjectQuery },
       response: { status: 200, description: 'The report', schema: subjectReportSchema },
