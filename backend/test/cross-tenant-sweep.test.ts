@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { Knex } from 'knex';
 import request from 'supertest';
+import { eventually } from './support/eventually';
 import { TestJobRunner } from './support/jobs';
 import { withTenant } from '../src/infra/tenant-scope';
 import { RouteDefinition } from '../src/lib/http/route';
@@ -367,6 +368,8 @@ async function seedVictim(t: TestApp, a: Registered, marker: string): Promise<st
   await make('/parts/orders', { items: [{ partNumber: 'RYCO-Z411', quantity: 1 }], dealId: deal.id });
   expect((await request(t.app).post('/api/v1/parts/inventory/sync').set(a.auth).send({})).status).toBe(202);
   const jobs = new TestJobRunner(t);
+  // The reset code and its mail are made after the 202 (its timing tells nothing): wait for them first.
+  await eventually(async () => (await jobs.owner('password_reset_tokens').where({ tenant_id: a.tenantId })).length > 0, 15_000, 'the reset code');
   await jobs.runUntilIdle(a.tenantId);
   await jobs.close();
   return [marker, marker.toLowerCase(), a.email, a.accessToken, a.refreshToken, key.key, member.email, memberLogin.body.data.tokens.refreshToken, webhook.secret, slackUrl, supplierKey];

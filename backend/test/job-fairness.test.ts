@@ -109,9 +109,11 @@ describe('job fairness between tenants', () => {
     return tenant;
   }
 
+  /** Asks for a reset and waits for its mail to be queued (the code is made after the 202). */
   async function askForReset(tenant: Registered): Promise<void> {
     const res = await api().post('/api/v1/auth/forgot-password').send({ email: tenant.email });
     expect(res.status).toBe(202);
+    await eventually(async () => (await mailsOf(owner, tenant.tenantId, 'password_reset')).length > 0, 15_000, 'the reset mail queued');
   }
 
   const resetMailSent = async (tenant: Registered) => (await mailsOf(owner, tenant.tenantId, 'password_reset')).some((mail) => mail.status === 'sent');

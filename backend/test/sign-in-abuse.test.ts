@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
 import request from 'supertest';
+import { accountHash } from '../src/modules/auth/sign-in-throttle';
 import { login, registerTenant, Registered } from './support/api-fixtures';
+import { eventually } from './support/eventually';
 import { PLATFORM_PASSWORD, staffMember, StaffMember } from './support/platform-admin-fixtures';
 import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
 
@@ -85,10 +87,42 @@ describe('sign-in abuse resistance', () => {
       }
       expect(new Set(answers.map((answer) => JSON.stringify(answer))).size).toBe(1);
       expect(answers[0]![0]).toBe(202);
-      const codes = await owner('password_reset_tokens').where({ user_id: account.userId });
+      // Requests are worked after their answers: wait until all 6 are counted and the 3 codes written.
+      const counted = async () =>
+        Number((await owner('sign_in_throttles').where({ scope: 'password_reset', account_hash: accountHash('password_reset', account.email) }).first('attempts'))?.attempts ?? 0);
+      const codesOf = () => owner('password_reset_tokens').where({ user_id: account.userId });
+      await eventually(async () => (await counted()) === 6 && (await codesOf()).length === 3, 15_000, 'six requests counted, three codes made');
+      const codes = await codesOf();
       expect(codes).toHaveLength(3);
       // The last code made is still good: the flood did not void it.
       expect(codes.filter((code: { used_at: Date | null }) => code.used_at === null)).toHaveLength(1);
+    });
+  });
+
+  describe('password reset timing', () => {
+    let t: TestApp;
+    beforeAll(() => {
+      t = buildTestApp();
+    });
+    afterAll(() => t.close());
+
+    it("when a known address's reset work is held up, then its 202 comes anyway, as an unknown address's does: the answer never waits for the account", async () => {
+      const account = await registerTenant(t.app);
+      const forgot = (email: string) => request(t.app).post('/api/v1/auth/forgot-password').send({ email });
+      // Every writer of reset codes waits while this transaction lives: a known address's work cannot finish.
+      const blocker = await owner.transaction();
+      let known: request.Response | undefined;
+      try {
+        await blocker.raw('lock table password_reset_tokens in share mode');
+        const unknown = await forgot(`nobody-${randomUUID().slice(0, 8)}@example.com`);
+        void forgot(account.email).then((res) => (known = res));
+        await eventually(() => known !== undefined, 10_000, "the known address's answer while its code cannot be written");
+        expect([known!.status, known!.body]).toEqual([unknown.status, unknown.body]);
+        expect(await owner('password_reset_tokens').where({ user_id: account.userId })).toEqual([]);
+      } finally {
+        await blocker.commit();
+      }
+      await eventually(async () => (await owner('password_reset_tokens').where({ user_id: account.userId })).length === 1, 15_000, 'the code, once the table is free');
     });
   });
 

@@ -337,7 +337,7 @@ export interface paths {
         put?: never;
         /**
          * E-mail a single-use password reset code (valid 30 minutes); the answer is the same whether the email exists or not
-         * @description The tenant comes from X-Tenant-ID, the subdomain or `tenantId`, as for sign-in; without one, every organization of that email gets a code.
+         * @description The tenant comes from X-Tenant-ID, the subdomain or `tenantId`, as for sign-in; without one, every organization of that email gets a code. The 202 comes before any account is looked up, so its timing is the same for known and unknown addresses; at most 3 requests per address and hour make a code.
          *
          *     Access: public.
          */

@@ -47,6 +47,9 @@ export function passwordResetService({ knex, config }: { knex: Knex; config: App
         await withTenant(knex, account.tenantId, async (trx) => {
           const tenant = await trx('tenants').where({ id: account.tenantId }).first<{ status: string }>('status');
           if (tenant?.status !== 'active') return;
+          // Requests are worked after their answers, so two may overlap: one account's take turns, and
+          // only the newest code stays usable.
+          await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`password-reset:${account.id}`]);
           const token = randomSecret(TOKEN_PREFIX);
           const expiresAt = new Date(Date.now() + RESET_TTL_MS);
           await trx('passwordResetTokens').where({ userId: account.id }).whereNull('usedAt').update({ usedAt: trx.fn.now() });
