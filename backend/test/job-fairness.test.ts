@@ -158,6 +158,14 @@ describe('job fairness between tenants', () => {
     expect(await resetMailSent(b)).toBe(true);
   });
 
+  it("when an organization asks for its export, then the job waits in that organization's own exports queue, behind mails", async () => {
+    const tenant = await registerTenant(t.app);
+    expect((await api().post('/api/v1/organization/export-data').set(tenant.auth).send({})).status).toBe(202);
+    const queued = (await lanes([tenant.tenantId])).filter((job) => job.task === 'organization.export');
+    expect(queued).toEqual([{ task: 'organization.export', priority: 10, queue: `exports:${tenant.tenantId}`, tenantId: tenant.tenantId }]);
+    await jobs.runUntilIdle(tenant.tenantId);
+  });
+
   describe('with a worker of two slots and a receiver of A that never answers in time', () => {
     it("when A's backlog is waiting on its receiver, then it holds one slot: B's reset mail is sent and tenant C's webhook delivered meanwhile", async () => {
       const fresh = await new SlowReceiver().start();
