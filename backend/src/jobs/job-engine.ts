@@ -86,6 +86,8 @@ function queuePool(deps: JobDeps, databaseUrl: string, max: number): pg.Pool {
 export async function startJobEngine(deps: JobDeps, metrics: Metrics, options: JobEngineOptions): Promise<JobEngine> {
   const scheduled = options.jobs.filter((job) => job.schedule);
   const pgPool = queuePool(deps, options.databaseUrl, options.concurrency + 2);
+  // No `localQueue`: with it, jobs of one named queue may run at once (graphile/worker#621), and the
+  // per-tenant queues app_enqueue_job assigns (webhooks:<tenant>, exports:<tenant>) rely on one at a time.
   const runner: Runner = await run({
     pgPool,
     concurrency: options.concurrency,
