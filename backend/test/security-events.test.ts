@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
 import { Secret, TOTP } from 'otpauth';
 import request from 'supertest';
@@ -19,10 +20,18 @@ describe('security events: detectors, alerts and their routes', () => {
   let marketing: StaffMember;
 
   beforeAll(async () => {
-    // Low thresholds, so that two exports make a mass export and three sign-in failures a pattern; the client
+    // Low thresholds, so that two exports make a mass export, three sign-in failures or three 404s a pattern; the client
     // IP from X-Forwarded-For, so that sign-ins can come from several networks.
     t = buildTestApp({
-      env: { SECURITY_EXPORTS_PER_HOUR: '2', SECURITY_SIGNIN_ACCOUNTS_PER_IP: '3', SECURITY_SIGNIN_IPS_PER_ACCOUNT: '3', TRUST_PROXY: 'true' },
+      env: {
+        SECURITY_EXPORTS_PER_HOUR: '2',
+        SECURITY_SIGNIN_ACCOUNTS_PER_IP: '3',
+        SECURITY_SIGNIN_IPS_PER_ACCOUNT: '3',
+        SECURITY_SIGNIN_DELAY_MS: '1500',
+        SECURITY_WALK_REFUSALS: '3',
+        SECURITY_KEY_THROTTLE_SECONDS: '120',
+        TRUST_PROXY: 'true',
+      },
     });
     owner = ownerKnex();
     [a, b] = await Promise.all([registerTenant(t.app), registerTenant(t.app)]);
@@ -114,11 +123,68 @@ describe('security events: detectors, alerts and their routes', () => {
     it('when a spent refresh token is presented again, then session.refresh_reuse (critical) is raised about its user and the admins are mailed', async () => {
       const member = await addMember(t.app, a, 'sales_user');
       const refresh = (refreshToken: string) => request(t.app).post('/api/v1/auth/refresh').send({ refreshToken });
-      expect((await refresh(member.refreshToken)).status).toBe(200);
+      const renewed = await refresh(member.refreshToken);
+      expect(renewed.status).toBe(200);
       expect((await refresh(member.refreshToken)).status).toBe(401);
       const res = await events(a.auth, { type: 'session.refresh_reuse' });
       expect(res.body.data).toEqual([expect.objectContaining({ severity: 'critical', userId: member.id, alerted: true, details: expect.objectContaining({ response: 'session_revoked' }) })]);
       expect((await alertsTo(a.tenantId, a.email)).some((mail) => mail.message.subject.includes('session.refresh_reuse'))).toBe(true);
+
+      // The automatic response: the whole family is gone, the successor pair included, and that is an event too.
+      expect((await refresh(renewed.body.data.tokens.refreshToken)).status).toBe(401);
+      expect((await request(t.app).get('/api/v1/auth/me').set(bearer(renewed.body.data.tokens.accessToken))).status).toBe(401);
+      const response = await events(a.auth, { type: 'response.refresh_family_revoked', userId: member.id });
+      expect(response.body.data).toEqual([expect.objectContaining({ severity: 'medium', alerted: false, details: expect.objectContaining({ revokedAt: expect.any(String) }) })]);
+    });
+
+    it('when an API key is answered 404 SECURITY_WALK_REFUSALS times within the window, then access.id_walk is raised and the key gets 429 with Retry-After, itself an event', async () => {
+      const { body } = await request(t.app).post('/api/v1/api-keys').set(b.auth).send({ name: 'Walker', role: 'read_only' }).expect(201);
+      const key = bearer(body.data.key);
+      expect((await request(t.app).get('/api/v1/leads').set(key)).status).toBe(200);
+      for (let i = 0; i < 2; i += 1) expect((await request(t.app).get(`/api/v1/leads/${randomUUID()}`).set(key)).status).toBe(404);
+      expect((await events(b.auth, { type: 'access.id_walk' })).body.data).toEqual([]);
+      expect((await request(t.app).get(`/api/v1/contacts/${randomUUID()}`).set(key)).status).toBe(404);
+
+      const walk = await events(b.auth, { type: 'access.id_walk' });
+      expect(walk.body.data).toEqual([
+        expect.objectContaining({ severity: 'high', alerted: true, userId: null, details: expect.objectContaining({ caller: { kind: 'api_key', id: body.data.id }, refusals: 3 }) }),
+      ]);
+      const throttled = await events(b.auth, { type: 'response.api_key_throttled' });
+      expect(throttled.body.data).toEqual([expect.objectContaining({ severity: 'medium', details: { apiKeyId: body.data.id, forSeconds: 120, actor: expect.any(Object) } })]);
+      const refused = await request(t.app).get('/api/v1/leads').set(key);
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.code).toBe('RATE_LIMITED');
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(100);
+      expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(120);
+      // The tenant's other callers are untouched.
+      expect((await request(t.app).get('/api/v1/leads').set(b.auth)).status).toBe(200);
+    });
+
+    it('when a user is answered 404 and 403 SECURITY_WALK_REFUSALS times, then access.id_walk is raised about them, and a user is not throttled', async () => {
+      const walker = await addMember(t.app, b, 'support_user');
+      expect((await request(t.app).get(`/api/v1/tickets/${randomUUID()}`).set(walker.auth)).status).toBe(404);
+      expect((await request(t.app).get(`/api/v1/leads/${randomUUID()}`).set(walker.auth)).status).toBe(403);
+      expect((await request(t.app).get(`/api/v1/tickets/${randomUUID()}`).set(walker.auth)).status).toBe(404);
+      const res = await events(b.auth, { type: 'access.id_walk', userId: walker.id });
+      expect(res.body.data).toEqual([expect.objectContaining({ severity: 'high', details: expect.objectContaining({ caller: { kind: 'user', id: walker.id } }) })]);
+      expect((await request(t.app).get('/api/v1/tickets').set(walker.auth)).status).toBe(200);
+    });
+
+    it('when staff impersonate a user and sign the support session out, then impersonation.started and impersonation.ended name the staff member', async () => {
+      const started = await request(t.app)
+        .post(`/api/v1/admin/tenants/${b.tenantId}/impersonate`)
+        .set(bearer(staff.superAdmin.token))
+        .send({ reason: 'Ticket 99: cannot see a deal' });
+      expect(started.status).toBe(201);
+      const { sessionId, tokens } = started.body.data;
+      const start = await events(b.auth, { type: 'impersonation.started' });
+      expect(start.body.data).toEqual([
+        expect.objectContaining({ severity: 'medium', userId: b.userId, details: expect.objectContaining({ impersonatorId: staff.superAdmin.id, sessionId, reason: 'Ticket 99: cannot see a deal' }) }),
+      ]);
+      expect((await events(b.auth, { type: 'impersonation.ended' })).body.data).toEqual([]);
+      expect((await request(t.app).post('/api/v1/auth/logout').set(bearer(tokens.accessToken))).status).toBe(204);
+      const end = await events(b.auth, { type: 'impersonation.ended' });
+      expect(end.body.data).toEqual([expect.objectContaining({ severity: 'low', userId: b.userId, details: expect.objectContaining({ impersonatorId: staff.superAdmin.id, sessionId }) })]);
     });
 
     describe('sign-ins', () => {
@@ -139,6 +205,13 @@ describe('security events: detectors, alerts and their routes', () => {
         const res = await events(c.auth, { type: 'signin.failures_one_ip' });
         expect(res.body.data).toEqual([expect.objectContaining({ severity: 'high', alerted: true, details: expect.objectContaining({ ip: '198.51.100.7', accounts: 3 }) })]);
         expect((await alertsTo(c.tenantId, c.email)).map((mail) => mail.message.subject)).toEqual([expect.stringContaining('signin.failures_one_ip')]);
+
+        // The automatic response: every sign-in from that IP now waits SECURITY_SIGNIN_DELAY_MS, right password or not.
+        const delayed = await events(c.auth, { type: 'response.signin_delayed' });
+        expect(delayed.body.data).toEqual([expect.objectContaining({ severity: 'medium', details: expect.objectContaining({ ip: '198.51.100.7', delayMs: 1500, forSeconds: 900 }) })]);
+        const startedAt = Date.now();
+        expect((await signIn(members[2]!.email, PASSWORD, '198.51.100.7')).status).toBe(200);
+        expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1500);
       });
 
       it('when one account fails to sign in from SECURITY_SIGNIN_IPS_PER_ACCOUNT addresses, then signin.failures_one_account is raised about it', async () => {
@@ -153,7 +226,7 @@ describe('security events: detectors, alerts and their routes', () => {
         const adminMails = (await alertsTo(c.tenantId, c.email)).length;
         expect((await signIn(user.email, PASSWORD, '203.0.113.5')).status).toBe(200);
         expect((await signIn(user.email, PASSWORD, '203.0.113.77')).status).toBe(200);
-        const res = await events(c.auth, { type: 'signin.new_network' });
+        const res = await events(c.auth, { type: 'signin.new_network', userId: user.id });
         expect(res.body.data).toEqual([expect.objectContaining({ severity: 'medium', userId: user.id, alerted: true, details: expect.objectContaining({ ip: '203.0.113.5' }) })]);
         expect((await alertsTo(c.tenantId, user.email)).map((mail) => mail.message.subject)).toEqual([expect.stringContaining('signin.new_network')]);
         expect(await alertsTo(c.tenantId, c.email)).toHaveLength(adminMails);
@@ -205,7 +278,10 @@ describe('security events: detectors, alerts and their routes', () => {
       const tenants = new Set(all.body.data.map((event: { tenantId: string }) => event.tenantId));
       expect(tenants.has(a.tenantId) && tenants.has(b.tenantId)).toBe(true);
       const onlyB = await request(t.app).get('/api/v1/admin/security/events').query({ tenantId: b.tenantId, severity: 'medium' }).set(bearer(staff.support.token));
-      expect(onlyB.body.data).toEqual([expect.objectContaining({ tenantId: b.tenantId, type: 'privilege.wide_api_key' })]);
+      expect(new Set(onlyB.body.data.map((event: { type: string }) => event.type))).toEqual(
+        new Set(['privilege.wide_api_key', 'response.api_key_throttled', 'impersonation.started']),
+      );
+      expect(onlyB.body.data.every((event: { tenantId: string; severity: string }) => event.tenantId === b.tenantId && event.severity === 'medium')).toBe(true);
     });
 
     it('when staff without audit:read, a tenant user or nobody ask, then 403, 403 and 401', async () => {

@@ -13,6 +13,12 @@ export const SECURITY_EVENT_TYPES = [
   'signin.failures_one_ip',
   'signin.failures_one_account',
   'signin.new_network',
+  'access.id_walk',
+  'impersonation.started',
+  'impersonation.ended',
+  'response.refresh_family_revoked',
+  'response.signin_delayed',
+  'response.api_key_throttled',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
