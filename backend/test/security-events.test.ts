@@ -4,8 +4,12 @@ import { Secret, TOTP } from 'otpauth';
 import request from 'supertest';
 import { addMember, addRole, bearer, PASSWORD, registerTenant, Registered } from './support/api-fixtures';
 import { eventually } from './support/eventually';
+import { FakeSmtp } from './support/fake-smtp';
+import { TestJobRunner } from './support/jobs';
+import { WebhookReceiver } from './support/webhook-receiver';
 import { mailsOf } from './support/mail-log';
 import { platformAdmins, PlatformAdminsFixture, staffMember, StaffMember } from './support/platform-admin-fixtures';
+import { securityStaffAlertJob } from '../src/modules/security/security-staff-alert.job';
 import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
 
 const codeAt = (secret: string, steps = 0): string =>
@@ -268,6 +272,65 @@ describe('security events: detectors, alerts and their routes', () => {
       expect(ofB.length).toBeGreaterThan(0);
       expect(ofB.some((event: { id: string }) => ofA.has(event.id))).toBe(false);
       expect((await events(b.auth, { userId: a.userId })).body.data).toEqual([]);
+    });
+  });
+
+  describe('staff alerts', () => {
+    let smtp: FakeSmtp;
+    let slack: WebhookReceiver;
+    let jobs: TestJobRunner;
+    beforeAll(async () => {
+      [smtp, slack] = await Promise.all([new FakeSmtp().start(), new WebhookReceiver().start()]);
+      jobs = new TestJobRunner(t);
+    });
+    afterAll(async () => {
+      await Promise.all([smtp.stop(), slack.stop(), jobs.close()]);
+    });
+
+    /** The staff-alert job as a worker runs it, sending through the local SMTP double. */
+    const runStaffAlert = (tenantId: string, securityEventId: string) =>
+      securityStaffAlertJob.run(
+        { tenantId, securityEventId },
+        { ...jobs.deps, config: { ...t.deps.config, email: { ...t.deps.config.email, transport: 'smtp', smtpUrl: `smtp://127.0.0.1:${smtp.port}` } } },
+        { id: 'test', attempt: 1, maxAttempts: 5, logger: t.deps.logger },
+      );
+
+    it('when a critical event is raised and a webhook is set in /admin/config, then staff who read audit logs are mailed and Slack is told, once per pattern per window', async () => {
+      const config = await request(t.app).put('/api/v1/admin/config').set(bearer(staff.superAdmin.token)).send({ securityAlertWebhookUrl: slack.url('/slack') });
+      expect(config.status).toBe(200);
+      expect(config.body.data.settings.securityAlertWebhookUrl).toEqual({ value: slack.url('/slack'), source: 'override', environmentValue: '' });
+
+      const member = await addMember(t.app, a, 'sales_user');
+      const refresh = (refreshToken: string) => request(t.app).post('/api/v1/auth/refresh').send({ refreshToken });
+      await refresh(member.refreshToken).expect(200);
+      await refresh(member.refreshToken).expect(401);
+      const [event] = (await events(a.auth, { type: 'session.refresh_reuse', userId: member.id })).body.data;
+      // Only the critical event queues a staff alert; its response (medium) does not.
+      const queued = (await jobs.queuedJobs({ task: 'security.staff_alert', tenantId: a.tenantId })).length;
+      expect(queued).toBeGreaterThanOrEqual(1);
+
+      await runStaffAlert(a.tenantId, event.id);
+      const recipients = smtp.messages.flatMap((message) => message.to);
+      expect(recipients).toEqual(expect.arrayContaining([staff.superAdmin.email, staff.support.email]));
+      expect(recipients).not.toContain(marketing.email);
+      expect(smtp.messages[0]!.data).toContain('session.refresh_reuse');
+      expect(slack.at('/slack')).toHaveLength(1);
+      expect(JSON.parse(slack.at('/slack')[0]!.body)).toEqual({ text: expect.stringContaining('*session.refresh_reuse*') });
+
+      // The same pattern again within the window: nothing more goes out.
+      const mailed = smtp.messages.length;
+      await runStaffAlert(a.tenantId, event.id);
+      expect(smtp.messages).toHaveLength(mailed);
+      expect(slack.at('/slack')).toHaveLength(1);
+
+      await request(t.app).put('/api/v1/admin/config').set(bearer(staff.superAdmin.token)).send({ securityAlertWebhookUrl: null }).expect(200);
+    });
+
+    it('when the webhook setting is not a URL, or staff without config:manage set it, then 400 and 403', async () => {
+      const bad = await request(t.app).put('/api/v1/admin/config').set(bearer(staff.superAdmin.token)).send({ securityAlertWebhookUrl: 'javascript:alert(1)' });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.details.map((detail: { field: string }) => detail.field)).toEqual(['securityAlertWebhookUrl']);
+      expect((await request(t.app).put('/api/v1/admin/config').set(bearer(staff.support.token)).send({ securityAlertWebhookUrl: slack.url('/x') })).status).toBe(403);
     });
   });
 

@@ -101,6 +101,8 @@ export const envSchema = Joi.object({
   SECURITY_SIGNIN_WINDOW_SECONDS: Joi.number().integer().min(60).max(86_400).default(900),
   SECURITY_SIGNIN_ACCOUNTS_PER_IP: Joi.number().integer().min(2).max(10_000).default(5),
   SECURITY_SIGNIN_IPS_PER_ACCOUNT: Joi.number().integer().min(2).max(10_000).default(5),
+  SECURITY_ALERT_WEBHOOK_URL: Joi.string().uri({ scheme: ['https', 'http'] }).allow('').default(''),
+  SECURITY_STAFF_ALERT_SEVERITY: Joi.string().valid('low', 'medium', 'high', 'critical').default('critical'),
   SECURITY_SIGNIN_DELAY_MS: Joi.number().integer().min(0).max(10_000).default(2_000),
   SECURITY_SIGNIN_DELAY_SECONDS: Joi.number().integer().min(60).max(86_400).default(900),
   SECURITY_WALK_REFUSALS: Joi.number().integer().min(3).max(100_000).default(30),

@@ -38,3 +38,6 @@ export interface SecurityFinding {
 }
 
 export const isSevere = (severity: Severity): boolean => severity === 'high' || severity === 'critical';
+
+/** Whether a severity is the threshold or above it. */
+export const atLeast = (severity: Severity, threshold: Severity): boolean => SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(threshold);
