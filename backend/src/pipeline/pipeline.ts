@@ -178,7 +178,7 @@ const tenantStages: Stages = async (deps, limiters, frame, transfers) => {
 
 /** Stages 8-12 of a tenant route, in its transaction: the caller is let through (8-10), then its input is read (11-12). */
 async function admitAndRead(deps: AppDeps, limiters: RateLimiters, frame: RequestFrame, credential: TenantCredential): Promise<void> {
-  await refuseThrottledKey(credential); // 8 an API key throttled for walking ids: 429
+  await refuseThrottledKey(deps, credential); // 8 an API key throttled for walking ids: 429
   const principal = await authorizeTenantCaller(frame, credential); // 8 authorization
   await passGates(frame.route, principal, consoleRuntime(deps).flags, frame.req.baseUrl + frame.req.path); // 9 gates
   await chargePlanBudget(limiters.principal, frame, principal); // 10 plan budget

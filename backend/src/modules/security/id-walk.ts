@@ -4,7 +4,7 @@ import { AppError } from '../../lib/errors';
 import type { AuditActor } from '../audit/audit-context';
 import { Credential } from '../auth/principal';
 import { raiseFindings } from './security-alerts';
-import { securityContext } from './security-context';
+import { securityHoldsOf } from './security-context';
 import { SecurityFinding } from './security-finding';
 import { keyThrottleKey, walkKey } from './security-holds';
 
@@ -16,10 +16,18 @@ const REFUSALS = new Set(['NOT_FOUND', 'FORBIDDEN']);
 const callerOf = (credential: TenantCredential) =>
   credential.kind === 'api_key' ? { kind: 'api_key' as const, id: credential.apiKeyId } : { kind: 'user' as const, id: credential.userId };
 
-/** Stage 8, before any query: an API key throttled for walking ids is answered 429 until its hold ends. */
-export async function refuseThrottledKey(credential: TenantCredential): Promise<void> {
+/**
+ * Stage 8, before any query: an API key throttled for walking ids is answered 429 until its hold ends.
+ * Redis unreachable: the key is let through (as the rate limits do), and that is logged.
+ */
+export async function refuseThrottledKey(deps: AppDeps, credential: TenantCredential): Promise<void> {
   if (credential.kind !== 'api_key') return;
-  const seconds = await securityContext().holds.heldSeconds(keyThrottleKey(credential.apiKeyId));
+  const seconds = await securityHoldsOf(deps)
+    .heldSeconds(keyThrottleKey(credential.apiKeyId))
+    .catch((error: unknown) => {
+      deps.logger.warn('could not read an API key throttle; letting the key through', { error });
+      return 0;
+    });
   if (seconds > 0) {
     throw new AppError('RATE_LIMITED', 'This API key is throttled after many requests for records that do not exist', undefined, {
       'Retry-After': String(seconds),
@@ -36,7 +44,8 @@ export async function refuseThrottledKey(credential: TenantCredential): Promise<
 export async function noteRefusal(deps: AppDeps, credential: TenantCredential, actor: AuditActor, error: unknown): Promise<void> {
   if (!(error instanceof AppError) || !REFUSALS.has(error.code)) return;
   try {
-    const { config, holds } = securityContext();
+    const { config } = deps;
+    const holds = securityHoldsOf(deps);
     const caller = callerOf(credential);
     const refusals = await holds.count(walkKey(caller), config.security.walkWindowSeconds);
     if (refusals !== config.security.walkRefusals) return;

@@ -7,14 +7,28 @@ export interface SecurityContext {
   holds: SecurityHolds;
 }
 
+type Deps = { config: AppConfig; redis?: RedisClient };
+
+const holdsByApp = new WeakMap<Deps, SecurityHolds>();
+
+/** The app's own holds (its Redis and key prefix): what the request pipeline uses. */
+export function securityHoldsOf(deps: Deps): SecurityHolds {
+  let holds = holdsByApp.get(deps);
+  if (!holds) {
+    holds = createSecurityHolds(deps.redis, deps.config.redisKeyPrefix);
+    holdsByApp.set(deps, holds);
+  }
+  return holds;
+}
+
 /**
- * Set once by createApp, as the audit key is: the sign-in detectors run inside audit writers and the
- * sign-in flow, far from the app's dependencies.
+ * Set by createApp, as the audit key is: the sign-in detectors run inside audit writers and the sign-in
+ * flow, far from the app's dependencies (one app per process in production; in tests, the last built).
  */
 let context: SecurityContext | undefined;
 
-export function useSecurity(deps: { config: AppConfig; redis?: RedisClient }): SecurityContext {
-  context = { config: deps.config, holds: createSecurityHolds(deps.redis, deps.config.redisKeyPrefix) };
+export function useSecurity(deps: Deps): SecurityContext {
+  context = { config: deps.config, holds: securityHoldsOf(deps) };
   return context;
 }
 

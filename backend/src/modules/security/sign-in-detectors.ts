@@ -114,11 +114,12 @@ async function delaySignIns(ip: string, config: AppConfig['security']): Promise<
   ];
 }
 
-/** The pause a sign-in from this IP must take (0: none): the stuffing response above. */
+/** The pause a sign-in from this IP must take (0: none): the stuffing response above. Redis unreachable: none. */
 export async function signInDelayMs(ip: string | undefined): Promise<number> {
   const security = maybeSecurityContext();
   if (!ip || !security || security.config.security.signinDelayMs === 0) return 0;
-  return (await security.holds.heldSeconds(signinDelayKey(ip))) > 0 ? security.config.security.signinDelayMs : 0;
+  const held = await security.holds.heldSeconds(signinDelayKey(ip)).catch(() => 0);
+  return held > 0 ? security.config.security.signinDelayMs : 0;
 }
 
 /** The network of an address: its /24 for IPv4, its /48 for IPv6. */
