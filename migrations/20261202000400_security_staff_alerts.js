@@ -14,7 +14,7 @@ exports.up = async function up(knex) {
   await knex.schema.createTable('security_staff_alerts', (t) => {
     t.text('scope').notNullable();
     t.text('dedup_key').notNullable();
-    t.uuid('tenant_id').notNullable();
+    t.uuid('source_tenant_id').notNullable().comment('The tenant of the event last alerted (not a tenant table: no row-level security)');
     t.uuid('security_event_id').notNullable();
     t.integer('staff_mailed').notNullable().defaultTo(0);
     t.text('webhook_status');

@@ -47,8 +47,8 @@ export const securityStaffAlertJob = defineJob({
     const { securityAlertWebhookUrl: webhookUrl } = await effectiveSettings(knex, config);
     await knex.transaction(async (trx) => {
       const claimed = (await trx.raw(
-        `insert into security_staff_alerts as a (scope, dedup_key, tenant_id, security_event_id) values (?, ?, ?, ?)
-         on conflict (scope, dedup_key) do update set alerted_at = now(), tenant_id = excluded.tenant_id,
+        `insert into security_staff_alerts as a (scope, dedup_key, source_tenant_id, security_event_id) values (?, ?, ?, ?)
+         on conflict (scope, dedup_key) do update set alerted_at = now(), source_tenant_id = excluded.source_tenant_id,
            security_event_id = excluded.security_event_id, staff_mailed = 0, webhook_status = null
          where a.alerted_at <= now() - make_interval(secs => ?)
          returning dedup_key`,
