@@ -317,6 +317,9 @@ describe('security events: detectors, alerts and their routes', () => {
       expect(slack.at('/slack')).toHaveLength(1);
       expect(JSON.parse(slack.at('/slack')[0]!.body)).toEqual({ text: expect.stringContaining('*session.refresh_reuse*') });
 
+      const [claim] = await owner('security_staff_alerts').where({ scope: t.deps.config.redisKeyPrefix, dedup_key: `session.refresh_reuse:${event.details.sessionId}` });
+      expect(claim).toMatchObject({ source_tenant_id: a.tenantId, security_event_id: event.id, staff_mailed: recipients.length, webhook_status: '200' });
+
       // The same pattern again within the window: nothing more goes out.
       const mailed = smtp.messages.length;
       await runStaffAlert(a.tenantId, event.id);
