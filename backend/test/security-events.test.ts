@@ -356,4 +356,21 @@ describe('security events: detectors, alerts and their routes', () => {
       expect((await request(t.app).get('/api/v1/admin/security/events')).status).toBe(401);
     });
   });
+
+  // Last, with an app of its own: building an app points the sign-in detectors at its configuration.
+  describe('a mass export by rows', () => {
+    it('when one export reaches SECURITY_EXPORT_ROWS rows, then export.mass is raised for that single export', async () => {
+      const rowsApp = buildTestApp({ env: { SECURITY_EXPORT_ROWS: '2' } });
+      try {
+        const tenant = await registerTenant(rowsApp.app);
+        for (const lastName of ['One', 'Two']) await request(rowsApp.app).post('/api/v1/leads').set(tenant.auth).send({ lastName }).expect(201);
+        await request(rowsApp.app).get('/api/v1/leads/export/csv').set(tenant.auth).expect(200);
+        const massExports = async () => (await request(rowsApp.app).get('/api/v1/security/events').query({ type: 'export.mass' }).set(tenant.auth)).body.data;
+        await eventually(async () => (await massExports()).length > 0, 15_000, 'export.mass raised');
+        expect(await massExports()).toEqual([expect.objectContaining({ severity: 'high', details: expect.objectContaining({ rows: 2, exportsInHour: 1 }) })]);
+      } finally {
+        await rowsApp.close();
+      }
+    });
+  });
 });
