@@ -10,7 +10,7 @@ import { consoleRuntime } from './modules/admin/console-runtime';
 import { adminTenantsRoutes } from './modules/admin/tenants.routes';
 import { featureFlagsRoutes } from './modules/feature-flags/feature-flags.routes';
 import { securityAdminRoutes, securityRoutes } from './modules/security/security.routes';
-import { useSecurityConfig } from './modules/security/sign-in-detectors';
+import { useSecurity } from './modules/security/security-context';
 import { staffRoutes } from './modules/admin/staff.routes';
 import { supportAdminRoutes, supportRoutes } from './modules/support/support.routes';
 import { analyticsRoutes } from './modules/analytics/analytics.routes';
@@ -94,7 +94,7 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
 /** Builds the Express app without listening, so tests drive it in-process: the pipeline over the declared routes. */
 export function createApp(deps: AppDeps): express.Express {
   useAuditEncryptionKey(deps.config.encryptionKey);
-  useSecurityConfig(deps.config);
+  useSecurity(deps);
   startPrincipalRevocation(deps, 'serves');
   startLiveEvents(deps, 'serves');
   const limiters = createRateLimiters(deps, () => consoleRuntime(deps).settings.current());

@@ -3,6 +3,9 @@ import express from 'express';
 import { Knex } from 'knex';
 import request from 'supertest';
 import { declaredRoutes } from '../src/app';
+import { withTenant } from '../src/infra/tenant-scope';
+import { enqueueJob } from '../src/jobs/enqueue';
+import { defineJob, JobDefinition, tenantPayload } from '../src/jobs/job-definition';
 import { defineRoute, ok, RouteDefinition } from '../src/lib/http/route';
 import { createMetrics } from '../src/infra/metrics';
 import { createRateLimiters } from '../src/middleware/rate-limits';
@@ -10,9 +13,10 @@ import { consoleRuntime } from '../src/modules/admin/console-runtime';
 import { rolloutBucket } from '../src/modules/feature-flags/feature-flags';
 import { buildPipeline } from '../src/pipeline/pipeline';
 import { bearer, registerTenant, Registered } from './support/api-fixtures';
-import { eventually } from './support/eventually';
+import { answeredWithin, eventually } from './support/eventually';
+import { TestJobRunner } from './support/jobs';
 import { platformAdmins, PlatformAdminsFixture } from './support/platform-admin-fixtures';
-import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
+import { buildTestApp, ownerKnex, runtimeKnex, TestApp } from './support/test-app';
 
 const FLAG = 'probe-rollout';
 
@@ -156,6 +160,66 @@ describe('feature flags: targeting, rollout and the gate', () => {
     expect((await request(here).put('/api/v1/admin/feature-flags/second-flag').send({ enabled: false })).status).toBe(401);
     const after = await request(here).get('/api/v1/admin/feature-flags/second-flag').set(bearer(admins.support.token));
     expect(after.body.data).toMatchObject({ enabled: true, percentage: 25, plans: ['pro', 'enterprise'] });
+  });
+
+  it('when a flag changes on one instance, then another with the default cache (5 s) applies it within 5 s plus one read', async () => {
+    const third = buildTestApp({ env: { REDIS_KEY_PREFIX: prefix } });
+    try {
+      expect(third.deps.config.console.settingsCacheSeconds).toBe(5);
+      const elsewhere = appWithProbe(third);
+      await put({ enabled: true, tenants: [pro.tenantId] }).expect(200);
+      await eventually(async () => (await probe(elsewhere, pro)).status === 200, 15_000, 'the third instance sees the flag on');
+      await put({ enabled: false, tenants: [pro.tenantId] }).expect(200);
+      const tookMs = await answeredWithin(10_000, () => probe(elsewhere, pro), (res) => res.status === 404);
+      // The cache's 5 s, plus one read of the flags on a loaded machine.
+      expect(tookMs).toBeLessThanOrEqual(6_500);
+    } finally {
+      await third.close();
+    }
+  });
+
+  describe('jobs rolled out under a flag', () => {
+    const JOB_FLAG = 'job-rollout';
+    const ran: string[] = [];
+    const flaggedJob = defineJob({
+      name: 'test.flagged',
+      payload: tenantPayload({}),
+      flag: JOB_FLAG,
+      async run({ tenantId }) {
+        ran.push(tenantId);
+      },
+    });
+    let jobs: TestJobRunner;
+    let runtime: Knex;
+    beforeAll(() => {
+      jobs = new TestJobRunner(t, [flaggedJob as JobDefinition<never>]);
+      runtime = runtimeKnex();
+    });
+    afterAll(async () => {
+      await jobs.close();
+      await runtime.destroy();
+    });
+
+    const enqueueFor = (tenant: Registered) => withTenant(runtime, tenant.tenantId, () => enqueueJob('test.flagged'));
+    const skipped = async () => (await t.deps.metrics.registry.getSingleMetricAsString('job_runs_total')).match(/task="test\.flagged",outcome="skipped_flag"\} (\d+)/)?.[1];
+
+    it('when a job declares a flag that is on for one tenant by plan, then it runs for that tenant and is skipped, and counted as skipped, for the other', async () => {
+      await put({ enabled: true, plans: ['enterprise'] }, JOB_FLAG).expect(200);
+      await enqueueFor(pro);
+      await enqueueFor(enterprise);
+      await jobs.runUntilIdle();
+      expect(ran).toEqual([enterprise.tenantId]);
+      expect(await skipped()).toBe('1');
+      expect(await jobs.queuedJobs({ task: 'test.flagged' })).toEqual([]);
+    });
+
+    it('when the flag is then given to the tenant, then its next job runs, without a restart', async () => {
+      ran.length = 0;
+      await put({ enabled: true, plans: ['enterprise'], tenants: [pro.tenantId] }, JOB_FLAG).expect(200);
+      await enqueueFor(pro);
+      await jobs.runUntilIdle();
+      expect(ran).toEqual([pro.tenantId]);
+    });
   });
 
   it('when a caller is not signed in or lacks the route permission, then the flag does not matter: 401 and 403 as for any route', async () => {

@@ -1,10 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
 import { Secret, TOTP } from 'otpauth';
 import request from 'supertest';
 import { addMember, addRole, bearer, PASSWORD, registerTenant, Registered } from './support/api-fixtures';
 import { eventually } from './support/eventually';
+import { FakeSmtp } from './support/fake-smtp';
+import { TestJobRunner } from './support/jobs';
+import { WebhookReceiver } from './support/webhook-receiver';
 import { mailsOf } from './support/mail-log';
 import { platformAdmins, PlatformAdminsFixture, staffMember, StaffMember } from './support/platform-admin-fixtures';
+import { securityStaffAlertJob } from '../src/modules/security/security-staff-alert.job';
 import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
 
 const codeAt = (secret: string, steps = 0): string =>
@@ -19,10 +24,18 @@ describe('security events: detectors, alerts and their routes', () => {
   let marketing: StaffMember;
 
   beforeAll(async () => {
-    // Low thresholds, so that two exports make a mass export and three sign-in failures a pattern; the client
+    // Low thresholds, so that two exports make a mass export, three sign-in failures or three 404s a pattern; the client
     // IP from X-Forwarded-For, so that sign-ins can come from several networks.
     t = buildTestApp({
-      env: { SECURITY_EXPORTS_PER_HOUR: '2', SECURITY_SIGNIN_ACCOUNTS_PER_IP: '3', SECURITY_SIGNIN_IPS_PER_ACCOUNT: '3', TRUST_PROXY: 'true' },
+      env: {
+        SECURITY_EXPORTS_PER_HOUR: '2',
+        SECURITY_SIGNIN_ACCOUNTS_PER_IP: '3',
+        SECURITY_SIGNIN_IPS_PER_ACCOUNT: '3',
+        SECURITY_SIGNIN_DELAY_MS: '1500',
+        SECURITY_WALK_REFUSALS: '3',
+        SECURITY_KEY_THROTTLE_SECONDS: '120',
+        TRUST_PROXY: 'true',
+      },
     });
     owner = ownerKnex();
     [a, b] = await Promise.all([registerTenant(t.app), registerTenant(t.app)]);
@@ -114,11 +127,68 @@ describe('security events: detectors, alerts and their routes', () => {
     it('when a spent refresh token is presented again, then session.refresh_reuse (critical) is raised about its user and the admins are mailed', async () => {
       const member = await addMember(t.app, a, 'sales_user');
       const refresh = (refreshToken: string) => request(t.app).post('/api/v1/auth/refresh').send({ refreshToken });
-      expect((await refresh(member.refreshToken)).status).toBe(200);
+      const renewed = await refresh(member.refreshToken);
+      expect(renewed.status).toBe(200);
       expect((await refresh(member.refreshToken)).status).toBe(401);
       const res = await events(a.auth, { type: 'session.refresh_reuse' });
       expect(res.body.data).toEqual([expect.objectContaining({ severity: 'critical', userId: member.id, alerted: true, details: expect.objectContaining({ response: 'session_revoked' }) })]);
       expect((await alertsTo(a.tenantId, a.email)).some((mail) => mail.message.subject.includes('session.refresh_reuse'))).toBe(true);
+
+      // The automatic response: the whole family is gone, the successor pair included, and that is an event too.
+      expect((await refresh(renewed.body.data.tokens.refreshToken)).status).toBe(401);
+      expect((await request(t.app).get('/api/v1/auth/me').set(bearer(renewed.body.data.tokens.accessToken))).status).toBe(401);
+      const response = await events(a.auth, { type: 'response.refresh_family_revoked', userId: member.id });
+      expect(response.body.data).toEqual([expect.objectContaining({ severity: 'medium', alerted: false, details: expect.objectContaining({ revokedAt: expect.any(String) }) })]);
+    });
+
+    it('when an API key is answered 404 SECURITY_WALK_REFUSALS times within the window, then access.id_walk is raised and the key gets 429 with Retry-After, itself an event', async () => {
+      const { body } = await request(t.app).post('/api/v1/api-keys').set(b.auth).send({ name: 'Walker', role: 'read_only' }).expect(201);
+      const key = bearer(body.data.key);
+      expect((await request(t.app).get('/api/v1/leads').set(key)).status).toBe(200);
+      for (let i = 0; i < 2; i += 1) expect((await request(t.app).get(`/api/v1/leads/${randomUUID()}`).set(key)).status).toBe(404);
+      expect((await events(b.auth, { type: 'access.id_walk' })).body.data).toEqual([]);
+      expect((await request(t.app).get(`/api/v1/contacts/${randomUUID()}`).set(key)).status).toBe(404);
+
+      const walk = await events(b.auth, { type: 'access.id_walk' });
+      expect(walk.body.data).toEqual([
+        expect.objectContaining({ severity: 'high', alerted: true, userId: null, details: expect.objectContaining({ caller: { kind: 'api_key', id: body.data.id }, refusals: 3 }) }),
+      ]);
+      const throttled = await events(b.auth, { type: 'response.api_key_throttled' });
+      expect(throttled.body.data).toEqual([expect.objectContaining({ severity: 'medium', details: { apiKeyId: body.data.id, forSeconds: 120, actor: expect.any(Object) } })]);
+      const refused = await request(t.app).get('/api/v1/leads').set(key);
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.code).toBe('RATE_LIMITED');
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(100);
+      expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(120);
+      // The tenant's other callers are untouched.
+      expect((await request(t.app).get('/api/v1/leads').set(b.auth)).status).toBe(200);
+    });
+
+    it('when a user is answered 404 and 403 SECURITY_WALK_REFUSALS times, then access.id_walk is raised about them, and a user is not throttled', async () => {
+      const walker = await addMember(t.app, b, 'support_user');
+      expect((await request(t.app).get(`/api/v1/tickets/${randomUUID()}`).set(walker.auth)).status).toBe(404);
+      expect((await request(t.app).get(`/api/v1/leads/${randomUUID()}`).set(walker.auth)).status).toBe(403);
+      expect((await request(t.app).get(`/api/v1/tickets/${randomUUID()}`).set(walker.auth)).status).toBe(404);
+      const res = await events(b.auth, { type: 'access.id_walk', userId: walker.id });
+      expect(res.body.data).toEqual([expect.objectContaining({ severity: 'high', details: expect.objectContaining({ caller: { kind: 'user', id: walker.id } }) })]);
+      expect((await request(t.app).get('/api/v1/tickets').set(walker.auth)).status).toBe(200);
+    });
+
+    it('when staff impersonate a user and sign the support session out, then impersonation.started and impersonation.ended name the staff member', async () => {
+      const started = await request(t.app)
+        .post(`/api/v1/admin/tenants/${b.tenantId}/impersonate`)
+        .set(bearer(staff.superAdmin.token))
+        .send({ reason: 'Ticket 99: cannot see a deal' });
+      expect(started.status).toBe(201);
+      const { sessionId, tokens } = started.body.data;
+      const start = await events(b.auth, { type: 'impersonation.started' });
+      expect(start.body.data).toEqual([
+        expect.objectContaining({ severity: 'medium', userId: b.userId, details: expect.objectContaining({ impersonatorId: staff.superAdmin.id, sessionId, reason: 'Ticket 99: cannot see a deal' }) }),
+      ]);
+      expect((await events(b.auth, { type: 'impersonation.ended' })).body.data).toEqual([]);
+      expect((await request(t.app).post('/api/v1/auth/logout').set(bearer(tokens.accessToken))).status).toBe(204);
+      const end = await events(b.auth, { type: 'impersonation.ended' });
+      expect(end.body.data).toEqual([expect.objectContaining({ severity: 'low', userId: b.userId, details: expect.objectContaining({ impersonatorId: staff.superAdmin.id, sessionId }) })]);
     });
 
     describe('sign-ins', () => {
@@ -139,6 +209,13 @@ describe('security events: detectors, alerts and their routes', () => {
         const res = await events(c.auth, { type: 'signin.failures_one_ip' });
         expect(res.body.data).toEqual([expect.objectContaining({ severity: 'high', alerted: true, details: expect.objectContaining({ ip: '198.51.100.7', accounts: 3 }) })]);
         expect((await alertsTo(c.tenantId, c.email)).map((mail) => mail.message.subject)).toEqual([expect.stringContaining('signin.failures_one_ip')]);
+
+        // The automatic response: every sign-in from that IP now waits SECURITY_SIGNIN_DELAY_MS, right password or not.
+        const delayed = await events(c.auth, { type: 'response.signin_delayed' });
+        expect(delayed.body.data).toEqual([expect.objectContaining({ severity: 'medium', details: expect.objectContaining({ ip: '198.51.100.7', delayMs: 1500, forSeconds: 900 }) })]);
+        const startedAt = Date.now();
+        expect((await signIn(members[2]!.email, PASSWORD, '198.51.100.7')).status).toBe(200);
+        expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1500);
       });
 
       it('when one account fails to sign in from SECURITY_SIGNIN_IPS_PER_ACCOUNT addresses, then signin.failures_one_account is raised about it', async () => {
@@ -153,7 +230,7 @@ describe('security events: detectors, alerts and their routes', () => {
         const adminMails = (await alertsTo(c.tenantId, c.email)).length;
         expect((await signIn(user.email, PASSWORD, '203.0.113.5')).status).toBe(200);
         expect((await signIn(user.email, PASSWORD, '203.0.113.77')).status).toBe(200);
-        const res = await events(c.auth, { type: 'signin.new_network' });
+        const res = await events(c.auth, { type: 'signin.new_network', userId: user.id });
         expect(res.body.data).toEqual([expect.objectContaining({ severity: 'medium', userId: user.id, alerted: true, details: expect.objectContaining({ ip: '203.0.113.5' }) })]);
         expect((await alertsTo(c.tenantId, user.email)).map((mail) => mail.message.subject)).toEqual([expect.stringContaining('signin.new_network')]);
         expect(await alertsTo(c.tenantId, c.email)).toHaveLength(adminMails);
@@ -198,6 +275,68 @@ describe('security events: detectors, alerts and their routes', () => {
     });
   });
 
+  describe('staff alerts', () => {
+    let smtp: FakeSmtp;
+    let slack: WebhookReceiver;
+    let jobs: TestJobRunner;
+    beforeAll(async () => {
+      [smtp, slack] = await Promise.all([new FakeSmtp().start(), new WebhookReceiver().start()]);
+      jobs = new TestJobRunner(t);
+    });
+    afterAll(async () => {
+      await Promise.all([smtp.stop(), slack.stop(), jobs.close()]);
+    });
+
+    /** The staff-alert job as a worker runs it, sending through the local SMTP double. */
+    const runStaffAlert = (tenantId: string, securityEventId: string) =>
+      securityStaffAlertJob.run(
+        { tenantId, securityEventId },
+        { ...jobs.deps, config: { ...t.deps.config, email: { ...t.deps.config.email, transport: 'smtp', smtpUrl: `smtp://127.0.0.1:${smtp.port}` } } },
+        { id: 'test', attempt: 1, maxAttempts: 5, logger: t.deps.logger },
+      );
+
+    it('when a critical event is raised and a webhook is set in /admin/config, then staff who read audit logs are mailed and Slack is told, once per pattern per window', async () => {
+      const config = await request(t.app).put('/api/v1/admin/config').set(bearer(staff.superAdmin.token)).send({ securityAlertWebhookUrl: slack.url('/slack') });
+      expect(config.status).toBe(200);
+      expect(config.body.data.settings.securityAlertWebhookUrl).toEqual({ value: slack.url('/slack'), source: 'override', environmentValue: '' });
+
+      const member = await addMember(t.app, a, 'sales_user');
+      const refresh = (refreshToken: string) => request(t.app).post('/api/v1/auth/refresh').send({ refreshToken });
+      await refresh(member.refreshToken).expect(200);
+      await refresh(member.refreshToken).expect(401);
+      const [event] = (await events(a.auth, { type: 'session.refresh_reuse', userId: member.id })).body.data;
+      // Only the critical event queues a staff alert; its response (medium) does not.
+      const queued = (await jobs.queuedJobs({ task: 'security.staff_alert', tenantId: a.tenantId })).length;
+      expect(queued).toBeGreaterThanOrEqual(1);
+
+      await runStaffAlert(a.tenantId, event.id);
+      const recipients = smtp.messages.flatMap((message) => message.to);
+      expect(recipients).toEqual(expect.arrayContaining([staff.superAdmin.email, staff.support.email]));
+      expect(recipients).not.toContain(marketing.email);
+      expect(smtp.messages[0]!.data).toContain('session.refresh_reuse');
+      expect(slack.at('/slack')).toHaveLength(1);
+      expect(JSON.parse(slack.at('/slack')[0]!.body)).toEqual({ text: expect.stringContaining('*session.refresh_reuse*') });
+
+      const [claim] = await owner('security_staff_alerts').where({ scope: t.deps.config.redisKeyPrefix, dedup_key: `session.refresh_reuse:${event.details.sessionId}` });
+      expect(claim).toMatchObject({ source_tenant_id: a.tenantId, security_event_id: event.id, staff_mailed: recipients.length, webhook_status: '200' });
+
+      // The same pattern again within the window: nothing more goes out.
+      const mailed = smtp.messages.length;
+      await runStaffAlert(a.tenantId, event.id);
+      expect(smtp.messages).toHaveLength(mailed);
+      expect(slack.at('/slack')).toHaveLength(1);
+
+      await request(t.app).put('/api/v1/admin/config').set(bearer(staff.superAdmin.token)).send({ securityAlertWebhookUrl: null }).expect(200);
+    });
+
+    it('when the webhook setting is not a URL, or staff without config:manage set it, then 400 and 403', async () => {
+      const bad = await request(t.app).put('/api/v1/admin/config').set(bearer(staff.superAdmin.token)).send({ securityAlertWebhookUrl: 'javascript:alert(1)' });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.details.map((detail: { field: string }) => detail.field)).toEqual(['securityAlertWebhookUrl']);
+      expect((await request(t.app).put('/api/v1/admin/config').set(bearer(staff.support.token)).send({ securityAlertWebhookUrl: slack.url('/x') })).status).toBe(403);
+    });
+  });
+
   describe('GET /admin/security/events', () => {
     it('when staff who read audit logs list them, then every tenant shows, with its id, filterable by tenant and severity', async () => {
       const all = await request(t.app).get('/api/v1/admin/security/events').query({ limit: '500' }).set(bearer(staff.support.token));
@@ -205,13 +344,33 @@ describe('security events: detectors, alerts and their routes', () => {
       const tenants = new Set(all.body.data.map((event: { tenantId: string }) => event.tenantId));
       expect(tenants.has(a.tenantId) && tenants.has(b.tenantId)).toBe(true);
       const onlyB = await request(t.app).get('/api/v1/admin/security/events').query({ tenantId: b.tenantId, severity: 'medium' }).set(bearer(staff.support.token));
-      expect(onlyB.body.data).toEqual([expect.objectContaining({ tenantId: b.tenantId, type: 'privilege.wide_api_key' })]);
+      expect(new Set(onlyB.body.data.map((event: { type: string }) => event.type))).toEqual(
+        new Set(['privilege.wide_api_key', 'response.api_key_throttled', 'impersonation.started']),
+      );
+      expect(onlyB.body.data.every((event: { tenantId: string; severity: string }) => event.tenantId === b.tenantId && event.severity === 'medium')).toBe(true);
     });
 
     it('when staff without audit:read, a tenant user or nobody ask, then 403, 403 and 401', async () => {
       expect((await request(t.app).get('/api/v1/admin/security/events').set(bearer(marketing.token))).status).toBe(403);
       expect((await request(t.app).get('/api/v1/admin/security/events').set(a.auth)).status).toBe(403);
       expect((await request(t.app).get('/api/v1/admin/security/events')).status).toBe(401);
+    });
+  });
+
+  // Last, with an app of its own: building an app points the sign-in detectors at its configuration.
+  describe('a mass export by rows', () => {
+    it('when one export reaches SECURITY_EXPORT_ROWS rows, then export.mass is raised for that single export', async () => {
+      const rowsApp = buildTestApp({ env: { SECURITY_EXPORT_ROWS: '2' } });
+      try {
+        const tenant = await registerTenant(rowsApp.app);
+        for (const lastName of ['One', 'Two']) await request(rowsApp.app).post('/api/v1/leads').set(tenant.auth).send({ lastName }).expect(201);
+        await request(rowsApp.app).get('/api/v1/leads/export/csv').set(tenant.auth).expect(200);
+        const massExports = async () => (await request(rowsApp.app).get('/api/v1/security/events').query({ type: 'export.mass' }).set(tenant.auth)).body.data;
+        await eventually(async () => (await massExports()).length > 0, 15_000, 'export.mass raised');
+        expect(await massExports()).toEqual([expect.objectContaining({ severity: 'high', details: expect.objectContaining({ rows: 2, exportsInHour: 1 }) })]);
+      } finally {
+        await rowsApp.close();
+      }
     });
   });
 });

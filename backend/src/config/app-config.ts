@@ -112,6 +112,20 @@ export interface AppConfig {
     signinAccountsPerIp: number;
     /** Failures of one account from this many IPs within the window: signin.failures_one_account. */
     signinIpsPerAccount: number;
+    /** Staff security alerts also go to this Slack incoming webhook ('' for none); /admin/config may override it. */
+    alertWebhookUrl: string;
+    /** Events of this severity or above are alerted to staff (e-mail and the webhook). */
+    staffAlertSeverity: 'low' | 'medium' | 'high' | 'critical';
+    /** The pause added to every sign-in from an IP that signin.failures_one_ip named (0: no pause). */
+    signinDelayMs: number;
+    /** How long that pause stays on the IP. */
+    signinDelaySeconds: number;
+    /** This many 404/403 answers to one user or API key within the walk window: access.id_walk. */
+    walkRefusals: number;
+    /** The window 404/403 answers are counted over, per caller. */
+    walkWindowSeconds: number;
+    /** How long an API key caught walking ids is answered 429. */
+    keyThrottleSeconds: number;
   };
   support: {
     /** Hours to a first staff answer, by plan code (SUPPORT_SLA_HOURS); a plan not listed gets the longest. */

@@ -93,6 +93,13 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       signinWindowSeconds: value.SECURITY_SIGNIN_WINDOW_SECONDS,
       signinAccountsPerIp: value.SECURITY_SIGNIN_ACCOUNTS_PER_IP,
       signinIpsPerAccount: value.SECURITY_SIGNIN_IPS_PER_ACCOUNT,
+      alertWebhookUrl: value.SECURITY_ALERT_WEBHOOK_URL,
+      staffAlertSeverity: value.SECURITY_STAFF_ALERT_SEVERITY,
+      signinDelayMs: value.SECURITY_SIGNIN_DELAY_MS,
+      signinDelaySeconds: value.SECURITY_SIGNIN_DELAY_SECONDS,
+      walkRefusals: value.SECURITY_WALK_REFUSALS,
+      walkWindowSeconds: value.SECURITY_WALK_WINDOW_SECONDS,
+      keyThrottleSeconds: value.SECURITY_KEY_THROTTLE_SECONDS,
     },
     support: {
       slaHoursByPlan: Object.fromEntries(

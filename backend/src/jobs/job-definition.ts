@@ -40,6 +40,11 @@ export interface JobDefinition<P = Record<string, unknown>> {
   /** Also queued (under its name as job key, so once) when an engine starts: for a loop that queues itself again. */
   queueAtStart?: boolean;
   maxAttempts?: number;
+  /**
+   * A feature flag (/admin/feature-flags) the job is rolled out under, as a route declares one: for a tenant
+   * the flag is off for, the job is skipped (logged, and counted in job_runs_total as `skipped_flag`).
+   */
+  flag?: string;
   run(payload: P, deps: JobDeps, job: JobRun): Promise<void>;
 }
 

@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { Logger as WorkerLogger, LogLevel, parseCronItems, run, runOnce, Runner, TaskList, WorkerEvents } from 'graphile-worker';
 import { Metrics } from '../infra/metrics';
+import { createFeatureFlagsCache } from '../modules/feature-flags/feature-flags-cache';
 import { JobDefinition, JobDeps } from './job-definition';
+import { jobFlagOn } from './job-flags';
 
 export interface JobEngineOptions {
   /** The owner's URL: graphile-worker's own schema belongs to the owner and the runtime role never touches it. */
@@ -20,9 +22,10 @@ function workerLogger(deps: JobDeps): WorkerLogger {
   });
 }
 
-/** Wraps each definition: payload validated, attempt logged and counted. */
+/** Wraps each definition: payload validated, its feature flag checked, attempt logged and counted. */
 function taskList(deps: JobDeps, metrics: Metrics, jobs: readonly JobDefinition<never>[]): TaskList {
   const list: TaskList = {};
+  const flags = createFeatureFlagsCache(deps);
   for (const definition of jobs as readonly JobDefinition<unknown>[]) {
     list[definition.name] = async (payload, helpers) => {
       const { value, error } = definition.payload.validate(payload ?? {}, { convert: true });
@@ -31,6 +34,12 @@ function taskList(deps: JobDeps, metrics: Metrics, jobs: readonly JobDefinition<
         // Retrying cannot fix a payload; the job is dropped, loudly.
         metrics.jobRuns.inc({ task: definition.name, outcome: 'invalid' });
         logger.error('job payload is invalid: dropped', { detail: error.message });
+        return;
+      }
+      if (definition.flag && !(await jobFlagOn(deps, flags, definition.flag, value))) {
+        // Off for this tenant: the job is done as far as the queue goes, and says why.
+        metrics.jobRuns.inc({ task: definition.name, outcome: 'skipped_flag' });
+        logger.info('job skipped: its feature flag is off for the tenant', { flag: definition.flag, tenantId: (value as { tenantId?: string }).tenantId });
         return;
       }
       await definition.run(value, deps, {

@@ -19,6 +19,7 @@ import { isPlatformRoute } from '../modules/auth/principal.service';
 import { docsUi } from '../modules/docs/docs.routes';
 import { runWithEvents } from '../modules/events/event-context';
 import { isKnownPermission } from '../modules/roles/permissions';
+import { noteRefusal, refuseThrottledKey } from '../modules/security/id-walk';
 import { auditActorOf } from './audit-actor';
 import { takeBulkSlot } from './bulk-slot';
 import { authorizePlatformCaller, authorizeTenantCaller, TenantCredential, tenantCallerOf } from './authorize-caller';
@@ -62,8 +63,8 @@ import { inUnitOfWork } from './unit-of-work';
  *
  * Tenant routes run stages 8-16 in the caller's tenant transaction; with an Idempotency-Key, stages 8-13
  * commit on their own and 14-16 get a transaction of their own. A write that fails after stage 10 is
- * audited as `request.failed`. Platform routes run 8 (on their own pool), 11, 12, 15 and 17; public
- * routes 11, 12, 15 and 17.
+ * audited as `request.failed`; a 404 or 403 is counted towards the id-walk detector. Platform
+ * routes run 8 (on their own pool), 11, 12, 15 and 17; public routes 11, 12, 15 and 17.
  */
 export function buildPipeline(deps: AppDeps, limiters: RateLimiters, routes: RouteDefinition[]): express.Express {
   const runtime = consoleRuntime(deps);
@@ -171,6 +172,7 @@ const tenantStages: Stages = async (deps, limiters, frame, transfers) => {
       );
     } catch (error) {
       if (frame.principal && isWrite(frame.route)) await auditFailedWrite(deps, frame, tenantId, actor, error);
+      await noteRefusal(deps, credential, actor, error); //   a 404/403 counted towards an id walk
       throw error;
     }
   });
@@ -184,6 +186,7 @@ async function handle(deps: AppDeps, frame: RequestFrame): Promise<RouteResult> 
 
 /** Stages 8-12 of a tenant route, in its transaction: the caller is let through (8-10), then its input is read (11-12). */
 async function admitAndRead(deps: AppDeps, limiters: RateLimiters, frame: RequestFrame, credential: TenantCredential): Promise<void> {
+  await refuseThrottledKey(deps, credential); // 8 an API key throttled for walking ids: 429
   const principal = await authorizeTenantCaller(frame, credential); // 8 authorization
   await passGates(frame.route, principal, consoleRuntime(deps).flags, frame.req.baseUrl + frame.req.path); // 9 gates
   await chargePlanBudget(limiters.principal, frame, principal); // 10 plan budget

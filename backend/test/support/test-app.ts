@@ -54,6 +54,10 @@ export function testConfig(env: Record<string, string | undefined> = {}): AppCon
     AUDIT_SEAL_WARN_SECONDS: '86400',
     // Deliveries go to receivers on 127.0.0.1; the SSRF guard's refusals are tested with apps and deps that set this to false.
     WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+    // Sweeps and fuzzers probe foreign and unknown ids by the hundred, and lockout tests fail sign-ins on
+    // purpose: the id-walk throttle and the stuffing delay are off but in the tests of those responses.
+    SECURITY_WALK_REFUSALS: '100000',
+    SECURITY_SIGNIN_DELAY_MS: '0',
     ...env,
   });
 }

@@ -8488,6 +8488,11 @@ export interface operations {
                      *             "value": 1,
                      *             "source": "environment",
                      *             "environmentValue": 1
+                     *           },
+                     *           "securityAlertWebhookUrl": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
                      *           }
                      *         },
                      *         "propagation": {
@@ -8500,40 +8505,60 @@ export interface operations {
                         data: {
                             settings: {
                                 rateLimitAnonymousMax: {
-                                    value: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
                                     /** @enum {string} */
                                     source: "environment" | "override";
-                                    environmentValue: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
                                 };
                                 rateLimitAnonymousWindowSeconds: {
-                                    value: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
                                     /** @enum {string} */
                                     source: "environment" | "override";
-                                    environmentValue: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
                                 };
                                 rateLimitLoginMax: {
-                                    value: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
                                     /** @enum {string} */
                                     source: "environment" | "override";
-                                    environmentValue: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
                                 };
                                 rateLimitLoginWindowSeconds: {
-                                    value: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
                                     /** @enum {string} */
                                     source: "environment" | "override";
-                                    environmentValue: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
                                 };
                                 auditRetentionDays: {
-                                    value: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
                                     /** @enum {string} */
                                     source: "environment" | "override";
-                                    environmentValue: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
                                 };
                                 idempotencyTtlSeconds: {
-                                    value: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
                                     /** @enum {string} */
                                     source: "environment" | "override";
-                                    environmentValue: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
+                                };
+                                securityAlertWebhookUrl: {
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
                                 };
                             };
                             propagation: {
@@ -8583,6 +8608,7 @@ export interface operations {
                     rateLimitLoginWindowSeconds?: number | null;
                     auditRetentionDays?: number | null;
                     idempotencyTtlSeconds?: number | null;
+                    securityAlertWebhookUrl?: string | null;
                 };
             };
         };
@@ -8630,6 +8656,11 @@ export interface operations {
                      *             "value": 1,
                      *             "source": "environment",
                      *             "environmentValue": 1
+                     *           },
+                     *           "securityAlertWebhookUrl": {
+                     *             "value": 1,
+                     *             "source": "environment",
+                     *             "environmentValue": 1
                      *           }
                      *         },
                      *         "propagation": {
@@ -8642,40 +8673,60 @@ export interface operations {
                         data: {
                             settings: {
                                 rateLimitAnonymousMax: {
-                                    value: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
                                     /** @enum {string} */
                                     source: "environment" | "override";
-                                    environmentValue: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
                                 };
                                 rateLimitAnonymousWindowSeconds: {
-                                    value: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
                                     /** @enum {string} */
                                     source: "environment" | "override";
-                                    environmentValue: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
                                 };
                                 rateLimitLoginMax: {
-                                    value: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
                                     /** @enum {string} */
                                     source: "environment" | "override";
-                                    environmentValue: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
                                 };
                                 rateLimitLoginWindowSeconds: {
-                                    value: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
                                     /** @enum {string} */
                                     source: "environment" | "override";
-                                    environmentValue: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
                                 };
                                 auditRetentionDays: {
-                                    value: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
                                     /** @enum {string} */
                                     source: "environment" | "override";
-                                    environmentValue: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
                                 };
                                 idempotencyTtlSeconds: {
-                                    value: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
                                     /** @enum {string} */
                                     source: "environment" | "override";
-                                    environmentValue: number;
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
+                                };
+                                securityAlertWebhookUrl: {
+                                    /** @description A number, or for a URL setting a string */
+                                    value: number | string;
+                                    /** @enum {string} */
+                                    source: "environment" | "override";
+                                    /** @description A number, or for a URL setting a string */
+                                    environmentValue: number | string;
                                 };
                             };
                             propagation: {
@@ -9020,7 +9071,7 @@ export interface operations {
     getAdminSecurityEvents: {
         parameters: {
             query?: {
-                type?: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network";
+                type?: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network" | "access.id_walk" | "impersonation.started" | "impersonation.ended" | "response.refresh_family_revoked" | "response.signin_delayed" | "response.api_key_throttled";
                 /** @description Only this severity */
                 severity?: "low" | "medium" | "high" | "critical";
                 /** @description Events about this user */
@@ -9077,7 +9128,7 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             /** @enum {string} */
-                            type: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network";
+                            type: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network" | "access.id_walk" | "impersonation.started" | "impersonation.ended" | "response.refresh_family_revoked" | "response.signin_delayed" | "response.api_key_throttled";
                             /** @enum {string} */
                             severity: "low" | "medium" | "high" | "critical";
                             summary: string;
@@ -11993,7 +12044,7 @@ export interface operations {
     getSecurityEvents: {
         parameters: {
             query?: {
-                type?: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network";
+                type?: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network" | "access.id_walk" | "impersonation.started" | "impersonation.ended" | "response.refresh_family_revoked" | "response.signin_delayed" | "response.api_key_throttled";
                 /** @description Only this severity */
                 severity?: "low" | "medium" | "high" | "critical";
                 /** @description Events about this user */
@@ -12048,7 +12099,7 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             /** @enum {string} */
-                            type: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network";
+                            type: "privilege.role_escalated" | "privilege.admin_granted" | "privilege.wide_api_key" | "mfa.disabled" | "export.mass" | "session.refresh_reuse" | "signin.failures_one_ip" | "signin.failures_one_account" | "signin.new_network" | "access.id_walk" | "impersonation.started" | "impersonation.ended" | "response.refresh_family_revoked" | "response.signin_delayed" | "response.api_key_throttled";
                             /** @enum {string} */
                             severity: "low" | "medium" | "high" | "critical";
                             summary: string;

@@ -11,7 +11,7 @@ import {
 import { PlatformActor, recordPlatformAudit } from './platform-audit';
 
 /** A PUT: each named setting gets a new override, or null to fall back to the environment. */
-export type ConfigUpdate = Partial<Record<SettingKey, number | null>>;
+export type ConfigUpdate = Partial<Record<SettingKey, number | string | null>>;
 
 export function createConfigAdminService(deps: { platformKnex: Knex; config: AppConfig; settings: RuntimeSettingsCache }) {
   const { platformKnex: knex, config } = deps;
@@ -30,7 +30,7 @@ export function createConfigAdminService(deps: { platformKnex: Knex; config: App
             environmentValue: environment[key],
           },
         ]),
-      ) as Record<SettingKey, { value: number; source: 'environment' | 'override'; environmentValue: number }>,
+      ) as Record<SettingKey, { value: number | string; source: 'environment' | 'override'; environmentValue: number | string }>,
       propagation: { cacheSeconds: config.console.settingsCacheSeconds },
     };
   }
@@ -47,7 +47,7 @@ export function createConfigAdminService(deps: { platformKnex: Knex; config: App
         // One writer at a time per scope, so two admins' changes each audit the state they replaced.
         await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`platform_settings:${scope}`]);
         const before: Partial<RuntimeSettings> = { ...environmentSettings(config), ...(await storedOverrides(trx, config)) };
-        for (const [key, value] of Object.entries(input) as Array<[SettingKey, number | null]>) {
+        for (const [key, value] of Object.entries(input) as Array<[SettingKey, number | string | null]>) {
           if (value === null) {
             await trx('platformSettings').where({ scope, key }).delete();
           } else {

@@ -219,10 +219,11 @@ export const updateConfigBody = Joi.object(Object.fromEntries(SETTING_KEYS.map((
   .min(1)
   .required();
 
+const settingValue = Joi.alternatives(Joi.number().integer(), Joi.string().allow('')).description('A number, or for a URL setting a string');
 const settingSchema = Joi.object({
-  value: Joi.number().integer().required(),
+  value: settingValue.required(),
   source: Joi.string().valid('environment', 'override').required(),
-  environmentValue: Joi.number().integer().required(),
+  environmentValue: settingValue.required(),
 });
 
 export const configSchema = Joi.object({

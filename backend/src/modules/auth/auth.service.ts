@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as pause } from 'node:timers/promises';
 import { Knex } from 'knex';
 import { AppConfig } from '../../config/app-config';
 import { enableCredentialLookup, withCredentialLookup } from '../../infra/credential-lookup';
@@ -22,6 +23,7 @@ import { signTenantToken } from './access-tokens';
 import { hashPassword, verifyPassword } from './passwords';
 import { UserPrincipal } from './principal';
 import { SecondFactor } from './totp-factors';
+import { signInDelayMs } from '../security/sign-in-detectors';
 import { lockedOut, signInThrottle } from './sign-in-throttle';
 import { createUserMfa } from './user-mfa.service';
 import {
@@ -133,6 +135,9 @@ export function createAuthService({ knex, config }: AuthDeps) {
         throw new AppError('TENANT_MISMATCH', 'tenantId and X-Tenant-ID name different tenants');
       }
       const tenantId = input.tenantId ?? requestedTenantId;
+      // An IP caught stuffing credentials waits before every attempt, right or wrong (docs/SECURITY.md).
+      const delayMs = await signInDelayMs(client.ip);
+      if (delayMs > 0) await pause(delayMs);
       const candidates = (
         await withCredentialLookup(knex, 'email', input.email, (trx) =>
           trx('users')

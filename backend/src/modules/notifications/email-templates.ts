@@ -96,6 +96,13 @@ export const EMAIL_TEMPLATES = {
       'Further alerts of the same kind about the same subject are not mailed for the next hour; they are still listed.',
     ]),
 
+  security_staff_alert: (p: { tenantId: string; type: string; severity: string; summary: string; at: string; eventId: string }) =>
+    message(`Security alert (${p.severity}): ${p.type}`, [
+      `${p.summary} (${p.type}, severity ${p.severity}, tenant ${p.tenantId}, ${p.at}).`,
+      `The event is ${p.eventId} in GET /api/v1/admin/security/events?tenantId=${p.tenantId}; docs/SECURITY.md says what to do for each kind of alert.`,
+      'Further alerts of the same kind about the same subject are not sent for the dedup window; they are still listed.',
+    ]),
+
   tenant_suspended: (p: { organization: string; reason?: string | null }) =>
     message(`${p.organization} is suspended`, [
       `The organization ${p.organization} has been suspended: sign-in and API access are stopped.`,

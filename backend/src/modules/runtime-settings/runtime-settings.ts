@@ -11,18 +11,21 @@ export interface RuntimeSettings {
   rateLimitLoginWindowSeconds: number;
   auditRetentionDays: number;
   idempotencyTtlSeconds: number;
+  /** A Slack incoming webhook (or any endpoint taking its JSON) told about staff security alerts; '' for none. */
+  securityAlertWebhookUrl: string;
 }
 
 export type SettingKey = keyof RuntimeSettings;
 
 /** Same bounds as env.schema.ts, so an override can never be a value the environment would refuse. */
-export const SETTING_SCHEMAS: Record<SettingKey, Joi.NumberSchema> = {
+export const SETTING_SCHEMAS: Record<SettingKey, Joi.Schema> = {
   rateLimitAnonymousMax: Joi.number().integer().min(1).max(1_000_000),
   rateLimitAnonymousWindowSeconds: Joi.number().integer().min(1).max(86_400),
   rateLimitLoginMax: Joi.number().integer().min(1).max(1_000_000),
   rateLimitLoginWindowSeconds: Joi.number().integer().min(1).max(86_400),
   auditRetentionDays: Joi.number().integer().min(1).max(36_500),
   idempotencyTtlSeconds: Joi.number().integer().min(60).max(2_592_000),
+  securityAlertWebhookUrl: Joi.string().uri({ scheme: ['https', 'http'] }).max(2000).allow(''),
 };
 
 export const SETTING_KEYS = Object.keys(SETTING_SCHEMAS) as SettingKey[];
@@ -36,6 +39,7 @@ export function environmentSettings(config: AppConfig): RuntimeSettings {
     rateLimitLoginWindowSeconds: config.rateLimits.login.windowSeconds,
     auditRetentionDays: config.audit.retentionDays,
     idempotencyTtlSeconds: config.idempotency.ttlSeconds,
+    securityAlertWebhookUrl: config.security.alertWebhookUrl,
   };
 }
 
@@ -45,7 +49,7 @@ export async function storedOverrides(knex: Knex, config: AppConfig): Promise<Pa
   const overrides: Partial<RuntimeSettings> = {};
   for (const row of rows) {
     const schema = SETTING_SCHEMAS[row.key as SettingKey];
-    if (schema && !schema.validate(row.value).error) overrides[row.key as SettingKey] = row.value as number;
+    if (schema && !schema.validate(row.value).error) Object.assign(overrides, { [row.key]: row.value });
   }
   return overrides;
 }

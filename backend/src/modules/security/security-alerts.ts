@@ -1,7 +1,9 @@
 import { tenantScope } from '../../infra/tenant-scope';
 import type { PublishContext } from '../events/event-subscriber';
 import { queueEmail, tenantAdmins } from '../notifications/notifications.service';
-import { isSevere, SecurityFinding } from './security-finding';
+import { enqueueJob } from '../../jobs/enqueue';
+import { atLeast, isSevere, SecurityFinding } from './security-finding';
+import { STAFF_ALERT_TASK } from './security-staff-alert.job';
 import { securityEventsTotal } from './security-metrics';
 
 /**
@@ -35,7 +37,8 @@ async function recipientsOf(finding: SecurityFinding): Promise<Array<{ id: strin
  * security_events_total, and mails the tenant's admins about a severe one (the user, about their sign-in
  * from a new network) unless the same pattern
  * (type and subject) was mailed within SECURITY_ALERT_DEDUP_SECONDS. All in the unit of work's
- * transaction: an alert never outlives a change that rolled back.
+ * transaction: an alert never outlives a change that rolled back. An event of SECURITY_STAFF_ALERT_SEVERITY or
+ * above also queues the staff alert (security-staff-alert.job.ts), which has its own dedup across tenants.
  */
 export async function raiseFindings(findings: readonly SecurityFinding[], { actor, config }: Pick<PublishContext, 'actor' | 'config'>): Promise<void> {
   const { trx, tenantId } = tenantScope();
@@ -56,8 +59,9 @@ export async function raiseFindings(findings: readonly SecurityFinding[], { acto
         requestId: actor.requestId ?? null,
         createdBy: actor.actorType === 'user' ? actor.actorId : null,
       })
-      .returning(['createdAt'])) as Array<{ createdAt: Date }>;
+      .returning(['id', 'createdAt'])) as Array<{ id: string; createdAt: Date }>;
     securityEventsTotal.inc({ type: finding.type, severity: finding.severity });
+    if (atLeast(finding.severity, config.security.staffAlertSeverity)) await enqueueJob(STAFF_ALERT_TASK, { securityEventId: row!.id });
     if (!alerted) continue;
     for (const recipient of await recipientsOf(finding)) {
       await queueEmail(

@@ -4,7 +4,7 @@ import type { PublishContext } from '../events/event-subscriber';
 import { SecurityFinding } from './security-finding';
 
 /** The domain events a detector reads; the subscriber takes exactly these. */
-export const WATCHED_TYPES = ['role.created', 'role.updated', 'user.created', 'user.updated', 'api_key.created', 'auth.mfa_changed', 'records.exported'] as const;
+export const WATCHED_TYPES = ['role.created', 'role.updated', 'user.created', 'user.updated', 'api_key.created', 'auth.mfa_changed', 'records.exported', 'auth.logged_out'] as const;
 type Watched = EventOf<(typeof WATCHED_TYPES)[number]>;
 
 const byType = <T extends Watched['type']>(events: readonly Watched[], type: T): Array<EventOf<T>> =>
@@ -99,6 +99,19 @@ function mfaDisabled(events: readonly Watched[]): SecurityFinding[] {
     }));
 }
 
+/** A support session (impersonation) signed out: its start was raised by the sign-in detectors. */
+function impersonationEnded(events: readonly Watched[], { actor }: PublishContext): SecurityFinding[] {
+  if (!actor.impersonatorId) return [];
+  return byType(events, 'auth.logged_out').map((event) => ({
+    type: 'impersonation.ended',
+    severity: 'low',
+    summary: 'Platform staff ended a support session in this organization',
+    userId: actor.actorId,
+    details: { impersonatorId: actor.impersonatorId, sessionId: event.sessionId },
+    subject: event.sessionId,
+  }));
+}
+
 /**
  * One export of SECURITY_EXPORT_ROWS rows or more, or the SECURITY_EXPORTS_PER_HOUR-th export of the
  * tenant within an hour. Earlier exports are counted in the audit log (`<resource>.export` entries); this
@@ -136,6 +149,7 @@ export async function detect(events: readonly DomainEvent[], context: PublishCon
     ...(await adminGrants(watched)),
     ...(await wideApiKeys(watched)),
     ...mfaDisabled(watched),
+    ...impersonationEnded(watched, context),
     ...(await massExports(watched, context)),
   ];
 }

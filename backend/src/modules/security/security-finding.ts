@@ -13,6 +13,12 @@ export const SECURITY_EVENT_TYPES = [
   'signin.failures_one_ip',
   'signin.failures_one_account',
   'signin.new_network',
+  'access.id_walk',
+  'impersonation.started',
+  'impersonation.ended',
+  'response.refresh_family_revoked',
+  'response.signin_delayed',
+  'response.api_key_throttled',
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 
@@ -32,3 +38,6 @@ export interface SecurityFinding {
 }
 
 export const isSevere = (severity: Severity): boolean => severity === 'high' || severity === 'critical';
+
+/** Whether a severity is the threshold or above it. */
+export const atLeast = (severity: Severity, threshold: Severity): boolean => SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(threshold);

@@ -2,31 +2,57 @@ import { AppConfig } from '../../config/app-config';
 import { tenantScope } from '../../infra/tenant-scope';
 import type { AuditActor, AuditEvent } from '../audit/audit-context';
 import { raiseFindings } from './security-alerts';
+import { maybeSecurityContext, securityContext } from './security-context';
 import { SecurityFinding } from './security-finding';
+import { signinDelayKey } from './security-holds';
 
 /**
  * Sign-in flows run their own transactions and write their audit entries directly (no domain events):
  * these detectors read those entries as they are written, in the same transaction, so sign-in itself is
  * untouched. Failures are counted in the audit log, within the tenant.
  */
-const WATCHED_ACTIONS = new Set(['auth.refresh_reuse_detected', 'auth.login_failed', 'auth.login']);
+const WATCHED_ACTIONS = new Set(['auth.refresh_reuse_detected', 'auth.login_failed', 'auth.login', 'impersonation.start']);
 
-/** Set once by createApp, as the audit key is: audit writers are called far from the app's config. */
-let securityConfig: AppConfig | undefined;
-export function useSecurityConfig(config: AppConfig): void {
-  securityConfig = config;
+/**
+ * A presented refresh token that was already spent: sessions.service has revoked its family (the
+ * automatic response, recorded as an event of its own).
+ */
+async function refreshReuse(entry: AuditEvent): Promise<SecurityFinding[]> {
+  const session = (await tenantScope().trx('sessions').where({ id: entry.resourceId }).first('userId', 'revokedAt')) as
+    | { userId: string; revokedAt: Date | null }
+    | undefined;
+  const userId = session?.userId ?? null;
+  const subject = entry.resourceId ?? 'session';
+  return [
+    {
+      type: 'session.refresh_reuse',
+      severity: 'critical',
+      summary: 'A refresh token was presented again after it had been used: it was stolen or copied; the whole session was revoked',
+      userId,
+      details: { sessionId: entry.resourceId, response: 'session_revoked' },
+      subject,
+    },
+    {
+      type: 'response.refresh_family_revoked',
+      severity: 'medium',
+      summary: 'Automatic response: every refresh and access token of the session was revoked',
+      userId,
+      details: { sessionId: entry.resourceId, revokedAt: session?.revokedAt?.toISOString() ?? null },
+      subject,
+    },
+  ];
 }
 
-/** A presented refresh token that was already spent: sessions.service has revoked its family. */
-async function refreshReuse(entry: AuditEvent): Promise<SecurityFinding> {
-  const session = (await tenantScope().trx('sessions').where({ id: entry.resourceId }).first('userId')) as { userId: string } | undefined;
+/** A staff member started a support session as one of the tenant's users (the tenant's audit log has it too). */
+function impersonationStarted(actor: AuditActor, entry: AuditEvent): SecurityFinding {
+  const after = (entry.after ?? {}) as { reason?: string; sessionId?: string; expiresAt?: string };
   return {
-    type: 'session.refresh_reuse',
-    severity: 'critical',
-    summary: 'A refresh token was presented again after it had been used: it was stolen or copied; the whole session was revoked',
-    userId: session?.userId ?? null,
-    details: { sessionId: entry.resourceId, response: 'session_revoked' },
-    subject: entry.resourceId ?? 'session',
+    type: 'impersonation.started',
+    severity: 'medium',
+    summary: 'Platform staff started a support session acting as a user of this organization',
+    userId: entry.resourceId ?? null,
+    details: { impersonatorId: actor.impersonatorId ?? actor.actorId, sessionId: after.sessionId, expiresAt: after.expiresAt, reason: after.reason },
+    subject: after.sessionId ?? 'impersonation',
   };
 }
 
@@ -46,7 +72,7 @@ async function signInFailures(entry: AuditEvent, ip: string | null, config: AppC
   const [byAccount] = (await recent().where('resourceId', entry.resourceId).countDistinct({ ips: 'ip' })) as Array<{ ips: string }>;
   const findings: SecurityFinding[] = [];
   if (Number(byIp?.accounts) === config.signinAccountsPerIp) {
-    findings.push({
+    findings.push(...(await delaySignIns(ip, config)), {
       type: 'signin.failures_one_ip',
       severity: 'high',
       summary: `Failed sign-ins to ${config.signinAccountsPerIp} accounts from one IP address within ${config.signinWindowSeconds} s`,
@@ -66,6 +92,34 @@ async function signInFailures(entry: AuditEvent, ip: string | null, config: AppC
     });
   }
   return findings;
+}
+
+/**
+ * The response to stuffing: every sign-in from the IP waits SECURITY_SIGNIN_DELAY_MS for
+ * SECURITY_SIGNIN_DELAY_SECONDS (on every instance when Redis is shared), which slows a list of
+ * stolen passwords without locking any account out.
+ */
+async function delaySignIns(ip: string, config: AppConfig['security']): Promise<SecurityFinding[]> {
+  if (config.signinDelayMs === 0) return [];
+  await securityContext().holds.hold(signinDelayKey(ip), config.signinDelaySeconds);
+  return [
+    {
+      type: 'response.signin_delayed',
+      severity: 'medium',
+      summary: `Automatic response: sign-ins from the IP address wait ${config.signinDelayMs} ms for ${config.signinDelaySeconds} s`,
+      userId: null,
+      details: { ip, delayMs: config.signinDelayMs, forSeconds: config.signinDelaySeconds },
+      subject: ip,
+    },
+  ];
+}
+
+/** The pause a sign-in from this IP must take (0: none): the stuffing response above. Redis unreachable: none. */
+export async function signInDelayMs(ip: string | undefined): Promise<number> {
+  const security = maybeSecurityContext();
+  if (!ip || !security || security.config.security.signinDelayMs === 0) return 0;
+  const held = await security.holds.heldSeconds(signinDelayKey(ip)).catch(() => 0);
+  return held > 0 ? security.config.security.signinDelayMs : 0;
 }
 
 /** The network of an address: its /24 for IPv4, its /48 for IPv6. */
@@ -102,12 +156,14 @@ async function newNetwork(userId: string, ip: string): Promise<SecurityFinding[]
 /** Called by the audit writer with the entries it has just written, in their transaction. */
 export async function detectInAuditTrail(actor: AuditActor, entries: readonly AuditEvent[]): Promise<void> {
   const watched = entries.filter((entry) => WATCHED_ACTIONS.has(entry.action));
-  if (watched.length === 0 || !securityConfig) return;
-  const config = securityConfig;
+  const security = maybeSecurityContext();
+  if (watched.length === 0 || !security) return;
+  const { config } = security;
   const ip = actor.ip ?? null;
   const findings: SecurityFinding[] = [];
   for (const entry of watched) {
-    if (entry.action === 'auth.refresh_reuse_detected') findings.push(await refreshReuse(entry));
+    if (entry.action === 'auth.refresh_reuse_detected') findings.push(...(await refreshReuse(entry)));
+    if (entry.action === 'impersonation.start') findings.push(impersonationStarted(actor, entry));
     if (entry.action === 'auth.login_failed') findings.push(...(await signInFailures(entry, ip, config.security)));
     if (entry.action === 'auth.login' && actor.actorId && ip) findings.push(...(await newNetwork(actor.actorId, ip)));
   }
