@@ -59,7 +59,7 @@ describe('error tracking (Sentry, through @sentry/node against a local ingest do
         tags: { source: 'request', request_id: 'sentry-broken-1', route: '/leads', method: 'POST', status: '500', tenant_id: tenant.tenantId },
       });
       expect(event.exception?.values[0]?.type).toEqual(expect.any(String));
-      for (const field of ['request', 'user', 'breadcrumbs', 'extra'] as const) expect(event[field]).toBeUndefined();
+      for (const field of ['request', 'user', 'breadcrumbs', 'extra', 'server_name'] as const) expect(event[field]).toBeUndefined();
       const sent = ingest.raw.join('\n');
       expect(sent).not.toMatch(/Secret-Body-Value|secret\.person@example\.com/);
       expect(sent).not.toContain(tenant.accessToken);

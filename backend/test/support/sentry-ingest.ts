@@ -13,6 +13,7 @@ export interface IngestedEvent {
   user?: unknown;
   breadcrumbs?: unknown;
   extra?: unknown;
+  server_name?: unknown;
 }
 
 export interface SentryIngest {
