@@ -46,19 +46,12 @@ const CLAIM_SECONDS = 60;
 export async function attemptDelivery(deps: DeliveryDeps, tenantId: string, deliveryId: string): Promise<HttpOutcome & { outcome: string } | undefined> {
   const outbound = outboundCallsOf(deps.config);
   const claimed = await withTenant(deps.knex, tenantId, async (trx) => {
-    const due = (await trx('webhookDeliveries')
-      .where({ id: deliveryId, status: 'pending' })
-      .where((when) => when.whereNull('nextAttemptAt').orWhere('nextAttemptAt', '<=', trx.fn.now()))
-      .where((free) => free.whereNull('lockedUntil').orWhere('lockedUntil', '<', trx.fn.now()))
-      .first('subscriptionId', 'integrationId')) as Pick<ClaimedDelivery, 'subscriptionId' | 'integrationId'> | undefined;
+    const due = (await dueAndFree(trx, deliveryId).first('subscriptionId', 'integrationId')) as Pick<ClaimedDelivery, 'subscriptionId' | 'integrationId'> | undefined;
     if (!due) return undefined;
     // The endpoint's breaker is open: no request, no attempt counted; the delivery waits for the probe.
     const endpoint = endpointOf(due);
     if (outbound.stateOf(endpoint) === 'open') return { postponed: await postpone(trx, deliveryId, outbound.retryAfterSeconds(endpoint), false) };
-    const [delivery] = (await trx('webhookDeliveries')
-      .where({ id: deliveryId, status: 'pending' })
-      .where((when) => when.whereNull('nextAttemptAt').orWhere('nextAttemptAt', '<=', trx.fn.now()))
-      .where((free) => free.whereNull('lockedUntil').orWhere('lockedUntil', '<', trx.fn.now()))
+    const [delivery] = (await dueAndFree(trx, deliveryId)
       .update({ lockedUntil: trx.raw(`now() + interval '${CLAIM_SECONDS} seconds'`), attempts: trx.raw('attempts + 1'), lastAttemptAt: trx.fn.now() })
       .returning(['id', 'eventId', 'subscriptionId', 'integrationId', 'attempts', 'retryUntil'])) as ClaimedDelivery[];
     if (!delivery) return undefined;
@@ -136,6 +129,13 @@ export async function attemptDelivery(deps: DeliveryDeps, tenantId: string, deli
   });
   return { ...result, outcome };
 }
+
+/** The delivery if it is pending, due, and not held by another run. */
+const dueAndFree = (trx: Knex.Transaction, deliveryId: string) =>
+  trx('webhookDeliveries')
+    .where({ id: deliveryId, status: 'pending' })
+    .where((when) => when.whereNull('nextAttemptAt').orWhere('nextAttemptAt', '<=', trx.fn.now()))
+    .where((free) => free.whereNull('lockedUntil').orWhere('lockedUntil', '<', trx.fn.now()));
 
 /** The breaker's key: each subscription and each integration is an endpoint of its own, failing or not. */
 const endpointOf = (target: Pick<ClaimedDelivery, 'subscriptionId' | 'integrationId'>): string =>
