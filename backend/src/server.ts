@@ -7,6 +7,7 @@ import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { resolveDatabase } from './infra/database-target';
 import { EmbeddedPostgresError } from './infra/embedded-postgres';
 import { createLogger, flushLogs } from './infra/logger';
+import { errorReporterOf } from './infra/error-tracking';
 import { exitOnProcessErrors } from './infra/process-errors';
 import { createMetrics } from './infra/metrics';
 import { registerQueueMetrics } from './jobs/queue-metrics';
@@ -28,7 +29,7 @@ import { printDemoLogins } from './cli/demo-logins';
 async function main(): Promise<void> {
   let config = loadConfigOrExit(process.env);
   const logger = createLogger(config.log.level);
-  exitOnProcessErrors(logger);
+  exitOnProcessErrors(logger, errorReporterOf(config));
 
   const database = await resolveDatabase(config, logger);
   if (database.embedded) {

@@ -2,6 +2,7 @@ import { loadConfigOrExit } from './config/load-config';
 import { createAdminKnex, createAppKnex } from './infra/db';
 import { platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { createLogger, flushLogs } from './infra/logger';
+import { errorReporterOf } from './infra/error-tracking';
 import { exitOnProcessErrors } from './infra/process-errors';
 import { createMetrics } from './infra/metrics';
 import { outboundCallsOf } from './infra/outbound/outbound-call';
@@ -23,7 +24,7 @@ import { startLiveEvents, stopLiveEvents } from './modules/change-feed/live-even
 async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const logger = createLogger(config.log.level).child({ service: 'crm-worker' });
-  exitOnProcessErrors(logger);
+  exitOnProcessErrors(logger, errorReporterOf(config));
   const adminUrl = config.db.adminUrl;
   if (!adminUrl) {
     process.stderr.write('The worker needs DATABASE_URL: the embedded database belongs to `npm start`, which runs jobs itself\n');

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import net, { AddressInfo } from 'node:net';
 import { Knex } from 'knex';
 import request from 'supertest';
+import { outboundCallsOf } from '../src/infra/outbound/outbound-call';
 import { withTenant } from '../src/infra/tenant-scope';
 import { ensureSuperAdmin } from '../src/modules/admin/platform-admins.service';
 import { EMAIL_TEMPLATES } from '../src/modules/notifications/email-templates';
@@ -143,6 +145,32 @@ describe('e-mail notifications', () => {
       // A finished notification is never sent again by a stray job.
       await run(id, `smtp://127.0.0.1:${smtp.port}`);
       expect(smtp.messages.some((m) => m.to.includes('later@example.com'))).toBe(false);
+    });
+
+    it('when the mail server keeps answering 421, then its circuit breaker opens and later sends fail at once without connecting, the mails kept pending', async () => {
+      let connections = 0;
+      const unavailable = net.createServer((socket) => {
+        connections += 1;
+        socket.end('421 service not available, closing channel\r\n');
+      });
+      await new Promise<void>((resolve) => unavailable.listen(0, '127.0.0.1', resolve));
+      const url = `smtp://127.0.0.1:${(unavailable.address() as AddressInfo).port}`;
+      // One configuration for every run, as a worker has: the breaker belongs to it.
+      const config = testConfig({ SMTP_URL: url, OUTBOUND_BREAKER_VOLUME: '2', OUTBOUND_BREAKER_RESET_MS: '600000' });
+      const send = (id: string) =>
+        notificationSendJob.run({ tenantId: tenant.tenantId, notificationId: id }, { ...jobs.deps, config }, { id: 'test', attempt: 1, maxAttempts: 6, logger: t.deps.logger });
+      try {
+        for (const to of ['first@example.com', 'second@example.com']) await expect(send(await queued(to))).rejects.toThrow(/421/);
+        expect(connections).toBe(2);
+        const third = await queued('third@example.com');
+        await expect(send(third)).rejects.toThrow(/circuit open/);
+        expect(connections).toBe(2);
+        expect(await row(third)).toMatchObject({ status: 'pending', last_error: expect.stringContaining('circuit open') });
+        expect(outboundCallsOf(config).snapshot()).toEqual([expect.objectContaining({ state: 'open', calls: expect.objectContaining({ failure: 2, rejected: 1 }) })]);
+        expect(JSON.stringify(outboundCallsOf(config).snapshot())).not.toContain('smtp://');
+      } finally {
+        await new Promise((resolve) => unavailable.close(resolve));
+      }
     });
   });
 

@@ -206,6 +206,35 @@ describe('parts ordering through the supplier EDI connector (against the Caprico
     expect((await api().get(`/api/v1/parts/orders/${theirs.id}`).set(b.auth)).body.data.status).toBe('confirmed');
   });
 
+  it('when the supplier is down at a poll, then polling keeps its place; when the supplier cancels the order itself, then the poll records it and polling stops', async () => {
+    // A workshop of its own: its one order is the only one polled.
+    const c = await registerTenant(t.app);
+    await supplier.connect(t.app, c);
+    const placed = (await order(c, { items: [{ partNumber: 'NGK-BKR6E', quantity: 2 }] })).body.data;
+    const pollJobs = () => jobs.queuedJobs({ task: 'parts.poll_order', tenantId: c.tenantId });
+    const statusOf = async () => (await api().get(`/api/v1/parts/orders/${placed.id}`).set(c.auth)).body.data;
+    expect(await pollJobs()).toHaveLength(1);
+
+    // A poll meets an outage: the order is unchanged and polled again later.
+    supplier.faults.status = 503;
+    await poll(c);
+    supplier.faults.status = null;
+    expect((await statusOf()).status).toBe('confirmed');
+    const [next] = await pollJobs();
+    expect(next!.runAt.getTime()).toBeGreaterThan(Date.now());
+
+    supplier.advance(placed.supplierOrderId, 'cancelled');
+    // The outage may have opened the supplier's breaker: polls put themselves back until its probe goes through.
+    await eventually(async () => {
+      await poll(c);
+      return (await statusOf()).status === 'cancelled';
+    }, 15_000, 'the poll to see the cancellation');
+    const cancelled = await statusOf();
+    expect(cancelled.supplierAnswers.map((kept: { operation: string }) => kept.operation)).toEqual(['createOrder', 'getOrderStatus']);
+    expect(await pollJobs()).toEqual([]);
+    expect((await api().get(`/api/v1/parts/orders/${placed.id}/invoice`).set(c.auth)).status).toBe(409);
+  });
+
   // Last: it opens the supplier's breaker, which every tenant of this file shares (one destination).
   it('when the supplier times out or is down, then 503 SUPPLIER_UNAVAILABLE with Retry-After; the breaker opens (no request reaches it), half-opens, and closes again', async () => {
     supplier.faults.delayMs = 1000;

@@ -193,4 +193,11 @@ export interface AppConfig {
     /** How often an open order's status is asked of the supplier. */
     orderPollSeconds: number;
   };
+  /** Set with SENTRY_DSN: unhandled errors, 5xx answers and failed jobs are reported (infra/error-tracking). */
+  errorTracking?: {
+    dsn: string;
+    /** Which build an event came from (SENTRY_RELEASE; by default `crm-api@` and package.json's version). */
+    release: string;
+    environment: string;
+  };
 }

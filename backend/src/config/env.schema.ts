@@ -148,6 +148,9 @@ export const envSchema = Joi.object({
   // The parts supplier's deadline per call; three tries and their backoff fit inside a request.
   SUPPLIER_TIMEOUT_MS: Joi.number().integer().min(50).max(15_000).default(5_000),
   PARTS_ORDER_POLL_SECONDS: Joi.number().integer().min(1).max(86_400).default(900),
+  // Error tracking: only with a DSN does anything leave the process for Sentry.
+  SENTRY_DSN: Joi.string().uri({ scheme: ['http', 'https'] }),
+  SENTRY_RELEASE: Joi.string().max(200).pattern(/^\S+$/),
 })
   .with('STRIPE_WEBHOOK_SECRET', 'STRIPE_SECRET_KEY')
   // One Redis or one cluster: both set would leave it unclear which holds the counters.

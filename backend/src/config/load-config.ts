@@ -1,5 +1,7 @@
 import { jwtSecretKeys } from '../lib/jwt-keys';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { AppConfig } from './app-config';
 import { envSchema } from './env.schema';
 
@@ -9,6 +11,12 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** The build an error report names unless SENTRY_RELEASE says otherwise (same depth from src/ and dist/). */
+const DEFAULT_RELEASE = (() => {
+  const manifest = JSON.parse(readFileSync(path.resolve(__dirname, '../../../package.json'), 'utf8')) as { name: string; version: string };
+  return `${manifest.name}@${manifest.version}`;
+})();
 
 /** Validates the environment once; every part of the app reads the returned object, never process.env. */
 export function loadConfig(env: Record<string, string | undefined>): AppConfig {
@@ -139,6 +147,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       supplierTimeoutMs: value.SUPPLIER_TIMEOUT_MS,
       orderPollSeconds: value.PARTS_ORDER_POLL_SECONDS,
     },
+    errorTracking: value.SENTRY_DSN ? { dsn: value.SENTRY_DSN, release: value.SENTRY_RELEASE ?? DEFAULT_RELEASE, environment: value.NODE_ENV } : undefined,
   };
 }
 

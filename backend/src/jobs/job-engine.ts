@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { Logger as WorkerLogger, LogLevel, parseCronItems, run, runOnce, Runner, TaskList, WorkerEvents } from 'graphile-worker';
+import { errorReporterOf } from '../infra/error-tracking';
 import { Metrics } from '../infra/metrics';
 import { createFeatureFlagsCache } from '../modules/feature-flags/feature-flags-cache';
 import { JobDefinition, JobDeps } from './job-definition';
@@ -74,6 +75,15 @@ function observe(deps: JobDeps, metrics: Metrics): WorkerEvents {
       maxAttempts: job.max_attempts,
       error,
     });
+    // A job out of attempts is a failure someone must look at; one that will be retried is not yet.
+    if (final) {
+      const tenantId = (job.payload as { tenantId?: unknown } | null)?.tenantId;
+      errorReporterOf(deps.config).report(error, {
+        source: 'job',
+        tenantId: typeof tenantId === 'string' ? tenantId : undefined,
+        job: { task: job.task_identifier, id: String(job.id), attempt: job.attempts },
+      });
+    }
   });
   return events;
 }

@@ -1,7 +1,9 @@
 import { ErrorRequestHandler } from 'express';
 import { fromDatabaseError } from '../lib/database-errors';
 import { AppError } from '../lib/errors';
+import { ErrorReporter } from '../infra/error-tracking';
 import { Logger } from '../infra/logger';
+import { routeTemplate } from './request-logger';
 
 interface BodyParserError {
   type?: string;
@@ -27,12 +29,20 @@ export function toAppError(error: unknown): AppError | undefined {
 }
 
 /** The one place that turns errors into the `{error: {...}}` envelope. */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(logger: Logger, reporter: ErrorReporter): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const known = toAppError(error);
     const appError = known ?? new AppError('INTERNAL_ERROR', 'An unexpected error occurred');
     if (!known || appError.status >= 500) {
       logger.error('request failed', { error, method: req.method, path: req.path, code: appError.code });
+      reporter.report(error, {
+        source: 'request',
+        requestId: res.locals.requestId as string | undefined,
+        route: routeTemplate(req),
+        method: req.method,
+        status: appError.status,
+        tenantId: (res.locals.auth as { tenantId?: string } | undefined)?.tenantId,
+      });
     }
     if (res.headersSent) {
       res.destroy();

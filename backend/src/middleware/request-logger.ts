@@ -57,7 +57,7 @@ export function requestLogger(logger: Logger, metrics: Metrics, onFinished?: (re
 }
 
 /** The matched route template (`/api/v1/leads/:id`), so metrics have bounded label values. */
-function routeTemplate(req: Request): string {
+export function routeTemplate(req: Request): string {
   const path = (req.route as { path?: string } | undefined)?.path;
   return path === undefined ? 'unmatched' : `${req.baseUrl}${path}`;
 }

@@ -7,6 +7,7 @@ import { authenticate } from '../middleware/authenticate';
 import { deferredBody, jsonBody, rawBody } from '../middleware/body-parsers';
 import { bulkBody } from '../middleware/bulk-body';
 import { corsPolicy } from '../middleware/cors-policy';
+import { errorReporterOf } from '../infra/error-tracking';
 import { errorHandler } from '../middleware/error-handler';
 import { notFound } from '../middleware/not-found';
 import { RateLimiters } from '../middleware/rate-limits';
@@ -102,7 +103,7 @@ export function buildPipeline(deps: AppDeps, limiters: RateLimiters, routes: Rou
   // No declaration: the body is still read (malformed JSON is a 400) and the IP charged, then 404.
   app.use(json, limiters.anonymous, notFound());
 
-  app.use(errorHandler(deps.logger)); // 17 response, of any stage's error
+  app.use(errorHandler(deps.logger, errorReporterOf(deps.config))); // 17 response, of any stage's error
   return app;
 }
 

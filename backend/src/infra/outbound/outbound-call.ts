@@ -114,6 +114,12 @@ export class OutboundCalls {
     return known ? stateOf(known.breaker) : 'closed';
   }
 
+  /** Seconds until an open breaker lets a probe through (at least 1): when to come back rather than call now. */
+  retryAfterSeconds(destination: string): number {
+    const known = this.destinations.get(destination);
+    return known ? this.openError(destination, known).retryAfterSeconds : 1;
+  }
+
   private openError(name: string, destination: Destination): CircuitOpenError {
     const remainingMs = destination.openedAt + this.policy.breakerResetMs - Date.now();
     return new CircuitOpenError(name, Math.max(1, Math.ceil(remainingMs / 1000)));

@@ -12,6 +12,8 @@ export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed';
  */
 export function classify(status: number | undefined, retryable: boolean): AttemptOutcome {
   if (status !== undefined && status >= 200 && status < 300) return 'succeeded';
-  const transient = status === undefined || status === 429 || status >= 500;
-  return transient && retryable ? 'retrying' : 'failed';
+  return isTransient(status) && retryable ? 'retrying' : 'failed';
 }
+
+/** No answer, 429 or 5xx: the receiver is down or overloaded (what its circuit breaker counts), not refusing the event. */
+export const isTransient = (status: number | undefined): boolean => status === undefined || status === 429 || status >= 500;

@@ -1,14 +1,15 @@
 import { Knex } from 'knex';
 import { AppConfig } from '../../config/app-config';
 import { Logger } from '../../infra/logger';
+import { CircuitOpenError, outboundCallsOf, OutboundTimeoutError } from '../../infra/outbound/outbound-call';
 import { withTenant } from '../../infra/tenant-scope';
 import { decryptCredential, rowContext } from '../credentials/credential-crypto';
 import { slackMessage } from '../integrations/slack-message';
 import { forgetTargets } from './delivery-targets';
-import { DestinationRefused, vetDestination } from './destination-guard';
-import { HttpOutcome, postJson } from './webhook-http';
+import { DestinationRefused, VettedDestination, vetDestination } from './destination-guard';
+import { DELIVERY_TIMEOUT_MS, HttpOutcome, postJson } from './webhook-http';
 import { enqueueDeliveries, OutboxEvent } from './webhook-outbox';
-import { classify, retryDelayMs } from './retry-schedule';
+import { classify, isTransient, retryDelayMs } from './retry-schedule';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signatureHeader } from './webhook-signature';
 
 export interface DeliveryDeps {
@@ -43,11 +44,14 @@ const CLAIM_SECONDS = 60;
  * run is attempted, and no database transaction stays open while the receiver answers.
  */
 export async function attemptDelivery(deps: DeliveryDeps, tenantId: string, deliveryId: string): Promise<HttpOutcome & { outcome: string } | undefined> {
+  const outbound = outboundCallsOf(deps.config);
   const claimed = await withTenant(deps.knex, tenantId, async (trx) => {
-    const [delivery] = (await trx('webhookDeliveries')
-      .where({ id: deliveryId, status: 'pending' })
-      .where((due) => due.whereNull('nextAttemptAt').orWhere('nextAttemptAt', '<=', trx.fn.now()))
-      .where((free) => free.whereNull('lockedUntil').orWhere('lockedUntil', '<', trx.fn.now()))
+    const due = (await dueAndFree(trx, deliveryId).first('subscriptionId', 'integrationId')) as Pick<ClaimedDelivery, 'subscriptionId' | 'integrationId'> | undefined;
+    if (!due) return undefined;
+    // The endpoint's breaker is open: no request, no attempt counted; the delivery waits for the probe.
+    const endpoint = endpointOf(due);
+    if (outbound.stateOf(endpoint) === 'open') return { postponed: await postpone(trx, deliveryId, outbound.retryAfterSeconds(endpoint), false) };
+    const [delivery] = (await dueAndFree(trx, deliveryId)
       .update({ lockedUntil: trx.raw(`now() + interval '${CLAIM_SECONDS} seconds'`), attempts: trx.raw('attempts + 1'), lastAttemptAt: trx.fn.now() })
       .returning(['id', 'eventId', 'subscriptionId', 'integrationId', 'attempts', 'retryUntil'])) as ClaimedDelivery[];
     if (!delivery) return undefined;
@@ -58,7 +62,7 @@ export async function attemptDelivery(deps: DeliveryDeps, tenantId: string, deli
       return { delivery, refused: error.message };
     }
   });
-  if (!claimed) return undefined;
+  if (!claimed || 'postponed' in claimed) return undefined;
   const { delivery } = claimed;
   let result: HttpOutcome;
   if ('refused' in claimed) result = { durationMs: 0, error: claimed.refused };
@@ -68,8 +72,13 @@ export async function attemptDelivery(deps: DeliveryDeps, tenantId: string, deli
         allowPrivateNetworks: deps.config.webhooks.allowPrivateNetworks,
         requireHttps: deps.config.env === 'production',
       });
-      result = await postJson(destination, claimed.request.body, claimed.request.headers);
+      result = await send(deps, endpointOf(delivery), destination, claimed.request);
     } catch (error) {
+      if (error instanceof CircuitOpenError) {
+        // Another delivery is the half-open probe (or the breaker opened meanwhile): this one was not sent.
+        await withTenant(deps.knex, tenantId, (trx) => postpone(trx, deliveryId, error.retryAfterSeconds, true));
+        return undefined;
+      }
       if (!(error instanceof DestinationRefused)) throw error;
       result = { durationMs: 0, error: `destination refused: ${error.message}` };
     }
@@ -119,6 +128,61 @@ export async function attemptDelivery(deps: DeliveryDeps, tenantId: string, deli
     error: result.error,
   });
   return { ...result, outcome };
+}
+
+/** The delivery if it is pending, due, and not held by another run. */
+const dueAndFree = (trx: Knex.Transaction, deliveryId: string) =>
+  trx('webhookDeliveries')
+    .where({ id: deliveryId, status: 'pending' })
+    .where((when) => when.whereNull('nextAttemptAt').orWhere('nextAttemptAt', '<=', trx.fn.now()))
+    .where((free) => free.whereNull('lockedUntil').orWhere('lockedUntil', '<', trx.fn.now()));
+
+/** The breaker's key: each subscription and each integration is an endpoint of its own, failing or not. */
+const endpointOf = (target: Pick<ClaimedDelivery, 'subscriptionId' | 'integrationId'>): string =>
+  target.subscriptionId ? `webhook:${target.subscriptionId}` : `integration:${target.integrationId}`;
+
+/** A receiver that is down (no answer, 429, 5xx): thrown so that the endpoint's breaker counts it. */
+class ReceiverDown extends Error {
+  constructor(readonly outcome: HttpOutcome) {
+    super('the receiver is down');
+  }
+}
+
+/**
+ * One POST through the outbound policy: the delivery's deadline, the endpoint's breaker, and no immediate
+ * retry (a delivery is not known to be idempotent at the receiver; it has its own retry schedule).
+ */
+async function send(deps: DeliveryDeps, endpoint: string, destination: VettedDestination, request: Request): Promise<HttpOutcome> {
+  const started = Date.now();
+  try {
+    return await outboundCallsOf(deps.config).call(
+      { destination: endpoint, timeoutMs: DELIVERY_TIMEOUT_MS, idempotent: false, isOutage: (error) => error instanceof ReceiverDown },
+      async (signal) => {
+        const outcome = await postJson(destination, request.body, request.headers, signal);
+        if (isTransient(outcome.status)) throw new ReceiverDown(outcome);
+        return outcome;
+      },
+    );
+  } catch (error) {
+    if (error instanceof ReceiverDown) return error.outcome;
+    if (error instanceof OutboundTimeoutError) return { durationMs: Date.now() - started, error: `timed out after ${DELIVERY_TIMEOUT_MS} ms` };
+    throw error;
+  }
+}
+
+/** Back to the queue for when the endpoint's breaker lets a probe through; `undoClaim` when it had been claimed. */
+async function postpone(trx: Knex.Transaction, deliveryId: string, retryAfterSeconds: number, undoClaim: boolean): Promise<Date> {
+  const nextAttemptAt = new Date(Date.now() + retryAfterSeconds * 1000);
+  await trx('webhookDeliveries')
+    .where({ id: deliveryId })
+    .update({
+      nextAttemptAt,
+      lockedUntil: null,
+      lastError: 'not sent: the endpoint\'s circuit breaker is open after repeated failures',
+      ...(undoClaim && { attempts: trx.raw('attempts - 1') }),
+    });
+  await enqueueDeliveries([deliveryId], nextAttemptAt);
+  return nextAttemptAt;
 }
 
 /** The request for a delivery: the signed event for a subscription or custom webhook, a Slack message for Slack. */

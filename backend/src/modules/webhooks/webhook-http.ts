@@ -18,9 +18,10 @@ export interface HttpOutcome {
 /**
  * POSTs to the vetted address only: the lookup is pinned, so a name that resolves differently between
  * the check and the connection (DNS rebinding) cannot redirect it; redirects are never followed (a 3xx
- * is just an answer); the whole exchange has DELIVERY_TIMEOUT_MS; at most RESPONSE_EXCERPT_BYTES are read.
+ * is just an answer); the whole exchange ends when `signal` aborts (the outbound policy's deadline,
+ * DELIVERY_TIMEOUT_MS); at most RESPONSE_EXCERPT_BYTES are read.
  */
-export function postJson(destination: VettedDestination, body: string, headers: Record<string, string>): Promise<HttpOutcome> {
+export function postJson(destination: VettedDestination, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<HttpOutcome> {
   const started = process.hrtime.bigint();
   const elapsed = () => Number((process.hrtime.bigint() - started) / 1_000_000n);
   const pinned: LookupFunction = (_hostname, options, callback) => {
@@ -41,7 +42,7 @@ export function postJson(destination: VettedDestination, body: string, headers: 
         method: 'POST',
         agent: false,
         lookup: pinned,
-        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+        signal,
         headers: { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), 'User-Agent': 'crm-webhooks/1', ...headers },
       },
       (response) => {
