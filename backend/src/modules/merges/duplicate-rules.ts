@@ -7,15 +7,15 @@ export type MergeableName = (typeof MERGEABLE)[number];
 export const isMergeable = (name: string): name is MergeableName => (MERGEABLE as readonly string[]).includes(name);
 
 /**
- * SQL of the values compared, the same expressions as the indexes of 20261202000250_merges.js (an
- * expression index serves only the identical expression): a normalized email, its domain, the last 8
- * digits of a phone, a lowercased name.
+ * The generated columns the search compares (20261202000250_merges.js): plain columns, so that their
+ * indexes serve the search under row-level security. Their values follow the same rules as the functions
+ * below: `dup_email` is normalizeEmail's, `dup_phone_tail` the last 8 digits of the phone.
  */
-const EMAIL = "lower(regexp_replace(email::text, '\\+[^@]*@', '@'))";
-const EMAIL_DOMAIN = "lower(split_part(email::text, '@', 2))";
-const PHONE_TAIL = "right(regexp_replace(phone, '[^0-9]', '', 'g'), 8)";
-const PERSON_NAME = "lower(btrim(coalesce(first_name, '') || ' ' || coalesce(last_name, '')))";
-const ACCOUNT_NAME = 'lower(name)';
+const EMAIL = 'dup_email';
+const EMAIL_DOMAIN = 'dup_email_domain';
+const PHONE_TAIL = 'dup_phone_tail';
+const DOMAIN = 'dup_domain';
+const NAME = 'dup_name';
 
 export type Reason = 'email' | 'phone' | 'domain' | 'name';
 
@@ -72,17 +72,18 @@ export function probeOf(resource: MergeableName, data: RecordData): Probe {
 }
 
 /** A WHERE part and its bindings: the rows sharing any of the probe's values (an index each). */
-export function candidateConditions(resource: MergeableName, probe: Probe): Array<{ sql: string; bindings: string[] }> {
+export function candidateConditions(probe: Probe): Array<{ sql: string; bindings: string[] }> {
   const conditions: Array<{ sql: string; bindings: string[] }> = [];
   if (probe.email) conditions.push({ sql: `${EMAIL} = ?`, bindings: [probe.email] });
   if (probe.emailDomain) conditions.push({ sql: `${EMAIL_DOMAIN} = ?`, bindings: [probe.emailDomain] });
   if (probe.phone) conditions.push({ sql: `${PHONE_TAIL} = ?`, bindings: [probe.phone.replace(/\D/g, '').slice(-8)] });
-  if (probe.domain) conditions.push({ sql: 'lower(domain) = ?', bindings: [probe.domain] });
-  if (probe.name) conditions.push({ sql: `${nameSql(resource)} % ?`, bindings: [probe.name] });
+  if (probe.domain) conditions.push({ sql: `${DOMAIN} = ?`, bindings: [probe.domain] });
+  if (probe.name) conditions.push({ sql: `${NAME} % ?`, bindings: [probe.name] });
   return conditions;
 }
 
-export const nameSql = (resource: MergeableName): string => (resource === 'accounts' ? ACCOUNT_NAME : PERSON_NAME);
+/** The trigram similarity of a candidate's name to the probe's, as SQL. */
+export const NAME_SIMILARITY_SQL = `similarity(coalesce(${NAME}, ''), ?)`;
 
 export interface DuplicateReason {
   reason: Reason;

@@ -4,7 +4,7 @@ import { ownScopeOf, TenantPrincipal } from '../auth/principal';
 import { presentRecord } from '../crm/record-model';
 import type { RecordData } from '../crm/resource-definition';
 import type { MergeableDefinition } from './merges.service';
-import { candidateConditions, DuplicateReason, MIN_SCORE, nameSql, probeOf, scoreCandidate } from './duplicate-rules';
+import { candidateConditions, DuplicateReason, MIN_SCORE, NAME_SIMILARITY_SQL, probeOf, scoreCandidate } from './duplicate-rules';
 
 /** Rows sharing a value with the record, looked at before scoring: past this, the closest names are kept. */
 const CANDIDATES_READ = 200;
@@ -43,7 +43,7 @@ export async function findDuplicates(
   options: { excludeId?: string; limit: number },
 ): Promise<Duplicate[]> {
   const probe = probeOf(def.name, data);
-  const conditions = candidateConditions(def.name, probe);
+  const conditions = candidateConditions(probe);
   if (conditions.length === 0) return [];
   const { trx } = tenantScope();
   const query = trx(def.model.tableName)
@@ -51,7 +51,7 @@ export async function findDuplicates(
     .where((any) => {
       for (const condition of conditions) any.orWhereRaw(condition.sql, condition.bindings);
     })
-    .select('*', trx.raw(`similarity(${nameSql(def.name)}, ?) as name_similarity`, [probe.name ?? '']))
+    .select('*', trx.raw(`${NAME_SIMILARITY_SQL} as name_similarity`, [probe.name ?? '']))
     .orderBy('nameSimilarity', 'desc')
     .orderBy('id')
     .limit(CANDIDATES_READ);
