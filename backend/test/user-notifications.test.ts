@@ -117,7 +117,7 @@ describe('notification feed', () => {
     expect((await api().get('/api/v1/me/notifications').set({ Authorization: `Bearer ${key.body.data.key}` })).status).toBe(403);
   });
 
-  it("when a task is assigned, then the assignee's live stream receives notification.created, and a teammate's and a manager's streams and the manager's feed do not", async () => {
+  it("when a task is assigned, then the assignee's live stream receives notification.created, and a teammate's and a manager's streams, the manager's feed and an admin API key's feed do not; the assignee's feed lists it", async () => {
     const mine = await openSse(`${served.url}/api/v1/events/stream?types=notification.*,task.*`, a().sales.auth);
     const teammates = await openSse(`${served.url}/api/v1/events/stream?types=notification.*,task.*`, a().teammate.auth);
     const managers = await openSse(`${served.url}/api/v1/events/stream`, a().manager.auth);
@@ -137,5 +137,10 @@ describe('notification feed', () => {
     const feed = await api().get('/api/v1/events?types=notification.*&limit=1000').set(a().manager.auth);
     expect(feed.status).toBe(200);
     expect(feed.body.data).toEqual([]);
+    const key = await api().post('/api/v1/api-keys').set(a().admin.auth).send({ name: 'Stream key', role: 'tenant_admin' });
+    expect(key.status).toBe(201);
+    expect((await api().get('/api/v1/events?types=notification.*&limit=1000').set({ Authorization: `Bearer ${key.body.data.key}` })).body.data).toEqual([]);
+    const own = await api().get('/api/v1/events?types=notification.*&limit=1000').set(a().sales.auth);
+    expect(own.body.data.map((entry: { resourceId: string }) => entry.resourceId)).toContain(event.data.object.id);
   });
 });
