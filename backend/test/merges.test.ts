@@ -189,7 +189,7 @@ describe('duplicates and merge', () => {
       expect(stored.undone_at).not.toBeNull();
     });
 
-    it('when accounts merge, then deals, contacts and activities move, `account.merged` reaches the change feed, and the merge and its undo are audited', async () => {
+    it('when accounts merge, then deals, contacts and activities move (each with its update event), `account.merged` reaches the change feed, and the merge and its undo are audited', async () => {
       const word = unique();
       const survivor = await create('accounts', { name: `Acme${word}`, domain: `acme${word}.com` });
       const duplicate = await create('accounts', { name: `ACME${word} Inc`, domain: `acme${word}.com`, industry: 'Tools' });
@@ -214,6 +214,16 @@ describe('duplicates and merge', () => {
       ]);
       expect(events[0].data.object.mergedInto).toBe(survivor.id);
       expect(events[1].data.previousAttributes).toEqual({ industry: null });
+      // Each moved row has its own update event, as a PATCH of it would.
+      const linked = await api().get(`/api/v1/events?limit=1000&types=deal.*,contact.*,activity.*${before ? `&after=${before}` : ''}`).set(a().admin.auth);
+      const moves = linked.body.data
+        .filter((event: { type: string; resourceId: string }) => event.type.endsWith('.updated') && [deal.id, contact.id, note.id].includes(event.resourceId))
+        .map((event: { type: string; resourceId: string; data: { previousAttributes?: unknown } }) => [event.type, event.resourceId, event.data.previousAttributes]);
+      expect(moves).toEqual([
+        ['activity.updated', note.id, { relatedId: duplicate.id }],
+        ['deal.updated', deal.id, { accountId: duplicate.id }],
+        ['contact.updated', contact.id, { accountId: duplicate.id }],
+      ]);
 
       const undone = await api().post(`/api/v1/merges/${merged.body.data.mergeId}/undo`).set(a().admin.auth);
       expect(undone.status).toBe(200);

@@ -1,4 +1,6 @@
 import { tenantScope } from '../../infra/tenant-scope';
+import type { CrmResource } from '../crm/resource-definition';
+import { recordEvent } from '../events/event-context';
 import type { MergeableName } from './duplicate-rules';
 
 /** A column of another table pointing at a record; `relatedType` for the polymorphic links of tasks and activities. */
@@ -60,15 +62,31 @@ export async function moveLinks(resource: MergeableName, survivorId: string, dup
 
 /**
  * Points the moved rows back at the duplicate each came from; a row relinked since the merge (its column
- * no longer the survivor) keeps its newer link. Answers how many rows went back.
+ * no longer the survivor) keeps its newer link. Answers the rows that went back.
  */
-export async function restoreLinks(survivorId: string, moved: readonly MovedLinks[]): Promise<number> {
+export async function restoreLinks(survivorId: string, moved: readonly MovedLinks[]): Promise<MovedLinks[]> {
   const { trx } = tenantScope();
-  let restored = 0;
+  const restored: MovedLinks[] = [];
   for (const group of moved) {
-    restored += Number(await trx(group.table).whereIn('id', group.ids).where(group.column, survivorId).update({ [group.column]: group.from }));
+    const rows = (await trx(group.table).whereIn('id', group.ids).where(group.column, survivorId).update({ [group.column]: group.from }).returning('id')) as Array<{ id: string }>;
+    if (rows.length) restored.push({ ...group, ids: rows.map((row) => row.id) });
   }
   return restored;
+}
+
+const SINGULAR_OF: Record<string, CrmResource> = { activities: 'activity', tasks: 'task', deals: 'deal', contacts: 'contact', tickets: 'ticket', leads: 'lead' };
+
+/**
+ * A `record.updated` event for each row moved to the survivor (or, on undo, back from it): the webhooks,
+ * the change feed and the audit trail see a deal's `contactId` change as they would see a PATCH of it.
+ */
+export function recordLinkChanges(groups: readonly MovedLinks[], survivorId: string, direction: 'merged' | 'restored'): void {
+  for (const group of groups) {
+    const [before, after] = direction === 'merged' ? [group.from, survivorId] : [survivorId, group.from];
+    for (const id of group.ids) {
+      recordEvent({ type: 'record.updated', resource: SINGULAR_OF[group.table]!, id, before: { [group.column]: before }, after: { [group.column]: after }, subject: null });
+    }
+  }
 }
 
 /** How many rows moved, by table: what the merge's audit entry and answer show. */

@@ -7,7 +7,7 @@ import { presentRecord } from '../crm/record-model';
 import type { RecordData, ResourceDefinition } from '../crm/resource-definition';
 import { recordEvent } from '../events/event-context';
 import { isMergeable, MergeableName } from './duplicate-rules';
-import { movedCounts, MovedLinks, moveLinks, restoreLinks } from './merge-links';
+import { movedCounts, MovedLinks, moveLinks, recordLinkChanges, restoreLinks } from './merge-links';
 
 export type MergeableDefinition = ResourceDefinition & { name: MergeableName };
 
@@ -115,6 +115,7 @@ export async function mergeRecords(def: MergeableDefinition, principal: TenantPr
       subject: subject(duplicate),
     });
   }
+  recordLinkChanges(moved, survivorId, 'merged');
   recordEvent({ type: 'record.merged', resource: def.singular, id: survivorId, subject: subject(updated), mergeId: merge!.id, duplicateIds: input.duplicateIds, before, after: patch, moved: movedCounts(moved) });
   return {
     mergeId: merge!.id,
@@ -147,7 +148,8 @@ export async function undoMerge(principal: TenantPrincipal, mergeId: string) {
     .where('mergedInto', merge.survivorId)
     .patch({ deletedAt: null, mergedInto: null, updatedBy: actor } as never)
     .returning('id')) as unknown as Array<{ id: string }>;
-  const restoredLinks = await restoreLinks(merge.survivorId, merge.moved);
+  const restoredGroups = await restoreLinks(merge.survivorId, merge.moved);
+  const restoredLinks = restoredGroups.reduce((count, group) => count + group.ids.length, 0);
   const fields = Object.keys(merge.survivorBefore);
   if (fields.length) await def.model.query().findById(merge.survivorId).patch({ ...merge.survivorBefore, updatedBy: actor } as never);
   await trx('merges').where({ id: mergeId }).update({ undoneAt: trx.fn.now(), undoneBy: actor, updatedBy: actor });
@@ -160,6 +162,7 @@ export async function undoMerge(principal: TenantPrincipal, mergeId: string) {
   for (const { id } of restoredIds) {
     recordEvent({ type: 'record.updated', resource: def.singular, id, before: { mergedInto: merge.survivorId }, after: { mergedInto: null }, subject: null });
   }
+  recordLinkChanges(restoredGroups, merge.survivorId, 'restored');
   recordEvent({ type: 'merge.undone', resource: def.singular, mergeId, survivorId: merge.survivorId, duplicateIds: restoredIds.map((row) => row.id), restoredLinks });
   return { mergeId, survivorId: merge.survivorId, restoredIds: restoredIds.map((row) => row.id), restoredLinks };
 }
