@@ -22,6 +22,8 @@ import { billingRoutes } from './modules/billing/billing.routes';
 import { passwordResetRoutes } from './modules/auth/password-reset.routes';
 import { startPrincipalRevocation } from './modules/auth/principal-revocation';
 import { changeFeedRoutes } from './modules/change-feed/change-feed.routes';
+import { mergeUndoRoutes } from './modules/merges/merges.routes';
+import { userNotificationsRoutes } from './modules/notifications/user-notifications.routes';
 import { startLiveEvents } from './modules/change-feed/live-events';
 import { organizationRoutes } from './modules/compliance/organization.routes';
 import { privacyRoutes } from './modules/compliance/privacy.routes';
@@ -78,6 +80,8 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
     ...activitiesRoutes(),
     ...ticketsRoutes(),
     ...importUndoRoutes(),
+    ...mergeUndoRoutes(),
+    ...userNotificationsRoutes(),
     ...customFieldsRoutes(),
     ...pipelinesRoutes(),
     ...viewsRoutes(),

@@ -353,6 +353,10 @@ async function seedVictim(t: TestApp, a: Registered, marker: string): Promise<st
   await make('/roles', { name: `${marker} Role`, permissions: ['leads:read'] });
   const member = await make('/users', { email: `member-${email}`, firstName: marker, lastName: 'Member', role: 'manager', password: PASSWORD });
   const key = await make('/api-keys', { name: `${marker} Key`, role: 'read_only' });
+  // A notification of the member (user_notifications) and a merge (merges, a merged account's mergedInto).
+  await make('/tasks', { title: `${marker} assigned`, assigneeId: member.id });
+  const twin = await make('/accounts', { name: `${marker} Holdings Twin` });
+  await make(`/accounts/${account.id}/merge`, { duplicateIds: [twin.id] });
   const imported = await request(t.app).post('/api/v1/leads/import/bulk').set(a.auth).send([{ lastName: `${marker} Imported` }]);
   expect(imported.status).toBeLessThan(300);
   const idempotent = await request(t.app).post('/api/v1/tasks').set(a.auth).set('Idempotency-Key', `victim-${marker}`).send({ title: `${marker} idem` });

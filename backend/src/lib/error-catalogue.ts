@@ -80,6 +80,12 @@ export const ERROR_CATALOGUE: Record<ErrorCode, ErrorEntry> = {
     retry: 'after fixing the cause',
     fix: 'Read the resource again and decide; the message says which rule applied.',
   },
+  DUPLICATE_FOUND: {
+    meaning:
+      'A create asked to be refused if it looks like existing records (`?onDuplicate=reject`), and it does: each `details` entry (`field: duplicateOf`) starts with a candidate\'s id, then its score and reasons.',
+    retry: 'after fixing the cause',
+    fix: 'Update or merge the candidate (`POST /{resource}/:id/merge`), or create the record without `onDuplicate=reject`.',
+  },
   IDEMPOTENCY_IN_PROGRESS: {
     meaning: 'A request with the same `Idempotency-Key` is still being processed.',
     retry: 'yes, with backoff',

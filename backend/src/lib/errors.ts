@@ -16,6 +16,8 @@ export const ERROR_STATUS = {
   /** Stripe is not configured on this deployment: its billing routes do not exist. */
   BILLING_DISABLED: 404,
   CONFLICT: 409,
+  /** A create with `?onDuplicate=reject` looks like existing records: `details` names each candidate. */
+  DUPLICATE_FOUND: 409,
   IDEMPOTENCY_IN_PROGRESS: 409,
   /** The organization is scheduled for deletion: reads, exports, sign-out and the cancel still work. */
   TENANT_PENDING_DELETION: 409,

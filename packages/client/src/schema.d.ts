@@ -1790,6 +1790,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/leads/{id}/duplicates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Likely duplicates of a lead, best first, each with a score and its reasons
+         * @description Reasons: the same normalized email (lowercase, `+tag` dropped), the same phone in E.164 (numbers written internationally), the same domain (an account's; a person's email domain, shared mailbox providers aside), a similar name (trigram similarity >= 0.5). A sales user sees only candidates they or their team own.
+         *
+         *     Permission: `leads:read`.
+         */
+        get: operations["getLeadsByIdDuplicates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/leads/{id}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge duplicates into this lead: their links move to it, they are soft-deleted with mergedInto
+         * @description Activities, tasks pointing at a duplicate move to the survivor; a blank field of the survivor takes the first duplicate's value, `prefer` ({field: recordId}) picks the record a field comes from. Needs leads:write and leads:delete (a sales user: records of their own or their team). Emits `lead.merged`; undo with POST /merges/:mergeId/undo.
+         *
+         *     Permission: `leads:delete`.
+         */
+        post: operations["postLeadsByIdMerge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/leads": {
         parameters: {
             query?: never;
@@ -1805,7 +1849,9 @@ export interface paths {
         put?: never;
         /**
          * Create a lead
-         * @description Permission: `leads:write`.
+         * @description `?onDuplicate=reject` refuses (409 DUPLICATE_FOUND, the candidates in `details`) a record that looks like an existing one (GET /:id/duplicates's rules).
+         *
+         *     Permission: `leads:write`.
          */
         post: operations["postLeads"];
         delete?: never;
@@ -1913,6 +1959,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/contacts/{id}/duplicates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Likely duplicates of a contact, best first, each with a score and its reasons
+         * @description Reasons: the same normalized email (lowercase, `+tag` dropped), the same phone in E.164 (numbers written internationally), the same domain (an account's; a person's email domain, shared mailbox providers aside), a similar name (trigram similarity >= 0.5). A sales user sees only candidates they or their team own.
+         *
+         *     Permission: `contacts:read`.
+         */
+        get: operations["getContactsByIdDuplicates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/{id}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge duplicates into this contact: their links move to it, they are soft-deleted with mergedInto
+         * @description Activities, tasks, deals, tickets and converted leads pointing at a duplicate move to the survivor; a blank field of the survivor takes the first duplicate's value, `prefer` ({field: recordId}) picks the record a field comes from. Needs contacts:write and contacts:delete (a sales user: records of their own or their team). Emits `contact.merged`; undo with POST /merges/:mergeId/undo.
+         *
+         *     Permission: `contacts:delete`.
+         */
+        post: operations["postContactsByIdMerge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/contacts": {
         parameters: {
             query?: never;
@@ -1928,7 +2018,9 @@ export interface paths {
         put?: never;
         /**
          * Create a contact
-         * @description Permission: `contacts:write`.
+         * @description `?onDuplicate=reject` refuses (409 DUPLICATE_FOUND, the candidates in `details`) a record that looks like an existing one (GET /:id/duplicates's rules).
+         *
+         *     Permission: `contacts:write`.
          */
         post: operations["postContacts"];
         delete?: never;
@@ -2036,6 +2128,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{id}/duplicates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Likely duplicates of a account, best first, each with a score and its reasons
+         * @description Reasons: the same normalized email (lowercase, `+tag` dropped), the same phone in E.164 (numbers written internationally), the same domain (an account's; a person's email domain, shared mailbox providers aside), a similar name (trigram similarity >= 0.5). A sales user sees only candidates they or their team own.
+         *
+         *     Permission: `accounts:read`.
+         */
+        get: operations["getAccountsByIdDuplicates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{id}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge duplicates into this account: their links move to it, they are soft-deleted with mergedInto
+         * @description Activities, tasks, deals, tickets, contacts and converted leads pointing at a duplicate move to the survivor; a blank field of the survivor takes the first duplicate's value, `prefer` ({field: recordId}) picks the record a field comes from. Needs accounts:write and accounts:delete (a sales user: records of their own or their team). Emits `account.merged`; undo with POST /merges/:mergeId/undo.
+         *
+         *     Permission: `accounts:delete`.
+         */
+        post: operations["postAccountsByIdMerge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts": {
         parameters: {
             query?: never;
@@ -2051,7 +2187,9 @@ export interface paths {
         put?: never;
         /**
          * Create a account
-         * @description Permission: `accounts:write`.
+         * @description `?onDuplicate=reject` refuses (409 DUPLICATE_FOUND, the candidates in `details`) a record that looks like an existing one (GET /:id/duplicates's rules).
+         *
+         *     Permission: `accounts:write`.
          */
         post: operations["postAccounts"];
         delete?: never;
@@ -2707,6 +2845,70 @@ export interface paths {
          *     Access: any authenticated caller.
          */
         post: operations["postImportsByImportIdUndo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/merges/{id}/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo a merge: the duplicates come back, every moved link points at them again, the survivor's overwritten fields are restored
+         * @description Needs the merged resource's write and delete permissions. Once only: a merge already undone answers 409 CONFLICT.
+         *
+         *     Access: any authenticated caller.
+         */
+        post: operations["postMergesByIdUndo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What concerns me, newest first: a task or ticket assigned to me, a stage change of a deal I own
+         * @description Made by someone else than me; each is also pushed on `GET /events/stream` as a `notification.created` event that only I receive.
+         *
+         *     Access: any authenticated caller. Signed-in users only (not API keys).
+         */
+        get: operations["getMeNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark my notifications read: those named by `ids`, or `all`
+         * @description Access: any authenticated caller. Signed-in users only (not API keys).
+         */
+        post: operations["postMeNotificationsRead"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3552,7 +3754,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /** @enum {string} */
-        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "MFA_ENROLLMENT_REQUIRED" | "PLAN_FEATURE_UNAVAILABLE" | "PAYMENT_REQUIRED" | "NOT_FOUND" | "BILLING_DISABLED" | "CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "TENANT_PENDING_DELETION" | "CURSOR_EXPIRED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "SUPPLIER_UNAVAILABLE" | "SUPPLIER_ERROR" | "SUPPLIER_NOT_CONFIGURED";
+        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "MFA_ENROLLMENT_REQUIRED" | "PLAN_FEATURE_UNAVAILABLE" | "PAYMENT_REQUIRED" | "NOT_FOUND" | "BILLING_DISABLED" | "CONFLICT" | "DUPLICATE_FOUND" | "IDEMPOTENCY_IN_PROGRESS" | "TENANT_PENDING_DELETION" | "CURSOR_EXPIRED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "SUPPLIER_UNAVAILABLE" | "SUPPLIER_ERROR" | "SUPPLIER_NOT_CONFIGURED";
         ErrorEnvelope: {
             error: {
                 code: components["schemas"]["ErrorCode"];
@@ -3667,7 +3869,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description Conflicts with the current state (CONFLICT), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), the organization awaits deletion (TENANT_PENDING_DELETION) or has no supplier integration (SUPPLIER_NOT_CONFIGURED) */
+        /** @description Conflicts with the current state (CONFLICT), looks like existing records (DUPLICATE_FOUND, `details` names them), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), the organization awaits deletion (TENANT_PENDING_DELETION) or has no supplier integration (SUPPLIER_NOT_CONFIGURED) */
         409: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3678,7 +3880,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "CONFLICT",
-                 *         "message": "Conflicts with the current state (CONFLICT), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), the organization awaits deletion (TENANT_PENDING_DELETION) or has no supplier integration (SUPPLIER_NOT_CONFIGURED)",
+                 *         "message": "Conflicts with the current state (CONFLICT), looks like existing records (DUPLICATE_FOUND, `details` names them), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), the organization awaits deletion (TENANT_PENDING_DELETION) or has no supplier integration (SUPPLIER_NOT_CONFIGURED)",
                  *         "requestId": "0b4f3c1e-5a6d-4e2f-9c8b-7a6f5e4d3c2b"
                  *       }
                  *     }
@@ -12277,6 +12479,172 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    getLeadsByIdDuplicates: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The candidates, best first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "score": 0,
+                     *           "reasons": [
+                     *             {
+                     *               "reason": "email",
+                     *               "value": "string"
+                     *             }
+                     *           ],
+                     *           "record": {}
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /**
+                             * Format: float
+                             * @description 0..1; several reasons combine as independent evidence
+                             */
+                            score: number;
+                            reasons: {
+                                /** @enum {string} */
+                                reason: "email" | "phone" | "domain" | "name";
+                                /** @description The shared value (normalized email, E.164 phone, domain) or the candidate's name */
+                                value: string;
+                                /**
+                                 * Format: float
+                                 * @description For `name`: the trigram similarity
+                                 */
+                                similarity?: number;
+                            }[];
+                            record: Record<string, never>;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postLeadsByIdMerge: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "duplicateIds": [
+                 *         "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    duplicateIds: string[];
+                    prefer?: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The merge, its id and the survivor as it now stands */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "mergeId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "survivor": {},
+                     *         "duplicateIds": [
+                     *           "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *         ],
+                     *         "moved": {},
+                     *         "createdAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /**
+                             * Format: uuid
+                             * @description Undo with POST /merges/:mergeId/undo
+                             */
+                            mergeId: string;
+                            survivor: Record<string, never>;
+                            duplicateIds: string[];
+                            /** @description Rows moved to the survivor, by table */
+                            moved: {
+                                [key: string]: number;
+                            };
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getLeads: {
         parameters: {
             query?: {
@@ -12350,7 +12718,9 @@ export interface operations {
     };
     postLeads: {
         parameters: {
-            query?: never;
+            query?: {
+                onDuplicate?: "allow" | "reject";
+            };
             header?: {
                 /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -12784,6 +13154,172 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    getContactsByIdDuplicates: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The candidates, best first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "score": 0,
+                     *           "reasons": [
+                     *             {
+                     *               "reason": "email",
+                     *               "value": "string"
+                     *             }
+                     *           ],
+                     *           "record": {}
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /**
+                             * Format: float
+                             * @description 0..1; several reasons combine as independent evidence
+                             */
+                            score: number;
+                            reasons: {
+                                /** @enum {string} */
+                                reason: "email" | "phone" | "domain" | "name";
+                                /** @description The shared value (normalized email, E.164 phone, domain) or the candidate's name */
+                                value: string;
+                                /**
+                                 * Format: float
+                                 * @description For `name`: the trigram similarity
+                                 */
+                                similarity?: number;
+                            }[];
+                            record: Record<string, never>;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postContactsByIdMerge: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "duplicateIds": [
+                 *         "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    duplicateIds: string[];
+                    prefer?: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The merge, its id and the survivor as it now stands */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "mergeId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "survivor": {},
+                     *         "duplicateIds": [
+                     *           "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *         ],
+                     *         "moved": {},
+                     *         "createdAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /**
+                             * Format: uuid
+                             * @description Undo with POST /merges/:mergeId/undo
+                             */
+                            mergeId: string;
+                            survivor: Record<string, never>;
+                            duplicateIds: string[];
+                            /** @description Rows moved to the survivor, by table */
+                            moved: {
+                                [key: string]: number;
+                            };
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getContacts: {
         parameters: {
             query?: {
@@ -12854,7 +13390,9 @@ export interface operations {
     };
     postContacts: {
         parameters: {
-            query?: never;
+            query?: {
+                onDuplicate?: "allow" | "reject";
+            };
             header?: {
                 /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -13287,6 +13825,172 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    getAccountsByIdDuplicates: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The candidates, best first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "score": 0,
+                     *           "reasons": [
+                     *             {
+                     *               "reason": "email",
+                     *               "value": "string"
+                     *             }
+                     *           ],
+                     *           "record": {}
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /**
+                             * Format: float
+                             * @description 0..1; several reasons combine as independent evidence
+                             */
+                            score: number;
+                            reasons: {
+                                /** @enum {string} */
+                                reason: "email" | "phone" | "domain" | "name";
+                                /** @description The shared value (normalized email, E.164 phone, domain) or the candidate's name */
+                                value: string;
+                                /**
+                                 * Format: float
+                                 * @description For `name`: the trigram similarity
+                                 */
+                                similarity?: number;
+                            }[];
+                            record: Record<string, never>;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postAccountsByIdMerge: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "duplicateIds": [
+                 *         "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    duplicateIds: string[];
+                    prefer?: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The merge, its id and the survivor as it now stands */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "mergeId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "survivor": {},
+                     *         "duplicateIds": [
+                     *           "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *         ],
+                     *         "moved": {},
+                     *         "createdAt": "2024-01-31T09:30:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /**
+                             * Format: uuid
+                             * @description Undo with POST /merges/:mergeId/undo
+                             */
+                            mergeId: string;
+                            survivor: Record<string, never>;
+                            duplicateIds: string[];
+                            /** @description Rows moved to the survivor, by table */
+                            moved: {
+                                [key: string]: number;
+                            };
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getAccounts: {
         parameters: {
             query?: {
@@ -13358,7 +14062,9 @@ export interface operations {
     };
     postAccounts: {
         parameters: {
-            query?: never;
+            query?: {
+                onDuplicate?: "allow" | "reject";
+            };
             header?: {
                 /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -15909,6 +16615,238 @@ export interface operations {
                     "application/json": {
                         data: {
                             [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postMergesByIdUndo: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What was restored */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "mergeId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "survivorId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *         "restoredIds": [
+                     *           "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *         ],
+                     *         "restoredLinks": 1
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            mergeId: string;
+                            /** Format: uuid */
+                            survivorId: string;
+                            restoredIds: string[];
+                            restoredLinks: number;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getMeNotifications: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+                unread?: boolean;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of notifications, newest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "userId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "type": "task.assigned",
+                     *           "resourceType": "task",
+                     *           "resourceId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "data": {
+                     *             "title": "string",
+                     *             "by": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *           },
+                     *           "readAt": "2024-01-31T09:30:00.000Z",
+                     *           "createdAt": "2024-01-31T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "limit": 1,
+                     *         "nextCursor": "string",
+                     *         "hasMore": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            userId: string;
+                            /** @enum {string} */
+                            type: "task.assigned" | "deal.stage_changed" | "ticket.assigned";
+                            /** @enum {string} */
+                            resourceType: "task" | "deal" | "ticket";
+                            /** Format: uuid */
+                            resourceId: string;
+                            data: {
+                                /** @description The task's title, the ticket's subject or the deal's name */
+                                title: string;
+                                /**
+                                 * Format: uuid
+                                 * @description Who made the change (a user or an API key id)
+                                 */
+                                by: string | null;
+                                /** @description deal.stage_changed: the stage before */
+                                from?: string | null;
+                                /** @description deal.stage_changed: the stage after */
+                                to?: string;
+                                /**
+                                 * @description deal.stage_changed: the new stage's kind
+                                 * @enum {string}
+                                 */
+                                kind?: "open" | "won" | "lost";
+                            };
+                            /** Format: date-time */
+                            readAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
+                        pagination: components["schemas"]["Pagination"];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    postMeNotificationsRead: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "ids": [
+                 *         "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                 *       ],
+                 *       "all": true
+                 *     }
+                 */
+                "application/json": {
+                    ids?: string[];
+                    all?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description How many were marked (unread ones among those named) and how many unread remain */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "read": 1,
+                     *         "unread": 1
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            read: number;
+                            unread: number;
                         };
                     };
                 };

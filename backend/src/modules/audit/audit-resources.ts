@@ -7,6 +7,8 @@ import { CRM_RESOURCES } from '../crm/resource-definition';
 export const AUDIT_RESOURCES = [
   ...CRM_RESOURCES,
   'import',
+  'merge',
+  'notification',
   'user',
   'role',
   'api_key',

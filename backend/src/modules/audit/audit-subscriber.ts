@@ -29,6 +29,20 @@ const ENTRY_OF: { [K in DomainEventType]: (event: EventOf<K>) => AuditEntry | nu
     before: e.before,
     subject: e.subject,
   }),
+  'record.merged': (e) => ({
+    action: `${e.resource}.merge`,
+    resourceType: e.resource,
+    resourceId: e.id,
+    before: e.before,
+    after: { ...e.after, mergeId: e.mergeId, duplicateIds: e.duplicateIds, moved: e.moved },
+    subject: e.subject,
+  }),
+  'merge.undone': (e) => ({
+    action: `${e.resource}.merge_undo`,
+    resourceType: 'merge',
+    resourceId: e.mergeId,
+    after: { survivorId: e.survivorId, restoredIds: e.duplicateIds, restoredLinks: e.restoredLinks },
+  }),
   'lead.converted': (e) => ({
     action: 'lead.convert',
     resourceType: 'lead',

@@ -8,12 +8,16 @@ const cursor = Joi.string()
   .custom((value: string, helpers) => seqOfCursor(value) ?? helpers.error('any.invalid'))
   .messages({ 'any.invalid': '{{#label}} is not a cursor this feed gave out' });
 
+/** The webhook catalogue's types, and the feed's own: a user's notifications (never sent to webhooks). */
+const FEED_ONLY_PATTERNS = ['notification.*', 'notification.created'];
+const isFeedPattern = (pattern: string): boolean => isValidPattern(pattern) || FEED_ONLY_PATTERNS.includes(pattern);
+
 /** `deal.*,task.created`: a comma-separated list of event types or `<resource>.*` / `*` patterns. */
 const types = Joi.string()
   .max(1000)
   .custom((value: string, helpers) => {
     const patterns = value.split(',').map((pattern) => pattern.trim()).filter(Boolean);
-    return patterns.length > 0 && patterns.length <= 30 && patterns.every(isValidPattern) ? patterns : helpers.error('any.invalid');
+    return patterns.length > 0 && patterns.length <= 30 && patterns.every(isFeedPattern) ? patterns : helpers.error('any.invalid');
   })
   .messages({ 'any.invalid': '{{#label}} must list event types or patterns such as deal.*, task.created or *' });
 

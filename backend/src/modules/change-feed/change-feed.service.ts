@@ -3,7 +3,7 @@ import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
 import { DownloadBody, InTenant } from '../../lib/http/route';
 import { TenantPrincipal } from '../auth/principal';
-import { assertCursorKept, cursorOf, FeedEvent, newestSeq, readChanges, readPermissionOf, StoredChange } from './change-feed.store';
+import { assertCursorKept, cursorOf, FeedEvent, isPersonal, newestSeq, readChanges, readPermissionOf, StoredChange } from './change-feed.store';
 import { liveEventsEnded, waitForChanges } from './live-events';
 
 /** Rows read per query: a page of the list at most, a stream's catch-up a page at a time. */
@@ -18,9 +18,17 @@ export interface FeedPage {
 
 /**
  * Which changes the caller may see: those of resources it may read, and for a sales user those of
- * records they or a teammate own (a stream is not a way around the own-and-team scope).
+ * records they or a teammate own (a stream is not a way around the own-and-team scope); and the
+ * caller's own notifications.
  */
 export async function visibilityOf(principal: TenantPrincipal): Promise<(change: StoredChange) => boolean> {
+  const scoped = await scopedVisibility(principal);
+  // A personal event (a notification) is its user's alone, whatever the caller's role.
+  const me = principal.kind === 'user' ? principal.userId : undefined;
+  return (change) => (isPersonal(change.event.resourceType) ? change.ownerId !== null && change.ownerId === me : scoped(change));
+}
+
+async function scopedVisibility(principal: TenantPrincipal): Promise<(change: StoredChange) => boolean> {
   const readable = (resourceType: string | null) => !resourceType || principal.permissions.has(readPermissionOf(resourceType));
   if (principal.kind !== 'user' || principal.roleKey !== 'sales_user') return (change) => readable(change.event.resourceType);
   const owners = new Set([principal.userId]);

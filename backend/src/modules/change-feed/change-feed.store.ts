@@ -49,14 +49,26 @@ export function seqOfCursor(cursor: string): number | undefined {
 /** Events of resources outside the CRM's seven, and the permission that reads them. */
 const OTHER_RESOURCE_PERMISSIONS: Readonly<Record<string, string>> = { parts_order: 'parts:read' };
 
-const isCrmResource = (resourceType: string): boolean => !(resourceType in OTHER_RESOURCE_PERMISSIONS);
+/**
+ * Events addressed to one user (their notifications, GET /me/notifications), by the field of the object
+ * naming them: only that user sees them, in the feed and on the stream.
+ */
+const PERSONAL_RESOURCES: Readonly<Record<string, string>> = { notification: 'userId' };
+
+export const isPersonal = (resourceType: string | null): boolean => resourceType !== null && resourceType in PERSONAL_RESOURCES;
+
+const isCrmResource = (resourceType: string): boolean => !(resourceType in OTHER_RESOURCE_PERMISSIONS) && !isPersonal(resourceType);
 
 /** The permission a caller needs to see a resource type's events. */
 export const readPermissionOf = (resourceType: string): string =>
   OTHER_RESOURCE_PERMISSIONS[resourceType] ?? `${definitionOf(resourceType as CrmResource).name}:read`;
 
-/** The user a record's event concerns, for sales users' own-and-team scope: the resource's owner field. */
+/** The user a record's event concerns, for sales users' own-and-team scope (the resource's owner field), or a personal event's user. */
 function ownerOf(event: OutboxEvent): string | null {
+  if (isPersonal(event.resourceType)) {
+    const user = event.data.object[PERSONAL_RESOURCES[event.resourceType!]!];
+    return typeof user === 'string' ? user : null;
+  }
   const def = event.resourceType && isCrmResource(event.resourceType) ? definitionOf(event.resourceType as CrmResource) : undefined;
   const owner = def?.ownerField ? event.data.object[def.ownerField] : undefined;
   return typeof owner === 'string' ? owner : null;

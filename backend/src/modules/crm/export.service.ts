@@ -8,6 +8,7 @@ import { fieldsOf } from '../custom-fields/custom-fields.service';
 import { ExportDetails } from '../events/domain-events';
 import { recordEvent } from '../events/event-context';
 import { cursorValueExpression, filteredRecords, ListFilters, orderBySql, sortColumnsOf, sortExpression, whereAfter } from './record-list';
+import { isDuplicateKey } from './record-model';
 import { RecordData, ResourceDefinition } from './resource-definition';
 
 /**
@@ -52,7 +53,7 @@ async function exportColumns(def: ResourceDefinition, includeDeleted: boolean): 
       const sql = type === 'timestamp with time zone' ? `to_char(${qualified} at time zone 'UTC', ${ISO_MS})` : type === 'jsonb' ? `${qualified}::text` : qualified;
       return { name, sql };
     })
-    .filter(({ name }) => !HIDDEN.has(name) && (includeDeleted || name !== 'deletedAt'));
+    .filter(({ name }) => !HIDDEN.has(name) && !isDuplicateKey(name) && (includeDeleted || name !== 'deletedAt'));
   const fields = Object.keys(def.fields).flatMap((field) => (field === 'customFields' ? [] : columns.filter((column) => column.name === field)));
   const rest = columns.filter((column) => column.name !== 'id' && column.name !== 'customFields' && !fields.includes(column));
   return [columns.find((column) => column.name === 'id')!, ...fields, ...(await customFieldColumns(def)), ...rest];

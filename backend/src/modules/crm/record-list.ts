@@ -115,13 +115,17 @@ interface ListColumns {
 const listColumnsByTable = new Map<string, ListColumns>();
 const camelCase = (column: string) => column.replace(/_([a-z0-9])/g, (_, char: string) => char.toUpperCase());
 
-/** Read from the catalogue once per table and process: the schema changes only with a migration, before a start. */
+/**
+ * Read from the catalogue once per table and process: the schema changes only with a migration, before a start.
+ * The duplicate keys (`dup_*`, record-model.ts) are left out, as presentRecord leaves them out.
+ */
 async function listColumns(table: string): Promise<ListColumns> {
   const known = listColumnsByTable.get(table);
   if (known) return known;
   const { rows } = await tenantScope().trx.raw<{ rows: Array<{ column_name: string }> }>(
     `select column_name from information_schema.columns
      where table_schema = current_schema() and table_name = ? and column_name not in ('tenant_id', 'search', 'custom_search')
+       and column_name not like 'dup\\_%'
      order by ordinal_position`,
     [table],
   );

@@ -8,8 +8,15 @@ export function recordModel(table: string, jsonColumns: string[] = []): typeof T
   };
 }
 
-/** What the API shows of a row: every column but the tenant (implied) and the search vectors. */
+/**
+ * Generated columns the duplicate search compares (`dup_email`, `dup_name`, ...; 20261202000250_merges.js):
+ * derived from the record's own fields, never shown.
+ */
+export const isDuplicateKey = (key: string): boolean => /^dup[A-Z]/.test(key);
+
+/** What the API shows of a row: every column but the tenant (implied), the search vectors and the duplicate keys. */
 export function presentRecord(row: object, present?: (record: Record<string, unknown>) => Record<string, unknown>): Record<string, unknown> {
-  const { tenantId: _tenantId, search: _search, customSearch: _customSearch, ...visible } = row as Record<string, unknown>;
+  const { tenantId: _tenantId, search: _search, customSearch: _customSearch, ...rest } = row as Record<string, unknown>;
+  const visible = Object.fromEntries(Object.entries(rest).filter(([key]) => !isDuplicateKey(key)));
   return present ? present(visible) : visible;
 }

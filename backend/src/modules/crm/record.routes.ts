@@ -1,6 +1,9 @@
 import Joi from 'joi';
 import { AppError } from '../../lib/errors';
 import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../lib/http/route';
+import { isMergeable } from '../merges/duplicate-rules';
+import { rejectDuplicates } from '../merges/duplicates.service';
+import { mergeable } from '../merges/merges.service';
 import { listQueryWithView } from '../views/views.service';
 import { exportRoute } from './export.routes';
 import { importRoute } from './import.routes';
@@ -10,6 +13,9 @@ import { RecordsService } from './records.service';
 import { ResourceDefinition } from './resource-definition';
 
 const idParams = Joi.object({ id: Joi.string().uuid().required() });
+
+/** Leads, contacts and accounts: `reject` checks for likely duplicates before creating (`allow`, the default, does not). */
+const onDuplicateQuery = Joi.object({ onDuplicate: Joi.string().valid('allow', 'reject').default('allow') });
 
 /** The body schema of a create: declared fields only, required ones required. */
 export const createBodySchema = (def: ResourceDefinition): Joi.ObjectSchema =>
@@ -49,8 +55,16 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       permission: `${def.name}:write`,
       summary: `Create a ${def.singular}`,
       tags,
-      schema: { body: createBodySchema(def) },
-      handler: async (input) => created(await records.create(principalOf(input, 'user', 'api_key'), input.body as Record<string, unknown>)),
+      ...(isMergeable(def.name) && {
+        description: '`?onDuplicate=reject` refuses (409 DUPLICATE_FOUND, the candidates in `details`) a record that looks like an existing one (GET /:id/duplicates\'s rules).',
+      }),
+      schema: { body: createBodySchema(def), ...(isMergeable(def.name) && { query: onDuplicateQuery }) },
+      handler: async (input) => {
+        const caller = principalOf(input, 'user', 'api_key');
+        const body = input.body as Record<string, unknown>;
+        if (input.query.onDuplicate === 'reject') await rejectDuplicates(mergeable(def), caller, body);
+        return created(await records.create(caller, body));
+      },
     }),
     importRoute(def),
     exportRoute(def),

@@ -15,7 +15,7 @@ const ERROR_RESPONSES: Record<number, string> = {
   402: 'The plan lacks the feature or a quota is reached (PLAN_FEATURE_UNAVAILABLE)',
   403: 'Not allowed (FORBIDDEN, TENANT_MISMATCH, TENANT_SUSPENDED)',
   404: 'No such resource in this tenant, or an unknown tenant subdomain (NOT_FOUND)',
-  409: 'Conflicts with the current state (CONFLICT), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), the organization awaits deletion (TENANT_PENDING_DELETION) or has no supplier integration (SUPPLIER_NOT_CONFIGURED)',
+  409: 'Conflicts with the current state (CONFLICT), looks like existing records (DUPLICATE_FOUND, `details` names them), the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS), the organization awaits deletion (TENANT_PENDING_DELETION) or has no supplier integration (SUPPLIER_NOT_CONFIGURED)',
   410: 'A change-feed cursor past the 30-day retention (CURSOR_EXPIRED); `details` names the oldest cursor still available',
   413: 'The body is too large (PAYLOAD_TOO_LARGE)',
   415: 'The body is not of an accepted media type (UNSUPPORTED_MEDIA_TYPE)',

@@ -39,6 +39,13 @@ export interface DomainEventMap {
   'record.updated': RecordFact & { before: RecordData; after: RecordData };
   /** Soft-deleted, or erased for good when `permanently`. */
   'record.deleted': RecordFact & { before: RecordData; permanently: boolean };
+  /**
+   * Duplicates were merged into the record `id` (each also has its `record.deleted`); `before`/`after` are the
+   * survivor's fields the merge changed, `moved` how many linked rows moved to it, by table.
+   */
+  'record.merged': RecordFact & { mergeId: string; duplicateIds: string[]; before: RecordData; after: RecordData; moved: Record<string, number> };
+  /** A merge was undone: the duplicates restored (each also has its `record.updated`), `restoredLinks` rows pointed back. */
+  'merge.undone': { resource: CrmResource; mergeId: string; survivorId: string; duplicateIds: string[]; restoredLinks: number };
   'lead.converted': { id: string; subject: string | null; fromStatus: unknown; accountId: string; contactId: string; dealId: string | null };
   /** A deal moved from one stage to another (recorded besides its `record.updated`); `kind` is the new stage's. */
   'deal.stage_changed': { id: string; from: string | null; to: string; kind: 'open' | 'won' | 'lost' };

@@ -3,6 +3,7 @@ import { auditTrail } from '../audit/audit-subscriber';
 import { billingNotices } from '../billing/billing-notices';
 import { slackNotices } from '../integrations/slack-notices';
 import { ticketConfirmations } from '../notifications/notification-rules';
+import { userNotificationFeed } from '../notifications/user-notifications.subscriber';
 import { securityDetectors } from '../security/security-subscriber';
 import { deliveryTargetsCache } from '../webhooks/delivery-targets';
 import { webhookOutbox } from '../webhooks/webhook-outbox';
@@ -13,9 +14,10 @@ import { EventSubscriber, PublishContext } from './event-subscriber';
 /**
  * Who reacts to domain events, all in this one place. These run in the unit of work's transaction, just
  * before it commits, in this order, so what they write commits (or rolls back) with the change: the
- * audit entries last, since the chain is extended at the very end.
+ * audit entries last, since the chain is extended at the very end; the notification feed after the outbox, so
+ * that a notification follows the change it is about in the change feed.
  */
-const IN_TRANSACTION: readonly EventSubscriber[] = [webhookOutbox, slackNotices, ticketConfirmations, billingNotices, securityDetectors, auditTrail];
+const IN_TRANSACTION: readonly EventSubscriber[] = [webhookOutbox, userNotificationFeed, slackNotices, ticketConfirmations, billingNotices, securityDetectors, auditTrail];
 
 /** These run once the transaction has committed (what is cached in process must not outlive a change). */
 const AFTER_COMMIT: readonly EventSubscriber[] = [deliveryTargetsCache];

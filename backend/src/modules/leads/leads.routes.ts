@@ -3,6 +3,8 @@ import { defineRoute, ok, principalOf, RouteDefinition } from '../../lib/http/ro
 import { accountsResource } from '../accounts/accounts.resource';
 import { createBodySchema, recordRoutes } from '../crm/record.routes';
 import { recordsService } from '../crm/records.service';
+import { mergeRoutes } from '../merges/merges.routes';
+import { mergeable } from '../merges/merges.service';
 import { dealsResource } from '../deals/deals.resource';
 import { leadsResource } from './leads.resource';
 import { convertLead, ConvertLeadInput } from './leads.service';
@@ -27,6 +29,7 @@ export function leadsRoutes(): RouteDefinition[] {
       schema: { params: Joi.object({ id: Joi.string().uuid().required() }), body: convertBody },
       handler: async (input) => ok(await convertLead(principalOf(input, 'user', 'api_key'), input.params.id!, input.body as ConvertLeadInput)),
     }),
+    ...mergeRoutes(mergeable(leadsResource)),
     ...recordRoutes(leadsResource, recordsService(leadsResource)),
   ];
 }

@@ -46,6 +46,7 @@ type OutboxEventType =
   | 'record.created'
   | 'record.updated'
   | 'record.deleted'
+  | 'record.merged'
   | 'lead.converted'
   | 'deal.stage_changed'
   | 'records.imported'
@@ -61,7 +62,7 @@ type OutboxEventType =
  */
 export const webhookOutbox = defineSubscriber({
   name: 'change feed and webhook outbox',
-  types: ['record.created', 'record.updated', 'record.deleted', 'lead.converted', 'deal.stage_changed', 'records.imported', 'import.undone', 'parts_order.placed', 'parts_order.status_changed'],
+  types: ['record.created', 'record.updated', 'record.deleted', 'record.merged', 'lead.converted', 'deal.stage_changed', 'records.imported', 'import.undone', 'parts_order.placed', 'parts_order.status_changed'],
   async handle(events) {
     const targets = (await activeTargets()).webhooks.map(
       (target): OutboxTarget => ({ ...target, accepts: (event: OutboxEvent) => matchesAny(target.patterns, event.type) }),
@@ -90,6 +91,9 @@ async function* outboxEventsOf(events: Array<EventOf<OutboxEventType>>): AsyncGe
         break;
       case 'record.deleted':
         changes.push({ resource: event.resource, id: event.id, type: `${event.resource}.deleted`, fallback: event.before });
+        break;
+      case 'record.merged':
+        changes.push({ resource: event.resource, id: event.id, type: `${event.resource}.merged`, previousAttributes: event.before });
         break;
       case 'lead.converted':
         changes.push({ resource: 'lead', id: event.id, type: 'lead.converted' });

@@ -1,0 +1,56 @@
+import { tenantScope } from '../../infra/tenant-scope';
+import { CreationCursor, preciseTimestampSql, toPage } from '../../lib/pagination';
+
+export interface NotificationRow {
+  id: string;
+  userId: string;
+  type: 'task.assigned' | 'deal.stage_changed' | 'ticket.assigned';
+  resourceType: string;
+  resourceId: string;
+  data: Record<string, unknown>;
+  readAt: Date | null;
+  createdAt: Date;
+}
+
+/** A notification as GET /me/notifications and the live stream show it. */
+export const presentNotification = (row: NotificationRow) => ({
+  id: row.id,
+  userId: row.userId,
+  type: row.type,
+  resourceType: row.resourceType,
+  resourceId: row.resourceId,
+  data: row.data,
+  readAt: row.readAt,
+  createdAt: row.createdAt,
+});
+
+/** The caller's notifications, newest first, keyset-paged on (created_at, id); `unread` leaves out those read. */
+export async function listNotifications(userId: string, query: { limit: number; cursor?: CreationCursor; unread?: boolean }) {
+  const { trx } = tenantScope();
+  const rows = trx('userNotifications')
+    .where({ userId })
+    .select('*', trx.raw(`${preciseTimestampSql('created_at')} as cursor_created_at`))
+    .orderBy([
+      { column: 'createdAt', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .limit(query.limit + 1);
+  if (query.unread) rows.whereNull('readAt');
+  if (query.cursor) rows.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', query.cursor);
+  const page = toPage((await rows) as Array<NotificationRow & { cursorCreatedAt: string }>, query.limit, (last) => [last.cursorCreatedAt, last.id]);
+  return { data: page.rows.map(presentNotification), pagination: page.pagination };
+}
+
+/** Marks the caller's notifications read (the ids given, or all); answers how many were unread. */
+export async function markNotificationsRead(userId: string, which: { ids?: string[]; all?: boolean }): Promise<number> {
+  const { trx } = tenantScope();
+  const query = trx('userNotifications').where({ userId }).whereNull('readAt');
+  if (!which.all) query.whereIn('id', which.ids ?? []);
+  return Number(await query.update({ readAt: trx.fn.now() }));
+}
+
+/** How many of the caller's notifications are unread (the badge). */
+export async function unreadCount(userId: string): Promise<number> {
+  const row = (await tenantScope().trx('userNotifications').where({ userId }).whereNull('readAt').count('* as count').first()) as { count: string } | undefined;
+  return Number(row?.count ?? 0);
+}
