@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { address, id, phone, text, url } from '../crm/field-schemas';
+import { address, id, phone, text, url, externalId, externalIdFilter } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { ResourceDefinition } from '../crm/resource-definition';
 import { customFieldsShape } from '../custom-fields/custom-field-values';
@@ -9,6 +9,7 @@ export const accountsResource: ResourceDefinition = {
   singular: 'account',
   model: recordModel('accounts', ['address']),
   fields: {
+    externalId,
     name: Joi.string().trim().min(1).max(200),
     domain: Joi.string().trim().lowercase().domain().max(253).allow(null, ''),
     industry: text(100),
@@ -23,6 +24,7 @@ export const accountsResource: ResourceDefinition = {
   required: ['name'],
   references: { ownerId: 'users' },
   filters: {
+    externalId: externalIdFilter,
     status: { column: 'status', op: '=', schema: Joi.string().valid('active', 'inactive', 'prospect') },
     ownerId: { column: 'ownerId', op: '=', schema: Joi.string().uuid() },
     industry: { column: 'industry', op: '=', schema: Joi.string().max(100) },

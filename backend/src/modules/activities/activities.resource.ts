@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { id, isoDate, relatedType, text } from '../crm/field-schemas';
+import { id, isoDate, relatedType, text, externalId, externalIdFilter } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { ResourceDefinition } from '../crm/resource-definition';
 import { assertRelatedExists } from '../crm/related-record';
@@ -12,6 +12,7 @@ export const activitiesResource: ResourceDefinition = {
   singular: 'activity',
   model: recordModel('activities'),
   fields: {
+    externalId,
     type: Joi.string().valid(...TYPES),
     subject: Joi.string().trim().min(1).max(300),
     body: text(20_000),
@@ -25,6 +26,7 @@ export const activitiesResource: ResourceDefinition = {
   required: ['type', 'subject'],
   references: { ownerId: 'users' },
   filters: {
+    externalId: externalIdFilter,
     type: { column: 'type', op: '=', schema: Joi.string().valid(...TYPES) },
     ownerId: { column: 'ownerId', op: '=', schema: Joi.string().uuid() },
     relatedType: { column: 'relatedType', op: '=', schema: Joi.string().max(20) },

@@ -3,21 +3,17 @@ import { AppError } from '../../lib/errors';
 import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../lib/http/route';
 import { listQueryWithView } from '../views/views.service';
 import { exportRoute } from './export.routes';
+import { batchRoute } from './record-batch.routes';
 import { importRoute } from './import.routes';
 import { listQuerySchema, listRecords, ListQuery } from './record-list';
+import { createBodySchema } from './record-body';
 import { recordTimeline } from './record-timeline';
 import { RecordsService } from './records.service';
 import { ResourceDefinition } from './resource-definition';
 
-const idParams = Joi.object({ id: Joi.string().uuid().required() });
+export { createBodySchema };
 
-/** The body schema of a create: declared fields only, required ones required. */
-export const createBodySchema = (def: ResourceDefinition): Joi.ObjectSchema =>
-  Joi.object(
-    Object.fromEntries(
-      Object.entries(def.fields).map(([field, schema]) => [field, def.required.includes(field) ? schema.required() : schema]),
-    ),
-  );
+const idParams = Joi.object({ id: Joi.string().uuid().required() });
 
 /** The standard routes of a CRM resource: list, create, bulk import, CSV export, read, update, delete, timeline. */
 export function recordRoutes(def: ResourceDefinition, records: RecordsService): RouteDefinition[] {
@@ -53,6 +49,7 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       handler: async (input) => created(await records.create(principalOf(input, 'user', 'api_key'), input.body as Record<string, unknown>)),
     }),
     importRoute(def),
+    batchRoute(def, records),
     exportRoute(def),
     defineRoute({
       method: 'get',

@@ -2,7 +2,7 @@ import Joi from 'joi';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
 import { actorId } from '../auth/principal';
-import { dateOnly, id } from '../crm/field-schemas';
+import { dateOnly, id, externalId, externalIdFilter } from '../crm/field-schemas';
 import { ImportRow } from '../crm/import-rows';
 import { recordModel } from '../crm/record-model';
 import { RecordData, ResourceDefinition, WriteContext } from '../crm/resource-definition';
@@ -86,6 +86,7 @@ export const dealsResource: ResourceDefinition = {
   singular: 'deal',
   model: recordModel('deals'),
   fields: {
+    externalId,
     name: Joi.string().trim().min(1).max(200),
     amount: Joi.number().min(0).max(999_999_999_999.99).precision(2),
     currency: Joi.string().uppercase().pattern(/^[A-Z]{3}$/),
@@ -101,6 +102,7 @@ export const dealsResource: ResourceDefinition = {
   required: ['name'],
   references: { accountId: 'accounts', contactId: 'contacts', ownerId: 'users' },
   filters: {
+    externalId: externalIdFilter,
     stage: { column: 'stage', op: '=', schema: Joi.string().pattern(/^[a-z][a-z0-9_]{0,39}$/) },
     pipelineId: { column: 'pipelineId', op: '=', schema: Joi.string().uuid() },
     ownerId: { column: 'ownerId', op: '=', schema: Joi.string().uuid() },

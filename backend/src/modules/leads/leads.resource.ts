@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { email, id, name, phone, text } from '../crm/field-schemas';
+import { email, id, name, phone, text, externalId, externalIdFilter } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { ResourceDefinition } from '../crm/resource-definition';
 import { customFieldsShape } from '../custom-fields/custom-field-values';
@@ -19,6 +19,7 @@ export const leadsResource: ResourceDefinition = {
   singular: 'lead',
   model: recordModel('leads', ['attributes']),
   fields: {
+    externalId,
     firstName: name,
     lastName: name,
     email,
@@ -36,6 +37,7 @@ export const leadsResource: ResourceDefinition = {
   required: [],
   references: { ownerId: 'users' },
   filters: {
+    externalId: externalIdFilter,
     status: { column: 'status', op: '=', schema: Joi.string().valid(...LEAD_STATUSES) },
     ownerId: { column: 'ownerId', op: '=', schema: Joi.string().uuid() },
     source: { column: 'source', op: '=', schema: Joi.string().max(100) },

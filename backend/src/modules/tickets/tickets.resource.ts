@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { tenantScope } from '../../infra/tenant-scope';
-import { id, PRIORITIES, text } from '../crm/field-schemas';
+import { id, PRIORITIES, text, externalId, externalIdFilter } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { RecordData, ResourceDefinition, WriteContext } from '../crm/resource-definition';
 import { customFieldsShape } from '../custom-fields/custom-field-values';
@@ -46,6 +46,7 @@ export const ticketsResource: ResourceDefinition = {
   singular: 'ticket',
   model: recordModel('tickets'),
   fields: {
+    externalId,
     subject: Joi.string().trim().min(1).max(300),
     description: text(20_000),
     status: Joi.string().valid(...STATUSES),
@@ -58,6 +59,7 @@ export const ticketsResource: ResourceDefinition = {
   required: ['subject'],
   references: { assigneeId: 'users', contactId: 'contacts', accountId: 'accounts' },
   filters: {
+    externalId: externalIdFilter,
     status: { column: 'status', op: '=', schema: Joi.string().valid(...STATUSES) },
     priority: { column: 'priority', op: '=', schema: Joi.string().valid(...PRIORITIES) },
     assigneeId: { column: 'assigneeId', op: '=', schema: Joi.string().uuid() },

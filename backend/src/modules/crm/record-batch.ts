@@ -1,0 +1,223 @@
+import Joi from 'joi';
+import { tenantScope } from '../../infra/tenant-scope';
+import { fromDatabaseError } from '../../lib/database-errors';
+import { AppError, ErrorDetail, notFound } from '../../lib/errors';
+import { TenantPrincipal } from '../auth/principal';
+import { currentEventContext } from '../events/event-context';
+import { createBodySchema } from './record-body';
+import { RecordsService } from './records.service';
+import { RecordData, ResourceDefinition } from './resource-definition';
+
+/** Operations a batch takes at most: what one request may change, and one transaction holds locks for. */
+export const MAX_BATCH_OPERATIONS = 100;
+
+export type BatchOp = 'create' | 'update' | 'upsert' | 'delete';
+
+/** The record an operation acts on, by a unique-ish value instead of its id. */
+export type BatchMatch = { externalId: string } | { email: string } | { domain: string };
+
+export interface BatchOperation {
+  op: BatchOp;
+  id?: string;
+  match?: BatchMatch;
+  data?: RecordData;
+}
+
+/** What became of one operation: the status a single write would have answered, and its error if it failed. */
+export interface BatchItem {
+  index: number;
+  status: number;
+  id?: string;
+  error?: { code: string; message: string; details?: ErrorDetail[] };
+}
+
+/** The keys a resource may be matched by: its external id, and the fields its imports upsert by (email, domain). */
+export const matchKeysOf = (def: ResourceDefinition): string[] => ['externalId', ...(def.upsertKeys ?? [])];
+
+const VALIDATION: Joi.ValidationOptions = { abortEarly: false, convert: true, allowUnknown: false, stripUnknown: false };
+
+const invalid = (message: string, details?: ErrorDetail[]): AppError => new AppError('VALIDATION_ERROR', message, details);
+
+/** An operation's data against the single write's body schema: what POST (create) or PATCH (update) would take. */
+function checkedData(def: ResourceDefinition, data: RecordData | undefined, asCreate: boolean): RecordData {
+  if (data === undefined) throw invalid('This operation needs data', [{ field: 'data', message: 'is required' }]);
+  const schema = asCreate ? createBodySchema(def) : Joi.object(def.fields).min(1);
+  const { value, error } = schema.validate(data, VALIDATION);
+  if (error) throw invalid('The operation is invalid', error.details.map((item) => ({ field: ['data', ...item.path].join('.'), message: item.message })));
+  return value as RecordData;
+}
+
+/** The operation's shape beyond the route's schema: which of id, match and data each op takes. */
+function checkShape(operation: BatchOperation): void {
+  const { op, id, match, data } = operation;
+  if ((op === 'create' || op === 'upsert') && id !== undefined) throw invalid(`${op} takes no id`, [{ field: 'id', message: 'is not allowed' }]);
+  if (op === 'create' && match !== undefined) throw invalid('create takes no match: use upsert', [{ field: 'match', message: 'is not allowed' }]);
+  if (op === 'upsert' && match === undefined) throw invalid('upsert needs match', [{ field: 'match', message: 'is required' }]);
+  if ((op === 'update' || op === 'delete') && (id === undefined) === (match === undefined)) {
+    throw invalid(`${op} needs either id or match`, [{ field: 'id', message: 'give id or match, one of them' }]);
+  }
+  if (op === 'delete' && data !== undefined) throw invalid('delete takes no data', [{ field: 'data', message: 'is not allowed' }]);
+}
+
+/** The single key and value of a match. */
+const matchEntry = (match: BatchMatch): [string, string] => Object.entries(match)[0] as [string, string];
+
+/**
+ * The live record a match names, locked for the write. An email or domain compares without case; several
+ * records sharing one (nothing keeps emails unique) resolve to the oldest.
+ */
+async function findMatch(def: ResourceDefinition, match: BatchMatch): Promise<RecordData | undefined> {
+  const [field, value] = matchEntry(match);
+  const query = def.model.query().whereNull('deletedAt').orderBy('createdAt').orderBy('id').first().forUpdate();
+  if (field === 'externalId') query.where('externalId', value);
+  else query.whereRaw('lower(??::text) = lower(?)', [field, value]);
+  return (await query) as unknown as RecordData | undefined;
+}
+
+const notFoundBy = (def: ResourceDefinition, match: BatchMatch): AppError =>
+  notFound(`${def.singular.charAt(0).toUpperCase()}${def.singular.slice(1)} with this ${matchEntry(match)[0]}`);
+
+/** Records an upsert may have to create: the match's value is part of the record (an upsert by externalId sets it). */
+function withMatchedValue(data: RecordData, match: BatchMatch): RecordData {
+  const [field, value] = matchEntry(match);
+  if (data[field] !== undefined && String(data[field]).toLowerCase() !== value.toLowerCase()) {
+    throw invalid(`data.${field} differs from match.${field}`, [{ field: `data.${field}`, message: `must equal match.${field} or be left out` }]);
+  }
+  return { ...data, [field]: data[field] ?? value };
+}
+
+/**
+ * An upsert by email or domain: nothing in the schema keeps those unique, so the key is held by a transaction
+ * advisory lock (per tenant, resource and lowercased value) around the look-up and the write; a racing upsert
+ * of the same key waits for this transaction and then finds the record it made.
+ */
+async function lockMatchKey(def: ResourceDefinition, match: BatchMatch): Promise<void> {
+  const [field, value] = matchEntry(match);
+  const { trx, tenantId } = tenantScope();
+  await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`batch-upsert:${tenantId}:${def.name}:${field}:${value.toLowerCase()}`]);
+}
+
+/** One operation through the single writes' service path (the same checks, hooks, events and audit). */
+async function runOperation(def: ResourceDefinition, records: RecordsService, principal: TenantPrincipal, operation: BatchOperation): Promise<Omit<BatchItem, 'index'>> {
+  checkShape(operation);
+  const { op, match } = operation;
+  if (op === 'delete' && !principal.permissions.has(`${def.name}:delete`)) {
+    throw new AppError('FORBIDDEN', `delete needs the ${def.name}:delete permission`);
+  }
+  if (op === 'create') {
+    const record = await records.create(principal, checkedData(def, operation.data, true));
+    return { status: 201, id: record.id as string };
+  }
+  if (op === 'upsert') {
+    const [field] = matchEntry(match!);
+    const data = withMatchedValue(checkedData(def, operation.data, true), match!);
+    if (field === 'externalId') {
+      const inserted = await records.createUnlessExternalIdTaken(principal, data);
+      if (inserted) return { status: 201, id: inserted.id as string };
+    } else {
+      await lockMatchKey(def, match!);
+    }
+    const existing = await findMatch(def, match!);
+    if (!existing) {
+      // By email or domain under the lock: nobody has it, so this creates it. By external id: the holder of the
+      // key that made the insert give way was deleted since, which a retry of the operation will find.
+      if (field !== 'externalId') return { status: 201, id: (await records.create(principal, data)).id as string };
+      throw new AppError('CONFLICT', 'The record holding this externalId changed while the operation ran: retry it', [{ field: 'match.externalId', message: 'retry' }]);
+    }
+    // An upsert that names nothing beyond its match finds the record and leaves it as it is.
+    const patch = operation.data && Object.keys(operation.data).length ? checkedData(def, operation.data, false) : undefined;
+    if (patch) await records.update(principal, existing.id as string, patch);
+    return { status: 200, id: existing.id as string };
+  }
+  const id = operation.id ?? ((await findMatch(def, match!)) ?? { id: undefined }).id;
+  if (typeof id !== 'string') throw notFoundBy(def, match!);
+  if (op === 'update') {
+    await records.update(principal, id, checkedData(def, operation.data, false));
+    return { status: 200, id };
+  }
+  await records.remove(principal, id, false);
+  return { status: 204, id };
+}
+
+/** An operation's failure as its item shows it; anything that is not the caller's error fails the whole request. */
+function failureOf(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const mapped = fromDatabaseError(error);
+  if (mapped) return mapped;
+  throw error;
+}
+
+const errorOf = (error: AppError): BatchItem['error'] => ({ code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) });
+
+/**
+ * What was recorded or queued in the unit of work up to now, so that a failed operation's share can be
+ * dropped with the savepoint it rolled back to: its events must not be audited, sent or put in the feed.
+ */
+function markUnitOfWork(): () => void {
+  const events = currentEventContext().recorded;
+  const hooks = tenantScope().afterCommit;
+  const [eventCount, hookCount] = [events.length, hooks.length];
+  return () => {
+    events.splice(eventCount);
+    hooks.splice(hookCount);
+  };
+}
+
+/** Runs work in a savepoint: kept when it succeeds, rolled back (with its events) when it throws. */
+async function inSavepoint<T>(name: string, work: () => Promise<T>): Promise<T> {
+  const { trx } = tenantScope();
+  const forget = markUnitOfWork();
+  await trx.raw(`SAVEPOINT ${name}`);
+  try {
+    const result = await work();
+    await trx.raw(`RELEASE SAVEPOINT ${name}`);
+    return result;
+  } catch (error) {
+    await trx.raw(`ROLLBACK TO SAVEPOINT ${name}`);
+    forget();
+    throw error;
+  }
+}
+
+/**
+ * POST /{resource}/batch: the operations in order, in the request's one transaction. Each runs in a savepoint,
+ * so a failed one leaves no trace and the others stand (its item carries the error). `atomic`: the first
+ * failure rolls every operation back; the failed item carries its error, every other one 424 BATCH_ROLLED_BACK.
+ */
+export async function runBatch(
+  def: ResourceDefinition,
+  records: RecordsService,
+  principal: TenantPrincipal,
+  operations: BatchOperation[],
+  atomic: boolean,
+): Promise<BatchItem[]> {
+  const attempt = async (operation: BatchOperation, index: number): Promise<BatchItem> => {
+    try {
+      return { index, ...(await inSavepoint('batch_operation', () => runOperation(def, records, principal, operation))) };
+    } catch (error) {
+      const failure = failureOf(error);
+      return { index, status: failure.status, error: errorOf(failure) };
+    }
+  };
+  if (!atomic) {
+    const items: BatchItem[] = [];
+    for (const [index, operation] of operations.entries()) items.push(await attempt(operation, index));
+    return items;
+  }
+  const items: BatchItem[] = [];
+  const forget = markUnitOfWork();
+  const { trx } = tenantScope();
+  await trx.raw('SAVEPOINT batch_all');
+  for (const [index, operation] of operations.entries()) {
+    const item = await attempt(operation, index);
+    items.push(item);
+    if (item.error) {
+      await trx.raw('ROLLBACK TO SAVEPOINT batch_all');
+      forget();
+      const rolledBack = new AppError('BATCH_ROLLED_BACK', `Not stored: operation ${index} failed and the batch is atomic`);
+      return operations.map((_operation, at) => (at === index ? item : { index: at, status: rolledBack.status, error: errorOf(rolledBack) }));
+    }
+  }
+  await trx.raw('RELEASE SAVEPOINT batch_all');
+  return items;
+}
