@@ -4,18 +4,17 @@ import { AppError } from '../../lib/errors';
 import { defineRoute, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
 import { feedEventSchema, lastEventIdHeader, listEventsQuery, streamEventsQuery } from './change-feed.schema';
 import { listEvents, openStream, streamBody } from './change-feed.service';
-import { CursorPosition } from './change-feed.store';
 
 /** No caching anywhere, and no buffering in a proxy (nginx honours X-Accel-Buffering): events go out as they commit. */
 const STREAM_HEADERS = { 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' };
 
 /** The resume point: the Last-Event-ID header an EventSource sends on reconnecting, else `?after=`. */
-function resumePosition(input: RouteInput): CursorPosition | undefined {
+function resumeSeq(input: RouteInput): number | undefined {
   const header = input.headers['last-event-id'];
-  if (header === undefined || header === '') return input.query.after as CursorPosition | undefined;
+  if (header === undefined || header === '') return input.query.after as number | undefined;
   const { value, error } = lastEventIdHeader.validate(Array.isArray(header) ? header[0] : header);
   if (error) throw new AppError('VALIDATION_ERROR', 'Invalid request', [{ field: 'Last-Event-ID', message: error.message }]);
-  return value as unknown as CursorPosition;
+  return value as unknown as number;
 }
 
 export function changeFeedRoutes(config: AppConfig): RouteDefinition[] {
@@ -44,7 +43,7 @@ export function changeFeedRoutes(config: AppConfig): RouteDefinition[] {
       schema: { query: listEventsQuery },
       handler: async (input) => {
         const limit = input.query.limit as number;
-        const { data, nextCursor, hasMore } = await listEvents(caller(input), { after: input.query.after as CursorPosition | undefined, types: input.query.types as string[] | undefined, limit });
+        const { data, nextCursor, hasMore } = await listEvents(caller(input), { after: input.query.after as number | undefined, types: input.query.types as string[] | undefined, limit });
         return { kind: 'json', status: 200, body: { data, pagination: { limit, nextCursor, hasMore } } };
       },
     }),
@@ -62,7 +61,7 @@ export function changeFeedRoutes(config: AppConfig): RouteDefinition[] {
       schema: { query: streamEventsQuery },
       handler: async (input) => {
         const principal = caller(input);
-        const start = await openStream(principal, { after: resumePosition(input), types: input.query.types as string[] | undefined }, config.transfers.liveEventsHeartbeatMs);
+        const start = await openStream(principal, { after: resumeSeq(input), types: input.query.types as string[] | undefined }, config.transfers.liveEventsHeartbeatMs);
         return {
           kind: 'download',
           status: 200,

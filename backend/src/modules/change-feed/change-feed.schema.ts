@@ -1,11 +1,11 @@
 import Joi from 'joi';
 import { isValidPattern } from '../webhooks/event-catalog';
-import { positionOfCursor } from './change-feed.store';
+import { seqOfCursor } from './change-feed.store';
 
-/** A cursor this feed gave out, decoded during validation into its position. */
+/** A cursor this feed gave out, decoded during validation into its sequence number. */
 const cursor = Joi.string()
   .max(64)
-  .custom((value: string, helpers) => positionOfCursor(value) ?? helpers.error('any.invalid'))
+  .custom((value: string, helpers) => seqOfCursor(value) ?? helpers.error('any.invalid'))
   .messages({ 'any.invalid': '{{#label}} is not a cursor this feed gave out' });
 
 /** `deal.*,task.created`: a comma-separated list of event types or `<resource>.*` / `*` patterns. */

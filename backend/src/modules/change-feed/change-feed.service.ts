@@ -3,17 +3,11 @@ import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
 import { DownloadBody, InTenant } from '../../lib/http/route';
 import { TenantPrincipal } from '../auth/principal';
-import { changesHeldBack, CursorPosition, cursorOf, FeedEvent, FeedPosition, keptPosition, readChanges, readPermissionOf, StoredChange, streamStartPosition } from './change-feed.store';
+import { assertCursorKept, cursorOf, FeedEvent, newestSeq, readChanges, readPermissionOf, StoredChange } from './change-feed.store';
 import { liveEventsEnded, waitForChanges } from './live-events';
 
 /** Rows read per query: a page of the list at most, a stream's catch-up a page at a time. */
 const STREAM_PAGE = 200;
-
-/**
- * How soon a stream looks again when committed changes wait behind an older transaction still running: soon
- * at first, then less often (doubling up to a second), so a long transaction does not make every stream spin.
- */
-const HELD_BACK_RECHECK_MS = { first: 50, max: 1000 };
 
 export interface FeedPage {
   data: FeedEvent[];
@@ -38,14 +32,14 @@ export async function visibilityOf(principal: TenantPrincipal): Promise<(change:
 }
 
 /** GET /events: a page of the tenant's changes after the cursor, in commit order, those the caller may see. */
-export async function listEvents(principal: TenantPrincipal, query: { after?: CursorPosition; types?: string[]; limit: number }): Promise<FeedPage> {
-  const after = query.after && (await keptPosition(query.after));
+export async function listEvents(principal: TenantPrincipal, query: { after?: number; types?: string[]; limit: number }): Promise<FeedPage> {
+  if (query.after !== undefined) await assertCursorKept(query.after);
   const visible = await visibilityOf(principal);
-  const changes = await readChanges(after, query.types ?? [], query.limit);
+  const changes = await readChanges(query.after, query.types ?? [], query.limit);
   const last = changes.at(-1);
   return {
     data: changes.filter(visible).map((change) => change.event),
-    nextCursor: last ? last.event.cursor : after ? cursorOf(after) : null,
+    nextCursor: last ? last.event.cursor : query.after !== undefined ? cursorOf(query.after) : null,
     hasMore: changes.length === query.limit,
   };
 }
@@ -55,8 +49,8 @@ export interface StreamStart {
   tenantId: string;
   types: string[];
   heartbeatMs: number;
-  /** The stream sends what commits after this position (the resume cursor's, or the horizon at opening). */
-  after: FeedPosition;
+  /** The stream sends what commits after this sequence number (the resume cursor's, or the newest at opening). */
+  afterSeq: number;
   visible: (change: StoredChange) => boolean;
 }
 
@@ -64,15 +58,15 @@ export interface StreamStart {
  * GET /events/stream: checked in the request's transaction (the resume cursor still kept; where a
  * fresh stream starts: after the newest change), then sent as Server-Sent Events once it has committed.
  */
-export async function openStream(principal: TenantPrincipal, query: { after?: CursorPosition; types?: string[] }, heartbeatMs: number): Promise<StreamStart> {
-  const after = query.after ? await keptPosition(query.after) : await streamStartPosition();
+export async function openStream(principal: TenantPrincipal, query: { after?: number; types?: string[] }, heartbeatMs: number): Promise<StreamStart> {
+  if (query.after !== undefined) await assertCursorKept(query.after);
   const { knex, tenantId } = tenantScope();
   return {
     knex,
     tenantId,
     types: query.types ?? [],
     heartbeatMs,
-    after,
+    afterSeq: query.after ?? (await newestSeq()),
     visible: await visibilityOf(principal),
   };
 }
@@ -91,28 +85,22 @@ export function streamBody(start: StreamStart): DownloadBody {
     async function* messages(): AsyncGenerator<string> {
       // How long a client waits before reconnecting (with Last-Event-ID) after the connection drops.
       yield `retry: 2000\n: connected\n\n`;
-      let after = start.after;
+      let afterSeq = start.afterSeq;
       let lastSent = Date.now();
-      let recheckMs = HELD_BACK_RECHECK_MS.first;
       while (!clientGone.aborted && !liveEventsEnded(start.knex)) {
-        const [changes, heldBack] = await inTenant(async () => {
-          const read = await readChanges(after, start.types, STREAM_PAGE);
-          return [read, read.length < STREAM_PAGE && (await changesHeldBack(read.at(-1)?.position ?? after))] as const;
-        });
+        const changes = await inTenant(() => readChanges(afterSeq, start.types, STREAM_PAGE));
         const shown = changes.filter(start.visible);
         if (shown.length) {
           yield shown.map((change) => message(change.event)).join('');
           lastSent = Date.now();
         }
-        after = changes.at(-1)?.position ?? after;
+        afterSeq = changes.at(-1)?.seq ?? afterSeq;
         if (changes.length === STREAM_PAGE) continue;
         if (Date.now() - lastSent >= start.heartbeatMs) {
           yield ': heartbeat\n\n';
           lastSent = Date.now();
         }
-        const untilHeartbeat = start.heartbeatMs - (Date.now() - lastSent);
-        await waitForChanges(start.knex, start.tenantId, heldBack ? Math.min(recheckMs, untilHeartbeat) : untilHeartbeat, clientGone);
-        recheckMs = heldBack ? Math.min(recheckMs * 2, HELD_BACK_RECHECK_MS.max) : HELD_BACK_RECHECK_MS.first;
+        await waitForChanges(start.knex, start.tenantId, start.heartbeatMs - (Date.now() - lastSent), clientGone);
       }
     }
     return Readable.from(messages());
