@@ -90,9 +90,9 @@ describe('batch writes and external ids', () => {
       // The other organization's lead is untouched.
       expect((await api().get(`/api/v1/leads/${foreign}`).set(world.b.users.admin.auth)).body.data.status).toBe('new');
 
-      expect((await auditOf(result[0]!.id!)).map((entry) => entry.action)).toEqual(['create']);
-      expect((await auditOf(existing)).map((entry) => entry.action)).toContain('update');
-      expect((await auditOf(doomed)).map((entry) => entry.action)).toContain('delete');
+      expect((await auditOf(result[0]!.id!)).map((entry) => entry.action)).toEqual(['lead.create']);
+      expect((await auditOf(existing)).map((entry) => entry.action)).toContain('lead.update');
+      expect((await auditOf(doomed)).map((entry) => entry.action)).toContain('lead.delete');
       await eventually(async () => {
         const feed = (await api().get('/api/v1/events?types=lead.*&limit=1000').set(a().admin.auth)).body.data as Array<{ type: string; resourceId: string }>;
         const of = (id: string) => feed.filter((event) => event.resourceId === id).map((event) => event.type);
@@ -126,7 +126,7 @@ describe('batch writes and external ids', () => {
       expect(await liveLeadsNamed('Atomic made')).toBe(0);
       expect(await leadsWith('atomic-1')).toEqual([]);
       expect((await api().get(`/api/v1/leads/${existing}`).set(a().admin.auth)).body.data.status).toBe('new');
-      expect((await auditOf(existing)).map((entry) => entry.action)).toEqual(['create']);
+      expect((await auditOf(existing)).map((entry) => entry.action)).toEqual(['lead.create']);
 
       const fine = items(await batch('leads', { atomic: true, operations: [{ op: 'create', data: { lastName: 'Atomic made' } }, { op: 'update', id: existing, data: { status: 'qualified' } }] }));
       expect(fine.map((item) => item.status)).toEqual([201, 200]);

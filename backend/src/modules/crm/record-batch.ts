@@ -110,18 +110,25 @@ async function runOperation(def: ResourceDefinition, records: RecordsService, pr
   }
   if (op === 'upsert') {
     const [field] = matchEntry(match!);
-    const data = withMatchedValue(checkedData(def, operation.data, true), match!);
+    // The data need only make a whole record when the upsert creates one (required fields); to update, a patch.
+    let asCreate: RecordData | AppError;
+    try {
+      asCreate = withMatchedValue(checkedData(def, operation.data, true), match!);
+    } catch (error) {
+      asCreate = failureOf(error);
+    }
     if (field === 'externalId') {
-      const inserted = await records.createUnlessExternalIdTaken(principal, data);
+      const inserted = asCreate instanceof AppError ? undefined : await records.createUnlessExternalIdTaken(principal, asCreate);
       if (inserted) return { status: 201, id: inserted.id as string };
     } else {
       await lockMatchKey(def, match!);
     }
     const existing = await findMatch(def, match!);
     if (!existing) {
+      if (asCreate instanceof AppError) throw asCreate;
       // By email or domain under the lock: nobody has it, so this creates it. By external id: the holder of the
       // key that made the insert give way was deleted since, which a retry of the operation will find.
-      if (field !== 'externalId') return { status: 201, id: (await records.create(principal, data)).id as string };
+      if (field !== 'externalId') return { status: 201, id: (await records.create(principal, asCreate)).id as string };
       throw new AppError('CONFLICT', 'The record holding this externalId changed while the operation ran: retry it', [{ field: 'match.externalId', message: 'retry' }]);
     }
     // An upsert that names nothing beyond its match finds the record and leaves it as it is.
