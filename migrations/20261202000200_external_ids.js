@@ -13,7 +13,7 @@ exports.up = async function up(knex) {
       t.text('external_id');
     });
     await knex.raw(`ALTER TABLE ?? ADD CONSTRAINT ?? CHECK (char_length(external_id) BETWEEN 1 AND 255)`, [table, `${table}_external_id_length`]);
-    await knex.raw(`CREATE UNIQUE INDEX ?? ON ?? (tenant_id, external_id) WHERE external_id IS NOT NULL AND deleted_at IS NULL`, [
+    await knex.raw(`CREATE UNIQUE INDEX IF NOT EXISTS ?? ON ?? (tenant_id, external_id) WHERE external_id IS NOT NULL AND deleted_at IS NULL`, [
       `${table}_external_id_unique`,
       table,
     ]);

@@ -1843,6 +1843,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/leads/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 leads in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `leads:write`.
+         */
+        post: operations["postLeadsBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/leads/export/csv": {
         parameters: {
             query?: never;
@@ -1966,6 +1999,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/contacts/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 contacts in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `contacts:write`.
+         */
+        post: operations["postContactsBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/contacts/export/csv": {
         parameters: {
             query?: never;
@@ -2083,6 +2149,39 @@ export interface paths {
          *     Permission: `accounts:write`. Plan feature: `bulk_import`.
          */
         post: operations["postAccountsImportBulk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 accounts in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `accounts:write`.
+         */
+        post: operations["postAccountsBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2252,6 +2351,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deals/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 deals in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `deals:write`.
+         */
+        post: operations["postDealsBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deals/export/csv": {
         parameters: {
             query?: never;
@@ -2369,6 +2501,39 @@ export interface paths {
          *     Permission: `tasks:write`. Plan feature: `bulk_import`.
          */
         post: operations["postTasksImportBulk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 tasks in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `tasks:write`.
+         */
+        post: operations["postTasksBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2498,6 +2663,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/activities/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 activities in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `activities:write`.
+         */
+        post: operations["postActivitiesBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/activities/export/csv": {
         parameters: {
             query?: never;
@@ -2615,6 +2813,39 @@ export interface paths {
          *     Permission: `tickets:write`. Plan feature: `bulk_import`.
          */
         post: operations["postTicketsImportBulk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tickets/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 tickets in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `tickets:write`.
+         */
+        post: operations["postTicketsBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3552,7 +3783,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /** @enum {string} */
-        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "MFA_ENROLLMENT_REQUIRED" | "PLAN_FEATURE_UNAVAILABLE" | "PAYMENT_REQUIRED" | "NOT_FOUND" | "BILLING_DISABLED" | "CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "TENANT_PENDING_DELETION" | "CURSOR_EXPIRED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "SUPPLIER_UNAVAILABLE" | "SUPPLIER_ERROR" | "SUPPLIER_NOT_CONFIGURED";
+        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "MFA_ENROLLMENT_REQUIRED" | "PLAN_FEATURE_UNAVAILABLE" | "PAYMENT_REQUIRED" | "NOT_FOUND" | "BILLING_DISABLED" | "CONFLICT" | "IDEMPOTENCY_IN_PROGRESS" | "TENANT_PENDING_DELETION" | "CURSOR_EXPIRED" | "BATCH_ROLLED_BACK" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "SUPPLIER_UNAVAILABLE" | "SUPPLIER_ERROR" | "SUPPLIER_NOT_CONFIGURED";
         ErrorEnvelope: {
             error: {
                 code: components["schemas"]["ErrorCode"];
@@ -12146,6 +12377,7 @@ export interface operations {
                     /** Format: uuid */
                     accountId?: string;
                     account?: {
+                        externalId?: string | null;
                         name?: string;
                         domain?: string | null;
                         industry?: string | null;
@@ -12171,6 +12403,7 @@ export interface operations {
                     /** Format: uuid */
                     contactId?: string;
                     deal?: {
+                        externalId?: string | null;
                         name: string;
                         /** Format: double */
                         amount?: number;
@@ -12237,6 +12470,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "new" | "contacted" | "qualified" | "unqualified" | "converted" | "lost";
                 ownerId?: string;
                 source?: string;
@@ -12313,12 +12547,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
+                 *       "externalId": "string",
                  *       "firstName": "string",
-                 *       "lastName": "string",
-                 *       "email": "ada@example.com"
+                 *       "lastName": "string"
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     firstName?: string | null;
                     lastName?: string | null;
                     /** Format: email */
@@ -12461,6 +12696,101 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postLeadsBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                            email?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getLeadsExportCsv: {
         parameters: {
             query?: {
@@ -12472,6 +12802,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "new" | "contacted" | "qualified" | "unqualified" | "converted" | "lost";
                 ownerId?: string;
                 source?: string;
@@ -12621,12 +12952,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
+                 *       "externalId": "string",
                  *       "firstName": "string",
-                 *       "lastName": "string",
-                 *       "email": "ada@example.com"
+                 *       "lastName": "string"
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     firstName?: string | null;
                     lastName?: string | null;
                     /** Format: email */
@@ -12744,6 +13076,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 accountId?: string;
                 ownerId?: string;
                 email?: string;
@@ -12817,12 +13150,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
+                 *       "externalId": "string",
                  *       "firstName": "string",
-                 *       "lastName": "string",
-                 *       "email": "ada@example.com"
+                 *       "lastName": "string"
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     firstName?: string | null;
                     lastName?: string | null;
                     /** Format: email */
@@ -12966,6 +13300,101 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postContactsBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                            email?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getContactsExportCsv: {
         parameters: {
             query?: {
@@ -12977,6 +13406,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 accountId?: string;
                 ownerId?: string;
                 email?: string;
@@ -13123,12 +13553,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
+                 *       "externalId": "string",
                  *       "firstName": "string",
-                 *       "lastName": "string",
-                 *       "email": "ada@example.com"
+                 *       "lastName": "string"
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     firstName?: string | null;
                     lastName?: string | null;
                     /** Format: email */
@@ -13247,6 +13678,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "active" | "inactive" | "prospect";
                 ownerId?: string;
                 industry?: string;
@@ -13325,6 +13757,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     name: string;
                     domain?: string | null;
                     industry?: string | null;
@@ -13468,6 +13901,101 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postAccountsBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                            domain?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getAccountsExportCsv: {
         parameters: {
             query?: {
@@ -13479,6 +14007,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "active" | "inactive" | "prospect";
                 ownerId?: string;
                 industry?: string;
@@ -13626,12 +14155,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
+                 *       "externalId": "string",
                  *       "name": "string",
-                 *       "domain": "string",
-                 *       "industry": "string"
+                 *       "domain": "string"
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     name?: string;
                     domain?: string | null;
                     industry?: string | null;
@@ -13843,6 +14373,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 stage?: string;
                 pipelineId?: string;
                 ownerId?: string;
@@ -13925,6 +14456,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     name: string;
                     /** Format: double */
                     amount?: number;
@@ -14064,6 +14596,100 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postDealsBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getDealsExportCsv: {
         parameters: {
             query?: {
@@ -14075,6 +14701,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 stage?: string;
                 pipelineId?: string;
                 ownerId?: string;
@@ -14226,11 +14853,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
+                 *       "externalId": "string",
                  *       "name": "string",
                  *       "amount": 0
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     name?: string;
                     /** Format: double */
                     amount?: number;
@@ -14346,6 +14975,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "open" | "in_progress" | "done" | "cancelled";
                 priority?: "low" | "medium" | "high" | "urgent";
                 assigneeId?: string;
@@ -14427,6 +15057,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     title: string;
                     description?: string | null;
                     /** Format: date-time */
@@ -14565,6 +15196,100 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postTasksBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getTasksExportCsv: {
         parameters: {
             query?: {
@@ -14576,6 +15301,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "open" | "in_progress" | "done" | "cancelled";
                 priority?: "low" | "medium" | "high" | "urgent";
                 assigneeId?: string;
@@ -14726,12 +15452,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
+                 *       "externalId": "string",
                  *       "title": "string",
-                 *       "description": "string",
-                 *       "dueDate": "2024-01-31T09:30:00.000Z"
+                 *       "description": "string"
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     title?: string;
                     description?: string | null;
                     /** Format: date-time */
@@ -14846,6 +15573,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 type?: "call" | "email" | "meeting" | "note";
                 ownerId?: string;
                 relatedType?: string;
@@ -14927,6 +15655,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     /** @enum {string} */
                     type: "call" | "email" | "meeting" | "note";
                     subject: string;
@@ -15064,6 +15793,100 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postActivitiesBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getActivitiesExportCsv: {
         parameters: {
             query?: {
@@ -15075,6 +15898,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 type?: "call" | "email" | "meeting" | "note";
                 ownerId?: string;
                 relatedType?: string;
@@ -15224,12 +16048,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
+                 *       "externalId": "string",
                  *       "type": "call",
-                 *       "subject": "string",
-                 *       "body": "string"
+                 *       "subject": "string"
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     /** @enum {string} */
                     type?: "call" | "email" | "meeting" | "note";
                     subject?: string;
@@ -15343,6 +16168,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
                 priority?: "low" | "medium" | "high" | "urgent";
                 assigneeId?: string;
@@ -15422,6 +16248,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     subject: string;
                     description?: string | null;
                     /** @enum {string} */
@@ -15558,6 +16385,100 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postTicketsBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getTicketsExportCsv: {
         parameters: {
             query?: {
@@ -15569,6 +16490,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
                 priority?: "low" | "medium" | "high" | "urgent";
                 assigneeId?: string;
@@ -15717,12 +16639,13 @@ export interface operations {
             content: {
                 /**
                  * @example {
+                 *       "externalId": "string",
                  *       "subject": "string",
-                 *       "description": "string",
-                 *       "status": "open"
+                 *       "description": "string"
                  *     }
                  */
                 "application/json": {
+                    externalId?: string | null;
                     subject?: string;
                     description?: string | null;
                     /** @enum {string} */
