@@ -187,6 +187,8 @@ describe('batch writes and external ids', () => {
       expect(replay.headers['idempotent-replayed']).toBe('true');
       expect(replay.body).toEqual(first.body);
       expect(await liveLeadsNamed('Once only')).toBe(2);
+      // A run of creates is stored in one INSERT, and each record is still audited as its own create.
+      for (const item of first.body.data as Item[]) expect((await auditOf(item.id!)).map((entry) => entry.action)).toEqual(['lead.create']);
     });
 
     it('when a batch has more than 100 operations, none, or a malformed one, then 400 and nothing is stored', async () => {

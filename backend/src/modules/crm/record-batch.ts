@@ -38,10 +38,19 @@ const VALIDATION: Joi.ValidationOptions = { abortEarly: false, convert: true, al
 
 const invalid = (message: string, details?: ErrorDetail[]): AppError => new AppError('VALIDATION_ERROR', message, details);
 
+/** The bodies of POST and PATCH of each resource, built once: a batch checks up to 100 operations against them. */
+const bodySchemas = new WeakMap<ResourceDefinition, { create: Joi.ObjectSchema; update: Joi.ObjectSchema }>();
+
+function bodySchemasOf(def: ResourceDefinition): { create: Joi.ObjectSchema; update: Joi.ObjectSchema } {
+  let schemas = bodySchemas.get(def);
+  if (!schemas) bodySchemas.set(def, (schemas = { create: createBodySchema(def), update: Joi.object(def.fields).min(1) }));
+  return schemas;
+}
+
 /** An operation's data against the single write's body schema: what POST (create) or PATCH (update) would take. */
 function checkedData(def: ResourceDefinition, data: RecordData | undefined, asCreate: boolean): RecordData {
   if (data === undefined) throw invalid('This operation needs data', [{ field: 'data', message: 'is required' }]);
-  const schema = asCreate ? createBodySchema(def) : Joi.object(def.fields).min(1);
+  const schema = asCreate ? bodySchemasOf(def).create : bodySchemasOf(def).update;
   const { value, error } = schema.validate(data, VALIDATION);
   if (error) throw invalid('The operation is invalid', error.details.map((item) => ({ field: ['data', ...item.path].join('.'), message: item.message })));
   return value as RecordData;
@@ -186,13 +195,36 @@ async function inSavepoint<T>(name: string, work: () => Promise<T>): Promise<T> 
   }
 }
 
+/** A plain create (no id, no match): what a run of creates may do together. */
+const isPlainCreate = (operation: BatchOperation): boolean => operation.op === 'create' && operation.id === undefined && operation.match === undefined;
+
+/** The operations in order, each run of two or more creates as one createMany; throws at the first failure. */
+async function runAll(def: ResourceDefinition, records: RecordsService, principal: TenantPrincipal, operations: BatchOperation[]): Promise<BatchItem[]> {
+  const items: BatchItem[] = [];
+  let index = 0;
+  while (index < operations.length) {
+    let end = index;
+    while (end < operations.length && isPlainCreate(operations[end]!)) end += 1;
+    if (end - index > 1) {
+      const made = await records.createMany(principal, operations.slice(index, end).map((operation) => checkedData(def, operation.data, true)));
+      made.forEach((record, n) => items.push({ index: index + n, status: 201, id: record.id as string }));
+      index = end;
+    } else {
+      items.push({ index, ...(await runOperation(def, records, principal, operations[index]!)) });
+      index += 1;
+    }
+  }
+  return items;
+}
+
 /**
- * POST /{resource}/batch: the operations in order, in the request's one transaction. First all of them in one
- * savepoint: most batches succeed whole, and a savepoint of each operation costs two more round trips each.
- * When one fails, that savepoint is rolled back (with the events recorded) and then:
- * - `atomic`: nothing is stored; the failed item carries its error, every other one 424 BATCH_ROLLED_BACK;
- * - else the operations run again from the first, each in a savepoint of its own, so a failed one leaves no
- *   trace and the others stand (its item carries the error).
+ * POST /{resource}/batch: the operations in order, in the request's one transaction. First all of them at
+ * once in one savepoint (runs of creates as one INSERT): most batches succeed whole, and a savepoint or an
+ * INSERT of each operation costs round trips. When anything fails, that savepoint is rolled back (with the
+ * events recorded) and the operations run again one by one, from the first:
+ * - `atomic`: up to the first failure; then nothing is stored, the failed item carries its error and every
+ *   other one 424 BATCH_ROLLED_BACK;
+ * - else each in a savepoint of its own, so a failed one leaves no trace and the others stand.
  */
 export async function runBatch(
   def: ResourceDefinition,
@@ -204,36 +236,33 @@ export async function runBatch(
   const { trx } = tenantScope();
   const forget = markUnitOfWork();
   await trx.raw('SAVEPOINT batch_all');
-  const items: BatchItem[] = [];
-  let failed: BatchItem | undefined;
-  for (const [index, operation] of operations.entries()) {
-    try {
-      items.push({ index, ...(await runOperation(def, records, principal, operation)) });
-    } catch (error) {
-      const failure = failureOf(error);
-      failed = { index, status: failure.status, error: errorOf(failure) };
-      break;
-    }
-  }
-  if (!failed) {
+  try {
+    const items = await runAll(def, records, principal, operations);
     await trx.raw('RELEASE SAVEPOINT batch_all');
     return items;
+  } catch (error) {
+    failureOf(error);
+    await trx.raw('ROLLBACK TO SAVEPOINT batch_all');
+    forget();
   }
-  await trx.raw('ROLLBACK TO SAVEPOINT batch_all');
-  forget();
-  if (atomic) {
-    const rolledBack = new AppError('BATCH_ROLLED_BACK', `Not stored: operation ${failed.index} failed and the batch is atomic`);
-    return operations.map((_operation, index) => (index === failed.index ? failed : { index, status: rolledBack.status, error: errorOf(rolledBack) }));
-  }
-  const one: BatchItem[] = [];
+  const items: BatchItem[] = [];
   for (const [index, operation] of operations.entries()) {
     try {
-      one.push({ index, ...(await inSavepoint('batch_operation', () => runOperation(def, records, principal, operation))) });
+      const run = () => runOperation(def, records, principal, operation);
+      items.push({ index, ...(await (atomic ? run() : inSavepoint('batch_operation', run))) });
     } catch (error) {
       const failure = failureOf(error);
-      one.push({ index, status: failure.status, error: errorOf(failure) });
+      const failed = { index, status: failure.status, error: errorOf(failure) };
+      if (!atomic) {
+        items.push(failed);
+        continue;
+      }
+      await trx.raw('ROLLBACK TO SAVEPOINT batch_all');
+      forget();
+      const rolledBack = new AppError('BATCH_ROLLED_BACK', `Not stored: operation ${index} failed and the batch is atomic`);
+      return operations.map((_operation, at) => (at === index ? failed : { index: at, status: rolledBack.status, error: errorOf(rolledBack) }));
     }
   }
   await trx.raw('RELEASE SAVEPOINT batch_all');
-  return one;
+  return items;
 }

@@ -40,13 +40,8 @@ export function recordsService(def: ResourceDefinition) {
     return row as unknown as RecordData;
   }
 
-  /**
-   * Creates a record. With `skipTakenExternalId` the INSERT gives way (ON CONFLICT DO NOTHING on the
-   * external-id index) when a live record already holds its external id, and answers undefined: the
-   * database, not a read before the write, decides which of two racing upserts inserts.
-   */
-  async function insert(principal: TenantPrincipal, input: RecordData, skipTakenExternalId: boolean): Promise<RecordData | undefined> {
-    await assertWithinQuota(principal, 'records', def.model.tableName);
+  /** A create's rules before the INSERT: default owner, the resource's prepare, custom fields, scope, references. */
+  async function prepareCreate(principal: TenantPrincipal, input: RecordData): Promise<RecordData> {
     let data: RecordData = { ...input };
     // A record belongs to whoever makes it; a scoped (sales_user) API key makes it for its creator.
     const defaultOwner = principal.kind === 'user' ? principal.userId : ownScopeOf(principal)?.userId;
@@ -56,16 +51,11 @@ export function recordsService(def: ResourceDefinition) {
     await assertMayChange(def, principal, data);
     await assertReferencesExist(def, data, principal);
     const actor = actorId(principal);
-    // returning('*'): objection otherwise answers only the fields sent plus the id, so database defaults
-    // (createdAt, a deal's stage, a lead's status) would be missing from the answer and from afterWrite.
-    const query = def.model
-      .query()
-      .insert({ ...data, createdBy: actor, updatedBy: actor } as never)
-      .returning('*');
-    if (skipTakenExternalId) query.onConflict(tenantScope().knex.raw(EXTERNAL_ID_ARBITER)).ignore();
-    const row = (await query) as unknown as RecordData;
-    // Nothing returned: the conflict skipped the row, and objection hands back the input without an id.
-    if (row.id === undefined) return undefined;
+    return { ...data, createdBy: actor, updatedBy: actor };
+  }
+
+  /** A create's work after the INSERT: the resource's afterWrite and the domain event. */
+  async function finishCreate(principal: TenantPrincipal, row: RecordData): Promise<RecordData> {
     await def.afterWrite?.(row, { principal });
     recordEvent({
       type: 'record.created',
@@ -77,6 +67,26 @@ export function recordsService(def: ResourceDefinition) {
     return presentRecord(row, def.present);
   }
 
+  /**
+   * Creates a record. With `skipTakenExternalId` the INSERT gives way (ON CONFLICT DO NOTHING on the
+   * external-id index) when a live record already holds its external id, and answers undefined: the
+   * database, not a read before the write, decides which of two racing upserts inserts.
+   */
+  async function insert(principal: TenantPrincipal, input: RecordData, skipTakenExternalId: boolean): Promise<RecordData | undefined> {
+    await assertWithinQuota(principal, 'records', def.model.tableName);
+    // returning('*'): objection otherwise answers only the fields sent plus the id, so database defaults
+    // (createdAt, a deal's stage, a lead's status) would be missing from the answer and from afterWrite.
+    const query = def.model
+      .query()
+      .insert((await prepareCreate(principal, input)) as never)
+      .returning('*');
+    if (skipTakenExternalId) query.onConflict(tenantScope().knex.raw(EXTERNAL_ID_ARBITER)).ignore();
+    const row = (await query) as unknown as RecordData;
+    // Nothing returned: the conflict skipped the row, and objection hands back the input without an id.
+    if (row.id === undefined) return undefined;
+    return finishCreate(principal, row);
+  }
+
   return {
     load,
 
@@ -86,6 +96,20 @@ export function recordsService(def: ResourceDefinition) {
 
     async create(principal: TenantPrincipal, input: RecordData) {
       return (await insert(principal, input, false))!;
+    },
+
+    /**
+     * Several creates with one quota check and one multi-row INSERT: the same rules, hooks and events as
+     * create, each in turn (a batch's run of creates; a round trip a record is most of what a create costs).
+     */
+    async createMany(principal: TenantPrincipal, inputs: RecordData[]): Promise<RecordData[]> {
+      await assertWithinQuota(principal, 'records', def.model.tableName, inputs.length);
+      const prepared: RecordData[] = [];
+      for (const input of inputs) prepared.push(await prepareCreate(principal, input));
+      const rows = (await def.model.query().insert(prepared as never).returning('*')) as unknown as RecordData[];
+      const made: RecordData[] = [];
+      for (const row of rows) made.push(await finishCreate(principal, row));
+      return made;
     },
 
     /** Creates the record unless a live one holds its external id (undefined then): a batch upsert's insert. */
