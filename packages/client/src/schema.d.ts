@@ -12377,7 +12377,6 @@ export interface operations {
                     /** Format: uuid */
                     accountId?: string;
                     account?: {
-                        externalId?: string | null;
                         name?: string;
                         domain?: string | null;
                         industry?: string | null;
@@ -12396,6 +12395,7 @@ export interface operations {
                         status?: "active" | "inactive" | "prospect";
                         /** Format: uuid */
                         ownerId?: string | null;
+                        externalId?: string | null;
                         customFields?: {
                             [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                         };
@@ -12403,7 +12403,6 @@ export interface operations {
                     /** Format: uuid */
                     contactId?: string;
                     deal?: {
-                        externalId?: string | null;
                         name: string;
                         /** Format: double */
                         amount?: number;
@@ -12415,6 +12414,7 @@ export interface operations {
                         expectedCloseDate?: string | null;
                         /** Format: uuid */
                         ownerId?: string | null;
+                        externalId?: string | null;
                         customFields?: {
                             [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                         };
@@ -12547,13 +12547,12 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "externalId": "string",
                  *       "firstName": "string",
-                 *       "lastName": "string"
+                 *       "lastName": "string",
+                 *       "email": "ada@example.com"
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     firstName?: string | null;
                     lastName?: string | null;
                     /** Format: email */
@@ -12571,6 +12570,7 @@ export interface operations {
                     attributes?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null);
                     };
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -12952,13 +12952,12 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "externalId": "string",
                  *       "firstName": "string",
-                 *       "lastName": "string"
+                 *       "lastName": "string",
+                 *       "email": "ada@example.com"
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     firstName?: string | null;
                     lastName?: string | null;
                     /** Format: email */
@@ -12976,6 +12975,7 @@ export interface operations {
                     attributes?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null);
                     };
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -13150,13 +13150,12 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "externalId": "string",
                  *       "firstName": "string",
-                 *       "lastName": "string"
+                 *       "lastName": "string",
+                 *       "email": "ada@example.com"
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     firstName?: string | null;
                     lastName?: string | null;
                     /** Format: email */
@@ -13175,6 +13174,7 @@ export interface operations {
                         postalCode?: string | null;
                         country?: string | null;
                     } | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -13553,13 +13553,12 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "externalId": "string",
                  *       "firstName": "string",
-                 *       "lastName": "string"
+                 *       "lastName": "string",
+                 *       "email": "ada@example.com"
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     firstName?: string | null;
                     lastName?: string | null;
                     /** Format: email */
@@ -13578,6 +13577,7 @@ export interface operations {
                         postalCode?: string | null;
                         country?: string | null;
                     } | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -13757,7 +13757,6 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     name: string;
                     domain?: string | null;
                     industry?: string | null;
@@ -13776,6 +13775,7 @@ export interface operations {
                     status?: "active" | "inactive" | "prospect";
                     /** Format: uuid */
                     ownerId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -14155,13 +14155,12 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "externalId": "string",
                  *       "name": "string",
-                 *       "domain": "string"
+                 *       "domain": "string",
+                 *       "industry": "string"
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     name?: string;
                     domain?: string | null;
                     industry?: string | null;
@@ -14180,6 +14179,7 @@ export interface operations {
                     status?: "active" | "inactive" | "prospect";
                     /** Format: uuid */
                     ownerId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -14456,7 +14456,6 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     name: string;
                     /** Format: double */
                     amount?: number;
@@ -14472,6 +14471,7 @@ export interface operations {
                     contactId?: string | null;
                     /** Format: uuid */
                     ownerId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -14853,13 +14853,11 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "externalId": "string",
                  *       "name": "string",
                  *       "amount": 0
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     name?: string;
                     /** Format: double */
                     amount?: number;
@@ -14875,6 +14873,7 @@ export interface operations {
                     contactId?: string | null;
                     /** Format: uuid */
                     ownerId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -15057,7 +15056,6 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     title: string;
                     description?: string | null;
                     /** Format: date-time */
@@ -15072,6 +15070,7 @@ export interface operations {
                     relatedType?: "lead" | "contact" | "account" | "deal" | "ticket" | null;
                     /** Format: uuid */
                     relatedId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -15452,13 +15451,12 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "externalId": "string",
                  *       "title": "string",
-                 *       "description": "string"
+                 *       "description": "string",
+                 *       "dueDate": "2024-01-31T09:30:00.000Z"
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     title?: string;
                     description?: string | null;
                     /** Format: date-time */
@@ -15473,6 +15471,7 @@ export interface operations {
                     relatedType?: "lead" | "contact" | "account" | "deal" | "ticket" | null;
                     /** Format: uuid */
                     relatedId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -15655,7 +15654,6 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     /** @enum {string} */
                     type: "call" | "email" | "meeting" | "note";
                     subject: string;
@@ -15669,6 +15667,7 @@ export interface operations {
                     relatedId?: string | null;
                     /** Format: uuid */
                     ownerId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -16048,13 +16047,12 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "externalId": "string",
                  *       "type": "call",
-                 *       "subject": "string"
+                 *       "subject": "string",
+                 *       "body": "string"
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     /** @enum {string} */
                     type?: "call" | "email" | "meeting" | "note";
                     subject?: string;
@@ -16068,6 +16066,7 @@ export interface operations {
                     relatedId?: string | null;
                     /** Format: uuid */
                     ownerId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -16248,7 +16247,6 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     subject: string;
                     description?: string | null;
                     /** @enum {string} */
@@ -16261,6 +16259,7 @@ export interface operations {
                     contactId?: string | null;
                     /** Format: uuid */
                     accountId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -16639,13 +16638,12 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "externalId": "string",
                  *       "subject": "string",
-                 *       "description": "string"
+                 *       "description": "string",
+                 *       "status": "open"
                  *     }
                  */
                 "application/json": {
-                    externalId?: string | null;
                     subject?: string;
                     description?: string | null;
                     /** @enum {string} */
@@ -16658,6 +16656,7 @@ export interface operations {
                     contactId?: string | null;
                     /** Format: uuid */
                     accountId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };

@@ -9,7 +9,6 @@ export const accountsResource: ResourceDefinition = {
   singular: 'account',
   model: recordModel('accounts', ['address']),
   fields: {
-    externalId,
     name: Joi.string().trim().min(1).max(200),
     domain: Joi.string().trim().lowercase().domain().max(253).allow(null, ''),
     industry: text(100),
@@ -19,6 +18,7 @@ export const accountsResource: ResourceDefinition = {
     address,
     status: Joi.string().valid('active', 'inactive', 'prospect'),
     ownerId: id,
+    externalId,
     customFields: customFieldsShape,
   },
   required: ['name'],

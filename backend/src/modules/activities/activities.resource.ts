@@ -12,7 +12,6 @@ export const activitiesResource: ResourceDefinition = {
   singular: 'activity',
   model: recordModel('activities'),
   fields: {
-    externalId,
     type: Joi.string().valid(...TYPES),
     subject: Joi.string().trim().min(1).max(300),
     body: text(20_000),
@@ -21,6 +20,7 @@ export const activitiesResource: ResourceDefinition = {
     relatedType,
     relatedId: id,
     ownerId: id,
+    externalId,
     customFields: customFieldsShape,
   },
   required: ['type', 'subject'],

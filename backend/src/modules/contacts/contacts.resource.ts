@@ -8,8 +8,7 @@ export const contactsResource: ResourceDefinition = {
   name: 'contacts',
   singular: 'contact',
   model: recordModel('contacts', ['address']),
-  fields: {
-    externalId, firstName: name, lastName: name, email, phone, title: text(200), accountId: id, ownerId: id, address, customFields: customFieldsShape },
+  fields: { firstName: name, lastName: name, email, phone, title: text(200), accountId: id, ownerId: id, address, externalId, customFields: customFieldsShape },
   required: [],
   references: { accountId: 'accounts', ownerId: 'users' },
   filters: {

@@ -86,7 +86,6 @@ export const dealsResource: ResourceDefinition = {
   singular: 'deal',
   model: recordModel('deals'),
   fields: {
-    externalId,
     name: Joi.string().trim().min(1).max(200),
     amount: Joi.number().min(0).max(999_999_999_999.99).precision(2),
     currency: Joi.string().uppercase().pattern(/^[A-Z]{3}$/),
@@ -97,6 +96,7 @@ export const dealsResource: ResourceDefinition = {
     accountId: id,
     contactId: id,
     ownerId: id,
+    externalId,
     customFields: customFieldsShape,
   },
   required: ['name'],

@@ -19,7 +19,6 @@ export const leadsResource: ResourceDefinition = {
   singular: 'lead',
   model: recordModel('leads', ['attributes']),
   fields: {
-    externalId,
     firstName: name,
     lastName: name,
     email,
@@ -32,6 +31,7 @@ export const leadsResource: ResourceDefinition = {
     ownerId: id,
     notes: text(10_000),
     attributes,
+    externalId,
     customFields: customFieldsShape,
   },
   required: [],

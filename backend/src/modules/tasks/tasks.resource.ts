@@ -22,7 +22,6 @@ export const tasksResource: ResourceDefinition = {
   singular: 'task',
   model: recordModel('tasks'),
   fields: {
-    externalId,
     title: Joi.string().trim().min(1).max(200),
     description: text(10_000),
     dueDate: isoDate,
@@ -31,6 +30,7 @@ export const tasksResource: ResourceDefinition = {
     assigneeId: id,
     relatedType,
     relatedId: id,
+    externalId,
     customFields: customFieldsShape,
   },
   required: ['title'],

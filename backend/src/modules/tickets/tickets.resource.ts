@@ -46,7 +46,6 @@ export const ticketsResource: ResourceDefinition = {
   singular: 'ticket',
   model: recordModel('tickets'),
   fields: {
-    externalId,
     subject: Joi.string().trim().min(1).max(300),
     description: text(20_000),
     status: Joi.string().valid(...STATUSES),
@@ -54,6 +53,7 @@ export const ticketsResource: ResourceDefinition = {
     assigneeId: id,
     contactId: id,
     accountId: id,
+    externalId,
     customFields: customFieldsShape,
   },
   required: ['subject'],
