@@ -11,6 +11,7 @@ import autocannon from 'autocannon';
 import { runtimeCredentials } from '../src/infra/db-roles';
 import { PROJECT_ROOT } from '../src/lib/project-root';
 import { createMigratedDatabase, dropDatabase, testServer, withClient } from '../test/support/test-database';
+import { batchBlock, measureBatchWrites } from './batch-writes';
 import { apiEnvironment, cursorAfter, importCsv, leadIds, register, seedLeads } from './fixtures';
 import { download, freePort, peakRssMb, send, ServerProcess, startServer } from './processes';
 import { Line, loadNow, ratioOf, table, writeDoc } from './report';
@@ -202,6 +203,8 @@ async function main(): Promise<void> {
       ]),
     );
 
+    const batchLine = await measureBatchWrites(api.url, primary.token);
+
     const machine = `${os.availableParallelism()} CPUs (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 1024 ** 3)} GB RAM, ${os.type()} ${os.release()}, Node ${process.version}, PostgreSQL ${postgres} (${server.embedded ? 'embedded' : 'DATABASE_URL'}), Redis ${process.env.REDIS_URL ? 'on' : 'off (in-memory rate-limit counters)'}`;
     const met = lines.flatMap((line) => line.targets).filter((target) => target.met).length;
     const generated = [
@@ -213,6 +216,7 @@ async function main(): Promise<void> {
     ].join('\n');
     console.log(`\n${generated}\n`);
     writeDoc(generated);
+    writeDoc(batchBlock(batchLine, machine), 'batch');
   } finally {
     for (const running of servers) await running.stop();
     await dropDatabase(adminUrl);

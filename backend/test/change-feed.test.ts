@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { bearer } from './support/api-fixtures';
 import { createCrmTenant, CrmTenant, crmWorld, inTenant } from './support/crm-fixtures';
@@ -140,6 +141,70 @@ describe('change feed and live events', () => {
       // Starting over without a cursor reads from the oldest event kept.
       const restarted = await feed('', auth);
       expect(restarted.data.map((event) => event.cursor)).toEqual([events[2]!.cursor]);
+    });
+  });
+
+  describe('concurrent writers', () => {
+    const contactsCreated = async (after: string | null, limit = 1000) => feed(`?types=contact.created&limit=${limit}${after ? `&after=${after}` : ''}`);
+
+    it('when many writers commit at once while a reader pages through the feed, then the reader sees every change once, in the order a full read gives', async () => {
+      const start = (await contactsCreated(null)).pagination.nextCursor;
+      const seen: string[] = [];
+      let cursor = start;
+      const readPage = async () => {
+        const page = await contactsCreated(cursor, 3);
+        seen.push(...page.data.map((event) => event.resourceId));
+        cursor = page.pagination.nextCursor;
+      };
+      let writing = true;
+      const reader = (async () => {
+        while (writing) await readPage();
+      })();
+      const made = await Promise.all(
+        Array.from({ length: 24 }, async (_, n) => (await api().post('/api/v1/contacts').set(a().admin.auth).send({ lastName: `Concurrent ${n}` })).body.data.id as string),
+      );
+      writing = false;
+      await reader;
+      await eventually(async () => {
+        await readPage();
+        return made.every((id) => seen.includes(id));
+      });
+      expect(new Set(seen).size).toBe(seen.length);
+      expect([...seen].sort()).toEqual([...made].sort());
+      expect(seen).toEqual((await contactsCreated(start)).data.map((event) => event.resourceId));
+    });
+
+    it('when a writer keeps its change uncommitted, then another writer of the organization still commits, and a reader waits for the first rather than passing its change', async () => {
+      const tenantId = world.a.tenantId;
+      const start = (await contactsCreated(null)).pagination.nextCursor;
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let stored!: () => void;
+      const heldStored = new Promise<void>((resolve) => (stored = resolve));
+      const heldId = randomUUID();
+      // A writer as the change-feed store makes one: the feed lock shared, then its row, then a long wait before commit.
+      const held = inTenant(world.owner, tenantId, async (trx) => {
+        await trx.raw("select pg_advisory_xact_lock_shared(hashtextextended('change-feed:' || ?, 0))", [tenantId]);
+        await trx('change_events').insert({ tenant_id: tenantId, id: randomUUID(), type: 'contact.created', resource_type: 'contact', resource_id: heldId, data: JSON.stringify({ object: { id: heldId } }) });
+        stored();
+        await released;
+      });
+      await heldStored;
+      const later = await api().post('/api/v1/contacts').set(a().admin.auth).send({ lastName: 'Committed meanwhile' });
+      expect(later.status).toBe(201);
+      const reading = contactsCreated(start);
+      // The reader is waiting on the feed lock, behind the writer still in flight.
+      await eventually(async () => {
+        const { rows } = await world.owner.raw(
+          `select count(*)::int as waiting from pg_locks, (select hashtextextended('change-feed:' || ?, 0) as k) key
+            where locktype = 'advisory' and not granted and classid::bigint = (key.k >> 32) & 4294967295 and objid::bigint = key.k & 4294967295`,
+          [tenantId],
+        );
+        return rows[0].waiting > 0;
+      });
+      release();
+      await held;
+      expect((await reading).data.map((event) => event.resourceId)).toEqual([heldId, later.body.data.id]);
     });
   });
 

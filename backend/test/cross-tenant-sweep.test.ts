@@ -184,8 +184,11 @@ describe('cross-tenant property sweep over every declared route', () => {
           const foreign = paramsOf(route).length > 0;
           if (foreign && res.status < 300) problems.push(`${where}: a foreign id was served`);
           if (foreign && res.status === 403 && res.body?.error?.code !== 'FORBIDDEN' && res.body?.error?.code !== 'TENANT_MISMATCH') problems.push(`${where}: a foreign id answered 403 ${res.body?.error?.code}`);
-          const bodyNamesA = route.method !== 'get' && !route.bulkBody && aIds().some((id) => JSON.stringify(probe.body ?? null).includes(id));
-          if (bodyNamesA && res.status < 300 && route.path !== '/auth/logout') problems.push(`${where}: a write naming A's record succeeded`);
+          const namesA = (value: unknown) => aIds().some((id) => JSON.stringify(value ?? null).includes(id));
+          const bodyNamesA = route.method !== 'get' && !route.bulkBody && namesA(probe.body);
+          // A batch answers 200 with a status per operation: what counts is whether an operation naming A's record succeeded.
+          const succeeded = route.path.endsWith('/batch') ? batchOperationNamingASucceeded(probe.body, res.body, namesA) : res.status < 300;
+          if (bodyNamesA && succeeded && route.path !== '/auth/logout') problems.push(`${where}: a write naming A's record succeeded`);
           if (foreign) {
             // The same request with ids nobody has: the answer must not tell the two apart.
             const unknown = Object.fromEntries(Object.keys(probe.params).map((key) => [key, randomUUID()]));
@@ -405,4 +408,10 @@ async function tenantSnapshot(owner: Knex, tenantId: string): Promise<Record<str
     snapshot[table] = `${rows[0].n}:${rows[0].digest}`;
   }
   return snapshot;
+}
+
+/** Whether an operation of a batch that names one of A's records has a success status in the answer. */
+function batchOperationNamingASucceeded(body: unknown, answer: { data?: Array<{ index: number; status: number }> } | undefined, namesA: (value: unknown) => boolean): boolean {
+  const operations = (body as { operations?: unknown[] } | undefined)?.operations ?? [];
+  return (answer?.data ?? []).some((item) => item.status < 300 && namesA(operations[item.index]));
 }

@@ -96,6 +96,11 @@ export const ERROR_CATALOGUE: Record<ErrorCode, ErrorEntry> = {
     retry: 'no',
     fix: 'A tenant admin cancels the deletion, or export the data before it goes.',
   },
+  BATCH_ROLLED_BACK: {
+    meaning: 'An item of an atomic batch (`POST /{resource}/batch` with `atomic: true`): this operation was not stored because another operation of the batch failed; that item carries the cause.',
+    retry: 'after fixing the cause',
+    fix: 'Correct the operation whose item has another error and send the batch again.',
+  },
   PAYLOAD_TOO_LARGE: {
     meaning: 'The body (1 MB for JSON, 50 MB for an import) or the request head (16 KB) is too large.',
     retry: 'no',

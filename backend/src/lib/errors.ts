@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
   TENANT_PENDING_DELETION: 409,
   /** A change-feed cursor older than the feed's retention: events after it are gone. */
   CURSOR_EXPIRED: 410,
+  /** An operation of an atomic batch that was rolled back because another one failed (an item's status, never a request's). */
+  BATCH_ROLLED_BACK: 424,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,

@@ -1889,6 +1889,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/leads/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 leads in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `leads:write`.
+         */
+        post: operations["postLeadsBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/leads/export/csv": {
         parameters: {
             query?: never;
@@ -2052,6 +2085,39 @@ export interface paths {
          *     Permission: `contacts:write`. Plan feature: `bulk_import`.
          */
         post: operations["postContactsImportBulk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 contacts in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `contacts:write`.
+         */
+        post: operations["postContactsBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2227,6 +2293,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 accounts in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `accounts:write`.
+         */
+        post: operations["postAccountsBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/export/csv": {
         parameters: {
             query?: never;
@@ -2390,6 +2489,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deals/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 deals in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `deals:write`.
+         */
+        post: operations["postDealsBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deals/export/csv": {
         parameters: {
             query?: never;
@@ -2507,6 +2639,39 @@ export interface paths {
          *     Permission: `tasks:write`. Plan feature: `bulk_import`.
          */
         post: operations["postTasksImportBulk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 tasks in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `tasks:write`.
+         */
+        post: operations["postTasksBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2636,6 +2801,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/activities/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 activities in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `activities:write`.
+         */
+        post: operations["postActivitiesBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/activities/export/csv": {
         parameters: {
             query?: never;
@@ -2753,6 +2951,39 @@ export interface paths {
          *     Permission: `tickets:write`. Plan feature: `bulk_import`.
          */
         post: operations["postTicketsImportBulk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tickets/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create, update, upsert and delete up to 100 tickets in one request
+         * @description Up to 100 operations in one request and one transaction, run in order, each
+         *     through the same checks, hooks, audit entries, webhooks and change-feed events as its single write. `create`
+         *     takes `data` (the POST body); `update` takes `id` or `match` and `data` (the PATCH body); `upsert` takes
+         *     `match` and `data`, updates the live record matched or creates one; `delete` takes `id` or `match` (soft
+         *     delete, needs the resource's delete permission). `match` names one key: `externalId`, or `email` (leads,
+         *     contacts) or `domain` (accounts), compared without case. Upserts by `externalId` insert with ON CONFLICT on
+         *     its unique index, so two racing upserts of one key never make two records.
+         *
+         *     The answer is 200 with one item per operation, in order: `status` is what the single write would have answered
+         *     (201, 200, 204, or the error's 4xx with `error`). A failed operation leaves no trace and the others stand;
+         *     with `atomic: true` the first failure stores nothing at all, and every other item answers 424
+         *     BATCH_ROLLED_BACK. One `Idempotency-Key` covers the whole batch. More than 100 operations is a 400.
+         *
+         *     Permission: `tickets:write`.
+         */
+        post: operations["postTicketsBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3754,7 +3985,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /** @enum {string} */
-        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "MFA_ENROLLMENT_REQUIRED" | "PLAN_FEATURE_UNAVAILABLE" | "PAYMENT_REQUIRED" | "NOT_FOUND" | "BILLING_DISABLED" | "CONFLICT" | "DUPLICATE_FOUND" | "IDEMPOTENCY_IN_PROGRESS" | "TENANT_PENDING_DELETION" | "CURSOR_EXPIRED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "SUPPLIER_UNAVAILABLE" | "SUPPLIER_ERROR" | "SUPPLIER_NOT_CONFIGURED";
+        ErrorCode: "VALIDATION_ERROR" | "INVALID_JSON" | "UNAUTHORIZED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TENANT_MISMATCH" | "TENANT_SUSPENDED" | "MFA_ENROLLMENT_REQUIRED" | "PLAN_FEATURE_UNAVAILABLE" | "PAYMENT_REQUIRED" | "NOT_FOUND" | "BILLING_DISABLED" | "CONFLICT" | "DUPLICATE_FOUND" | "IDEMPOTENCY_IN_PROGRESS" | "TENANT_PENDING_DELETION" | "CURSOR_EXPIRED" | "BATCH_ROLLED_BACK" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "IDEMPOTENCY_KEY_REUSED" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "SUPPLIER_UNAVAILABLE" | "SUPPLIER_ERROR" | "SUPPLIER_NOT_CONFIGURED";
         ErrorEnvelope: {
             error: {
                 code: components["schemas"]["ErrorCode"];
@@ -12417,6 +12648,7 @@ export interface operations {
                         status?: "active" | "inactive" | "prospect";
                         /** Format: uuid */
                         ownerId?: string | null;
+                        externalId?: string | null;
                         customFields?: {
                             [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                         };
@@ -12435,6 +12667,7 @@ export interface operations {
                         expectedCloseDate?: string | null;
                         /** Format: uuid */
                         ownerId?: string | null;
+                        externalId?: string | null;
                         customFields?: {
                             [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                         };
@@ -12656,6 +12889,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "new" | "contacted" | "qualified" | "unqualified" | "converted" | "lost";
                 ownerId?: string;
                 source?: string;
@@ -12757,6 +12991,7 @@ export interface operations {
                     attributes?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null);
                     };
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -12882,6 +13117,101 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postLeadsBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                            email?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getLeadsExportCsv: {
         parameters: {
             query?: {
@@ -12893,6 +13223,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "new" | "contacted" | "qualified" | "unqualified" | "converted" | "lost";
                 ownerId?: string;
                 source?: string;
@@ -13065,6 +13396,7 @@ export interface operations {
                     attributes?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null);
                     };
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -13331,6 +13663,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 accountId?: string;
                 ownerId?: string;
                 email?: string;
@@ -13430,6 +13763,7 @@ export interface operations {
                         postalCode?: string | null;
                         country?: string | null;
                     } | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -13555,6 +13889,101 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postContactsBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                            email?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getContactsExportCsv: {
         parameters: {
             query?: {
@@ -13566,6 +13995,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 accountId?: string;
                 ownerId?: string;
                 email?: string;
@@ -13736,6 +14166,7 @@ export interface operations {
                         postalCode?: string | null;
                         country?: string | null;
                     } | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -14002,6 +14433,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "active" | "inactive" | "prospect";
                 ownerId?: string;
                 industry?: string;
@@ -14100,6 +14532,7 @@ export interface operations {
                     status?: "active" | "inactive" | "prospect";
                     /** Format: uuid */
                     ownerId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -14225,6 +14658,101 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postAccountsBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                            domain?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getAccountsExportCsv: {
         parameters: {
             query?: {
@@ -14236,6 +14764,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "active" | "inactive" | "prospect";
                 ownerId?: string;
                 industry?: string;
@@ -14407,6 +14936,7 @@ export interface operations {
                     status?: "active" | "inactive" | "prospect";
                     /** Format: uuid */
                     ownerId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -14600,6 +15130,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 stage?: string;
                 pipelineId?: string;
                 ownerId?: string;
@@ -14697,6 +15228,7 @@ export interface operations {
                     contactId?: string | null;
                     /** Format: uuid */
                     ownerId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -14821,6 +15353,100 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postDealsBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getDealsExportCsv: {
         parameters: {
             query?: {
@@ -14832,6 +15458,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 stage?: string;
                 pipelineId?: string;
                 ownerId?: string;
@@ -15003,6 +15630,7 @@ export interface operations {
                     contactId?: string | null;
                     /** Format: uuid */
                     ownerId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -15103,6 +15731,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "open" | "in_progress" | "done" | "cancelled";
                 priority?: "low" | "medium" | "high" | "urgent";
                 assigneeId?: string;
@@ -15198,6 +15827,7 @@ export interface operations {
                     relatedType?: "lead" | "contact" | "account" | "deal" | "ticket" | null;
                     /** Format: uuid */
                     relatedId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -15322,6 +15952,100 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postTasksBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getTasksExportCsv: {
         parameters: {
             query?: {
@@ -15333,6 +16057,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "open" | "in_progress" | "done" | "cancelled";
                 priority?: "low" | "medium" | "high" | "urgent";
                 assigneeId?: string;
@@ -15503,6 +16228,7 @@ export interface operations {
                     relatedType?: "lead" | "contact" | "account" | "deal" | "ticket" | null;
                     /** Format: uuid */
                     relatedId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -15603,6 +16329,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 type?: "call" | "email" | "meeting" | "note";
                 ownerId?: string;
                 relatedType?: string;
@@ -15697,6 +16424,7 @@ export interface operations {
                     relatedId?: string | null;
                     /** Format: uuid */
                     ownerId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -15821,6 +16549,100 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postActivitiesBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getActivitiesExportCsv: {
         parameters: {
             query?: {
@@ -15832,6 +16654,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 type?: "call" | "email" | "meeting" | "note";
                 ownerId?: string;
                 relatedType?: string;
@@ -16000,6 +16823,7 @@ export interface operations {
                     relatedId?: string | null;
                     /** Format: uuid */
                     ownerId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -16100,6 +16924,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
                 priority?: "low" | "medium" | "high" | "urgent";
                 assigneeId?: string;
@@ -16191,6 +17016,7 @@ export interface operations {
                     contactId?: string | null;
                     /** Format: uuid */
                     accountId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };
@@ -16315,6 +17141,100 @@ export interface operations {
             503: components["responses"]["503"];
         };
     };
+    postTicketsBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first answer is replayed for 24 hours (`Idempotent-Replayed: true`) */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "op": "create"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    operations: {
+                        /** @enum {string} */
+                        op: "create" | "update" | "upsert" | "delete";
+                        /** Format: uuid */
+                        id?: string;
+                        match?: {
+                            externalId?: string;
+                        };
+                        data?: Record<string, never>;
+                    }[];
+                    /** @default false */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description One item per operation, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "index": 1,
+                     *           "status": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            index: number;
+                            status: number;
+                            /** Format: uuid */
+                            id?: string;
+                            error?: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    field?: string;
+                                    /** Format: float */
+                                    row?: number;
+                                    message: string;
+                                }[];
+                            };
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            402: components["responses"]["402"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            409: components["responses"]["409"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            422: components["responses"]["422"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
     getTicketsExportCsv: {
         parameters: {
             query?: {
@@ -16326,6 +17246,7 @@ export interface operations {
                 createdBefore?: string;
                 updatedAfter?: string;
                 updatedBefore?: string;
+                externalId?: string;
                 status?: "open" | "in_progress" | "waiting_for_customer" | "resolved" | "closed";
                 priority?: "low" | "medium" | "high" | "urgent";
                 assigneeId?: string;
@@ -16492,6 +17413,7 @@ export interface operations {
                     contactId?: string | null;
                     /** Format: uuid */
                     accountId?: string | null;
+                    externalId?: string | null;
                     customFields?: {
                         [key: string]: (string | null) | (number | null) | (boolean | null) | (string[] | null);
                     };

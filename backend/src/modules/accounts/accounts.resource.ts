@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { address, id, phone, text, url } from '../crm/field-schemas';
+import { address, id, phone, text, url, externalId, externalIdFilter } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { ResourceDefinition } from '../crm/resource-definition';
 import { customFieldsShape } from '../custom-fields/custom-field-values';
@@ -18,11 +18,13 @@ export const accountsResource: ResourceDefinition = {
     address,
     status: Joi.string().valid('active', 'inactive', 'prospect'),
     ownerId: id,
+    externalId,
     customFields: customFieldsShape,
   },
   required: ['name'],
   references: { ownerId: 'users' },
   filters: {
+    externalId: externalIdFilter,
     status: { column: 'status', op: '=', schema: Joi.string().valid('active', 'inactive', 'prospect') },
     ownerId: { column: 'ownerId', op: '=', schema: Joi.string().uuid() },
     industry: { column: 'industry', op: '=', schema: Joi.string().max(100) },

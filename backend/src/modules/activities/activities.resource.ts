@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { id, isoDate, relatedType, text } from '../crm/field-schemas';
+import { id, isoDate, relatedType, text, externalId, externalIdFilter } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { ResourceDefinition } from '../crm/resource-definition';
 import { assertRelatedExists } from '../crm/related-record';
@@ -20,11 +20,13 @@ export const activitiesResource: ResourceDefinition = {
     relatedType,
     relatedId: id,
     ownerId: id,
+    externalId,
     customFields: customFieldsShape,
   },
   required: ['type', 'subject'],
   references: { ownerId: 'users' },
   filters: {
+    externalId: externalIdFilter,
     type: { column: 'type', op: '=', schema: Joi.string().valid(...TYPES) },
     ownerId: { column: 'ownerId', op: '=', schema: Joi.string().uuid() },
     relatedType: { column: 'relatedType', op: '=', schema: Joi.string().max(20) },

@@ -3,7 +3,7 @@ import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
 import { DownloadBody, InTenant } from '../../lib/http/route';
 import { TenantPrincipal } from '../auth/principal';
-import { assertCursorKept, cursorOf, FeedEvent, isPersonal, newestSeq, readChanges, readPermissionOf, StoredChange } from './change-feed.store';
+import { assertCursorKept, cursorOf, FeedEvent, isPersonal, readChanges, readHorizon, readPermissionOf, StoredChange, streamStartSeq } from './change-feed.store';
 import { liveEventsEnded, waitForChanges } from './live-events';
 
 /** Rows read per query: a page of the list at most, a stream's catch-up a page at a time. */
@@ -43,7 +43,7 @@ async function scopedVisibility(principal: TenantPrincipal): Promise<(change: St
 export async function listEvents(principal: TenantPrincipal, query: { after?: number; types?: string[]; limit: number }): Promise<FeedPage> {
   if (query.after !== undefined) await assertCursorKept(query.after);
   const visible = await visibilityOf(principal);
-  const changes = await readChanges(query.after, query.types ?? [], query.limit);
+  const changes = await readChanges(query.after, await readHorizon(), query.types ?? [], query.limit);
   const last = changes.at(-1);
   return {
     data: changes.filter(visible).map((change) => change.event),
@@ -57,7 +57,7 @@ export interface StreamStart {
   tenantId: string;
   types: string[];
   heartbeatMs: number;
-  /** The stream sends what commits after this sequence number (the resume cursor's, or the newest at opening). */
+  /** The stream sends what commits after this sequence number (the resume cursor's, or the last committed at opening). */
   afterSeq: number;
   visible: (change: StoredChange) => boolean;
 }
@@ -74,7 +74,7 @@ export async function openStream(principal: TenantPrincipal, query: { after?: nu
     tenantId,
     types: query.types ?? [],
     heartbeatMs,
-    afterSeq: query.after ?? (await newestSeq()),
+    afterSeq: query.after ?? (await streamStartSeq()),
     visible: await visibilityOf(principal),
   };
 }
@@ -96,7 +96,7 @@ export function streamBody(start: StreamStart): DownloadBody {
       let afterSeq = start.afterSeq;
       let lastSent = Date.now();
       while (!clientGone.aborted && !liveEventsEnded(start.knex)) {
-        const changes = await inTenant(() => readChanges(afterSeq, start.types, STREAM_PAGE));
+        const changes = await inTenant(async () => readChanges(afterSeq, await readHorizon(), start.types, STREAM_PAGE));
         const shown = changes.filter(start.visible);
         if (shown.length) {
           yield shown.map((change) => message(change.event)).join('');

@@ -1,3 +1,4 @@
+import { Knex } from 'knex';
 import { afterCommit, tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
 import { definitionOf } from '../crm/crm-resources';
@@ -74,15 +75,19 @@ function ownerOf(event: OutboxEvent): string | null {
   return typeof owner === 'string' ? owner : null;
 }
 
+/** The tenant's feed lock: writers hold it shared until they commit, a reader takes it exclusive for a moment. */
+const feedLockKey = (tenantId: string): Knex.Raw => tenantScope().trx.raw("hashtextextended('change-feed:' || ?, 0)", [tenantId]);
+
 /**
- * Stores events in the tenant's feed, in the unit of work's transaction. The transaction lock, held
- * until commit, makes the tenant's writers take sequence numbers in commit order; the live streams of
- * every instance hear of it once the transaction has committed.
+ * Stores events in the tenant's feed, in the unit of work's transaction. The shared lock, taken before the
+ * rows take their sequence numbers and held until commit, lets the tenant's writers run side by side and
+ * tells readers which numbers may still be in flight (readHorizon); the live streams of every instance hear
+ * of it once the transaction has committed.
  */
 export async function storeChangeEvents(events: readonly OutboxEvent[]): Promise<void> {
   if (events.length === 0) return;
   const { trx, tenantId, knex } = tenantScope();
-  await trx.raw("select pg_advisory_xact_lock(hashtextextended('change-feed:' || ?, 0))", [tenantId]);
+  await trx.raw('select pg_advisory_xact_lock_shared(?)', [feedLockKey(tenantId)]);
   await trx('changeEvents').insert(
     events.map((event) => ({
       tenantId,
@@ -98,13 +103,25 @@ export async function storeChangeEvents(events: readonly OutboxEvent[]): Promise
 }
 
 /**
- * Up to `limit` changes after `afterSeq` (from the oldest kept when undefined), in commit order, of
- * `types` (exact types, `<resource>.*` or `*`; none: all).
+ * The sequence number below which the tenant's feed is final: every writer that took a lower number has
+ * ended (migration 20261202000210's change_feed_horizon waits for them), so no change will ever commit behind
+ * a reader that reads only below it. Higher numbers wait for the next read.
  */
-export async function readChanges(afterSeq: number | undefined, types: readonly string[], limit: number): Promise<StoredChange[]> {
+export async function readHorizon(): Promise<number> {
+  const { trx, tenantId } = tenantScope();
+  const result = (await trx.raw('select change_feed_horizon(?) as horizon', [feedLockKey(tenantId)])) as { rows: Array<{ horizon: string }> };
+  return Number(result.rows[0]!.horizon);
+}
+
+/**
+ * Up to `limit` changes after `afterSeq` (from the oldest kept when undefined) and below `horizon`, in
+ * sequence order, of `types` (exact types, `<resource>.*` or `*`; none: all).
+ */
+export async function readChanges(afterSeq: number | undefined, horizon: number, types: readonly string[], limit: number): Promise<StoredChange[]> {
   const { trx } = tenantScope();
   const query = trx('changeEvents')
     .where('seq', '>', afterSeq ?? 0)
+    .where('seq', '<', horizon)
     .orderBy('seq')
     .limit(limit)
     .select('seq', 'id', 'type', 'resourceType', 'resourceId', 'ownerId', 'data', 'occurredAt');
@@ -149,8 +166,7 @@ const expired = (oldest: string | null): AppError =>
     { field: 'oldestCursor', message: oldest ?? 'none: the feed holds no events; read from the start' },
   ]);
 
-/** The newest change's sequence number, where a stream without Last-Event-ID starts (0: none yet). */
-export async function newestSeq(): Promise<number> {
-  const row = (await tenantScope().trx('changeEvents').max('seq as seq').first()) as { seq: string | null } | undefined;
-  return Number(row?.seq ?? 0);
+/** Where a stream without Last-Event-ID starts: after everything below the horizon (what had committed at opening). */
+export async function streamStartSeq(): Promise<number> {
+  return (await readHorizon()) - 1;
 }

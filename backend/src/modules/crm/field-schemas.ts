@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import type { FilterSpec } from './resource-definition';
 
 /** Field validators shared by the CRM resources; `null` clears an optional field. */
 export const text = (max: number) => Joi.string().trim().max(max).allow(null, '');
@@ -31,3 +32,7 @@ export const address = Joi.object({
 export const PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
 export const RELATED_TYPES = { lead: 'leads', contact: 'contacts', account: 'accounts', deal: 'deals', ticket: 'tickets' } as const;
 export const relatedType = Joi.string().valid(...Object.keys(RELATED_TYPES)).allow(null);
+/** The id a syncing system gives a record: unique per tenant and resource among live records, `null` clears it. */
+export const externalId = Joi.string().trim().min(1).max(255).allow(null);
+/** `?externalId=` on every CRM list. */
+export const externalIdFilter: FilterSpec = { column: 'externalId', op: '=', schema: Joi.string().trim().min(1).max(255) };

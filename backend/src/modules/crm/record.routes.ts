@@ -6,24 +6,20 @@ import { rejectDuplicates } from '../merges/duplicates.service';
 import { mergeable } from '../merges/merges.service';
 import { listQueryWithView } from '../views/views.service';
 import { exportRoute } from './export.routes';
+import { batchRoute } from './record-batch.routes';
 import { importRoute } from './import.routes';
 import { listQuerySchema, listRecords, ListQuery } from './record-list';
+import { createBodySchema } from './record-body';
 import { recordTimeline } from './record-timeline';
 import { RecordsService } from './records.service';
 import { ResourceDefinition } from './resource-definition';
 
-const idParams = Joi.object({ id: Joi.string().uuid().required() });
+export { createBodySchema };
 
 /** Leads, contacts and accounts: `reject` checks for likely duplicates before creating (`allow`, the default, does not). */
 const onDuplicateQuery = Joi.object({ onDuplicate: Joi.string().valid('allow', 'reject').default('allow') });
 
-/** The body schema of a create: declared fields only, required ones required. */
-export const createBodySchema = (def: ResourceDefinition): Joi.ObjectSchema =>
-  Joi.object(
-    Object.fromEntries(
-      Object.entries(def.fields).map(([field, schema]) => [field, def.required.includes(field) ? schema.required() : schema]),
-    ),
-  );
+const idParams = Joi.object({ id: Joi.string().uuid().required() });
 
 /** The standard routes of a CRM resource: list, create, bulk import, CSV export, read, update, delete, timeline. */
 export function recordRoutes(def: ResourceDefinition, records: RecordsService): RouteDefinition[] {
@@ -67,6 +63,7 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       },
     }),
     importRoute(def),
+    batchRoute(def, records),
     exportRoute(def),
     defineRoute({
       method: 'get',

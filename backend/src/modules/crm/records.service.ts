@@ -4,6 +4,7 @@ import { mergeCustomValues } from '../custom-fields/custom-field-values';
 import { fieldsOf } from '../custom-fields/custom-fields.service';
 import { recordEvent } from '../events/event-context';
 import { assertWithinQuota } from '../plans/plan-gates';
+import { tenantScope } from '../../infra/tenant-scope';
 import { assertMayChange, assertReferencesExist } from './record-access';
 import { presentRecord } from './record-model';
 import { RecordData, ResourceDefinition } from './resource-definition';
@@ -23,6 +24,9 @@ const subjectOf = (def: ResourceDefinition, ...rows: Array<RecordData | undefine
   return (value as string | undefined) ?? null;
 };
 
+/** The partial unique index on external ids (migration 20261202000200), as ON CONFLICT must name it. */
+const EXTERNAL_ID_ARBITER = '(tenant_id, external_id) WHERE external_id IS NOT NULL AND deleted_at IS NULL';
+
 /** Create, read, update and delete of one resource, in the request's tenant transaction, each a domain event. */
 export function recordsService(def: ResourceDefinition) {
   const fields = Object.keys(def.fields);
@@ -36,6 +40,53 @@ export function recordsService(def: ResourceDefinition) {
     return row as unknown as RecordData;
   }
 
+  /** A create's rules before the INSERT: default owner, the resource's prepare, custom fields, scope, references. */
+  async function prepareCreate(principal: TenantPrincipal, input: RecordData): Promise<RecordData> {
+    let data: RecordData = { ...input };
+    // A record belongs to whoever makes it; a scoped (sales_user) API key makes it for its creator.
+    const defaultOwner = principal.kind === 'user' ? principal.userId : ownScopeOf(principal)?.userId;
+    if (def.ownerField && data[def.ownerField] === undefined && defaultOwner) data[def.ownerField] = defaultOwner;
+    data = def.prepare ? await def.prepare(data, { principal }) : data;
+    if (data.customFields !== undefined) data.customFields = mergeCustomValues(await fieldsOf(def.name), def.name, data.customFields as RecordData);
+    await assertMayChange(def, principal, data);
+    await assertReferencesExist(def, data, principal);
+    const actor = actorId(principal);
+    return { ...data, createdBy: actor, updatedBy: actor };
+  }
+
+  /** A create's work after the INSERT: the resource's afterWrite and the domain event. */
+  async function finishCreate(principal: TenantPrincipal, row: RecordData): Promise<RecordData> {
+    await def.afterWrite?.(row, { principal });
+    recordEvent({
+      type: 'record.created',
+      resource: def.singular,
+      id: row.id as string,
+      record: Object.fromEntries(fields.filter((field) => row[field] !== undefined).map((field) => [field, row[field]])),
+      subject: subjectOf(def, row),
+    });
+    return presentRecord(row, def.present);
+  }
+
+  /**
+   * Creates a record. With `skipTakenExternalId` the INSERT gives way (ON CONFLICT DO NOTHING on the
+   * external-id index) when a live record already holds its external id, and answers undefined: the
+   * database, not a read before the write, decides which of two racing upserts inserts.
+   */
+  async function insert(principal: TenantPrincipal, input: RecordData, skipTakenExternalId: boolean): Promise<RecordData | undefined> {
+    await assertWithinQuota(principal, 'records', def.model.tableName);
+    // returning('*'): objection otherwise answers only the fields sent plus the id, so database defaults
+    // (createdAt, a deal's stage, a lead's status) would be missing from the answer and from afterWrite.
+    const query = def.model
+      .query()
+      .insert((await prepareCreate(principal, input)) as never)
+      .returning('*');
+    if (skipTakenExternalId) query.onConflict(tenantScope().knex.raw(EXTERNAL_ID_ARBITER)).ignore();
+    const row = (await query) as unknown as RecordData;
+    // Nothing returned: the conflict skipped the row, and objection hands back the input without an id.
+    if (row.id === undefined) return undefined;
+    return finishCreate(principal, row);
+  }
+
   return {
     load,
 
@@ -44,32 +95,25 @@ export function recordsService(def: ResourceDefinition) {
     },
 
     async create(principal: TenantPrincipal, input: RecordData) {
-      await assertWithinQuota(principal, 'records', def.model.tableName);
-      let data: RecordData = { ...input };
-      // A record belongs to whoever makes it; a scoped (sales_user) API key makes it for its creator.
-      const defaultOwner = principal.kind === 'user' ? principal.userId : ownScopeOf(principal)?.userId;
-      if (def.ownerField && data[def.ownerField] === undefined && defaultOwner) data[def.ownerField] = defaultOwner;
-      data = def.prepare ? await def.prepare(data, { principal }) : data;
-      if (data.customFields !== undefined) data.customFields = mergeCustomValues(await fieldsOf(def.name), def.name, data.customFields as RecordData);
-      await assertMayChange(def, principal, data);
-      await assertReferencesExist(def, data, principal);
-      const actor = actorId(principal);
-      // returning('*'): objection otherwise answers only the fields sent plus the id, so database defaults
-      // (createdAt, a deal's stage, a lead's status) would be missing from the answer and from afterWrite.
-      const row = (await def.model
-        .query()
-        .insert({ ...data, createdBy: actor, updatedBy: actor } as never)
-        .returning('*')) as unknown as RecordData;
-      await def.afterWrite?.(row, { principal });
-      recordEvent({
-        type: 'record.created',
-        resource: def.singular,
-        id: row.id as string,
-        record: Object.fromEntries(fields.filter((field) => row[field] !== undefined).map((field) => [field, row[field]])),
-        subject: subjectOf(def, row),
-      });
-      return presentRecord(row, def.present);
+      return (await insert(principal, input, false))!;
     },
+
+    /**
+     * Several creates with one quota check and one multi-row INSERT: the same rules, hooks and events as
+     * create, each in turn (a batch's run of creates; a round trip a record is most of what a create costs).
+     */
+    async createMany(principal: TenantPrincipal, inputs: RecordData[]): Promise<RecordData[]> {
+      await assertWithinQuota(principal, 'records', def.model.tableName, inputs.length);
+      const prepared: RecordData[] = [];
+      for (const input of inputs) prepared.push(await prepareCreate(principal, input));
+      const rows = (await def.model.query().insert(prepared as never).returning('*')) as unknown as RecordData[];
+      const made: RecordData[] = [];
+      for (const row of rows) made.push(await finishCreate(principal, row));
+      return made;
+    },
+
+    /** Creates the record unless a live one holds its external id (undefined then): a batch upsert's insert. */
+    createUnlessExternalIdTaken: (principal: TenantPrincipal, input: RecordData) => insert(principal, input, true),
 
     async update(principal: TenantPrincipal, id: string, patch: RecordData) {
       const existing = await load(id, { lock: true });

@@ -2,7 +2,7 @@ import Joi from 'joi';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
 import { actorId } from '../auth/principal';
-import { dateOnly, id } from '../crm/field-schemas';
+import { dateOnly, id, externalId, externalIdFilter } from '../crm/field-schemas';
 import { ImportRow } from '../crm/import-rows';
 import { recordModel } from '../crm/record-model';
 import { RecordData, ResourceDefinition, WriteContext } from '../crm/resource-definition';
@@ -96,11 +96,13 @@ export const dealsResource: ResourceDefinition = {
     accountId: id,
     contactId: id,
     ownerId: id,
+    externalId,
     customFields: customFieldsShape,
   },
   required: ['name'],
   references: { accountId: 'accounts', contactId: 'contacts', ownerId: 'users' },
   filters: {
+    externalId: externalIdFilter,
     stage: { column: 'stage', op: '=', schema: Joi.string().pattern(/^[a-z][a-z0-9_]{0,39}$/) },
     pipelineId: { column: 'pipelineId', op: '=', schema: Joi.string().uuid() },
     ownerId: { column: 'ownerId', op: '=', schema: Joi.string().uuid() },

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { email, id, name, phone, text } from '../crm/field-schemas';
+import { email, id, name, phone, text, externalId, externalIdFilter } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { ResourceDefinition } from '../crm/resource-definition';
 import { customFieldsShape } from '../custom-fields/custom-field-values';
@@ -31,11 +31,13 @@ export const leadsResource: ResourceDefinition = {
     ownerId: id,
     notes: text(10_000),
     attributes,
+    externalId,
     customFields: customFieldsShape,
   },
   required: [],
   references: { ownerId: 'users' },
   filters: {
+    externalId: externalIdFilter,
     status: { column: 'status', op: '=', schema: Joi.string().valid(...LEAD_STATUSES) },
     ownerId: { column: 'ownerId', op: '=', schema: Joi.string().uuid() },
     source: { column: 'source', op: '=', schema: Joi.string().max(100) },

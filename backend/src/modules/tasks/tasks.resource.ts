@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { id, isoDate, PRIORITIES, relatedType, text } from '../crm/field-schemas';
+import { id, isoDate, PRIORITIES, relatedType, text, externalId, externalIdFilter } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { RecordData, ResourceDefinition, WriteContext } from '../crm/resource-definition';
 import { assertRelatedExists } from '../crm/related-record';
@@ -30,11 +30,13 @@ export const tasksResource: ResourceDefinition = {
     assigneeId: id,
     relatedType,
     relatedId: id,
+    externalId,
     customFields: customFieldsShape,
   },
   required: ['title'],
   references: { assigneeId: 'users' },
   filters: {
+    externalId: externalIdFilter,
     status: { column: 'status', op: '=', schema: Joi.string().valid(...STATUSES) },
     priority: { column: 'priority', op: '=', schema: Joi.string().valid(...PRIORITIES) },
     assigneeId: { column: 'assigneeId', op: '=', schema: Joi.string().uuid() },

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { tenantScope } from '../../infra/tenant-scope';
-import { id, PRIORITIES, text } from '../crm/field-schemas';
+import { id, PRIORITIES, text, externalId, externalIdFilter } from '../crm/field-schemas';
 import { recordModel } from '../crm/record-model';
 import { RecordData, ResourceDefinition, WriteContext } from '../crm/resource-definition';
 import { customFieldsShape } from '../custom-fields/custom-field-values';
@@ -53,11 +53,13 @@ export const ticketsResource: ResourceDefinition = {
     assigneeId: id,
     contactId: id,
     accountId: id,
+    externalId,
     customFields: customFieldsShape,
   },
   required: ['subject'],
   references: { assigneeId: 'users', contactId: 'contacts', accountId: 'accounts' },
   filters: {
+    externalId: externalIdFilter,
     status: { column: 'status', op: '=', schema: Joi.string().valid(...STATUSES) },
     priority: { column: 'priority', op: '=', schema: Joi.string().valid(...PRIORITIES) },
     assigneeId: { column: 'assigneeId', op: '=', schema: Joi.string().uuid() },
