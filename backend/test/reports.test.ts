@@ -1,4 +1,6 @@
 import { CrmTenant, CrmUser, crmWorld, errorFields, insertRows } from './support/crm-fixtures';
+import { TestJobRunner } from './support/jobs';
+import { mailsOf, runJobsUntil } from './support/mail-log';
 
 /**
  * Reports over records seeded straight into the tables (with the dates a report is about), every number
@@ -278,6 +280,120 @@ describe('reports', () => {
       const counted = await run({ resource: 'deals', filters: { ownerId: users().sales.id } }, foreign);
       expect(counted.body.data).toEqual([{ count: 0 }]);
       expect((await get(`/reports/${id}`)).body.data.name).toBe('Private to A');
+    });
+  });
+
+  describe('scheduled reports', () => {
+    const definition = { resource: 'deals', filters: { stage: 'closed_won' }, groupBy: ['ownerId'], measures: [{ fn: 'count' }, { fn: 'sum', field: 'amount' }], sort: 'ownerId' };
+    let jobs: TestJobRunner;
+    const TASK = 'reports.scheduled';
+    const scheduledMails = () => mailsOf(world.owner, world.a.tenantId, 'scheduled_report');
+    const save = (body: Record<string, unknown>, user: CrmUser = users().manager) => api().post('/api/v1/reports').set(user.auth).send(body);
+
+    beforeAll(() => {
+      jobs = new TestJobRunner(world.t);
+    });
+    afterAll(async () => {
+      await jobs.close();
+    });
+
+    it('when a scheduled report\'s tick comes, then each recipient is mailed the CSV of what they may read, once, and the run is listed and audited', async () => {
+      const { manager, sales, support } = users();
+      const made = await save({ name: 'Weekly wins', definition, schedule: { cron: '0 7 * * 1', recipients: [manager.id, sales.id, support.id] } });
+      expect(made.status).toBe(201);
+      const id = made.body.data.id as string;
+      const due = new Date(made.body.data.nextRunAt as string);
+      // The next Monday, 07:00 in the report's time zone (UTC), within the coming week.
+      expect([due.getUTCDay(), due.getUTCHours(), due.getUTCMinutes()]).toEqual([1, 7, 0]);
+      expect(due.getTime() - Date.now()).toBeLessThanOrEqual(7 * 86_400_000);
+
+      // A minute before the tick: nothing is due.
+      await jobs.enqueueScheduled(TASK, new Date(due.getTime() - 60_000));
+      await jobs.runUntilIdle(world.a.tenantId);
+      expect(await scheduledMails()).toEqual([]);
+
+      await jobs.enqueueScheduled(TASK, due);
+      await runJobsUntil(jobs, world.a.tenantId, async () => {
+        const mails = await scheduledMails();
+        return mails.length === 2 && mails.every((mail) => mail.status === 'sent');
+      });
+      const byRecipient = Object.fromEntries((await scheduledMails()).map((mail) => [mail.recipient, mail.message]));
+      expect(Object.keys(byRecipient).sort()).toEqual([manager.email, sales.email].sort());
+      const csvOf = (email: string) => byRecipient[email]!.attachments!.map((file) => [file.contentType, file.content.split('\r\n')]);
+      const ownerIds = [users().outsider.id, sales.id].sort();
+      expect(csvOf(manager.email)).toEqual([['text/csv; charset=utf-8', ['ownerId,count,sumAmount', ...ownerIds.map((owner) => `${owner},${owner === sales.id ? 2 : 1},6000`), '']]]);
+      // The sales user's copy counts their own and their team's deals only, as the API would show them.
+      expect(csvOf(sales.email)).toEqual([['text/csv; charset=utf-8', ['ownerId,count,sumAmount', `${sales.id},2,6000`, '']]]);
+      expect(byRecipient[manager.email]!.subject).toContain('Weekly wins');
+
+      const runs = await get(`/reports/${id}/runs`);
+      expect(runs.status).toBe(200);
+      expect(runs.body.data).toEqual([
+        expect.objectContaining({
+          scheduledFor: due.toISOString(),
+          status: 'sent',
+          error: null,
+          recipients: [
+            { userId: manager.id, rows: 2 },
+            { userId: sales.id, rows: 1 },
+            { userId: support.id, skipped: 'may not read deals' },
+          ],
+        }),
+      ]);
+      const after = await get(`/reports/${id}`);
+      expect(after.body.data.nextRunAt).toBe(new Date(due.getTime() + 7 * 86_400_000).toISOString());
+
+      // The same tick again (a retried sweep, a second instance): nothing more is sent.
+      await jobs.enqueueScheduled(TASK, due);
+      await jobs.runUntilIdle(world.a.tenantId);
+      expect(await scheduledMails()).toHaveLength(2);
+      expect((await get(`/reports/${id}/runs`)).body.data).toHaveLength(1);
+
+      const audit = await get(`/audit-logs?resourceType=report&resourceId=${id}`, users().admin);
+      const run = audit.body.data.find((entry: { action: string }) => entry.action === 'report.scheduled_run');
+      expect(run).toMatchObject({
+        actor: { type: 'system', id: null },
+        result: 'success',
+        changes: { status: { after: 'sent' }, mailed: { after: 2 }, skipped: { after: 1 }, scheduledFor: { after: due.toISOString() } },
+      });
+
+      // Unscheduled: no next tick; deleted: its runs go with it.
+      const unscheduled = await api().patch(`/api/v1/reports/${id}`).set(manager.auth).send({ schedule: null });
+      expect(unscheduled.body.data).toMatchObject({ schedule: null, nextRunAt: null });
+      expect((await api().delete(`/api/v1/reports/${id}`).set(manager.auth)).status).toBe(204);
+      expect((await get(`/reports/${id}/runs`)).status).toBe(404);
+    });
+
+    it('when a schedule has a bad cron expression or a recipient outside the organization, then 400 names each; a sales user gets 403', async () => {
+      const { manager } = users();
+      const bad = await save({ name: 'Bad', definition, schedule: { cron: '61 * * * *', recipients: [manager.id, world.b.users.admin.id] } });
+      expect(bad.status).toBe(400);
+      expect(errorFields(bad).sort()).toEqual(['schedule.cron', 'schedule.recipients.1']);
+      const seconds = await save({ name: 'Bad', definition, schedule: { cron: '*/5 * * * * *', recipients: [manager.id] } });
+      expect(errorFields(seconds)).toEqual(['schedule.cron']);
+      expect((await save({ name: 'Bad', definition, schedule: { cron: '0 7 * * 1', recipients: [] } })).status).toBe(400);
+      expect((await save({ name: 'Mine', definition, schedule: { cron: '0 7 * * 1', recipients: [users().sales.id] } }, users().sales)).status).toBe(403);
+
+      const plain = await save({ name: 'Later scheduled', definition });
+      expect(plain.body.data).toMatchObject({ schedule: null, nextRunAt: null });
+      const id = plain.body.data.id as string;
+      expect((await api().patch(`/api/v1/reports/${id}`).set(users().sales.auth).send({ schedule: { cron: '0 7 * * 1', recipients: [users().sales.id] } })).status).toBe(403);
+      // In Berlin's time zone, 07:00 local is 05:00 or 06:00 UTC.
+      const zoned = await api().patch(`/api/v1/reports/${id}`).set(manager.auth).send({ definition: { ...definition, timeZone: 'Europe/Berlin' }, schedule: { cron: '0 7 * * *', recipients: [manager.id] } });
+      expect(zoned.status).toBe(200);
+      expect([5, 6]).toContain(new Date(zoned.body.data.nextRunAt as string).getUTCHours());
+      const names = (await get('/reports')).body.data.map((report: { name: string }) => report.name);
+      expect(names).not.toContain('Bad');
+      expect(names).not.toContain('Mine');
+    });
+
+    it('when another organization or no one asks for a report\'s runs, then 404 and 401', async () => {
+      const made = await save({ name: 'Runs private to A', definition });
+      const id = made.body.data.id as string;
+      expect((await get(`/reports/${id}/runs`, world.b.users.admin)).status).toBe(404);
+      expect((await api().get(`/api/v1/reports/${id}/runs`)).status).toBe(401);
+      expect((await get(`/reports/${id}/runs?limit=0`)).status).toBe(400);
+      expect((await get(`/reports/${id}/runs`)).body.data).toEqual([]);
     });
   });
 });

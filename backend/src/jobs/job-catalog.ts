@@ -13,6 +13,7 @@ import { webhookSweepJob } from '../modules/webhooks/webhook-sweep.job';
 import { notificationSendJob } from '../modules/notifications/notification-send.job';
 import { organizationNoticeJob } from '../modules/notifications/organization-notices.job';
 import { partsInventoryScheduleJob, partsInventorySyncJob, partsOrderPollJob } from '../modules/parts/parts.jobs';
+import { scheduledReportsJob } from '../modules/reports/scheduled-reports.job';
 import { JobDefinition } from './job-definition';
 
 /** Every job the engine runs, wherever it runs. */
@@ -34,4 +35,5 @@ export const JOBS: readonly JobDefinition<never>[] = [
   partsOrderPollJob,
   partsInventorySyncJob,
   partsInventoryScheduleJob,
+  scheduledReportsJob,
 ] as readonly JobDefinition<never>[];

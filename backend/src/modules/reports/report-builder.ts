@@ -1,9 +1,8 @@
 import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError, ErrorDetail } from '../../lib/errors';
-import { TenantPrincipal } from '../auth/principal';
 import { Interval, MeasureFunction, REPORT_RESOURCES, ReportField, ReportResource } from './report-fields';
-import { assertMayReport, scopeToCaller, withStatementTimeout } from './report-scope';
+import { assertMayReport, ReportCaller, scopeToCaller, withStatementTimeout } from './report-scope';
 
 export type FilterValue = string | number | Array<string | number> | { gte?: string | number; lte?: string | number };
 
@@ -164,7 +163,7 @@ interface CompiledReport {
  * their own and their team's), filtered, grouped and measured. Every name is checked against
  * REPORT_RESOURCES first (all problems in one 400); every value is a bound parameter.
  */
-export function compileReport(principal: TenantPrincipal, definition: ReportDefinition): CompiledReport {
+export function compileReport(principal: ReportCaller, definition: ReportDefinition): CompiledReport {
   const resource = REPORT_RESOURCES[definition.resource]!;
   assertMayReport(principal, resource.table);
   const problems: ErrorDetail[] = [];
@@ -188,7 +187,7 @@ export function compileReport(principal: TenantPrincipal, definition: ReportDefi
 }
 
 /** A report's rows, each keyed by its group keys and measures. */
-export async function runReport(principal: TenantPrincipal, definition: ReportDefinition, timeoutMs: number): Promise<ReportRow[]> {
+export async function runReport(principal: ReportCaller, definition: ReportDefinition, timeoutMs: number): Promise<ReportRow[]> {
   const { query, columns } = compileReport(principal, definition);
   const rows = await withStatementTimeout(timeoutMs, async () => (await query) as Array<Record<string, unknown>>);
   return rows.map((row) =>

@@ -1,21 +1,27 @@
 import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
-import { TenantPrincipal } from '../auth/principal';
+import { ApiKeyPrincipal, UserPrincipal } from '../auth/principal';
+
+/**
+ * Whom a report counts records for: a request's caller, or the recipient of a scheduled report (a user
+ * with their role's permissions and team, no session).
+ */
+export type ReportCaller = ApiKeyPrincipal | Pick<UserPrincipal, 'kind' | 'userId' | 'teamId' | 'roleKey' | 'permissions'>;
 
 /** A report counts records of a resource only for a caller who may list that resource. */
-export function assertMayReport(principal: TenantPrincipal, resource: string): void {
+export function assertMayReport(principal: ReportCaller, resource: string): void {
   if (!principal.permissions.has(`${resource}:read`)) throw new AppError('FORBIDDEN', `This report needs the ${resource}:read permission`);
 }
 
 /** Sales users' reports count their own and their team's records only; other callers are bounded by their permissions. */
-export const isTeamScoped = (principal: TenantPrincipal): boolean => principal.kind === 'user' && principal.roleKey === 'sales_user';
+export const isTeamScoped = (principal: ReportCaller): boolean => principal.kind === 'user' && principal.roleKey === 'sales_user';
 
 /**
  * Narrows a query to the records a sales user's reports count: those `ownerColumn` (qualified, checked
  * names only) gives to them or to a user of their team. Other callers' queries are left as they are.
  */
-export function scopeToCaller(query: Knex.QueryBuilder, principal: TenantPrincipal, ownerColumn: string): Knex.QueryBuilder {
+export function scopeToCaller(query: Knex.QueryBuilder, principal: ReportCaller, ownerColumn: string): Knex.QueryBuilder {
   if (!isTeamScoped(principal) || principal.kind !== 'user') return query;
   const { userId, teamId } = principal;
   return query.whereIn(ownerColumn, (team) => {
@@ -37,7 +43,7 @@ export async function withStatementTimeout<T>(timeoutMs: number, run: (trx: Knex
 }
 
 /** scopeToCaller for a report written as SQL: a condition on `ownerColumn` (a checked name), and its bindings. */
-export function scopeSql(principal: TenantPrincipal, ownerColumn: string): { sql: string; bindings: Knex.RawBinding[] } {
+export function scopeSql(principal: ReportCaller, ownerColumn: string): { sql: string; bindings: Knex.RawBinding[] } {
   if (!isTeamScoped(principal) || principal.kind !== 'user') return { sql: '', bindings: [] };
   if (!principal.teamId) return { sql: ` and ${ownerColumn} = ?`, bindings: [principal.userId] };
   return { sql: ` and ${ownerColumn} in (select id from users where id = ? or team_id = ?)`, bindings: [principal.userId, principal.teamId] };

@@ -54,9 +54,15 @@ export const builtinQuery = (withPipeline: boolean): Joi.ObjectSchema =>
   (withPipeline ? Joi.object({ ...builtinKeys, pipelineId: Joi.string().uuid() }) : Joi.object(builtinKeys)).custom(rangeWithin);
 
 const name = Joi.string().trim().min(1).max(100);
+/** A cron expression (five fields, in the report's time zone) and the users it is mailed to; null unschedules. */
+const schedule = Joi.object({
+  cron: Joi.string().trim().min(9).max(100).required().description('Five fields: minute hour day-of-month month day-of-week, in the report\'s time zone'),
+  recipients: Joi.array().items(Joi.string().uuid()).min(1).max(50).unique().required().description('Active users of the organization'),
+}).allow(null);
 export const reportParams = Joi.object({ id: Joi.string().uuid().required() });
-export const createReportBody = Joi.object({ name: name.required(), definition: reportDefinitionSchema.required() });
-export const updateReportBody = Joi.object({ name, definition: reportDefinitionSchema }).min(1);
+export const createReportBody = Joi.object({ name: name.required(), definition: reportDefinitionSchema.required(), schedule });
+export const updateReportBody = Joi.object({ name, definition: reportDefinitionSchema, schedule }).min(1);
+export const runsQuery = Joi.object({ limit: Joi.number().integer().min(1).max(100).default(20) });
 export const exportQuery = Joi.object({ format: Joi.string().valid('csv').default('csv') });
 
 const cell = Joi.alternatives(Joi.string().allow(null), Joi.number());
@@ -65,7 +71,24 @@ export const savedReportSchema = Joi.object({
   id: Joi.string().uuid(),
   name: Joi.string(),
   definition: Joi.object().unknown(),
+  schedule: Joi.object({ cron: Joi.string(), recipients: Joi.array().items(Joi.string().uuid()) }).allow(null),
+  nextRunAt: Joi.date().iso().allow(null),
   ownerId: Joi.string().uuid(),
   createdAt: Joi.date().iso(),
   updatedAt: Joi.date().iso(),
+});
+
+export const reportRunSchema = Joi.object({
+  id: Joi.string().uuid(),
+  scheduledFor: Joi.date().iso().description('The tick of the schedule this run answers'),
+  status: Joi.string().valid('sent', 'failed'),
+  recipients: Joi.array().items(
+    Joi.object({
+      userId: Joi.string().uuid(),
+      rows: Joi.number().integer().description('Rows of the report mailed to them (run with their permissions and scope)'),
+      skipped: Joi.string().description('Why they were not mailed'),
+    }),
+  ),
+  error: Joi.string().allow(null),
+  createdAt: Joi.date().iso(),
 });

@@ -1,18 +1,25 @@
 import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import { defuseFormula } from '../../lib/csv-cell';
+import { tenantScope } from '../../infra/tenant-scope';
 import { notFound } from '../../lib/errors';
 import { DownloadBody } from '../../lib/http/route';
 import { TenantPrincipal, UserPrincipal } from '../auth/principal';
 import { recordEvent } from '../events/event-context';
 import { compileReport, ReportDefinition, ReportRow, runReport } from './report-builder';
 import { REPORT_RESOURCES } from './report-fields';
+import { checkSchedule, ReportSchedule } from './report-schedule';
 import { presentReport, SavedReport } from './saved-report.model';
 
 export interface ReportDraft {
   name: string;
   definition: ReportDefinition;
+  schedule?: ReportSchedule | null;
 }
+
+/** A schedule's next tick, checked (cron and recipients) against the definition's time zone; null without one. */
+const nextRunOf = async (schedule: ReportSchedule | null | undefined, definition: ReportDefinition): Promise<Date | null> =>
+  schedule ? checkSchedule(schedule, definition.timeZone) : null;
 
 /** Saved reports of resources the caller may not read are as absent as another organization's. */
 const mayRead = (principal: TenantPrincipal, report: SavedReport) => principal.permissions.has(`${REPORT_RESOURCES[report.definition.resource]!.table}:read`);
@@ -32,8 +39,9 @@ export const getReport = async (principal: TenantPrincipal, id: string) => prese
 
 export async function createReport(principal: UserPrincipal, draft: ReportDraft) {
   compileReport(principal, draft.definition);
+  const nextRunAt = await nextRunOf(draft.schedule, draft.definition);
   const report = await SavedReport.query()
-    .insert({ ...draft, ownerId: principal.userId, createdBy: principal.userId, updatedBy: principal.userId } as never)
+    .insert({ ...draft, schedule: draft.schedule ?? null, nextRunAt, ownerId: principal.userId, createdBy: principal.userId, updatedBy: principal.userId } as never)
     .returning('*');
   const shown = presentReport(report);
   recordEvent({ type: 'report.created', id: report.id, report: shown });
@@ -43,7 +51,9 @@ export async function createReport(principal: UserPrincipal, draft: ReportDraft)
 export async function updateReport(principal: UserPrincipal, id: string, patch: Partial<ReportDraft>) {
   const report = await loadReport(principal, id);
   if (patch.definition) compileReport(principal, patch.definition);
-  const updated = await SavedReport.query().patchAndFetchById(id, { ...patch, updatedBy: principal.userId } as never);
+  // A new schedule, or a new time zone for the old one, moves the next tick.
+  const timing = patch.schedule !== undefined || patch.definition ? { nextRunAt: await nextRunOf(patch.schedule === undefined ? report.schedule : patch.schedule, patch.definition ?? report.definition) } : {};
+  const updated = await SavedReport.query().patchAndFetchById(id, { ...patch, ...timing, updatedBy: principal.userId } as never);
   const before = presentReport(report);
   const after = presentReport(updated);
   const changed = (Object.keys(patch) as Array<keyof ReportDraft>).filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
@@ -63,6 +73,14 @@ export async function deleteReport(principal: UserPrincipal, id: string): Promis
 export async function runSavedReport(principal: TenantPrincipal, id: string, timeoutMs: number): Promise<{ report: ReturnType<typeof presentReport>; rows: ReportRow[] }> {
   const report = await loadReport(principal, id);
   return { report: presentReport(report), rows: await runReport(principal, report.definition, timeoutMs) };
+}
+
+/** The latest scheduled runs of a report the caller may read, newest first. */
+export async function listReportRuns(principal: TenantPrincipal, id: string, limit: number) {
+  await loadReport(principal, id);
+  const { trx } = tenantScope();
+  const runs = await trx('report_runs').where({ reportId: id }).orderBy('scheduledFor', 'desc').limit(limit).select('id', 'scheduledFor', 'status', 'recipients', 'error', 'createdAt');
+  return runs as Array<{ id: string; scheduledFor: Date; status: string; recipients: unknown[]; error: string | null; createdAt: Date }>;
 }
 
 const csvCell = (value: unknown) => (value === null || value === undefined ? '' : String(defuseFormula(value)));
