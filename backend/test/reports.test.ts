@@ -1,4 +1,4 @@
-import { CrmTenant, CrmUser, crmWorld, errorFields, insertRows } from './support/crm-fixtures';
+import { CrmTenant, CrmUser, crmWorld, errorFields, insertRows, inTenant } from './support/crm-fixtures';
 import { TestJobRunner } from './support/jobs';
 import { mailsOf, runJobsUntil } from './support/mail-log';
 
@@ -362,6 +362,24 @@ describe('reports', () => {
       expect(unscheduled.body.data).toMatchObject({ schedule: null, nextRunAt: null });
       expect((await api().delete(`/api/v1/reports/${id}`).set(manager.auth)).status).toBe(204);
       expect((await get(`/reports/${id}/runs`)).status).toBe(404);
+    });
+
+    it('when a scheduled report cannot be run, then the run is recorded as failed with the report\'s own message, audited, and the report moves to its next tick', async () => {
+      const made = await save({ name: 'Breaks later', definition, schedule: { cron: '30 6 * * *', recipients: [users().manager.id] } });
+      const id = made.body.data.id as string;
+      const due = new Date(made.body.data.nextRunAt as string);
+      // A definition a later release no longer accepts (here a field that is not reportable), as stored.
+      await inTenant(world.owner, world.a.tenantId, (trx) =>
+        trx('saved_reports').where({ tenant_id: world.a.tenantId, id }).update({ definition: JSON.stringify({ ...made.body.data.definition, groupBy: ['salary'] }) }),
+      );
+      await jobs.enqueueScheduled(TASK, due);
+      await jobs.runUntilIdle(world.a.tenantId);
+      const runs = (await get(`/reports/${id}/runs`)).body.data;
+      expect(runs).toEqual([expect.objectContaining({ scheduledFor: due.toISOString(), status: 'failed', error: 'The report names what it cannot use', recipients: [] })]);
+      expect((await get(`/reports/${id}`)).body.data.nextRunAt).toBe(new Date(due.getTime() + 86_400_000).toISOString());
+      expect((await scheduledMails()).filter((mail) => mail.message.subject.includes('Breaks later'))).toEqual([]);
+      const audit = await get(`/audit-logs?resourceType=report&resourceId=${id}`, users().admin);
+      expect(audit.body.data.find((entry: { action: string }) => entry.action === 'report.scheduled_run')).toMatchObject({ changes: { status: { after: 'failed' }, mailed: { after: 0 } } });
     });
 
     it('when a schedule has a bad cron expression or a recipient outside the organization, then 400 names each; a sales user gets 403', async () => {
