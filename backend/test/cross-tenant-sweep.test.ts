@@ -321,7 +321,12 @@ async function seedVictim(t: TestApp, a: Registered, marker: string): Promise<st
   await make('/custom-fields', { resource: 'deals', key: 'victim_code', label: `${marker} code`, type: 'text', unique: true, searchable: true });
   const pipeline = await make('/pipelines', { name: `${marker} pipeline`, stages: [{ key: 'victim_open', name: `${marker} open`, probability: 40, kind: 'open' }] });
   await make('/views', { resource: 'deals', name: `${marker} view`, filters: { customFields: { victim_code: marker } }, visibility: 'tenant' });
-  await make('/reports', { name: `${marker} report`, definition: { resource: 'deals', filters: { stage: 'proposal' }, groupBy: ['ownerId'] } });
+  // Scheduled, so that its run below leaves a row in report_runs (and a mail of it in notifications).
+  const report = await make('/reports', {
+    name: `${marker} report`,
+    definition: { resource: 'deals', filters: { stage: 'proposal' }, groupBy: ['ownerId'] },
+    schedule: { cron: '0 7 * * 1', recipients: [a.userId] },
+  });
   // Subscriptions first, so the CRM writes below fill the webhook outbox too.
   const webhook = await make('/webhooks', { url: `http://127.0.0.1:9/${marker}`, events: ['lead.*', 'deal.*'] });
   const slackUrl = `http://127.0.0.1:9/slack/${marker}`;
@@ -367,6 +372,7 @@ async function seedVictim(t: TestApp, a: Registered, marker: string): Promise<st
   await make('/parts/orders', { items: [{ partNumber: 'RYCO-Z411', quantity: 1 }], dealId: deal.id });
   expect((await request(t.app).post('/api/v1/parts/inventory/sync').set(a.auth).send({})).status).toBe(202);
   const jobs = new TestJobRunner(t);
+  await jobs.enqueueScheduled('reports.scheduled', new Date(report.nextRunAt as string));
   await jobs.runUntilIdle(a.tenantId);
   await jobs.close();
   return [marker, marker.toLowerCase(), a.email, a.accessToken, a.refreshToken, key.key, member.email, memberLogin.body.data.tokens.refreshToken, webhook.secret, slackUrl, supplierKey];
