@@ -414,4 +414,81 @@ describe('reports', () => {
       expect((await get(`/reports/${id}/runs`)).body.data).toEqual([]);
     });
   });
+
+  describe('custom fields in the builder', () => {
+    // Tenant B's own fields and deals (closed, so no open pipeline of B's shows elsewhere in this file).
+    const admin = () => world.b.users.admin;
+    const runB = (body: Record<string, unknown>) => run(body, admin());
+
+    beforeAll(async () => {
+      const fields = [
+        { resource: 'deals', key: 'region', label: 'Region', type: 'select', options: ['north', 'south'] },
+        { resource: 'deals', key: 'tier', label: 'Tier', type: 'number' },
+        { resource: 'deals', key: 'signed_on', label: 'Signed on', type: 'date' },
+        { resource: 'deals', key: 'tags', label: 'Tags', type: 'multiselect', options: ['a', 'b'] },
+      ];
+      for (const field of fields) expect((await api().post('/api/v1/custom-fields').set(admin().auth).send(field)).status).toBe(201);
+      const closed = { stage: 'closed_won', ownerId: admin().id, closedAt: new Date('2026-03-01T00:00:00Z') };
+      await insertRows(world.owner, world.b.tenantId, 'deals', [
+        { name: 'R1', amount: 100, ...closed, customFields: { region: 'north', tier: 1, signed_on: '2026-01-15', tags: ['a'] } },
+        { name: 'R2', amount: 200, ...closed, customFields: { region: 'north', tier: 3, signed_on: '2026-02-01' } },
+        { name: 'R3', amount: 400, ...closed, customFields: { region: 'south', tier: 2, signed_on: '2026-01-20' } },
+        { name: 'R4', amount: 800, ...closed, customFields: {} },
+      ]);
+    });
+
+    it('when deals are grouped by a select custom field, then a row per value (no value last) with its measures', async () => {
+      const res = await runB({ resource: 'deals', groupBy: ['customFields.region'], measures: [{ fn: 'count' }, { fn: 'sum', field: 'amount' }] });
+      expect(res.status).toBe(200);
+      expect(res.body.data).toEqual([
+        { 'customFields.region': 'north', count: 2, sumAmount: 300 },
+        { 'customFields.region': 'south', count: 1, sumAmount: 400 },
+        { 'customFields.region': null, count: 1, sumAmount: 800 },
+      ]);
+    });
+
+    it('when grouped on two levels, a custom date by month, and filtered on a custom number range and a value list, then a row per value and month', async () => {
+      const res = await runB({
+        resource: 'deals',
+        filters: { customFields: { tier: { gte: 2 } }, stage: 'closed_won' },
+        groupBy: ['customFields.region', { field: 'customFields.signed_on', interval: 'month' }],
+        sort: 'customFields.region',
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.data).toEqual([
+        { 'customFields.region': 'north', 'customFields.signed_on': '2026-02-01', count: 1 },
+        { 'customFields.region': 'south', 'customFields.signed_on': '2026-01-01', count: 1 },
+      ]);
+      const listed = await runB({ resource: 'deals', filters: { customFields: { region: ['north', 'south'], signed_on: { lte: '2026-01-31' } } } });
+      expect(listed.body.data).toEqual([{ count: 2 }]);
+      const saved = await api().post('/api/v1/reports').set(admin().auth).send({ name: 'By region', definition: { resource: 'deals', groupBy: ['customFields.region'] } });
+      expect(saved.status).toBe(201);
+      const csv = await api().get(`/api/v1/reports/${saved.body.data.id as string}/export`).set(admin().auth);
+      expect(csv.text.split('\r\n')).toEqual(['customFields.region,count', 'north,2', 'south,1', ',1', '']);
+    });
+
+    it('when a custom field is unknown, another organization\'s, of a type that cannot group, or a value not of its type, then 400 names each', async () => {
+      const cases: Array<[Record<string, unknown>, string[]]> = [
+        [{ resource: 'deals', groupBy: ['customFields.nope'] }, ['groupBy.0']],
+        [{ resource: 'deals', groupBy: ['customFields.tier'] }, ['groupBy.0']],
+        [{ resource: 'deals', groupBy: ['customFields.tags'] }, ['groupBy.0']],
+        [{ resource: 'deals', groupBy: ['customFields.signed_on'] }, ['groupBy.0']],
+        [{ resource: 'deals', groupBy: [{ field: 'customFields.region', interval: 'month' }] }, ['groupBy.0.field']],
+        [{ resource: 'leads', groupBy: ['customFields.region'] }, ['groupBy.0']],
+        [{ resource: 'deals', filters: { customFields: { tier: 'many' } } }, ['filters.customFields.tier']],
+        [{ resource: 'deals', filters: { customFields: { region: 'west' } } }, ['filters.customFields.region']],
+        [{ resource: 'deals', filters: { customFields: { nope: 'x' } } }, ['filters.customFields.nope']],
+        [{ resource: 'deals', filters: { customFields: { region: { gte: 'a' } } } }, ['filters.customFields.region']],
+        [{ resource: 'deals', groupBy: ["customFields.region'); drop table deals; --"] }, ['groupBy.0']],
+      ];
+      for (const [body, fields] of cases) {
+        const res = await runB(body);
+        expect({ body, status: res.status, fields: errorFields(res) }).toEqual({ body, status: 400, fields });
+      }
+      // Tenant A has no such field: B's field names nothing in A.
+      const foreign = await run({ resource: 'deals', groupBy: ['customFields.region'] });
+      expect(foreign.status).toBe(400);
+      expect(errorFields(foreign)).toEqual(['groupBy.0']);
+    });
+  });
 });

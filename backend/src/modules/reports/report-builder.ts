@@ -2,6 +2,8 @@ import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError, ErrorDetail } from '../../lib/errors';
 import { Interval, MeasureFunction, REPORT_RESOURCES, ReportField, ReportResource } from './report-fields';
+import { CustomField } from '../custom-fields/custom-field.model';
+import { applyCustomFilter, customFieldsNamed, customGroupSql, customKeyOf, splitFilters } from './report-custom-fields';
 import { assertMayReport, ReportCaller, scopeToCaller, withStatementTimeout } from './report-scope';
 
 export type FilterValue = string | number | Array<string | number> | { gte?: string | number; lte?: string | number };
@@ -46,10 +48,14 @@ function bucketSql(field: ReportField, column: string, interval: Interval): { sq
   return { sql: `to_char(date_trunc('${interval}', ?? at time zone ?), 'YYYY-MM-DD')`, bindings: [column] };
 }
 
-function groupColumns(resource: ReportResource, definition: ReportDefinition, problems: ErrorDetail[]): Column[] {
+function groupColumns(resource: ReportResource, definition: ReportDefinition, custom: Map<string, CustomField>, problems: ErrorDetail[]): Column[] {
   return definition.groupBy.flatMap((group, index): Column[] => {
     const name = typeof group === 'string' ? group : group.field;
     const path = typeof group === 'string' ? `groupBy.${index}` : `groupBy.${index}.field`;
+    if (customKeyOf(name)) {
+      const grouped = customGroupSql(custom, resource.table, group, definition, path, problems);
+      return grouped ? [{ key: name, ...grouped, numeric: false }] : [];
+    }
     const field = fieldOf(resource, name, path, problems);
     if (!field) return [];
     if (field.kind === 'number') {
@@ -161,13 +167,15 @@ interface CompiledReport {
 /**
  * A report as one aggregate query over the resource's live records the caller may list (a sales user:
  * their own and their team's), filtered, grouped and measured. Every name is checked against
- * REPORT_RESOURCES first (all problems in one 400); every value is a bound parameter.
+ * REPORT_RESOURCES, or `customFields.<key>` against the tenant's custom fields of the resource, first (all
+ * problems in one 400); every value is a bound parameter.
  */
-export function compileReport(principal: ReportCaller, definition: ReportDefinition): CompiledReport {
+export async function compileReport(principal: ReportCaller, definition: ReportDefinition): Promise<CompiledReport> {
   const resource = REPORT_RESOURCES[definition.resource]!;
   assertMayReport(principal, resource.table);
+  const custom = await customFieldsNamed(definition);
   const problems: ErrorDetail[] = [];
-  const groups = groupColumns(resource, definition, problems);
+  const groups = groupColumns(resource, definition, custom, problems);
   const measures = measureColumns(resource, definition, problems);
   const columns = [...groups, ...measures];
   const duplicate = columns.find((column, index) => columns.findIndex((other) => other.key === column.key) !== index);
@@ -175,7 +183,9 @@ export function compileReport(principal: ReportCaller, definition: ReportDefinit
 
   const { trx, tenantId } = tenantScope();
   const query = trx(resource.table).where(`${resource.table}.tenant_id`, tenantId).whereNull(`${resource.table}.deleted_at`);
-  for (const [name, value] of Object.entries(definition.filters)) applyFilter(query, resource, name, value, definition.timeZone, problems);
+  const filters = splitFilters(definition);
+  for (const [name, value] of Object.entries(filters.builtin)) applyFilter(query, resource, name, value, definition.timeZone, problems);
+  for (const [key, value] of Object.entries(filters.custom)) applyCustomFilter(query, custom, resource.table, definition.resource, key, value, problems);
   const order = orderBy(definition, columns, problems);
   if (problems.length) throw new AppError('VALIDATION_ERROR', 'The report names what it cannot use', problems);
 
@@ -188,7 +198,7 @@ export function compileReport(principal: ReportCaller, definition: ReportDefinit
 
 /** A report's rows, each keyed by its group keys and measures. */
 export async function runReport(principal: ReportCaller, definition: ReportDefinition, timeoutMs: number): Promise<ReportRow[]> {
-  const { query, columns } = compileReport(principal, definition);
+  const { query, columns } = await compileReport(principal, definition);
   const rows = await withStatementTimeout(timeoutMs, async () => (await query) as Array<Record<string, unknown>>);
   return rows.map((row) =>
     Object.fromEntries(

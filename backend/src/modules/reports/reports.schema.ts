@@ -19,15 +19,23 @@ export const MAX_RANGE_DAYS = 366 * 3;
 
 const scalar = Joi.alternatives(Joi.string().max(200), Joi.number());
 const fieldName = Joi.string().pattern(/^[A-Za-z][A-Za-z0-9]{0,39}$/).messages({ 'string.pattern.base': '{{#label}} must be a field name' });
+/** A built-in field's name, or `customFields.<key>`: one of the tenant's custom fields of the resource. */
+const groupName = Joi.string()
+  .pattern(/^(?:[A-Za-z][A-Za-z0-9]{0,39}|customFields\.[a-z][a-z0-9_]{0,39})$/)
+  .messages({ 'string.pattern.base': '{{#label}} must be a field name' });
+const filterValue = Joi.alternatives(scalar, Joi.array().items(scalar).min(1).max(100), Joi.object({ gte: scalar, lte: scalar }).min(1));
 
 export const reportDefinitionSchema = Joi.object({
   resource: Joi.string().valid(...REPORT_RESOURCE_NAMES).required(),
-  filters: Joi.object()
-    .pattern(fieldName, Joi.alternatives(scalar, Joi.array().items(scalar).min(1).max(100), Joi.object({ gte: scalar, lte: scalar }).min(1)))
+  filters: Joi.object({
+    // Keys with a dot are refused in every body (middleware/sanitize.ts): custom fields nest, as in views.
+    customFields: Joi.object().pattern(/^[a-z][a-z0-9_]{0,39}$/, filterValue).min(1).max(20).description("The tenant's custom fields of the resource, by key"),
+  })
+    .pattern(fieldName, filterValue)
     .max(20)
     .default({}),
   groupBy: Joi.array()
-    .items(fieldName, Joi.object({ field: fieldName.required(), interval: Joi.string().valid(...INTERVALS).required() }))
+    .items(groupName, Joi.object({ field: groupName.required(), interval: Joi.string().valid(...INTERVALS).required() }))
     .max(3)
     .default([]),
   measures: Joi.array()
@@ -35,7 +43,7 @@ export const reportDefinitionSchema = Joi.object({
     .min(1)
     .max(10)
     .default([{ fn: 'count' }]),
-  sort: Joi.string().pattern(/^-?[A-Za-z][A-Za-z0-9]{0,60}$/).description('A column of the answer (a group key or a measure such as `count`, `sumAmount`); - for descending'),
+  sort: Joi.string().pattern(/^-?(?:[A-Za-z][A-Za-z0-9]{0,60}|customFields\.[a-z][a-z0-9_]{0,39})$/).description('A column of the answer (a group key or a measure such as `count`, `sumAmount`); - for descending'),
   limit: Joi.number().integer().min(1).max(1000).default(100),
   timeZone,
 });

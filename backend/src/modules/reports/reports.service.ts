@@ -38,7 +38,7 @@ async function loadReport(principal: TenantPrincipal, id: string): Promise<Saved
 export const getReport = async (principal: TenantPrincipal, id: string) => presentReport(await loadReport(principal, id));
 
 export async function createReport(principal: UserPrincipal, draft: ReportDraft) {
-  compileReport(principal, draft.definition);
+  await compileReport(principal, draft.definition);
   const nextRunAt = await nextRunOf(draft.schedule, draft.definition);
   const report = await SavedReport.query()
     .insert({ ...draft, schedule: draft.schedule ?? null, nextRunAt, ownerId: principal.userId, createdBy: principal.userId, updatedBy: principal.userId } as never)
@@ -50,7 +50,7 @@ export async function createReport(principal: UserPrincipal, draft: ReportDraft)
 
 export async function updateReport(principal: UserPrincipal, id: string, patch: Partial<ReportDraft>) {
   const report = await loadReport(principal, id);
-  if (patch.definition) compileReport(principal, patch.definition);
+  if (patch.definition) await compileReport(principal, patch.definition);
   // A new schedule, or a new time zone for the old one, moves the next tick.
   const timing = patch.schedule !== undefined || patch.definition ? { nextRunAt: await nextRunOf(patch.schedule === undefined ? report.schedule : patch.schedule, patch.definition ?? report.definition) } : {};
   const updated = await SavedReport.query().patchAndFetchById(id, { ...patch, ...timing, updatedBy: principal.userId } as never);
@@ -97,7 +97,7 @@ export function reportCsv(rows: ReportRow[], columns: string[]): string {
  */
 export async function exportSavedReport(principal: TenantPrincipal, id: string, timeoutMs: number): Promise<{ body: DownloadBody }> {
   const report = await loadReport(principal, id);
-  const { columns } = compileReport(principal, report.definition);
+  const { columns } = await compileReport(principal, report.definition);
   const names = columns.map((column) => column.key);
   const body: DownloadBody = (inTenant) =>
     Readable.from(

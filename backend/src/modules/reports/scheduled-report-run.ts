@@ -62,7 +62,7 @@ export async function runScheduledReport(config: AppConfig, id: string, now: Dat
       outcomes.push({ userId, skipped: `may not read ${table}` });
       continue;
     }
-    const { columns } = compileReport(recipient.caller, report.definition);
+    const { columns } = await compileReport(recipient.caller, report.definition);
     const rows = await runReport(recipient.caller, report.definition, config.reports.statementTimeoutMs);
     const csv = reportCsv(rows, columns.map((column) => column.key));
     await queueEmail(config, 'scheduled_report', { email: recipient.email, userId }, { organization, reportName: report.name, scheduledFor: report.nextRunAt.toISOString(), rows: rows.length, filename, csv });
