@@ -17212,9 +17212,12 @@ export interface operations {
                     resource: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
                     /** @default {} */
                     filters?: {
-                        [key: string]: (string | number) | (string | number)[] | {
-                            gte?: string | number;
-                            lte?: string | number;
+                        /** @description The tenant's custom fields of the resource, by key */
+                        customFields?: {
+                            [key: string]: (string | number) | (string | number)[] | {
+                                gte?: string | number;
+                                lte?: string | number;
+                            };
                         };
                     };
                     /** @default [] */
@@ -17380,9 +17383,12 @@ export interface operations {
                         resource: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
                         /** @default {} */
                         filters?: {
-                            [key: string]: (string | number) | (string | number)[] | {
-                                gte?: string | number;
-                                lte?: string | number;
+                            /** @description The tenant's custom fields of the resource, by key */
+                            customFields?: {
+                                [key: string]: (string | number) | (string | number)[] | {
+                                    gte?: string | number;
+                                    lte?: string | number;
+                                };
                             };
                         };
                         /** @default [] */
@@ -17611,9 +17617,12 @@ export interface operations {
                         resource: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
                         /** @default {} */
                         filters?: {
-                            [key: string]: (string | number) | (string | number)[] | {
-                                gte?: string | number;
-                                lte?: string | number;
+                            /** @description The tenant's custom fields of the resource, by key */
+                            customFields?: {
+                                [key: string]: (string | number) | (string | number)[] | {
+                                    gte?: string | number;
+                                    lte?: string | number;
+                                };
                             };
                         };
                         /** @default [] */
