@@ -29,6 +29,8 @@ interface Column {
   bindings: Knex.RawBinding[];
   /** Sums and averages come from PostgreSQL as numeric text. */
   numeric: boolean;
+  /** A date bucket: grouped as a timestamp, named `YYYY-MM-DD` once grouped (formatting a few groups, not every row). */
+  day?: boolean;
 }
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
@@ -41,11 +43,11 @@ function fieldOf(resource: ReportResource, name: string, path: string, problems:
   return field;
 }
 
-/** A bucket's first day, as `YYYY-MM-DD` in the report's time zone (a date column has none to convert). */
+/** A bucket's first moment in the report's time zone (a date column has none to convert); named as a day once grouped. */
 function bucketSql(field: ReportField, column: string, interval: Interval): { sql: string; bindings: Knex.RawBinding[] } {
   // The interval is one of INTERVALS, never the request's own text.
-  if (field.column === 'expected_close_date') return { sql: `to_char(date_trunc('${interval}', ??::timestamp), 'YYYY-MM-DD')`, bindings: [column] };
-  return { sql: `to_char(date_trunc('${interval}', ?? at time zone ?), 'YYYY-MM-DD')`, bindings: [column] };
+  if (field.column === 'expected_close_date') return { sql: `date_trunc('${interval}', ??::timestamp)`, bindings: [column] };
+  return { sql: `date_trunc('${interval}', ?? at time zone ?)`, bindings: [column] };
 }
 
 function groupColumns(resource: ReportResource, definition: ReportDefinition, custom: Map<string, CustomField>, problems: ErrorDetail[]): Column[] {
@@ -54,7 +56,7 @@ function groupColumns(resource: ReportResource, definition: ReportDefinition, cu
     const path = typeof group === 'string' ? `groupBy.${index}` : `groupBy.${index}.field`;
     if (customKeyOf(name)) {
       const grouped = customGroupSql(custom, resource.table, group, definition, path, problems);
-      return grouped ? [{ key: name, ...grouped, numeric: false }] : [];
+      return grouped ? [{ key: name, sql: grouped.sql, bindings: grouped.bindings, numeric: false, day: grouped.day }] : [];
     }
     const field = fieldOf(resource, name, path, problems);
     if (!field) return [];
@@ -70,7 +72,7 @@ function groupColumns(resource: ReportResource, definition: ReportDefinition, cu
     }
     const bucket = bucketSql(field, column, group.interval);
     const bindings = field.column === 'expected_close_date' ? bucket.bindings : [...bucket.bindings, definition.timeZone];
-    return [{ key: name, sql: bucket.sql, bindings, numeric: false }];
+    return [{ key: name, sql: bucket.sql, bindings, numeric: false, day: true }];
   });
 }
 
@@ -192,8 +194,14 @@ export async function compileReport(principal: ReportCaller, definition: ReportD
   scopeToCaller(query, principal, `${resource.table}.${resource.ownerColumn}`);
   query.select(columns.map((column, index) => trx.raw(`${column.sql} as c${index}`, column.bindings)));
   if (groups.length) query.groupByRaw(groups.map((_, index) => String(index + 1)).join(', '));
-  query.orderByRaw(order).limit(definition.limit);
-  return { query, columns };
+  if (!columns.some((column) => column.day)) return { query: query.orderByRaw(order).limit(definition.limit), columns };
+  // Date buckets are grouped as timestamps and named as days afterwards: to_char on each group, not each row.
+  const named = trx
+    .from(query.as('r'))
+    .select(columns.map((column, index) => (column.day ? trx.raw(`to_char(??, 'YYYY-MM-DD') as ??`, [`r.c${index}`, `c${index}`]) : `r.c${index}`)))
+    .orderByRaw(order)
+    .limit(definition.limit);
+  return { query: named, columns };
 }
 
 /** A report's rows, each keyed by its group keys and measures. */

@@ -45,7 +45,7 @@ export function customGroupSql(
   definition: ReportDefinition,
   path: string,
   problems: ErrorDetail[],
-): { sql: string; bindings: Knex.RawBinding[] } | undefined {
+): { sql: string; bindings: Knex.RawBinding[]; day?: boolean } | undefined {
   const name = typeof group === 'string' ? group : group.field;
   const field = known(fields, name, definition.resource, path, problems);
   if (!field) return undefined;
@@ -56,8 +56,8 @@ export function customGroupSql(
       return undefined;
     }
     // The interval is one of INTERVALS, never the request's own text; a date has no time zone to convert.
-    if (field.type === 'date') return { sql: `to_char(date_trunc('${group.interval}', ${value.sql}::timestamp), 'YYYY-MM-DD')`, bindings: value.bindings };
-    return { sql: `to_char(date_trunc('${group.interval}', ${value.sql}::timestamptz at time zone ?), 'YYYY-MM-DD')`, bindings: [...value.bindings, definition.timeZone] };
+    if (field.type === 'date') return { sql: `date_trunc('${group.interval}', ${value.sql}::timestamp)`, bindings: value.bindings, day: true };
+    return { sql: `date_trunc('${group.interval}', ${value.sql}::timestamptz at time zone ?)`, bindings: [...value.bindings, definition.timeZone], day: true };
   }
   if (!GROUPED_BY_VALUE.has(field.type)) {
     problems.push({ field: path, message: `"${name}" is a ${field.type} field: it cannot group a report` });

@@ -31,14 +31,25 @@ export function scopeToCaller(query: Knex.QueryBuilder, principal: ReportCaller,
 }
 
 /**
+ * Sort and hash memory of a report's statement. A report groups up to a million rows once, where a list
+ * request sorts a page: with PostgreSQL's default (4 MB) its sorts spill to disk (`external merge` in the
+ * plans of docs/PERFORMANCE.md). Per sort node and parallel worker, for the one statement only.
+ */
+const REPORT_WORK_MEM = '32MB';
+
+/**
  * Runs a report's queries with a statement timeout, so a report no index serves is cancelled (a 503)
- * rather than holding a connection; the request's own timeout is restored afterwards.
+ * rather than holding a connection, and with REPORT_WORK_MEM; the request's own settings are restored afterwards.
  */
 export async function withStatementTimeout<T>(timeoutMs: number, run: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
   const { trx } = tenantScope();
-  const { rows } = await trx.raw<{ rows: Array<{ previous: string }> }>(`select current_setting('statement_timeout') as previous, set_config('statement_timeout', ?, true)`, [`${timeoutMs}ms`]);
+  const { rows } = await trx.raw<{ rows: Array<{ previous: string; memory: string }> }>(
+    `select current_setting('statement_timeout') as previous, current_setting('work_mem') as memory,
+            set_config('statement_timeout', ?, true), set_config('work_mem', ?, true)`,
+    [`${timeoutMs}ms`, REPORT_WORK_MEM],
+  );
   const result = await run(trx);
-  await trx.raw(`select set_config('statement_timeout', ?, true)`, [rows[0]!.previous]);
+  await trx.raw(`select set_config('statement_timeout', ?, true), set_config('work_mem', ?, true)`, [rows[0]!.previous, rows[0]!.memory]);
   return result;
 }
 
