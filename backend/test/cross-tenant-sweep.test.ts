@@ -325,7 +325,12 @@ async function seedVictim(t: TestApp, a: Registered, marker: string): Promise<st
   await make('/custom-fields', { resource: 'deals', key: 'victim_code', label: `${marker} code`, type: 'text', unique: true, searchable: true });
   const pipeline = await make('/pipelines', { name: `${marker} pipeline`, stages: [{ key: 'victim_open', name: `${marker} open`, probability: 40, kind: 'open' }] });
   await make('/views', { resource: 'deals', name: `${marker} view`, filters: { customFields: { victim_code: marker } }, visibility: 'tenant' });
-  await make('/reports', { name: `${marker} report`, definition: { resource: 'deals', filters: { stage: 'proposal' }, groupBy: ['ownerId'] } });
+  // Scheduled, so that its run below leaves a row in report_runs (and a mail of it in notifications).
+  const report = await make('/reports', {
+    name: `${marker} report`,
+    definition: { resource: 'deals', filters: { stage: 'proposal' }, groupBy: ['ownerId'] },
+    schedule: { cron: '0 7 * * 1', recipients: [a.userId] },
+  });
   // Subscriptions first, so the CRM writes below fill the webhook outbox too.
   const webhook = await make('/webhooks', { url: `http://127.0.0.1:9/${marker}`, events: ['lead.*', 'deal.*'] });
   const slackUrl = `http://127.0.0.1:9/slack/${marker}`;
@@ -377,6 +382,7 @@ async function seedVictim(t: TestApp, a: Registered, marker: string): Promise<st
   const jobs = new TestJobRunner(t);
   // The reset code and its mail are made after the 202 (its timing tells nothing): wait for them first.
   await eventually(async () => (await jobs.owner('password_reset_tokens').where({ tenant_id: a.tenantId })).length > 0, 15_000, 'the reset code');
+  await jobs.enqueueScheduled('reports.scheduled', new Date(report.nextRunAt as string));
   await jobs.runUntilIdle(a.tenantId);
   await jobs.close();
   return [marker, marker.toLowerCase(), a.email, a.accessToken, a.refreshToken, key.key, member.email, memberLogin.body.data.tokens.refreshToken, webhook.secret, slackUrl, supplierKey];

@@ -1,4 +1,6 @@
-import { CrmTenant, CrmUser, crmWorld, errorFields, insertRows } from './support/crm-fixtures';
+import { CrmTenant, CrmUser, crmWorld, errorFields, insertRows, inTenant } from './support/crm-fixtures';
+import { TestJobRunner } from './support/jobs';
+import { mailsOf, runJobsUntil } from './support/mail-log';
 
 /**
  * Reports over records seeded straight into the tables (with the dates a report is about), every number
@@ -278,6 +280,215 @@ describe('reports', () => {
       const counted = await run({ resource: 'deals', filters: { ownerId: users().sales.id } }, foreign);
       expect(counted.body.data).toEqual([{ count: 0 }]);
       expect((await get(`/reports/${id}`)).body.data.name).toBe('Private to A');
+    });
+  });
+
+  describe('scheduled reports', () => {
+    const definition = { resource: 'deals', filters: { stage: 'closed_won' }, groupBy: ['ownerId'], measures: [{ fn: 'count' }, { fn: 'sum', field: 'amount' }], sort: 'ownerId' };
+    let jobs: TestJobRunner;
+    const TASK = 'reports.scheduled';
+    const scheduledMails = () => mailsOf(world.owner, world.a.tenantId, 'scheduled_report');
+    const save = (body: Record<string, unknown>, user: CrmUser = users().manager) => api().post('/api/v1/reports').set(user.auth).send(body);
+
+    beforeAll(() => {
+      jobs = new TestJobRunner(world.t);
+    });
+    afterAll(async () => {
+      await jobs.close();
+    });
+
+    it('when a scheduled report\'s tick comes, then each recipient is mailed the CSV of what they may read, once, and the run is listed and audited', async () => {
+      const { manager, sales, support } = users();
+      const made = await save({ name: 'Weekly wins', definition, schedule: { cron: '0 7 * * 1', recipients: [manager.id, sales.id, support.id] } });
+      expect(made.status).toBe(201);
+      const id = made.body.data.id as string;
+      const due = new Date(made.body.data.nextRunAt as string);
+      // The next Monday, 07:00 in the report's time zone (UTC), within the coming week.
+      expect([due.getUTCDay(), due.getUTCHours(), due.getUTCMinutes()]).toEqual([1, 7, 0]);
+      expect(due.getTime() - Date.now()).toBeLessThanOrEqual(7 * 86_400_000);
+
+      // A minute before the tick: nothing is due.
+      await jobs.enqueueScheduled(TASK, new Date(due.getTime() - 60_000));
+      await jobs.runUntilIdle(world.a.tenantId);
+      expect(await scheduledMails()).toEqual([]);
+
+      await jobs.enqueueScheduled(TASK, due);
+      await runJobsUntil(jobs, world.a.tenantId, async () => {
+        const mails = await scheduledMails();
+        return mails.length === 2 && mails.every((mail) => mail.status === 'sent');
+      });
+      const byRecipient = Object.fromEntries((await scheduledMails()).map((mail) => [mail.recipient, mail.message]));
+      expect(Object.keys(byRecipient).sort()).toEqual([manager.email, sales.email].sort());
+      const csvOf = (email: string) => byRecipient[email]!.attachments!.map((file) => [file.contentType, file.content.split('\r\n')]);
+      const ownerIds = [users().outsider.id, sales.id].sort();
+      expect(csvOf(manager.email)).toEqual([['text/csv; charset=utf-8', ['ownerId,count,sumAmount', ...ownerIds.map((owner) => `${owner},${owner === sales.id ? 2 : 1},6000`), '']]]);
+      // The sales user's copy counts their own and their team's deals only, as the API would show them.
+      expect(csvOf(sales.email)).toEqual([['text/csv; charset=utf-8', ['ownerId,count,sumAmount', `${sales.id},2,6000`, '']]]);
+      expect(byRecipient[manager.email]!.subject).toContain('Weekly wins');
+
+      const runs = await get(`/reports/${id}/runs`);
+      expect(runs.status).toBe(200);
+      expect(runs.body.data).toEqual([
+        expect.objectContaining({
+          scheduledFor: due.toISOString(),
+          status: 'sent',
+          error: null,
+          recipients: [
+            { userId: manager.id, rows: 2 },
+            { userId: sales.id, rows: 1 },
+            { userId: support.id, skipped: 'may not read deals' },
+          ],
+        }),
+      ]);
+      const after = await get(`/reports/${id}`);
+      expect(after.body.data.nextRunAt).toBe(new Date(due.getTime() + 7 * 86_400_000).toISOString());
+
+      // The same tick again (a retried sweep, a second instance): nothing more is sent.
+      await jobs.enqueueScheduled(TASK, due);
+      await jobs.runUntilIdle(world.a.tenantId);
+      expect(await scheduledMails()).toHaveLength(2);
+      expect((await get(`/reports/${id}/runs`)).body.data).toHaveLength(1);
+
+      const audit = await get(`/audit-logs?resourceType=report&resourceId=${id}`, users().admin);
+      const run = audit.body.data.find((entry: { action: string }) => entry.action === 'report.scheduled_run');
+      expect(run).toMatchObject({
+        actor: { type: 'system', id: null },
+        result: 'success',
+        changes: { status: { after: 'sent' }, mailed: { after: 2 }, skipped: { after: 1 }, scheduledFor: { after: due.toISOString() } },
+      });
+
+      // Unscheduled: no next tick; deleted: its runs go with it.
+      const unscheduled = await api().patch(`/api/v1/reports/${id}`).set(manager.auth).send({ schedule: null });
+      expect(unscheduled.body.data).toMatchObject({ schedule: null, nextRunAt: null });
+      expect((await api().delete(`/api/v1/reports/${id}`).set(manager.auth)).status).toBe(204);
+      expect((await get(`/reports/${id}/runs`)).status).toBe(404);
+    });
+
+    it('when a scheduled report cannot be run, then the run is recorded as failed with the report\'s own message, audited, and the report moves to its next tick', async () => {
+      const made = await save({ name: 'Breaks later', definition, schedule: { cron: '30 6 * * *', recipients: [users().manager.id] } });
+      const id = made.body.data.id as string;
+      const due = new Date(made.body.data.nextRunAt as string);
+      // A definition a later release no longer accepts (here a field that is not reportable), as stored.
+      await inTenant(world.owner, world.a.tenantId, (trx) =>
+        trx('saved_reports').where({ tenant_id: world.a.tenantId, id }).update({ definition: JSON.stringify({ ...made.body.data.definition, groupBy: ['salary'] }) }),
+      );
+      await jobs.enqueueScheduled(TASK, due);
+      await jobs.runUntilIdle(world.a.tenantId);
+      const runs = (await get(`/reports/${id}/runs`)).body.data;
+      expect(runs).toEqual([expect.objectContaining({ scheduledFor: due.toISOString(), status: 'failed', error: 'The report names what it cannot use', recipients: [] })]);
+      expect((await get(`/reports/${id}`)).body.data.nextRunAt).toBe(new Date(due.getTime() + 86_400_000).toISOString());
+      expect((await scheduledMails()).filter((mail) => mail.message.subject.includes('Breaks later'))).toEqual([]);
+      const audit = await get(`/audit-logs?resourceType=report&resourceId=${id}`, users().admin);
+      expect(audit.body.data.find((entry: { action: string }) => entry.action === 'report.scheduled_run')).toMatchObject({ changes: { status: { after: 'failed' }, mailed: { after: 0 } } });
+    });
+
+    it('when a schedule has a bad cron expression or a recipient outside the organization, then 400 names each; a sales user gets 403', async () => {
+      const { manager } = users();
+      const bad = await save({ name: 'Bad', definition, schedule: { cron: '61 * * * *', recipients: [manager.id, world.b.users.admin.id] } });
+      expect(bad.status).toBe(400);
+      expect(errorFields(bad).sort()).toEqual(['schedule.cron', 'schedule.recipients.1']);
+      const seconds = await save({ name: 'Bad', definition, schedule: { cron: '*/5 * * * * *', recipients: [manager.id] } });
+      expect(errorFields(seconds)).toEqual(['schedule.cron']);
+      expect((await save({ name: 'Bad', definition, schedule: { cron: '0 7 * * 1', recipients: [] } })).status).toBe(400);
+      expect((await save({ name: 'Mine', definition, schedule: { cron: '0 7 * * 1', recipients: [users().sales.id] } }, users().sales)).status).toBe(403);
+
+      const plain = await save({ name: 'Later scheduled', definition });
+      expect(plain.body.data).toMatchObject({ schedule: null, nextRunAt: null });
+      const id = plain.body.data.id as string;
+      expect((await api().patch(`/api/v1/reports/${id}`).set(users().sales.auth).send({ schedule: { cron: '0 7 * * 1', recipients: [users().sales.id] } })).status).toBe(403);
+      // In Berlin's time zone, 07:00 local is 05:00 or 06:00 UTC.
+      const zoned = await api().patch(`/api/v1/reports/${id}`).set(manager.auth).send({ definition: { ...definition, timeZone: 'Europe/Berlin' }, schedule: { cron: '0 7 * * *', recipients: [manager.id] } });
+      expect(zoned.status).toBe(200);
+      expect([5, 6]).toContain(new Date(zoned.body.data.nextRunAt as string).getUTCHours());
+      const names = (await get('/reports')).body.data.map((report: { name: string }) => report.name);
+      expect(names).not.toContain('Bad');
+      expect(names).not.toContain('Mine');
+    });
+
+    it('when another organization or no one asks for a report\'s runs, then 404 and 401', async () => {
+      const made = await save({ name: 'Runs private to A', definition });
+      const id = made.body.data.id as string;
+      expect((await get(`/reports/${id}/runs`, world.b.users.admin)).status).toBe(404);
+      expect((await api().get(`/api/v1/reports/${id}/runs`)).status).toBe(401);
+      expect((await get(`/reports/${id}/runs?limit=0`)).status).toBe(400);
+      expect((await get(`/reports/${id}/runs`)).body.data).toEqual([]);
+    });
+  });
+
+  describe('custom fields in the builder', () => {
+    // Tenant B's own fields and deals (closed, so no open pipeline of B's shows elsewhere in this file).
+    const admin = () => world.b.users.admin;
+    const runB = (body: Record<string, unknown>) => run(body, admin());
+
+    beforeAll(async () => {
+      const fields = [
+        { resource: 'deals', key: 'region', label: 'Region', type: 'select', options: ['north', 'south'] },
+        { resource: 'deals', key: 'tier', label: 'Tier', type: 'number' },
+        { resource: 'deals', key: 'signed_on', label: 'Signed on', type: 'date' },
+        { resource: 'deals', key: 'tags', label: 'Tags', type: 'multiselect', options: ['a', 'b'] },
+      ];
+      for (const field of fields) expect((await api().post('/api/v1/custom-fields').set(admin().auth).send(field)).status).toBe(201);
+      const closed = { stage: 'closed_won', ownerId: admin().id, closedAt: new Date('2026-03-01T00:00:00Z') };
+      await insertRows(world.owner, world.b.tenantId, 'deals', [
+        { name: 'R1', amount: 100, ...closed, customFields: { region: 'north', tier: 1, signed_on: '2026-01-15', tags: ['a'] } },
+        { name: 'R2', amount: 200, ...closed, customFields: { region: 'north', tier: 3, signed_on: '2026-02-01' } },
+        { name: 'R3', amount: 400, ...closed, customFields: { region: 'south', tier: 2, signed_on: '2026-01-20' } },
+        { name: 'R4', amount: 800, ...closed, customFields: {} },
+      ]);
+    });
+
+    it('when deals are grouped by a select custom field, then a row per value (no value last) with its measures', async () => {
+      const res = await runB({ resource: 'deals', groupBy: ['customFields.region'], measures: [{ fn: 'count' }, { fn: 'sum', field: 'amount' }] });
+      expect(res.status).toBe(200);
+      expect(res.body.data).toEqual([
+        { 'customFields.region': 'north', count: 2, sumAmount: 300 },
+        { 'customFields.region': 'south', count: 1, sumAmount: 400 },
+        { 'customFields.region': null, count: 1, sumAmount: 800 },
+      ]);
+    });
+
+    it('when grouped on two levels, a custom date by month, and filtered on a custom number range and a value list, then a row per value and month', async () => {
+      const res = await runB({
+        resource: 'deals',
+        filters: { customFields: { tier: { gte: 2 } }, stage: 'closed_won' },
+        groupBy: ['customFields.region', { field: 'customFields.signed_on', interval: 'month' }],
+        sort: 'customFields.region',
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.data).toEqual([
+        { 'customFields.region': 'north', 'customFields.signed_on': '2026-02-01', count: 1 },
+        { 'customFields.region': 'south', 'customFields.signed_on': '2026-01-01', count: 1 },
+      ]);
+      const listed = await runB({ resource: 'deals', filters: { customFields: { region: ['north', 'south'], signed_on: { lte: '2026-01-31' } } } });
+      expect(listed.body.data).toEqual([{ count: 2 }]);
+      const saved = await api().post('/api/v1/reports').set(admin().auth).send({ name: 'By region', definition: { resource: 'deals', groupBy: ['customFields.region'] } });
+      expect(saved.status).toBe(201);
+      const csv = await api().get(`/api/v1/reports/${saved.body.data.id as string}/export`).set(admin().auth);
+      expect(csv.text.split('\r\n')).toEqual(['customFields.region,count', 'north,2', 'south,1', ',1', '']);
+    });
+
+    it('when a custom field is unknown, another organization\'s, of a type that cannot group, or a value not of its type, then 400 names each', async () => {
+      const cases: Array<[Record<string, unknown>, string[]]> = [
+        [{ resource: 'deals', groupBy: ['customFields.nope'] }, ['groupBy.0']],
+        [{ resource: 'deals', groupBy: ['customFields.tier'] }, ['groupBy.0']],
+        [{ resource: 'deals', groupBy: ['customFields.tags'] }, ['groupBy.0']],
+        [{ resource: 'deals', groupBy: ['customFields.signed_on'] }, ['groupBy.0']],
+        [{ resource: 'deals', groupBy: [{ field: 'customFields.region', interval: 'month' }] }, ['groupBy.0.field']],
+        [{ resource: 'leads', groupBy: ['customFields.region'] }, ['groupBy.0']],
+        [{ resource: 'deals', filters: { customFields: { tier: 'many' } } }, ['filters.customFields.tier']],
+        [{ resource: 'deals', filters: { customFields: { region: 'west' } } }, ['filters.customFields.region']],
+        [{ resource: 'deals', filters: { customFields: { nope: 'x' } } }, ['filters.customFields.nope']],
+        [{ resource: 'deals', filters: { customFields: { region: { gte: 'a' } } } }, ['filters.customFields.region']],
+        [{ resource: 'deals', groupBy: ["customFields.region'); drop table deals; --"] }, ['groupBy.0']],
+      ];
+      for (const [body, fields] of cases) {
+        const res = await runB(body);
+        expect({ body, status: res.status, fields: errorFields(res) }).toEqual({ body, status: 400, fields });
+      }
+      // Tenant A has no such field: B's field names nothing in A.
+      const foreign = await run({ resource: 'deals', groupBy: ['customFields.region'] });
+      expect(foreign.status).toBe(400);
+      expect(errorFields(foreign)).toEqual(['groupBy.0']);
     });
   });
 });

@@ -14,6 +14,7 @@ import { notificationSendJob } from '../modules/notifications/notification-send.
 import { organizationNoticeJob } from '../modules/notifications/organization-notices.job';
 import { partsInventoryScheduleJob, partsInventorySyncJob, partsOrderPollJob } from '../modules/parts/parts.jobs';
 import { securityStaffAlertJob } from '../modules/security/security-staff-alert.job';
+import { scheduledReportsJob } from '../modules/reports/scheduled-reports.job';
 import { JobDefinition } from './job-definition';
 
 /** Every job the engine runs, wherever it runs. */
@@ -36,4 +37,5 @@ export const JOBS: readonly JobDefinition<never>[] = [
   partsInventorySyncJob,
   partsInventoryScheduleJob,
   securityStaffAlertJob,
+  scheduledReportsJob,
 ] as readonly JobDefinition<never>[];

@@ -92,9 +92,9 @@ export class TestJobRunner {
     await (await this.workerUtils()).completeJobs(ids);
   }
 
-  /** Enqueues a scheduled job now, as its crontab tick would. */
-  async enqueueScheduled(task: string): Promise<void> {
-    await (await this.workerUtils()).addJob(task, { _cron: { ts: new Date().toISOString() } });
+  /** Enqueues a scheduled job now, as its crontab tick would; `tick` is the time the tick says it is (a test's injected clock). */
+  async enqueueScheduled(task: string, tick: Date = new Date()): Promise<void> {
+    await (await this.workerUtils()).addJob(task, { _cron: { ts: tick.toISOString() } });
   }
 
   private workerUtils(): Promise<WorkerUtils> {

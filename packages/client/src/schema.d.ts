@@ -3444,7 +3444,7 @@ export interface paths {
         get: operations["getReports"];
         put?: never;
         /**
-         * Save a report definition under a name, for the organization
+         * Save a report definition under a name, for the organization; with a schedule, it is mailed to its recipients on each tick
          * @description Permission: `reports:manage`. Signed-in users only (not API keys).
          */
         post: operations["postReports"];
@@ -3476,7 +3476,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a saved report's name or definition
+         * Change a saved report's name, definition or schedule (null unschedules it)
          * @description Permission: `reports:manage`. Signed-in users only (not API keys).
          */
         patch: operations["patchReportsById"];
@@ -3494,6 +3494,26 @@ export interface paths {
          * @description Permission: `reports:read`.
          */
         get: operations["getReportsByIdRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A saved report's scheduled runs, newest first: when, whom it was mailed to (rows each) or why not
+         * @description Permission: `reports:read`.
+         */
+        get: operations["getReportsByIdRuns"];
         put?: never;
         post?: never;
         delete?: never;
@@ -19103,9 +19123,12 @@ export interface operations {
                     resource: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
                     /** @default {} */
                     filters?: {
-                        [key: string]: (string | number) | (string | number)[] | {
-                            gte?: string | number;
-                            lte?: string | number;
+                        /** @description The tenant's custom fields of the resource, by key */
+                        customFields?: {
+                            [key: string]: (string | number) | (string | number)[] | {
+                                gte?: string | number;
+                                lte?: string | number;
+                            };
                         };
                     };
                     /** @default [] */
@@ -19204,7 +19227,7 @@ export interface operations {
                      *         {
                      *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
                      *           "name": "string",
-                     *           "ownerId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *           "nextRunAt": "2024-01-31T09:30:00.000Z"
                      *         }
                      *       ]
                      *     }
@@ -19215,6 +19238,12 @@ export interface operations {
                             id?: string;
                             name?: string;
                             definition?: Record<string, never>;
+                            schedule?: {
+                                cron?: string;
+                                recipients?: string[];
+                            } | null;
+                            /** Format: date-time */
+                            nextRunAt?: string | null;
                             /** Format: uuid */
                             ownerId?: string;
                             /** Format: date-time */
@@ -19265,9 +19294,12 @@ export interface operations {
                         resource: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
                         /** @default {} */
                         filters?: {
-                            [key: string]: (string | number) | (string | number)[] | {
-                                gte?: string | number;
-                                lte?: string | number;
+                            /** @description The tenant's custom fields of the resource, by key */
+                            customFields?: {
+                                [key: string]: (string | number) | (string | number)[] | {
+                                    gte?: string | number;
+                                    lte?: string | number;
+                                };
                             };
                         };
                         /** @default [] */
@@ -19298,6 +19330,12 @@ export interface operations {
                          */
                         timeZone?: string;
                     };
+                    schedule?: {
+                        /** @description Five fields: minute hour day-of-month month day-of-week, in the report's time zone */
+                        cron: string;
+                        /** @description Active users of the organization */
+                        recipients: string[];
+                    } | null;
                 };
             };
         };
@@ -19317,7 +19355,7 @@ export interface operations {
                      *       "data": {
                      *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
                      *         "name": "string",
-                     *         "ownerId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *         "nextRunAt": "2024-01-31T09:30:00.000Z"
                      *       }
                      *     }
                      */
@@ -19327,6 +19365,12 @@ export interface operations {
                             id?: string;
                             name?: string;
                             definition?: Record<string, never>;
+                            schedule?: {
+                                cron?: string;
+                                recipients?: string[];
+                            } | null;
+                            /** Format: date-time */
+                            nextRunAt?: string | null;
                             /** Format: uuid */
                             ownerId?: string;
                             /** Format: date-time */
@@ -19379,7 +19423,7 @@ export interface operations {
                      *       "data": {
                      *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
                      *         "name": "string",
-                     *         "ownerId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *         "nextRunAt": "2024-01-31T09:30:00.000Z"
                      *       }
                      *     }
                      */
@@ -19389,6 +19433,12 @@ export interface operations {
                             id?: string;
                             name?: string;
                             definition?: Record<string, never>;
+                            schedule?: {
+                                cron?: string;
+                                recipients?: string[];
+                            } | null;
+                            /** Format: date-time */
+                            nextRunAt?: string | null;
                             /** Format: uuid */
                             ownerId?: string;
                             /** Format: date-time */
@@ -19478,9 +19528,12 @@ export interface operations {
                         resource: "leads" | "contacts" | "accounts" | "deals" | "tasks" | "activities" | "tickets";
                         /** @default {} */
                         filters?: {
-                            [key: string]: (string | number) | (string | number)[] | {
-                                gte?: string | number;
-                                lte?: string | number;
+                            /** @description The tenant's custom fields of the resource, by key */
+                            customFields?: {
+                                [key: string]: (string | number) | (string | number)[] | {
+                                    gte?: string | number;
+                                    lte?: string | number;
+                                };
                             };
                         };
                         /** @default [] */
@@ -19511,6 +19564,12 @@ export interface operations {
                          */
                         timeZone?: string;
                     };
+                    schedule?: {
+                        /** @description Five fields: minute hour day-of-month month day-of-week, in the report's time zone */
+                        cron: string;
+                        /** @description Active users of the organization */
+                        recipients: string[];
+                    } | null;
                 };
             };
         };
@@ -19530,7 +19589,7 @@ export interface operations {
                      *       "data": {
                      *         "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
                      *         "name": "string",
-                     *         "ownerId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+                     *         "nextRunAt": "2024-01-31T09:30:00.000Z"
                      *       }
                      *     }
                      */
@@ -19540,6 +19599,12 @@ export interface operations {
                             id?: string;
                             name?: string;
                             definition?: Record<string, never>;
+                            schedule?: {
+                                cron?: string;
+                                recipients?: string[];
+                            } | null;
+                            /** Format: date-time */
+                            nextRunAt?: string | null;
                             /** Format: uuid */
                             ownerId?: string;
                             /** Format: date-time */
@@ -19603,6 +19668,12 @@ export interface operations {
                                 id?: string;
                                 name?: string;
                                 definition?: Record<string, never>;
+                                schedule?: {
+                                    cron?: string;
+                                    recipients?: string[];
+                                } | null;
+                                /** Format: date-time */
+                                nextRunAt?: string | null;
                                 /** Format: uuid */
                                 ownerId?: string;
                                 /** Format: date-time */
@@ -19614,6 +19685,79 @@ export interface operations {
                                 [key: string]: (string | null) | number;
                             }[];
                         };
+                    };
+                };
+            };
+            400: components["responses"]["400"];
+            401: components["responses"]["401"];
+            403: components["responses"]["403"];
+            404: components["responses"]["404"];
+            413: components["responses"]["413"];
+            415: components["responses"]["415"];
+            429: components["responses"]["429"];
+            500: components["responses"]["500"];
+            503: components["responses"]["503"];
+        };
+    };
+    getReportsByIdRuns: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: {
+                /** @description Names the tenant; it must agree with the token's (403 TENANT_MISMATCH otherwise) */
+                "X-Tenant-ID"?: components["parameters"]["TenantId"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The runs */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *           "scheduledFor": "2024-01-31T09:30:00.000Z",
+                     *           "status": "sent"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id?: string;
+                            /**
+                             * Format: date-time
+                             * @description The tick of the schedule this run answers
+                             */
+                            scheduledFor?: string;
+                            /** @enum {string} */
+                            status?: "sent" | "failed";
+                            recipients?: {
+                                /** Format: uuid */
+                                userId?: string;
+                                /** @description Rows of the report mailed to them (run with their permissions and scope) */
+                                rows?: number;
+                                /** @description Why they were not mailed */
+                                skipped?: string;
+                            }[];
+                            error?: string | null;
+                            /** Format: date-time */
+                            createdAt?: string;
+                        }[];
                     };
                 };
             };

@@ -130,6 +130,12 @@ const ENTRY_OF: { [K in DomainEventType]: (event: EventOf<K>) => AuditEntry | nu
   'report.created': (e) => ({ action: 'report.create', resourceType: 'report', resourceId: e.id, after: e.report }),
   'report.updated': (e) => ({ action: 'report.update', resourceType: 'report', resourceId: e.id, before: e.before, after: e.after }),
   'report.deleted': (e) => ({ action: 'report.delete', resourceType: 'report', resourceId: e.id, before: e.report }),
+  'report.scheduled_run': (e) => ({
+    action: 'report.scheduled_run',
+    resourceType: 'report',
+    resourceId: e.id,
+    after: { runId: e.runId, scheduledFor: e.scheduledFor, status: e.status, mailed: e.mailed, skipped: e.skipped },
+  }),
 
   'organization.settings_updated': (e) => ({
     action: 'organization.settings_update',

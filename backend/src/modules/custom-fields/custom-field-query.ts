@@ -24,10 +24,10 @@ export interface CustomQuery {
   sort?: SortColumn[];
 }
 
-const COLUMN_OF = (type: CustomFieldType): ValueColumn =>
+export const COLUMN_OF = (type: CustomFieldType): ValueColumn =>
   type === 'number' || type === 'currency' ? 'value_number' : type === 'datetime' ? 'value_time' : 'value_text';
 const CAST: Record<ValueColumn, string> = { value_text: 'text', value_number: 'float8', value_time: 'timestamptz' };
-const RANGE_TYPES: ReadonlySet<CustomFieldType> = new Set(['number', 'currency', 'date', 'datetime']);
+export const RANGE_TYPES: ReadonlySet<CustomFieldType> = new Set(['number', 'currency', 'date', 'datetime']);
 const OPERATORS = { eq: '=', gte: '>=', lte: '<=', in: 'in' } as const;
 
 /**
@@ -54,7 +54,7 @@ function sortColumnOf(table: string, field: CustomField): SortColumn {
 }
 
 /** A query parameter's text as the field's values are stored: a number, `true`, an ISO instant, lower-case email. */
-function filterValue(field: CustomField, text: string): unknown {
+export function filterValue(field: CustomField, text: string): unknown {
   if (field.type === 'select' || field.type === 'multiselect') return text;
   const { value, error } = valueSchema(field).validate(text, { convert: true });
   if (error) return undefined;

@@ -98,6 +98,8 @@ export interface DomainEventMap {
   'report.created': { id: string; report: Fields };
   'report.updated': { id: string; before: Fields; after: Fields };
   'report.deleted': { id: string; report: Fields };
+  /** A scheduled report ran (by `system`): mailed, or failed; who received it is in its report_runs row. */
+  'report.scheduled_run': { id: string; runId: string; scheduledFor: string; status: 'sent' | 'failed'; mailed: number; skipped: number };
 
   'organization.settings_updated': { tenantId: string; before: Fields; after: Fields };
   'organization.deletion_requested': { tenantId: string; purgeAt: string | null };

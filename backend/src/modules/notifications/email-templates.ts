@@ -1,8 +1,16 @@
+/** A file sent with an e-mail (a scheduled report's CSV). */
+export interface EmailAttachment {
+  filename: string;
+  contentType: string;
+  content: string;
+}
+
 /** A rendered e-mail. */
 export interface EmailMessage {
   subject: string;
   text: string;
   html: string;
+  attachments?: EmailAttachment[];
 }
 
 const escapeHtml = (value: unknown): string =>
@@ -102,6 +110,13 @@ export const EMAIL_TEMPLATES = {
       `The event is ${p.eventId} in GET /api/v1/admin/security/events?tenantId=${p.tenantId}; docs/SECURITY.md says what to do for each kind of alert.`,
       'Further alerts of the same kind about the same subject are not sent for the dedup window; they are still listed.',
     ]),
+  scheduled_report: (p: { organization: string; reportName: string; scheduledFor: string; rows: number; filename: string; csv: string }): EmailMessage => ({
+    ...message(`${p.reportName} (${p.organization})`, [
+      `The scheduled report "${p.reportName}" of ${p.organization}, run at ${p.scheduledFor}: ${p.rows} row${p.rows === 1 ? '' : 's'}, attached as ${p.filename}.`,
+      'It counts what your own permissions let you read. To stop receiving it, ask whoever manages the reports of your organization.',
+    ]),
+    attachments: [{ filename: p.filename, contentType: 'text/csv; charset=utf-8', content: p.csv }],
+  }),
 
   tenant_suspended: (p: { organization: string; reason?: string | null }) =>
     message(`${p.organization} is suspended`, [

@@ -52,7 +52,14 @@ export interface SendResult {
  */
 export async function sendEmail(config: AppConfig, to: string, message: EmailMessage): Promise<SendResult> {
   const send = async () => {
-    const info = await transportFor(config.email).sendMail({ from: config.email.from, to, subject: message.subject, text: message.text, html: message.html });
+    const info = await transportFor(config.email).sendMail({
+      from: config.email.from,
+      to,
+      subject: message.subject,
+      text: message.text,
+      html: message.html,
+      attachments: message.attachments?.map(({ filename, contentType, content }) => ({ filename, contentType, content })),
+    });
     return { messageId: String(info.messageId ?? ''), rejected: (info.rejected ?? []).map(String) };
   };
   if (config.email.transport !== 'smtp') return send();

@@ -1,9 +1,10 @@
 import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError, ErrorDetail } from '../../lib/errors';
-import { TenantPrincipal } from '../auth/principal';
 import { Interval, MeasureFunction, REPORT_RESOURCES, ReportField, ReportResource } from './report-fields';
-import { assertMayReport, scopeToCaller, withStatementTimeout } from './report-scope';
+import { CustomField } from '../custom-fields/custom-field.model';
+import { applyCustomFilter, customFieldsNamed, customGroupSql, customKeyOf, splitFilters } from './report-custom-fields';
+import { assertMayReport, ReportCaller, scopeToCaller, withStatementTimeout } from './report-scope';
 
 export type FilterValue = string | number | Array<string | number> | { gte?: string | number; lte?: string | number };
 
@@ -28,6 +29,8 @@ interface Column {
   bindings: Knex.RawBinding[];
   /** Sums and averages come from PostgreSQL as numeric text. */
   numeric: boolean;
+  /** A date bucket: grouped as a timestamp, named `YYYY-MM-DD` once grouped (formatting a few groups, not every row). */
+  day?: boolean;
 }
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
@@ -40,17 +43,21 @@ function fieldOf(resource: ReportResource, name: string, path: string, problems:
   return field;
 }
 
-/** A bucket's first day, as `YYYY-MM-DD` in the report's time zone (a date column has none to convert). */
+/** A bucket's first moment in the report's time zone (a date column has none to convert); named as a day once grouped. */
 function bucketSql(field: ReportField, column: string, interval: Interval): { sql: string; bindings: Knex.RawBinding[] } {
   // The interval is one of INTERVALS, never the request's own text.
-  if (field.column === 'expected_close_date') return { sql: `to_char(date_trunc('${interval}', ??::timestamp), 'YYYY-MM-DD')`, bindings: [column] };
-  return { sql: `to_char(date_trunc('${interval}', ?? at time zone ?), 'YYYY-MM-DD')`, bindings: [column] };
+  if (field.column === 'expected_close_date') return { sql: `date_trunc('${interval}', ??::timestamp)`, bindings: [column] };
+  return { sql: `date_trunc('${interval}', ?? at time zone ?)`, bindings: [column] };
 }
 
-function groupColumns(resource: ReportResource, definition: ReportDefinition, problems: ErrorDetail[]): Column[] {
+function groupColumns(resource: ReportResource, definition: ReportDefinition, custom: Map<string, CustomField>, problems: ErrorDetail[]): Column[] {
   return definition.groupBy.flatMap((group, index): Column[] => {
     const name = typeof group === 'string' ? group : group.field;
     const path = typeof group === 'string' ? `groupBy.${index}` : `groupBy.${index}.field`;
+    if (customKeyOf(name)) {
+      const grouped = customGroupSql(custom, resource.table, group, definition, path, problems);
+      return grouped ? [{ key: name, sql: grouped.sql, bindings: grouped.bindings, numeric: false, day: grouped.day }] : [];
+    }
     const field = fieldOf(resource, name, path, problems);
     if (!field) return [];
     if (field.kind === 'number') {
@@ -65,7 +72,7 @@ function groupColumns(resource: ReportResource, definition: ReportDefinition, pr
     }
     const bucket = bucketSql(field, column, group.interval);
     const bindings = field.column === 'expected_close_date' ? bucket.bindings : [...bucket.bindings, definition.timeZone];
-    return [{ key: name, sql: bucket.sql, bindings, numeric: false }];
+    return [{ key: name, sql: bucket.sql, bindings, numeric: false, day: true }];
   });
 }
 
@@ -162,13 +169,15 @@ interface CompiledReport {
 /**
  * A report as one aggregate query over the resource's live records the caller may list (a sales user:
  * their own and their team's), filtered, grouped and measured. Every name is checked against
- * REPORT_RESOURCES first (all problems in one 400); every value is a bound parameter.
+ * REPORT_RESOURCES, or `customFields.<key>` against the tenant's custom fields of the resource, first (all
+ * problems in one 400); every value is a bound parameter.
  */
-export function compileReport(principal: TenantPrincipal, definition: ReportDefinition): CompiledReport {
+export async function compileReport(principal: ReportCaller, definition: ReportDefinition): Promise<CompiledReport> {
   const resource = REPORT_RESOURCES[definition.resource]!;
   assertMayReport(principal, resource.table);
+  const custom = await customFieldsNamed(definition);
   const problems: ErrorDetail[] = [];
-  const groups = groupColumns(resource, definition, problems);
+  const groups = groupColumns(resource, definition, custom, problems);
   const measures = measureColumns(resource, definition, problems);
   const columns = [...groups, ...measures];
   const duplicate = columns.find((column, index) => columns.findIndex((other) => other.key === column.key) !== index);
@@ -176,20 +185,28 @@ export function compileReport(principal: TenantPrincipal, definition: ReportDefi
 
   const { trx, tenantId } = tenantScope();
   const query = trx(resource.table).where(`${resource.table}.tenant_id`, tenantId).whereNull(`${resource.table}.deleted_at`);
-  for (const [name, value] of Object.entries(definition.filters)) applyFilter(query, resource, name, value, definition.timeZone, problems);
+  const filters = splitFilters(definition);
+  for (const [name, value] of Object.entries(filters.builtin)) applyFilter(query, resource, name, value, definition.timeZone, problems);
+  for (const [key, value] of Object.entries(filters.custom)) applyCustomFilter(query, custom, resource.table, definition.resource, key, value, problems);
   const order = orderBy(definition, columns, problems);
   if (problems.length) throw new AppError('VALIDATION_ERROR', 'The report names what it cannot use', problems);
 
   scopeToCaller(query, principal, `${resource.table}.${resource.ownerColumn}`);
   query.select(columns.map((column, index) => trx.raw(`${column.sql} as c${index}`, column.bindings)));
   if (groups.length) query.groupByRaw(groups.map((_, index) => String(index + 1)).join(', '));
-  query.orderByRaw(order).limit(definition.limit);
-  return { query, columns };
+  if (!columns.some((column) => column.day)) return { query: query.orderByRaw(order).limit(definition.limit), columns };
+  // Date buckets are grouped as timestamps and named as days afterwards: to_char on each group, not each row.
+  const named = trx
+    .from(query.as('r'))
+    .select(columns.map((column, index) => (column.day ? trx.raw(`to_char(??, 'YYYY-MM-DD') as ??`, [`r.c${index}`, `c${index}`]) : `r.c${index}`)))
+    .orderByRaw(order)
+    .limit(definition.limit);
+  return { query: named, columns };
 }
 
 /** A report's rows, each keyed by its group keys and measures. */
-export async function runReport(principal: TenantPrincipal, definition: ReportDefinition, timeoutMs: number): Promise<ReportRow[]> {
-  const { query, columns } = compileReport(principal, definition);
+export async function runReport(principal: ReportCaller, definition: ReportDefinition, timeoutMs: number): Promise<ReportRow[]> {
+  const { query, columns } = await compileReport(principal, definition);
   const rows = await withStatementTimeout(timeoutMs, async () => (await query) as Array<Record<string, unknown>>);
   return rows.map((row) =>
     Object.fromEntries(

@@ -3,8 +3,8 @@ import { AppDeps } from '../../app-deps';
 import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
 import { BuiltinParameters, BUILTIN_REPORTS, BuiltinReportName } from './builtin-reports';
 import { ReportDefinition, runReport } from './report-builder';
-import { builtinQuery, createReportBody, exportQuery, reportDefinitionSchema, reportParams, reportRowSchema, savedReportSchema, updateReportBody } from './reports.schema';
-import { createReport, deleteReport, exportSavedReport, getReport, listReports, ReportDraft, runSavedReport, updateReport } from './reports.service';
+import { builtinQuery, createReportBody, exportQuery, reportDefinitionSchema, reportParams, reportRowSchema, reportRunSchema, runsQuery, savedReportSchema, updateReportBody } from './reports.schema';
+import { createReport, deleteReport, exportSavedReport, getReport, listReportRuns, listReports, ReportDraft, runSavedReport, updateReport } from './reports.service';
 
 /** What each built-in report answers, for its summary; the formulas are in docs/API.md, "Reports". */
 const BUILTIN_SUMMARIES: Record<BuiltinReportName, string> = {
@@ -70,7 +70,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       auditResource: 'report',
       permission: 'reports:manage',
       usersOnly: true,
-      summary: 'Save a report definition under a name, for the organization',
+      summary: 'Save a report definition under a name, for the organization; with a schedule, it is mailed to its recipients on each tick',
       response: { status: 201, description: 'The report', schema: savedReportSchema },
       tags,
       schema: { body: createReportBody },
@@ -92,7 +92,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       auditResource: 'report',
       permission: 'reports:manage',
       usersOnly: true,
-      summary: "Change a saved report's name or definition",
+      summary: "Change a saved report's name, definition or schedule (null unschedules it)",
       response: { status: 200, description: 'The report', schema: savedReportSchema },
       tags,
       schema: { params: reportParams, body: updateReportBody },
@@ -121,6 +121,16 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: reportParams },
       handler: async (input) => ok(await runSavedReport(caller(input), input.params.id!, timeoutMs)),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/reports/:id/runs',
+      permission: 'reports:read',
+      summary: "A saved report's scheduled runs, newest first: when, whom it was mailed to (rows each) or why not",
+      response: { status: 200, description: 'The runs', schema: Joi.array().items(reportRunSchema) },
+      tags,
+      schema: { params: reportParams, query: runsQuery },
+      handler: async (input) => ok(await listReportRuns(caller(input), input.params.id!, (input.query as { limit: number }).limit)),
     }),
     defineRoute({
       method: 'get',

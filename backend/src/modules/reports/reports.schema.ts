@@ -19,15 +19,23 @@ export const MAX_RANGE_DAYS = 366 * 3;
 
 const scalar = Joi.alternatives(Joi.string().max(200), Joi.number());
 const fieldName = Joi.string().pattern(/^[A-Za-z][A-Za-z0-9]{0,39}$/).messages({ 'string.pattern.base': '{{#label}} must be a field name' });
+/** A built-in field's name, or `customFields.<key>`: one of the tenant's custom fields of the resource. */
+const groupName = Joi.string()
+  .pattern(/^(?:[A-Za-z][A-Za-z0-9]{0,39}|customFields\.[a-z][a-z0-9_]{0,39})$/)
+  .messages({ 'string.pattern.base': '{{#label}} must be a field name' });
+const filterValue = Joi.alternatives(scalar, Joi.array().items(scalar).min(1).max(100), Joi.object({ gte: scalar, lte: scalar }).min(1));
 
 export const reportDefinitionSchema = Joi.object({
   resource: Joi.string().valid(...REPORT_RESOURCE_NAMES).required(),
-  filters: Joi.object()
-    .pattern(fieldName, Joi.alternatives(scalar, Joi.array().items(scalar).min(1).max(100), Joi.object({ gte: scalar, lte: scalar }).min(1)))
+  filters: Joi.object({
+    // Keys with a dot are refused in every body (middleware/sanitize.ts): custom fields nest, as in views.
+    customFields: Joi.object().pattern(/^[a-z][a-z0-9_]{0,39}$/, filterValue).min(1).max(20).description("The tenant's custom fields of the resource, by key"),
+  })
+    .pattern(fieldName, filterValue)
     .max(20)
     .default({}),
   groupBy: Joi.array()
-    .items(fieldName, Joi.object({ field: fieldName.required(), interval: Joi.string().valid(...INTERVALS).required() }))
+    .items(groupName, Joi.object({ field: groupName.required(), interval: Joi.string().valid(...INTERVALS).required() }))
     .max(3)
     .default([]),
   measures: Joi.array()
@@ -35,7 +43,7 @@ export const reportDefinitionSchema = Joi.object({
     .min(1)
     .max(10)
     .default([{ fn: 'count' }]),
-  sort: Joi.string().pattern(/^-?[A-Za-z][A-Za-z0-9]{0,60}$/).description('A column of the answer (a group key or a measure such as `count`, `sumAmount`); - for descending'),
+  sort: Joi.string().pattern(/^-?(?:[A-Za-z][A-Za-z0-9]{0,60}|customFields\.[a-z][a-z0-9_]{0,39})$/).description('A column of the answer (a group key or a measure such as `count`, `sumAmount`); - for descending'),
   limit: Joi.number().integer().min(1).max(1000).default(100),
   timeZone,
 });
@@ -54,9 +62,15 @@ export const builtinQuery = (withPipeline: boolean): Joi.ObjectSchema =>
   (withPipeline ? Joi.object({ ...builtinKeys, pipelineId: Joi.string().uuid() }) : Joi.object(builtinKeys)).custom(rangeWithin);
 
 const name = Joi.string().trim().min(1).max(100);
+/** A cron expression (five fields, in the report's time zone) and the users it is mailed to; null unschedules. */
+const schedule = Joi.object({
+  cron: Joi.string().trim().min(9).max(100).required().description('Five fields: minute hour day-of-month month day-of-week, in the report\'s time zone'),
+  recipients: Joi.array().items(Joi.string().uuid()).min(1).max(50).unique().required().description('Active users of the organization'),
+}).allow(null);
 export const reportParams = Joi.object({ id: Joi.string().uuid().required() });
-export const createReportBody = Joi.object({ name: name.required(), definition: reportDefinitionSchema.required() });
-export const updateReportBody = Joi.object({ name, definition: reportDefinitionSchema }).min(1);
+export const createReportBody = Joi.object({ name: name.required(), definition: reportDefinitionSchema.required(), schedule });
+export const updateReportBody = Joi.object({ name, definition: reportDefinitionSchema, schedule }).min(1);
+export const runsQuery = Joi.object({ limit: Joi.number().integer().min(1).max(100).default(20) });
 export const exportQuery = Joi.object({ format: Joi.string().valid('csv').default('csv') });
 
 const cell = Joi.alternatives(Joi.string().allow(null), Joi.number());
@@ -65,7 +79,24 @@ export const savedReportSchema = Joi.object({
   id: Joi.string().uuid(),
   name: Joi.string(),
   definition: Joi.object().unknown(),
+  schedule: Joi.object({ cron: Joi.string(), recipients: Joi.array().items(Joi.string().uuid()) }).allow(null),
+  nextRunAt: Joi.date().iso().allow(null),
   ownerId: Joi.string().uuid(),
   createdAt: Joi.date().iso(),
   updatedAt: Joi.date().iso(),
+});
+
+export const reportRunSchema = Joi.object({
+  id: Joi.string().uuid(),
+  scheduledFor: Joi.date().iso().description('The tick of the schedule this run answers'),
+  status: Joi.string().valid('sent', 'failed'),
+  recipients: Joi.array().items(
+    Joi.object({
+      userId: Joi.string().uuid(),
+      rows: Joi.number().integer().description('Rows of the report mailed to them (run with their permissions and scope)'),
+      skipped: Joi.string().description('Why they were not mailed'),
+    }),
+  ),
+  error: Joi.string().allow(null),
+  createdAt: Joi.date().iso(),
 });

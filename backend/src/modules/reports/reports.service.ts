@@ -1,18 +1,25 @@
 import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import { defuseFormula } from '../../lib/csv-cell';
+import { tenantScope } from '../../infra/tenant-scope';
 import { notFound } from '../../lib/errors';
 import { DownloadBody } from '../../lib/http/route';
 import { TenantPrincipal, UserPrincipal } from '../auth/principal';
 import { recordEvent } from '../events/event-context';
 import { compileReport, ReportDefinition, ReportRow, runReport } from './report-builder';
 import { REPORT_RESOURCES } from './report-fields';
+import { checkSchedule, ReportSchedule } from './report-schedule';
 import { presentReport, SavedReport } from './saved-report.model';
 
 export interface ReportDraft {
   name: string;
   definition: ReportDefinition;
+  schedule?: ReportSchedule | null;
 }
+
+/** A schedule's next tick, checked (cron and recipients) against the definition's time zone; null without one. */
+const nextRunOf = async (schedule: ReportSchedule | null | undefined, definition: ReportDefinition): Promise<Date | null> =>
+  schedule ? checkSchedule(schedule, definition.timeZone) : null;
 
 /** Saved reports of resources the caller may not read are as absent as another organization's. */
 const mayRead = (principal: TenantPrincipal, report: SavedReport) => principal.permissions.has(`${REPORT_RESOURCES[report.definition.resource]!.table}:read`);
@@ -31,9 +38,10 @@ async function loadReport(principal: TenantPrincipal, id: string): Promise<Saved
 export const getReport = async (principal: TenantPrincipal, id: string) => presentReport(await loadReport(principal, id));
 
 export async function createReport(principal: UserPrincipal, draft: ReportDraft) {
-  compileReport(principal, draft.definition);
+  await compileReport(principal, draft.definition);
+  const nextRunAt = await nextRunOf(draft.schedule, draft.definition);
   const report = await SavedReport.query()
-    .insert({ ...draft, ownerId: principal.userId, createdBy: principal.userId, updatedBy: principal.userId } as never)
+    .insert({ ...draft, schedule: draft.schedule ?? null, nextRunAt, ownerId: principal.userId, createdBy: principal.userId, updatedBy: principal.userId } as never)
     .returning('*');
   const shown = presentReport(report);
   recordEvent({ type: 'report.created', id: report.id, report: shown });
@@ -42,8 +50,10 @@ export async function createReport(principal: UserPrincipal, draft: ReportDraft)
 
 export async function updateReport(principal: UserPrincipal, id: string, patch: Partial<ReportDraft>) {
   const report = await loadReport(principal, id);
-  if (patch.definition) compileReport(principal, patch.definition);
-  const updated = await SavedReport.query().patchAndFetchById(id, { ...patch, updatedBy: principal.userId } as never);
+  if (patch.definition) await compileReport(principal, patch.definition);
+  // A new schedule, or a new time zone for the old one, moves the next tick.
+  const timing = patch.schedule !== undefined || patch.definition ? { nextRunAt: await nextRunOf(patch.schedule === undefined ? report.schedule : patch.schedule, patch.definition ?? report.definition) } : {};
+  const updated = await SavedReport.query().patchAndFetchById(id, { ...patch, ...timing, updatedBy: principal.userId } as never);
   const before = presentReport(report);
   const after = presentReport(updated);
   const changed = (Object.keys(patch) as Array<keyof ReportDraft>).filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
@@ -65,6 +75,14 @@ export async function runSavedReport(principal: TenantPrincipal, id: string, tim
   return { report: presentReport(report), rows: await runReport(principal, report.definition, timeoutMs) };
 }
 
+/** The latest scheduled runs of a report the caller may read, newest first. */
+export async function listReportRuns(principal: TenantPrincipal, id: string, limit: number) {
+  await loadReport(principal, id);
+  const { trx } = tenantScope();
+  const runs = await trx('report_runs').where({ reportId: id }).orderBy('scheduledFor', 'desc').limit(limit).select('id', 'scheduledFor', 'status', 'recipients', 'error', 'createdAt');
+  return runs as Array<{ id: string; scheduledFor: Date; status: string; recipients: unknown[]; error: string | null; createdAt: Date }>;
+}
+
 const csvCell = (value: unknown) => (value === null || value === undefined ? '' : String(defuseFormula(value)));
 
 /** A report's rows as CSV: a header of its column names, then a line per row, formula-like text defused. */
@@ -79,7 +97,7 @@ export function reportCsv(rows: ReportRow[], columns: string[]): string {
  */
 export async function exportSavedReport(principal: TenantPrincipal, id: string, timeoutMs: number): Promise<{ body: DownloadBody }> {
   const report = await loadReport(principal, id);
-  const { columns } = compileReport(principal, report.definition);
+  const { columns } = await compileReport(principal, report.definition);
   const names = columns.map((column) => column.key);
   const body: DownloadBody = (inTenant) =>
     Readable.from(
