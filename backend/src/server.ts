@@ -2,8 +2,8 @@ import http from 'node:http';
 import { createApp } from './app';
 import { loadConfigOrExit } from './config/load-config';
 import { answerClientErrors } from './infra/client-errors';
-import { createAdminKnex, createAppKnex } from './infra/db';
-import { platformCredentials, runtimeCredentials } from './infra/db-roles';
+import { createAppKnex, createJobsKnex } from './infra/db';
+import { jobsCredentials, platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { resolveDatabase } from './infra/database-target';
 import { EmbeddedPostgresError } from './infra/embedded-postgres';
 import { createLogger, flushLogs } from './infra/logger';
@@ -24,7 +24,11 @@ import { stopPrincipalRevocation } from './modules/auth/principal-revocation';
 import { stopLiveEvents } from './modules/change-feed/live-events';
 import { printDemoLogins } from './cli/demo-logins';
 
-/** Boot order: config -> database (embedded when DATABASE_URL is unset) -> app -> listen. */
+/**
+ * Boot order: config -> database (embedded when DATABASE_URL is unset) -> app -> listen. The embedded
+ * default migrates and seeds first, as the owner, on pools it closes before serving; from then on this
+ * process connects only as the runtime, platform and jobs roles (none superuser, BYPASSRLS or owner).
+ */
 async function main(): Promise<void> {
   let config = loadConfigOrExit(process.env);
   const logger = createLogger(config.log.level);
@@ -49,7 +53,7 @@ async function main(): Promise<void> {
   const knex = createAppKnex(credentials.url, config.db, logger);
   // Admin console routes and the audit backlog probes; two connections suffice.
   const platformKnex = createAppKnex(platformCredentials(database.adminUrl).url, { ...config.db, poolMax: 2 }, logger);
-  await ensureSuperAdmin(knex, config, logger);
+  await ensureSuperAdmin(platformKnex, config, logger);
   const redis = connectRedis(config, logger);
   const lifecycle = { draining: false };
   const metrics = createMetrics(knex, outboundCallsOf(config));
@@ -60,11 +64,12 @@ async function main(): Promise<void> {
   const app = createApp(deps);
 
   // Jobs run here unless `npm run worker` processes take them (JOBS_IN_PROCESS=false).
-  const ownerKnex = createAdminKnex(database.adminUrl);
+  const jobsUrl = jobsCredentials(database.adminUrl).url;
+  const jobsKnex = createJobsKnex(jobsUrl, { ...config.db, poolMax: 2 });
   let jobs: JobEngine | undefined;
   if (config.jobs.inProcess) {
-    jobs = await startJobEngine({ config, knex, platformKnex, ownerKnex, logger }, metrics, {
-      databaseUrl: database.adminUrl,
+    jobs = await startJobEngine({ config, knex, platformKnex, jobsKnex, logger }, metrics, {
+      databaseUrl: jobsUrl,
       jobs: JOBS,
       concurrency: config.jobs.concurrency,
     });
@@ -99,7 +104,7 @@ async function main(): Promise<void> {
       ['usage counters', () => consoleRuntime(deps).usage.stop()],
       jobs && ['job engine', () => jobs.stop()],
       ['principal revocation', () => stopPrincipalRevocation(knex)],
-      ['database pools', () => Promise.all([ownerKnex.destroy(), knex.destroy(), platformKnex.destroy()])],
+      ['database pools', () => Promise.all([jobsKnex.destroy(), knex.destroy(), platformKnex.destroy()])],
       redis && ['redis', () => redis.quit()],
       database.embedded && ['embedded PostgreSQL', () => database.stop()],
     ]).then(async (clean) => {

@@ -1,6 +1,6 @@
 import { loadConfigOrExit } from './config/load-config';
-import { createAdminKnex, createAppKnex } from './infra/db';
-import { platformCredentials, runtimeCredentials } from './infra/db-roles';
+import { createAppKnex, createJobsKnex } from './infra/db';
+import { jobsCredentials, platformCredentials, runtimeCredentials } from './infra/db-roles';
 import { createLogger, flushLogs } from './infra/logger';
 import { exitOnProcessErrors } from './infra/process-errors';
 import { createMetrics } from './infra/metrics';
@@ -31,7 +31,9 @@ async function main(): Promise<void> {
   }
   const knex = createAppKnex(runtimeCredentials(adminUrl, config.db.appUrl).url, config.db, logger);
   const platformKnex = createAppKnex(platformCredentials(adminUrl).url, { ...config.db, poolMax: 2 }, logger);
-  const ownerKnex = createAdminKnex(adminUrl);
+  // DATABASE_URL names the database and derives the roles' passwords; the worker never connects as its user.
+  const jobsUrl = jobsCredentials(adminUrl).url;
+  const jobsKnex = createJobsKnex(jobsUrl, { ...config.db, poolMax: 2 });
   const metrics = createMetrics(knex, outboundCallsOf(config));
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
   registerQueueMetrics(metrics.registry, platformKnex);
@@ -41,8 +43,8 @@ async function main(): Promise<void> {
   startPrincipalRevocation({ config, knex, platformKnex, redis, logger }, 'announces');
   // Jobs that write CRM records wake the API instances' live event streams.
   startLiveEvents({ config, knex, redis, logger }, 'announces');
-  const engine = await startJobEngine({ config, knex, platformKnex, ownerKnex, logger }, metrics, {
-    databaseUrl: adminUrl,
+  const engine = await startJobEngine({ config, knex, platformKnex, jobsKnex, logger }, metrics, {
+    databaseUrl: jobsUrl,
     jobs: JOBS,
     concurrency: config.jobs.concurrency,
   });
@@ -63,7 +65,7 @@ async function main(): Promise<void> {
       ['job engine', () => engine.stop()],
       ['principal revocation', () => stopPrincipalRevocation(knex)],
       ['live events', () => stopLiveEvents(knex)],
-      ['database pools', () => Promise.all([knex.destroy(), platformKnex.destroy(), ownerKnex.destroy()])],
+      ['database pools', () => Promise.all([knex.destroy(), platformKnex.destroy(), jobsKnex.destroy()])],
       redis && ['redis', () => redis.quit()],
     ]).then(async (clean) => {
       logger.info('shutdown complete');

@@ -22,7 +22,7 @@ describe('platform admin: tenants', () => {
   beforeAll(async () => {
     t = buildTestApp({ env: { SUPER_ADMIN_EMAIL: email, SUPER_ADMIN_PASSWORD: ADMIN_PASSWORD } });
     owner = ownerKnex();
-    await ensureSuperAdmin(t.deps.knex, t.deps.config, t.deps.logger);
+    await ensureSuperAdmin(t.deps.platformKnex, t.deps.config, t.deps.logger);
     const support = `support-${randomUUID().slice(0, 8)}@example.com`;
     const { password_hash } = await owner('platform_admins').where({ email }).first();
     await owner('platform_admins').insert({ email: support, password_hash, role: 'support' });

@@ -7,6 +7,8 @@ interface RoleNames {
   loginRoleFor(database: string): string;
   platformRoleFor(database: string): string;
   platformLoginRoleFor(database: string): string;
+  jobsRoleFor(database: string): string;
+  jobsLoginRoleFor(database: string): string;
 }
 // One definition of the role names, shared with the migrations that grant to them.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -44,6 +46,15 @@ export function runtimeCredentials(adminUrl: string, appUrl?: string): RuntimeCr
 export function platformCredentials(adminUrl: string): RuntimeCredentials {
   const database = databaseName(adminUrl);
   return derivedLogin(adminUrl, roleNames.platformLoginRoleFor(database), roleNames.platformRoleFor(database));
+}
+
+/**
+ * The job engine's credentials (graphile-worker's queue, the audit sealer and pruner, the purge): always a
+ * login derived from DATABASE_URL, member of the jobs group, which owns nothing and bypasses nothing.
+ */
+export function jobsCredentials(adminUrl: string): RuntimeCredentials {
+  const database = databaseName(adminUrl);
+  return derivedLogin(adminUrl, roleNames.jobsLoginRoleFor(database), roleNames.jobsRoleFor(database));
 }
 
 function derivedLogin(adminUrl: string, user: string, groupRole: string): RuntimeCredentials {
