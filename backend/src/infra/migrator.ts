@@ -102,6 +102,16 @@ async function installJobQueue(knex: Knex, adminUrl: string): Promise<void> {
   await execFormatted(knex, 'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA graphile_worker TO %I', [jobsGroup]);
   await execFormatted(knex, 'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA graphile_worker TO %I', [jobsGroup]);
   await execFormatted(knex, 'GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA graphile_worker TO %I', [jobsGroup]);
+  // graphile-worker turns row-level security on for its private tables with no policy (only their owner
+  // reads them): the jobs role gets a policy of its own on each, so it needs neither ownership nor BYPASSRLS.
+  const { rows } = await knex.raw<{ rows: Array<{ relname: string }> }>(
+    `select c.relname from pg_class c
+      where c.relnamespace = 'graphile_worker'::regnamespace and c.relkind in ('r', 'p') and c.relrowsecurity
+        and not exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'jobs_role')`,
+  );
+  for (const { relname } of rows) {
+    await execFormatted(knex, 'CREATE POLICY jobs_role ON graphile_worker.%I TO %I USING (true) WITH CHECK (true)', [relname, jobsGroup]);
+  }
 }
 
 async function ensureLoginRole(
