@@ -3,8 +3,7 @@ import { createApp } from './app';
 import { loadConfigOrExit } from './config/load-config';
 import { answerClientErrors } from './infra/client-errors';
 import { createAppKnex, createJobsKnex } from './infra/db';
-import { jobsCredentials, platformCredentials, runtimeCredentials } from './infra/db-roles';
-import { resolveDatabase } from './infra/database-target';
+import { resolveServingDatabase } from './infra/database-target';
 import { EmbeddedPostgresError } from './infra/embedded-postgres';
 import { createLogger, flushLogs } from './infra/logger';
 import { exitOnProcessErrors } from './infra/process-errors';
@@ -34,10 +33,11 @@ async function main(): Promise<void> {
   const logger = createLogger(config.log.level);
   exitOnProcessErrors(logger);
 
-  const database = await resolveDatabase(config, logger);
-  if (database.embedded) {
-    await migrateDatabase(database.adminUrl);
-    await seedDatabase(database.adminUrl);
+  const database = await resolveServingDatabase(config, logger);
+  if (database.ownerUrl) {
+    // Each closes its owner pool before returning: nothing below connects as the owner.
+    await migrateDatabase(database.ownerUrl);
+    await seedDatabase(database.ownerUrl);
     const local = database.localSecrets;
     if (local && config.jwt.secretGenerated) {
       config = { ...config, jwt: { ...config.jwt, secret: local.jwtSecret, secretGenerated: false } };
@@ -49,10 +49,10 @@ async function main(): Promise<void> {
   }
   if (!config.redisUrl && !config.redisCluster) logger.warn('REDIS_URL is not set: rate-limit counters are kept in memory, per process');
 
-  const credentials = runtimeCredentials(database.adminUrl, config.db.appUrl);
-  const knex = createAppKnex(credentials.url, config.db, logger);
-  // Admin console routes and the audit backlog probes; two connections suffice.
-  const platformKnex = createAppKnex(platformCredentials(database.adminUrl).url, { ...config.db, poolMax: 2 }, logger);
+  const { credentials } = database;
+  const knex = createAppKnex(credentials.runtime.url, config.db, logger);
+  // Admin console routes, staff sign-in and the audit backlog probes; two connections suffice.
+  const platformKnex = createAppKnex(credentials.platform.url, { ...config.db, poolMax: 2 }, logger);
   await ensureSuperAdmin(platformKnex, config, logger);
   const redis = connectRedis(config, logger);
   const lifecycle = { draining: false };
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const app = createApp(deps);
 
   // Jobs run here unless `npm run worker` processes take them (JOBS_IN_PROCESS=false).
-  const jobsUrl = jobsCredentials(database.adminUrl).url;
+  const jobsUrl = credentials.jobs.url;
   const jobsKnex = createJobsKnex(jobsUrl, { ...config.db, poolMax: 2 });
   let jobs: JobEngine | undefined;
   if (config.jobs.inProcess) {

@@ -1,6 +1,6 @@
 import { loadConfigOrExit } from './config/load-config';
 import { createAppKnex, createJobsKnex } from './infra/db';
-import { jobsCredentials, platformCredentials, runtimeCredentials } from './infra/db-roles';
+import { servingCredentials } from './infra/db-roles';
 import { createLogger, flushLogs } from './infra/logger';
 import { exitOnProcessErrors } from './infra/process-errors';
 import { createMetrics } from './infra/metrics';
@@ -24,15 +24,17 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const logger = createLogger(config.log.level).child({ service: 'crm-worker' });
   exitOnProcessErrors(logger);
-  const adminUrl = config.db.adminUrl;
-  if (!adminUrl) {
-    process.stderr.write('The worker needs DATABASE_URL: the embedded database belongs to `npm start`, which runs jobs itself\n');
+  if (!config.db.adminUrl && !config.db.platformUrl) {
+    process.stderr.write(
+      'The worker needs DATABASE_URL (or APP_, PLATFORM_ and JOBS_DATABASE_URL): the embedded database belongs to `npm start`, which runs jobs itself\n',
+    );
     process.exit(1);
   }
-  const knex = createAppKnex(runtimeCredentials(adminUrl, config.db.appUrl).url, config.db, logger);
-  const platformKnex = createAppKnex(platformCredentials(adminUrl).url, { ...config.db, poolMax: 2 }, logger);
-  // DATABASE_URL names the database and derives the roles' passwords; the worker never connects as its user.
-  const jobsUrl = jobsCredentials(adminUrl).url;
+  // The roles' own URLs, or DATABASE_URL to derive them from: the worker never connects as the owner.
+  const credentials = servingCredentials(config.db);
+  const knex = createAppKnex(credentials.runtime.url, config.db, logger);
+  const platformKnex = createAppKnex(credentials.platform.url, { ...config.db, poolMax: 2 }, logger);
+  const jobsUrl = credentials.jobs.url;
   const jobsKnex = createJobsKnex(jobsUrl, { ...config.db, poolMax: 2 });
   const metrics = createMetrics(knex, outboundCallsOf(config));
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);

@@ -31,11 +31,7 @@ export const databaseName = (url: string): string => decodeURIComponent(new URL(
  */
 export function runtimeCredentials(adminUrl: string, appUrl?: string): RuntimeCredentials {
   const groupRole = roleNames.groupRoleFor(databaseName(adminUrl));
-  if (appUrl) {
-    const parsed = new URL(appUrl);
-    const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
-    return { url: appUrl, user: decodeURIComponent(parsed.username), password, groupRole };
-  }
+  if (appUrl) return givenLogin(appUrl, groupRole);
   return derivedLogin(adminUrl, roleNames.loginRoleFor(databaseName(adminUrl)), groupRole);
 }
 
@@ -55,6 +51,43 @@ export function platformCredentials(adminUrl: string): RuntimeCredentials {
 export function jobsCredentials(adminUrl: string): RuntimeCredentials {
   const database = databaseName(adminUrl);
   return derivedLogin(adminUrl, roleNames.jobsLoginRoleFor(database), roleNames.jobsRoleFor(database));
+}
+
+/** The three logins a serving process (`npm start`, `npm run worker`) connects as, and nothing else. */
+export interface ServingCredentials {
+  runtime: RuntimeCredentials;
+  platform: RuntimeCredentials;
+  jobs: RuntimeCredentials;
+}
+
+export interface ServingUrls {
+  adminUrl?: string;
+  appUrl?: string;
+  platformUrl?: string;
+  jobsUrl?: string;
+}
+
+/**
+ * The serving logins: the URLs given (APP_, PLATFORM_ and JOBS_DATABASE_URL: the process then never sees
+ * the owner's URL), else derived from DATABASE_URL.
+ */
+export function servingCredentials(urls: ServingUrls): ServingCredentials {
+  if (urls.appUrl && urls.platformUrl && urls.jobsUrl) {
+    const database = databaseName(urls.platformUrl);
+    return {
+      runtime: givenLogin(urls.appUrl, roleNames.groupRoleFor(database)),
+      platform: givenLogin(urls.platformUrl, roleNames.platformRoleFor(database)),
+      jobs: givenLogin(urls.jobsUrl, roleNames.jobsRoleFor(database)),
+    };
+  }
+  if (!urls.adminUrl) throw new Error('DATABASE_URL, or APP_, PLATFORM_ and JOBS_DATABASE_URL, name the database');
+  return { runtime: runtimeCredentials(urls.adminUrl, urls.appUrl), platform: platformCredentials(urls.adminUrl), jobs: jobsCredentials(urls.adminUrl) };
+}
+
+function givenLogin(url: string, groupRole: string): RuntimeCredentials {
+  const parsed = new URL(url);
+  const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  return { url, user: decodeURIComponent(parsed.username), password, groupRole };
 }
 
 function derivedLogin(adminUrl: string, user: string, groupRole: string): RuntimeCredentials {
