@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
 import { Knex } from 'knex';
 import pg from 'pg';
 import { jobsCredentials, platformCredentials, runtimeCredentials } from '../src/infra/db-roles';
@@ -7,6 +9,7 @@ import { ServerProcess, startServer } from './support/server-process';
 import { adminUrl, buildTestApp, jobsRoleKnex, runtimeKnex, TestApp } from './support/test-app';
 import { registerTenant } from './support/api-fixtures';
 import { withTenant } from '../src/infra/tenant-scope';
+import { PROJECT_ROOT } from '../src/lib/project-root';
 
 interface Connection {
   usename: string;
@@ -105,6 +108,44 @@ describe('database privileges', () => {
       // The job engine started on these roles (crontab, the audit sealer's first sweep) without a refusal.
       expect(server.output()).not.toMatch(/"level":"error"|permission denied|row-level security/);
     });
+  });
+
+  describe("when the server is handed its logins' URLs (npm run db:serving-urls) instead of DATABASE_URL", () => {
+    it('then it serves and signs staff in without ever knowing the owner URL', async () => {
+      const printed = execFileSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'backend', 'src', 'cli', 'serving-urls.ts')], {
+        cwd: PROJECT_ROOT,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: adminUrl() },
+      }).toString();
+      const urls = Object.fromEntries(
+        printed
+          .trim()
+          .split('\n')
+          .map((line) => /^export (\w+)='([^']*)'$/.exec(line)!)
+          .map((match) => [match[1]!, match[2]!]),
+      );
+      expect(Object.keys(urls).sort()).toEqual(['APP_DATABASE_URL', 'JOBS_DATABASE_URL', 'PLATFORM_DATABASE_URL']);
+      expect(new URL(urls.JOBS_DATABASE_URL!).username).toBe(jobsCredentials(adminUrl()).user);
+      const staff = { email: 'serving-urls-root@example.com', password: 'Serving-Urls-Passw0rd' };
+      const server = await startServer({
+        ...urls,
+        NODE_ENV: 'production',
+        REDIS_URL: process.env.REDIS_URL,
+        LOG_LEVEL: 'info',
+        JOBS_IN_PROCESS: 'true',
+        JWT_SECRET: 'x'.repeat(48),
+        ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+        SUPER_ADMIN_EMAIL: staff.email,
+        SUPER_ADMIN_PASSWORD: staff.password,
+      });
+      try {
+        expect(await getStatus(server.port, '/ready')).toBe(200);
+        expect(await postJson(server.port, '/api/v1/admin/auth/login', staff)).toBe(200);
+        expect(server.output()).not.toMatch(/"level":"error"/);
+      } finally {
+        server.interrupt();
+        await server.exited;
+      }
+    }, 90_000);
   });
 
   describe('when the runtime role (tenant requests) reaches for the platform', () => {
