@@ -11,6 +11,9 @@ const { jobsRoleFor } = require('./support/role-names');
  *   data (a support reply, a tenant made from the console) records its platform audit entry in the same
  *   tenant transaction through app_record_platform_audit(), which writes only entries about the bound
  *   tenant, by an existing staff member.
+ * - sign_in_throttles (global, keyed by address hash) gets row-level security: the runtime role sees and
+ *   writes the tenant scopes (user sign-in, password reset) only, so it cannot clear or read staff lockouts;
+ *   the platform role all of it (staff sign-in, and the daily clean-up).
  * - On `tenants` the runtime role may UPDATE only the columns its own flows write (settings, deletion
  *   request, Stripe references...), never plan, status, suspension or billing status. A plan or billing
  *   status that follows a verified Stripe event or a lapsed trial goes through app_set_tenant_billing_state().
@@ -130,6 +133,14 @@ exports.up = async function up(knex) {
   await knex.raw('REVOKE ALL ON FUNCTION app_record_platform_audit(jsonb) FROM PUBLIC');
   await knex.raw('GRANT EXECUTE ON FUNCTION app_record_platform_audit(jsonb) TO ??', [runtime]);
 
+  await knex.raw('ALTER TABLE sign_in_throttles ENABLE ROW LEVEL SECURITY');
+  await knex.raw('CREATE POLICY platform_read ON sign_in_throttles FOR SELECT TO ?? USING (true)', [platform]);
+  await knex.raw('CREATE POLICY platform_write ON sign_in_throttles FOR ALL TO ?? USING (true) WITH CHECK (true)', [platform]);
+  await knex.raw(
+    "CREATE POLICY tenant_sign_in ON sign_in_throttles FOR ALL TO ?? USING (scope <> 'staff_login') WITH CHECK (scope <> 'staff_login')",
+    [runtime],
+  );
+
   await knex.raw('REVOKE UPDATE ON tenants FROM ??', [runtime]);
   const writable = await tenantColumnsExcept(knex, TENANT_GUARDED_COLUMNS);
   await knex.raw(`GRANT UPDATE (${writable.map(quoteIdent).join(', ')}) ON tenants TO ??`, [runtime]);
@@ -168,6 +179,11 @@ exports.down = async function down(knex) {
   await knex.raw('DROP FUNCTION app_set_tenant_billing_state(text, text)');
   await knex.raw('REVOKE UPDATE ON tenants FROM ??', [runtime]);
   await knex.raw('GRANT UPDATE ON tenants TO ??', [runtime]);
+
+  await knex.raw('DROP POLICY tenant_sign_in ON sign_in_throttles');
+  await knex.raw('DROP POLICY platform_write ON sign_in_throttles');
+  await knex.raw('DROP POLICY platform_read ON sign_in_throttles');
+  await knex.raw('ALTER TABLE sign_in_throttles DISABLE ROW LEVEL SECURITY');
 
   await knex.raw('DROP FUNCTION app_record_platform_audit(jsonb)');
   await knex.raw('GRANT SELECT, INSERT ON platform_audit_logs TO ??', [runtime]);

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import { Knex } from 'knex';
@@ -6,7 +7,7 @@ import pg from 'pg';
 import { jobsCredentials, platformCredentials, runtimeCredentials } from '../src/infra/db-roles';
 import { eventually } from './support/eventually';
 import { ServerProcess, startServer } from './support/server-process';
-import { adminUrl, buildTestApp, jobsRoleKnex, runtimeKnex, TestApp } from './support/test-app';
+import { adminUrl, buildTestApp, jobsRoleKnex, platformRoleKnex, runtimeKnex, TestApp } from './support/test-app';
 import { registerTenant } from './support/api-fixtures';
 import { withTenant } from '../src/infra/tenant-scope';
 import { PROJECT_ROOT } from '../src/lib/project-root';
@@ -169,6 +170,24 @@ describe('database privileges', () => {
         await expect(runtime(table).select('id').limit(1)).rejects.toMatchObject({ code: '42501' });
       }
       await expect(runtime('platformAdmins').insert({ email: 'mallory@example.com', passwordHash: 'x', role: 'super_admin' })).rejects.toMatchObject({ code: '42501' });
+    });
+
+    it("then it neither sees nor clears staff sign-in lockouts, while it keeps tenant users' own", async () => {
+      const platform = platformRoleKnex();
+      const accountHash = randomUUID();
+      try {
+        await platform('signInThrottles').insert([
+          { scope: 'staff_login', accountHash, attempts: 9, lockedUntil: new Date(Date.now() + 600_000) },
+          { scope: 'user_login', accountHash, attempts: 1 },
+        ]);
+        expect(await runtime('signInThrottles').where({ accountHash }).pluck('scope')).toEqual(['user_login']);
+        expect(await runtime('signInThrottles').where({ accountHash }).delete()).toBe(1);
+        await expect(runtime('signInThrottles').insert({ scope: 'staff_login', accountHash: randomUUID() })).rejects.toThrow(/row-level security/);
+        expect(await platform('signInThrottles').where({ accountHash }).pluck('scope')).toEqual(['staff_login']);
+      } finally {
+        await platform('signInThrottles').where({ accountHash }).delete();
+        await platform.destroy();
+      }
     });
 
     it('then it may neither read nor write the platform audit log directly', async () => {
