@@ -24,9 +24,10 @@ import { stopLiveEvents } from './modules/change-feed/live-events';
 import { printDemoLogins } from './cli/demo-logins';
 
 /**
- * Boot order: config -> database (embedded when DATABASE_URL is unset) -> app -> listen. The embedded
- * default migrates and seeds first, as the owner, on pools it closes before serving; from then on this
- * process connects only as the runtime, platform and jobs roles (none superuser, BYPASSRLS or owner).
+ * Boot order: config -> database (the roles' own URLs, DATABASE_URL, or embedded when neither is set) -> app
+ * -> listen. The embedded default migrates and seeds first, as the owner, on pools it closes before serving;
+ * from then on this process connects only as the runtime, platform and jobs roles (none superuser,
+ * BYPASSRLS or owner).
  */
 async function main(): Promise<void> {
   let config = loadConfigOrExit(process.env);

@@ -49,13 +49,14 @@ export async function recordPlatformAudit(trx: Knex | Knex.Transaction, actor: P
  * entries about the bound tenant by an existing staff member (migrations/20261202000100_least_privilege.js).
  */
 export async function recordPlatformAuditInTenant(trx: Knex.Transaction, actor: PlatformActor, entries: PlatformAuditEntry[]): Promise<void> {
-  const rows = rowsOf(actor, entries).map((row) => ({
+  // The function reads snake_case keys: raw JSON, which the pool's name mapping does not touch.
+  const rows = rowsOf(actor, entries).map((row, index) => ({
     actor_id: row.actorId,
     action: row.action,
     tenant_id: row.tenantId,
     target_type: row.targetType,
     target_id: row.targetId,
-    details: JSON.parse(row.details) as unknown,
+    details: entries[index]!.details,
     ip: row.ip,
     user_agent: row.userAgent,
     request_id: row.requestId,
