@@ -2,9 +2,8 @@ import http from 'node:http';
 import { createApp } from './app';
 import { loadConfigOrExit } from './config/load-config';
 import { answerClientErrors } from './infra/client-errors';
-import { createAdminKnex, createAppKnex } from './infra/db';
-import { platformCredentials, runtimeCredentials } from './infra/db-roles';
-import { resolveDatabase } from './infra/database-target';
+import { createAppKnex, createJobsKnex } from './infra/db';
+import { resolveServingDatabase } from './infra/database-target';
 import { EmbeddedPostgresError } from './infra/embedded-postgres';
 import { createLogger, flushLogs } from './infra/logger';
 import { errorReporterOf } from './infra/error-tracking';
@@ -25,16 +24,22 @@ import { stopPrincipalRevocation } from './modules/auth/principal-revocation';
 import { stopLiveEvents } from './modules/change-feed/live-events';
 import { printDemoLogins } from './cli/demo-logins';
 
-/** Boot order: config -> database (embedded when DATABASE_URL is unset) -> app -> listen. */
+/**
+ * Boot order: config -> database (the roles' own URLs, DATABASE_URL, or embedded when neither is set) -> app
+ * -> listen. The embedded default migrates and seeds first, as the owner, on pools it closes before serving;
+ * from then on this process connects only as the runtime, platform and jobs roles (none superuser,
+ * BYPASSRLS or owner).
+ */
 async function main(): Promise<void> {
   let config = loadConfigOrExit(process.env);
   const logger = createLogger(config.log.level);
   exitOnProcessErrors(logger, errorReporterOf(config));
 
-  const database = await resolveDatabase(config, logger);
-  if (database.embedded) {
-    await migrateDatabase(database.adminUrl);
-    await seedDatabase(database.adminUrl);
+  const database = await resolveServingDatabase(config, logger);
+  if (database.ownerUrl) {
+    // Each closes its owner pool before returning: nothing below connects as the owner.
+    await migrateDatabase(database.ownerUrl);
+    await seedDatabase(database.ownerUrl);
     const local = database.localSecrets;
     if (local && config.jwt.secretGenerated) {
       config = { ...config, jwt: { ...config.jwt, secret: local.jwtSecret, secretGenerated: false } };
@@ -46,11 +51,11 @@ async function main(): Promise<void> {
   }
   if (!config.redisUrl && !config.redisCluster) logger.warn('REDIS_URL is not set: rate-limit counters are kept in memory, per process');
 
-  const credentials = runtimeCredentials(database.adminUrl, config.db.appUrl);
-  const knex = createAppKnex(credentials.url, config.db, logger);
-  // Admin console routes and the audit backlog probes; two connections suffice.
-  const platformKnex = createAppKnex(platformCredentials(database.adminUrl).url, { ...config.db, poolMax: 2 }, logger);
-  await ensureSuperAdmin(knex, config, logger);
+  const { credentials } = database;
+  const knex = createAppKnex(credentials.runtime.url, config.db, logger);
+  // Admin console routes, staff sign-in and the audit backlog probes; two connections suffice.
+  const platformKnex = createAppKnex(credentials.platform.url, { ...config.db, poolMax: 2 }, logger);
+  await ensureSuperAdmin(platformKnex, config, logger);
   const redis = connectRedis(config, logger);
   const lifecycle = { draining: false };
   const metrics = createMetrics(knex, outboundCallsOf(config));
@@ -61,11 +66,12 @@ async function main(): Promise<void> {
   const app = createApp(deps);
 
   // Jobs run here unless `npm run worker` processes take them (JOBS_IN_PROCESS=false).
-  const ownerKnex = createAdminKnex(database.adminUrl);
+  const jobsUrl = credentials.jobs.url;
+  const jobsKnex = createJobsKnex(jobsUrl, { ...config.db, poolMax: 2 });
   let jobs: JobEngine | undefined;
   if (config.jobs.inProcess) {
-    jobs = await startJobEngine({ config, knex, platformKnex, ownerKnex, logger }, metrics, {
-      databaseUrl: database.adminUrl,
+    jobs = await startJobEngine({ config, knex, platformKnex, jobsKnex, logger }, metrics, {
+      databaseUrl: jobsUrl,
       jobs: JOBS,
       concurrency: config.jobs.concurrency,
     });
@@ -100,7 +106,7 @@ async function main(): Promise<void> {
       ['usage counters', () => consoleRuntime(deps).usage.stop()],
       jobs && ['job engine', () => jobs.stop()],
       ['principal revocation', () => stopPrincipalRevocation(knex)],
-      ['database pools', () => Promise.all([ownerKnex.destroy(), knex.destroy(), platformKnex.destroy()])],
+      ['database pools', () => Promise.all([jobsKnex.destroy(), knex.destroy(), platformKnex.destroy()])],
       redis && ['redis', () => redis.quit()],
       database.embedded && ['embedded PostgreSQL', () => database.stop()],
     ]).then(async (clean) => {

@@ -1,6 +1,6 @@
 import { loadConfigOrExit } from './config/load-config';
-import { createAdminKnex, createAppKnex } from './infra/db';
-import { platformCredentials, runtimeCredentials } from './infra/db-roles';
+import { createAppKnex, createJobsKnex } from './infra/db';
+import { servingCredentials } from './infra/db-roles';
 import { createLogger, flushLogs } from './infra/logger';
 import { errorReporterOf } from './infra/error-tracking';
 import { exitOnProcessErrors } from './infra/process-errors';
@@ -25,14 +25,18 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const logger = createLogger(config.log.level).child({ service: 'crm-worker' });
   exitOnProcessErrors(logger, errorReporterOf(config));
-  const adminUrl = config.db.adminUrl;
-  if (!adminUrl) {
-    process.stderr.write('The worker needs DATABASE_URL: the embedded database belongs to `npm start`, which runs jobs itself\n');
+  if (!config.db.adminUrl && !config.db.platformUrl) {
+    process.stderr.write(
+      'The worker needs DATABASE_URL (or APP_, PLATFORM_ and JOBS_DATABASE_URL): the embedded database belongs to `npm start`, which runs jobs itself\n',
+    );
     process.exit(1);
   }
-  const knex = createAppKnex(runtimeCredentials(adminUrl, config.db.appUrl).url, config.db, logger);
-  const platformKnex = createAppKnex(platformCredentials(adminUrl).url, { ...config.db, poolMax: 2 }, logger);
-  const ownerKnex = createAdminKnex(adminUrl);
+  // The roles' own URLs, or DATABASE_URL to derive them from: the worker never connects as the owner.
+  const credentials = servingCredentials(config.db);
+  const knex = createAppKnex(credentials.runtime.url, config.db, logger);
+  const platformKnex = createAppKnex(credentials.platform.url, { ...config.db, poolMax: 2 }, logger);
+  const jobsUrl = credentials.jobs.url;
+  const jobsKnex = createJobsKnex(jobsUrl, { ...config.db, poolMax: 2 });
   const metrics = createMetrics(knex, outboundCallsOf(config));
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
   registerQueueMetrics(metrics.registry, platformKnex);
@@ -42,8 +46,8 @@ async function main(): Promise<void> {
   startPrincipalRevocation({ config, knex, platformKnex, redis, logger }, 'announces');
   // Jobs that write CRM records wake the API instances' live event streams.
   startLiveEvents({ config, knex, redis, logger }, 'announces');
-  const engine = await startJobEngine({ config, knex, platformKnex, ownerKnex, logger }, metrics, {
-    databaseUrl: adminUrl,
+  const engine = await startJobEngine({ config, knex, platformKnex, jobsKnex, logger }, metrics, {
+    databaseUrl: jobsUrl,
     jobs: JOBS,
     concurrency: config.jobs.concurrency,
   });
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
       ['job engine', () => engine.stop()],
       ['principal revocation', () => stopPrincipalRevocation(knex)],
       ['live events', () => stopLiveEvents(knex)],
-      ['database pools', () => Promise.all([knex.destroy(), platformKnex.destroy(), ownerKnex.destroy()])],
+      ['database pools', () => Promise.all([knex.destroy(), platformKnex.destroy(), jobsKnex.destroy()])],
       redis && ['redis', () => redis.quit()],
     ]).then(async (clean) => {
       logger.info('shutdown complete');

@@ -6,7 +6,7 @@ import { effectiveSettings } from '../src/modules/runtime-settings/runtime-setti
 import { bearer, registerTenant, Registered } from './support/api-fixtures';
 import { eventually } from './support/eventually';
 import { platformAdmins, PlatformAdminsFixture } from './support/platform-admin-fixtures';
-import { buildTestApp, ownerKnex, TestApp } from './support/test-app';
+import { buildTestApp, jobsRoleKnex, ownerKnex, TestApp } from './support/test-app';
 
 const RESET = {
   rateLimitAnonymousMax: null,
@@ -115,7 +115,12 @@ describe('platform admin: runtime config', () => {
     expect((await effectiveSettings(t.deps.platformKnex, t.deps.config)).auditRetentionDays).toBe(36500);
     const logged: Array<Record<string, unknown>> = [];
     const logger = { info: (_message: string, meta: Record<string, unknown>) => logged.push(meta) } as never;
-    await auditRetentionJob.run({} as never, { ...t.deps, ownerKnex: owner }, { id: '1', attempt: 1, maxAttempts: 1, logger });
+    const jobs = jobsRoleKnex();
+    try {
+      await auditRetentionJob.run({} as never, { ...t.deps, jobsKnex: jobs }, { id: '1', attempt: 1, maxAttempts: 1, logger });
+    } finally {
+      await jobs.destroy();
+    }
     const cutoff = Date.parse(String(logged[0]?.cutoff));
     expect(Math.abs(cutoff - (Date.now() - 36500 * 86_400_000))).toBeLessThan(60_000);
   });

@@ -14,7 +14,7 @@ import { bearer, registerTenant, Registered } from './support/api-fixtures';
 import { platformAdmins, PlatformAdminsFixture } from './support/platform-admin-fixtures';
 import { eventually } from './support/eventually';
 import { startPrivateRedis } from './support/private-servers';
-import { adminUrl, buildTestApp, ownerKnex, runtimeKnex, TestApp } from './support/test-app';
+import { adminUrl, buildTestApp, jobsRoleKnex, ownerKnex, runtimeKnex, TestApp } from './support/test-app';
 
 /** A body each admin write accepts, so a refusal can only be about who calls, not about what is sent. */
 const VALID_BODIES: Record<string, object> = {
@@ -199,7 +199,12 @@ describe('platform admin console', () => {
       const stored = () => owner('usage_daily').where({ tenant_id: user.tenantId }).select('api_calls', 'client_errors');
       await rollupUsageDay(t.deps.redis, t.deps.platformKnex, t.deps.config.redisKeyPrefix, day);
       expect(await stored()).toEqual([{ api_calls: 3, client_errors: 0 }]);
-      await usageRollupJob.run({ day } as never, { ...t.deps, ownerKnex: owner }, { id: '1', attempt: 1, maxAttempts: 1, logger: t.deps.logger });
+      const jobs = jobsRoleKnex();
+      try {
+        await usageRollupJob.run({ day } as never, { ...t.deps, jobsKnex: jobs }, { id: '1', attempt: 1, maxAttempts: 1, logger: t.deps.logger });
+      } finally {
+        await jobs.destroy();
+      }
       expect(await stored()).toEqual([{ api_calls: 3, client_errors: 0 }]);
       // The report reads the rolled-up row and today's live counters without adding them twice.
       const res = await get('/admin/usage', admins.superAdmin.token, { tenantId: user.tenantId, from: day, to: day });

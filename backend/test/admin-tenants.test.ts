@@ -22,7 +22,7 @@ describe('platform admin: tenants', () => {
   beforeAll(async () => {
     t = buildTestApp({ env: { SUPER_ADMIN_EMAIL: email, SUPER_ADMIN_PASSWORD: ADMIN_PASSWORD } });
     owner = ownerKnex();
-    await ensureSuperAdmin(t.deps.knex, t.deps.config, t.deps.logger);
+    await ensureSuperAdmin(t.deps.platformKnex, t.deps.config, t.deps.logger);
     const support = `support-${randomUUID().slice(0, 8)}@example.com`;
     const { password_hash } = await owner('platform_admins').where({ email }).first();
     await owner('platform_admins').insert({ email: support, password_hash, role: 'support' });
@@ -253,7 +253,7 @@ describe('platform admin: tenants', () => {
         platform('users').where({ tenantId: tenant.tenantId }).select('passwordHash'),
         platform('apiKeys').select('keyHash'),
         platform('refreshTokens').select('tokenHash'),
-        platform('platformAdmins').select('passwordHash'),
+        // Staff password hashes are the platform pool's now (staff sign-in runs on it); tenants' never are.
         platform('platformAuditLogs').delete(),
       ];
       for (const attempt of refusals) await expect(attempt).rejects.toMatchObject({ code: '42501' });

@@ -33,7 +33,7 @@ describe('input fuzzing of every declared route', () => {
     process.on('unhandledRejection', onUnhandled);
     t = buildTestApp({ env: { SUPER_ADMIN_EMAIL: ADMIN_EMAIL, SUPER_ADMIN_PASSWORD: ADMIN_PASSWORD } });
     routes = servedRoutes(t);
-    await ensureSuperAdmin(t.deps.knex, t.deps.config, t.deps.logger);
+    await ensureSuperAdmin(t.deps.platformKnex, t.deps.config, t.deps.logger);
     tenant = await registerTenant(t.app, { plan: 'enterprise' });
     // Platform routes get a tenant of their own to suspend, so the fuzzed tenant keeps working.
     const sacrificial = await registerTenant(t.app);

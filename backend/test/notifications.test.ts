@@ -27,7 +27,7 @@ describe('e-mail notifications', () => {
     t = buildTestApp({ env: { SUPER_ADMIN_EMAIL: adminEmail, SUPER_ADMIN_PASSWORD: ADMIN_PASSWORD } });
     jobs = new TestJobRunner(t);
     owner = ownerKnex();
-    await ensureSuperAdmin(t.deps.knex, t.deps.config, t.deps.logger);
+    await ensureSuperAdmin(t.deps.platformKnex, t.deps.config, t.deps.logger);
   });
   afterAll(async () => {
     await owner.destroy();

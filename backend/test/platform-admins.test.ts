@@ -16,7 +16,7 @@ describe('platform admins', () => {
   beforeAll(async () => {
     t = buildTestApp({ env: { SUPER_ADMIN_EMAIL: email, SUPER_ADMIN_PASSWORD: ADMIN_PASSWORD } });
     owner = ownerKnex();
-    await ensureSuperAdmin(t.deps.knex, t.deps.config, t.deps.logger);
+    await ensureSuperAdmin(t.deps.platformKnex, t.deps.config, t.deps.logger);
   });
   afterAll(async () => {
     await t.close();
@@ -30,7 +30,7 @@ describe('platform admins', () => {
 
   describe('bootstrap', () => {
     it('when the server boots twice with SUPER_ADMIN_EMAIL set, then exactly one super admin exists, its password hashed', async () => {
-      await ensureSuperAdmin(t.deps.knex, t.deps.config, t.deps.logger);
+      await ensureSuperAdmin(t.deps.platformKnex, t.deps.config, t.deps.logger);
       const rows = await adminsWith(email);
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ role: 'super_admin', status: 'active', password_hash: expect.stringMatching(/^\$2[aby]\$10\$/) });
@@ -41,7 +41,7 @@ describe('platform admins', () => {
     it('when an admin with that email exists, then its password is left alone', async () => {
       const other = buildTestApp({ env: { SUPER_ADMIN_EMAIL: email.toUpperCase(), SUPER_ADMIN_PASSWORD: 'Another-Passw0rd-2' } });
       try {
-        await ensureSuperAdmin(other.deps.knex, other.deps.config, other.deps.logger);
+        await ensureSuperAdmin(other.deps.platformKnex, other.deps.config, other.deps.logger);
       } finally {
         await other.close();
       }
@@ -53,7 +53,7 @@ describe('platform admins', () => {
       const plain = buildTestApp();
       const before = await owner('platform_admins').count<{ count: string }[]>({ count: '*' });
       try {
-        await ensureSuperAdmin(plain.deps.knex, plain.deps.config, plain.deps.logger);
+        await ensureSuperAdmin(plain.deps.platformKnex, plain.deps.config, plain.deps.logger);
       } finally {
         await plain.close();
       }

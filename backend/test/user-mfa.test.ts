@@ -161,7 +161,7 @@ describe('tenant user MFA (TOTP)', () => {
     const platform = platformRoleKnex();
     try {
       expect((await rotateCredentials(runtime, platform, keys, [user.tenantId])).reencrypted).toBeGreaterThanOrEqual(1);
-      expect(await rotateGlobalCredentials(runtime, keys)).toBeGreaterThanOrEqual(1);
+      expect(await rotateGlobalCredentials(platform, keys)).toBeGreaterThanOrEqual(1);
     } finally {
       await Promise.all([runtime.destroy(), platform.destroy()]);
     }

@@ -25,4 +25,13 @@ const platformRoleFor = (database) => roleFor(database, '_platform');
  */
 const platformLoginRoleFor = (database) => roleFor(database, '_platform_login');
 
-module.exports = { groupRoleFor, loginRoleFor, platformRoleFor, platformLoginRoleFor };
+/**
+ * NOLOGIN role of the job engine: graphile-worker's schema, the audit sealer's and pruner's columns, and
+ * the purge function (migrations 20261202000100). No suffix here ends another (`_jobs_login` is not
+ * `_login` of anything: no role ends in a bare `_login`).
+ */
+const jobsRoleFor = (database) => roleFor(database, '_jobs');
+/** LOGIN role of the job engine's pools (the API process's in-process engine and `npm run worker`). */
+const jobsLoginRoleFor = (database) => roleFor(database, '_jobs_login');
+
+module.exports = { groupRoleFor, loginRoleFor, platformRoleFor, platformLoginRoleFor, jobsRoleFor, jobsLoginRoleFor };

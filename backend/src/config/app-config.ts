@@ -14,6 +14,12 @@ export interface AppConfig {
     adminUrl?: string;
     /** Runtime URL given by the operator; otherwise derived from adminUrl. */
     appUrl?: string;
+    /**
+     * The platform and jobs logins' URLs, given together (with appUrl) to a serving process that must not
+     * hold the owner's URL (`npm run db:serving-urls` prints all three); otherwise derived from adminUrl.
+     */
+    platformUrl?: string;
+    jobsUrl?: string;
     poolMax: number;
     statementTimeoutMs: number;
     connectTimeoutMs: number;

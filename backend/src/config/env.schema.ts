@@ -21,11 +21,24 @@ export const envSchema = Joi.object({
   NODE_ENV: Joi.string().valid('development', 'test', 'production').default('development'),
   HOST: Joi.string().hostname().default('0.0.0.0'),
   PORT: Joi.number().integer().min(0).max(65535).default(3000),
+  // Production needs the owner's URL, unless a serving process is handed its roles' own URLs instead.
   DATABASE_URL: postgresUrl.when('NODE_ENV', {
     is: 'production',
-    then: Joi.required().messages({ 'any.required': '"DATABASE_URL" is required in production (the embedded default is for development)' }),
+    then: Joi.when('PLATFORM_DATABASE_URL', {
+      is: Joi.exist(),
+      otherwise: Joi.required().messages({ 'any.required': '"DATABASE_URL" is required in production (the embedded default is for development)' }),
+    }),
   }),
-  APP_DATABASE_URL: postgresUrl,
+  APP_DATABASE_URL: postgresUrl.when('PLATFORM_DATABASE_URL', {
+    is: Joi.exist(),
+    then: Joi.required().messages({ 'any.required': '"APP_DATABASE_URL" is required with PLATFORM_DATABASE_URL' }),
+  }),
+  PLATFORM_DATABASE_URL: postgresUrl,
+  JOBS_DATABASE_URL: postgresUrl.when('PLATFORM_DATABASE_URL', {
+    is: Joi.exist(),
+    then: Joi.required().messages({ 'any.required': '"JOBS_DATABASE_URL" is required with PLATFORM_DATABASE_URL' }),
+    otherwise: Joi.forbidden().messages({ 'any.unknown': '"JOBS_DATABASE_URL" is only used with PLATFORM_DATABASE_URL' }),
+  }),
   DB_POOL_MAX: Joi.number().integer().min(1).max(200).default(10),
   DB_STATEMENT_TIMEOUT_MS: Joi.number().integer().min(100).default(30_000),
   DB_CONNECT_TIMEOUT_MS: Joi.number().integer().min(100).default(5_000),

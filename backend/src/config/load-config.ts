@@ -45,6 +45,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     db: {
       adminUrl: value.DATABASE_URL,
       appUrl: value.APP_DATABASE_URL,
+      platformUrl: value.PLATFORM_DATABASE_URL,
+      jobsUrl: value.JOBS_DATABASE_URL,
       poolMax: value.DB_POOL_MAX,
       statementTimeoutMs: value.DB_STATEMENT_TIMEOUT_MS,
       connectTimeoutMs: value.DB_CONNECT_TIMEOUT_MS,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { AppConfig } from '../config/app-config';
 import { PROJECT_ROOT } from '../lib/project-root';
 import { startEmbeddedPostgres } from './embedded-postgres';
+import { servingCredentials, ServingCredentials } from './db-roles';
 import { loadLocalSecrets } from './local-secrets';
 import { Logger } from './logger';
 
@@ -11,6 +12,33 @@ export interface DatabaseTarget {
   /** Secrets kept beside the embedded data, for what the configuration leaves unset. */
   localSecrets?: { jwtSecret: string; encryptionKey: Buffer };
   stop(): Promise<void>;
+}
+
+export interface ServingDatabase {
+  /** The owner's URL: only for the embedded default, which migrates and seeds before serving. */
+  ownerUrl?: string;
+  embedded: boolean;
+  credentials: ServingCredentials;
+  localSecrets?: DatabaseTarget['localSecrets'];
+  stop(): Promise<void>;
+}
+
+/**
+ * What a serving process connects to: the roles' own URLs when given (no owner URL in the process at all),
+ * else DATABASE_URL's database with derived logins, else the embedded PostgreSQL.
+ */
+export async function resolveServingDatabase(config: AppConfig, logger: Logger): Promise<ServingDatabase> {
+  if (!config.db.adminUrl && config.db.platformUrl) {
+    return { embedded: false, credentials: servingCredentials(config.db), stop: async () => undefined };
+  }
+  const target = await resolveDatabase(config, logger);
+  return {
+    ownerUrl: target.embedded ? target.adminUrl : undefined,
+    embedded: target.embedded,
+    credentials: servingCredentials({ ...config.db, adminUrl: target.adminUrl }),
+    localSecrets: target.localSecrets,
+    stop: target.stop,
+  };
 }
 
 /** DATABASE_URL when given; otherwise the embedded PostgreSQL kept in EMBEDDED_PG_DIR. */

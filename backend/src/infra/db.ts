@@ -135,6 +135,25 @@ export function createAppKnex(url: string, options: PoolOptions, logger?: Logger
   });
 }
 
+/**
+ * The jobs role's pool (audit sealing and pruning, the purge function, graphile-worker's functions): SQL
+ * names as written, like the owner's pool these jobs ran on before, and the same bounded waits as the server's.
+ */
+export function createJobsKnex(url: string, options: PoolOptions): Knex {
+  return knexFactory({
+    client: TenantBindingClient,
+    connection: {
+      connectionString: url,
+      statement_timeout: options.statementTimeoutMs,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      application_name: 'crm-jobs',
+    },
+    pool: { min: 0, max: options.poolMax },
+    acquireConnectionTimeout: options.connectTimeoutMs,
+    compileSqlOnError: false,
+  });
+}
+
 /** A privileged connection for migrations and seeds, as the schema owner. */
 export function createAdminKnex(url: string): Knex {
   return knexFactory({

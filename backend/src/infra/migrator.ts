@@ -5,7 +5,7 @@ import { Knex } from 'knex';
 import { PROJECT_ROOT } from '../lib/project-root';
 import { createAdminKnex } from './db';
 import { silentWorkerLogger } from './worker-logger';
-import { databaseName, platformCredentials, runtimeCredentials, RuntimeCredentials } from './db-roles';
+import { databaseName, jobsCredentials, platformCredentials, runtimeCredentials, RuntimeCredentials } from './db-roles';
 
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'migrations');
 
@@ -18,8 +18,8 @@ export const IDLE_IN_TRANSACTION_TIMEOUT = '60s';
 export const SEEDS_DIR = path.join(PROJECT_ROOT, 'seeders');
 
 /**
- * Applies pending migrations as the privileged user, then makes sure the runtime login role and the
- * platform login role exist, may log in with the expected passwords, hold their group's grants and nothing more.
+ * Applies pending migrations as the privileged user, then makes sure the runtime, platform and jobs
+ * login roles exist, may log in with the expected passwords, hold their group's grants and nothing more.
  */
 export async function migrateDatabase(adminUrl: string, appUrl?: string): Promise<string[]> {
   return withMigrationLock(adminUrl, () => migrateUnderLock(adminUrl, appUrl));
@@ -78,6 +78,7 @@ async function migrateUnderLock(adminUrl: string, appUrl?: string): Promise<stri
     await installJobQueue(knex, adminUrl);
     await ensureLoginRole(knex, credentials, databaseName(adminUrl), appUrl === undefined);
     await ensureLoginRole(knex, platformCredentials(adminUrl), databaseName(adminUrl), true);
+    await ensureLoginRole(knex, jobsCredentials(adminUrl), databaseName(adminUrl), true);
     return applied;
   } finally {
     await knex.destroy();
@@ -87,13 +88,30 @@ async function migrateUnderLock(adminUrl: string, appUrl?: string): Promise<stri
 /**
  * graphile-worker's schema, installed and upgraded by its own migrations as the owner. The runtime role
  * gets nothing here (it enqueues through app_enqueue_job); the platform role may read the jobs view,
- * which is how the admin console shows the queue.
+ * which is how the admin console shows the queue. The jobs role uses the queue (fetching, completing,
+ * failing, adding jobs: every table, sequence and function of the schema) but may not change its
+ * shape: an upgrade of graphile-worker is migrated here, by the owner, never by a running engine.
  */
 async function installJobQueue(knex: Knex, adminUrl: string): Promise<void> {
   await runMigrations({ connectionString: adminUrl, maxPoolSize: 1, logger: silentWorkerLogger });
   const platformGroup = platformCredentials(adminUrl).groupRole;
   await execFormatted(knex, 'GRANT USAGE ON SCHEMA graphile_worker TO %I', [platformGroup]);
   await execFormatted(knex, 'GRANT SELECT ON graphile_worker.jobs TO %I', [platformGroup]);
+  const jobsGroup = jobsCredentials(adminUrl).groupRole;
+  await execFormatted(knex, 'GRANT USAGE ON SCHEMA graphile_worker TO %I', [jobsGroup]);
+  await execFormatted(knex, 'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA graphile_worker TO %I', [jobsGroup]);
+  await execFormatted(knex, 'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA graphile_worker TO %I', [jobsGroup]);
+  await execFormatted(knex, 'GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA graphile_worker TO %I', [jobsGroup]);
+  // graphile-worker turns row-level security on for its private tables with no policy (only their owner
+  // reads them): the jobs role gets a policy of its own on each, so it needs neither ownership nor BYPASSRLS.
+  const { rows } = await knex.raw<{ rows: Array<{ relname: string }> }>(
+    `select c.relname from pg_class c
+      where c.relnamespace = 'graphile_worker'::regnamespace and c.relkind in ('r', 'p') and c.relrowsecurity
+        and not exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'jobs_role')`,
+  );
+  for (const { relname } of rows) {
+    await execFormatted(knex, 'CREATE POLICY jobs_role ON graphile_worker.%I TO %I USING (true) WITH CHECK (true)', [relname, jobsGroup]);
+  }
 }
 
 async function ensureLoginRole(

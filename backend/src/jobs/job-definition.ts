@@ -11,10 +11,11 @@ export interface JobDeps {
   /** The platform role's pool: lists tenants across the platform, reads no secret column. */
   platformKnex: Knex;
   /**
-   * The schema owner: only for what the runtime role may not do by design (sealing and pruning the
-   * append-only audit log, deleting a tenant). Every statement on it names its tenant explicitly.
+   * The jobs role's pool: only for what the runtime role may not do by design (sealing and pruning the
+   * append-only audit log, purging a tenant through app_purge_due_tenant) and graphile-worker's own
+   * functions. Never the owner's: every statement on it names its tenant explicitly.
    */
-  ownerKnex: Knex;
+  jobsKnex: Knex;
   logger: Logger;
 }
 

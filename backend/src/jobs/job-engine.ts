@@ -8,7 +8,10 @@ import { JobDefinition, JobDeps } from './job-definition';
 import { jobFlagOn } from './job-flags';
 
 export interface JobEngineOptions {
-  /** The owner's URL: graphile-worker's own schema belongs to the owner and the runtime role never touches it. */
+  /**
+   * The jobs role's URL (jobsCredentials): graphile-worker's schema is the owner's, installed by
+   * `npm run migrate`; the jobs role uses it and the runtime role never touches it.
+   */
   databaseUrl: string;
   jobs: readonly JobDefinition<never>[];
   concurrency: number;

@@ -141,7 +141,7 @@ const publicStages: Stages = async (_deps, _limiters, frame) => {
 
 /** The admin console: a platform admin, checked on the runtime pool; handlers read through the platform pool. */
 const platformStages: Stages = async (deps, _limiters, frame) => {
-  frame.principal = await authorizePlatformCaller(deps.knex, frame, deps.config.auth.adminMfaRequired); // 8 authorization
+  frame.principal = await authorizePlatformCaller(deps.platformKnex, frame, deps.config.auth.adminMfaRequired); // 8 authorization
   sanitizeInput(frame); // 11 sanitize
   frame.input = readInput(frame); // 12 validate
   return runHandler(frame); // 15 handler

@@ -4,7 +4,8 @@ import { silentWorkerLogger } from '../../src/infra/worker-logger';
 import { JOBS } from '../../src/jobs/job-catalog';
 import { JobDefinition, JobDeps } from '../../src/jobs/job-definition';
 import { runDueJobs } from '../../src/jobs/job-engine';
-import { adminUrl, ownerKnex, TestApp } from './test-app';
+import { jobsCredentials } from '../../src/infra/db-roles';
+import { adminUrl, jobsRoleKnex, ownerKnex, TestApp } from './test-app';
 
 export interface QueuedJob {
   id: string;
@@ -17,12 +18,14 @@ export interface QueuedJob {
 }
 
 /**
- * Runs the job engine in the test process until no job is due. The queue is the file's own (each file
- * starts with an empty one, see worker-database.ts), so what runs is what this file enqueued. Jobs are
- * changed only through graphile-worker's administration functions.
+ * Runs the job engine in the test process until no job is due, on the jobs role as the server does. The
+ * queue is the file's own (each file starts with an empty one, see worker-database.ts), so what runs is
+ * what this file enqueued. Jobs are changed only through graphile-worker's administration functions;
+ * `owner` is for the tests' own look at the queue.
  */
 export class TestJobRunner {
   readonly owner: Knex = ownerKnex();
+  readonly jobs: Knex = jobsRoleKnex();
   readonly deps: JobDeps;
   private utils?: Promise<WorkerUtils>;
 
@@ -32,7 +35,7 @@ export class TestJobRunner {
     private readonly extraJobs: readonly JobDefinition<never>[] = [],
   ) {
     const { config, knex, platformKnex, logger } = testApp.deps;
-    this.deps = { config, knex, platformKnex, ownerKnex: this.owner, logger };
+    this.deps = { config, knex, platformKnex, jobsKnex: this.jobs, logger };
   }
 
   /** Runs due jobs until none is left (of the tenant, when given): what a worker would do, right now. */
@@ -46,7 +49,7 @@ export class TestJobRunner {
 
   /** One pass: each job due now runs once (a failed one is not run again, however slow the machine). */
   runDueOnce(): Promise<void> {
-    return runDueJobs(this.deps, this.testApp.deps.metrics, { databaseUrl: adminUrl(), jobs: [...JOBS, ...this.extraJobs] });
+    return runDueJobs(this.deps, this.testApp.deps.metrics, { databaseUrl: jobsCredentials(adminUrl()).url, jobs: [...JOBS, ...this.extraJobs] });
   }
 
   /**
@@ -105,5 +108,6 @@ export class TestJobRunner {
   async close(): Promise<void> {
     if (this.utils) await (await this.utils).release();
     await this.owner.destroy();
+    await this.jobs.destroy();
   }
 }

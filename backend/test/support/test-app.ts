@@ -6,8 +6,8 @@ import { createApp } from '../../src/app';
 import { AppDeps } from '../../src/app-deps';
 import { AppConfig } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/load-config';
-import { createAdminKnex, createAppKnex } from '../../src/infra/db';
-import { platformCredentials, runtimeCredentials } from '../../src/infra/db-roles';
+import { createAdminKnex, createAppKnex, createJobsKnex } from '../../src/infra/db';
+import { jobsCredentials, platformCredentials, runtimeCredentials } from '../../src/infra/db-roles';
 import { createLogger } from '../../src/infra/logger';
 import { createMetrics } from '../../src/infra/metrics';
 import { outboundCallsOf } from '../../src/infra/outbound/outbound-call';
@@ -115,6 +115,9 @@ export const runtimeKnex = (poolMax = 2): Knex =>
 /** The platform role's pool, as the server has it. */
 export const platformRoleKnex = (): Knex =>
   createAppKnex(platformCredentials(adminUrl()).url, { poolMax: 2, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000 });
+
+/** The jobs role's pool, as the job engine has it (audit sealing and pruning, the purge function). */
+export const jobsRoleKnex = (): Knex => createJobsKnex(jobsCredentials(adminUrl()).url, { poolMax: 2, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000 });
 
 /** The schema owner, for assertions about the catalogue and for bypassing the app on purpose. */
 export const ownerKnex = (): Knex => createAdminKnex(adminUrl());

@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { createLogger } from '../../src/infra/logger';
 import { startEmbeddedPostgres } from '../../src/infra/embedded-postgres';
-import { databaseName, platformCredentials, runtimeCredentials } from '../../src/infra/db-roles';
+import { databaseName, jobsCredentials, platformCredentials, runtimeCredentials } from '../../src/infra/db-roles';
 import { migrateDatabase } from '../../src/infra/migrator';
 import { freePort } from './private-servers';
 
@@ -113,12 +113,13 @@ export async function dropDatabase(adminUrl: string): Promise<void> {
   const name = databaseName(adminUrl);
   const { user, groupRole } = runtimeCredentials(adminUrl);
   const platform = platformCredentials(adminUrl);
+  const jobs = jobsCredentials(adminUrl);
   const serverUrl = databaseUrl(adminUrl, 'postgres');
   // The coordinator first: its database holds the connections to the workers' databases.
   for (const server of [serverUrl, ...citusWorkerServers(serverUrl).map(String)]) {
     await withClient(server, async (client) => {
       await client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`);
-      for (const role of [user, groupRole, platform.user, platform.groupRole]) await client.query(`drop role if exists ${client.escapeIdentifier(role)}`);
+      for (const role of [user, groupRole, platform.user, platform.groupRole, jobs.user, jobs.groupRole]) await client.query(`drop role if exists ${client.escapeIdentifier(role)}`);
     });
   }
 }

@@ -18,7 +18,7 @@ import { clearedStaffRefreshCookie, STAFF_REFRESH_COOKIE, staffRefreshCookie, St
 
 /** Staff sign-in and one's own account. Every signed-in route needs only `account:self`, held by every role. */
 export function adminAuthRoutes(deps: AppDeps): RouteDefinition[] {
-  const admins = createPlatformAdminsService(deps);
+  const admins = createPlatformAdminsService({ knex: deps.platformKnex, config: deps.config });
   const tags = ['Platform admin'];
   const self = 'platform:account:self' as const;
   const context = (input: RouteInput) => ({ ip: input.ip, userAgent: input.userAgent, requestId: input.requestId });

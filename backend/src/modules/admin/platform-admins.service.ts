@@ -49,8 +49,8 @@ interface RequestContext extends StaffClient {
 
 /**
  * Staff sign-in and one's own account: password, then TOTP when it is on; sessions with rotating
- * refresh tokens; MFA enrolment; invitations accepted. Runs on the runtime pool (the platform role may
- * not read credential hashes); every step is in the platform audit log.
+ * refresh tokens; MFA enrolment; invitations accepted. Runs on the platform pool (`knex` here): the
+ * runtime role has no privilege on staff accounts or their sessions; every step is in the platform audit log.
  */
 export function createPlatformAdminsService({ knex, config }: { knex: Knex; config: AppConfig }) {
   const mfa = createTotpFactors(config, {

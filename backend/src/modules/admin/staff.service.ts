@@ -33,9 +33,11 @@ const SUPER_ADMIN_LOCK = 'platform_admins.last_super_admin';
 /**
  * Staff management (`admins:manage`). Nobody grants, changes or removes a role above their own; the
  * last active super admin can be neither disabled, demoted nor removed; disabling or removing an
- * account ends its console sessions and its support sessions in tenants at once.
+ * account ends its console sessions and its support sessions in tenants at once. Staff accounts live
+ * on the platform pool (`platformKnex`); `knex`, the runtime pool, only ends the support sessions a
+ * disabled staff member holds in tenants, inside each tenant's scope.
  */
-export function createStaffService({ knex, config, logger }: { knex: Knex; config: AppConfig; logger: Logger }) {
+export function createStaffService({ knex, platformKnex, config, logger }: { knex: Knex; platformKnex: Knex; config: AppConfig; logger: Logger }) {
   const rankOf = async (trx: Knex.Transaction, adminId: string) => {
     const caller = await PlatformAdmin.query(trx).findById(adminId).throwIfNotFound();
     return STAFF_ROLE_RANK[caller.role];
@@ -70,7 +72,7 @@ export function createStaffService({ knex, config, logger }: { knex: Knex; confi
 
   return {
     async list(query: { role?: StaffRole; status?: StaffStatus }) {
-      const admins = await PlatformAdmin.query(knex)
+      const admins = await PlatformAdmin.query(platformKnex)
         .where((q) => {
           if (query.role) q.where('role', query.role);
           if (query.status) q.where('status', query.status);
@@ -83,7 +85,7 @@ export function createStaffService({ knex, config, logger }: { knex: Knex; confi
     async invite(input: StaffInvitation, actor: PlatformActor) {
       const token = randomSecret(INVITE_PREFIX);
       const expiresAt = new Date(Date.now() + config.auth.inviteTtlSeconds * 1000);
-      const admin = await knex.transaction(async (trx) => {
+      const admin = await platformKnex.transaction(async (trx) => {
         if (STAFF_ROLE_RANK[input.role] > (await rankOf(trx, actor.principal.adminId))) throw aboveCaller('Granting');
         const taken = await PlatformAdmin.query(trx).findOne({ email: input.email });
         if (taken) throw new AppError('CONFLICT', 'A staff member with this email exists', [{ field: 'email', message: 'is already a staff member' }]);
@@ -115,7 +117,7 @@ export function createStaffService({ knex, config, logger }: { knex: Knex; confi
     },
 
     async update(id: string, changes: StaffChanges, actor: PlatformActor) {
-      return knex.transaction(async (trx) => {
+      return platformKnex.transaction(async (trx) => {
         const target = await PlatformAdmin.query(trx).findById(id).forUpdate();
         if (!target) throw notFound('Staff member');
         const callerRank = await rankOf(trx, actor.principal.adminId);
@@ -146,7 +148,7 @@ export function createStaffService({ knex, config, logger }: { knex: Knex; confi
 
     async remove(id: string, actor: PlatformActor): Promise<void> {
       if (id === actor.principal.adminId) throw new AppError('CONFLICT', 'You cannot remove your own account');
-      await knex.transaction(async (trx) => {
+      await platformKnex.transaction(async (trx) => {
         const target = await PlatformAdmin.query(trx).findById(id).forUpdate();
         if (!target) throw notFound('Staff member');
         if (STAFF_ROLE_RANK[target.role] > (await rankOf(trx, actor.principal.adminId))) throw aboveCaller('Removing');

@@ -14,7 +14,7 @@ import { Tenant } from '../tenants/tenant.model';
 import { provisionTenant } from '../tenants/tenants.service';
 import { newInvitation } from '../users/invitations.service';
 import { User } from '../users/user.model';
-import { PlatformActor, recordPlatformAudit } from './platform-audit';
+import { PlatformActor, recordPlatformAuditInTenant } from './platform-audit';
 
 export interface NewTenantByStaff {
   name: string;
@@ -75,7 +75,7 @@ export function createTenantProvisioningService(deps: AppDeps) {
             profile: { email, firstName, lastName, roleId: role.id, teamId: null, status: 'invited' },
           });
           await queueInviteEmail(deps.config, owner, { token: invitation.token, expiresAt: invitation.inviteExpiresAt });
-          await recordPlatformAudit(trx, actor, [
+          await recordPlatformAuditInTenant(trx, actor, [
             { action: 'tenant.create', tenantId, targetType: 'tenant', targetId: tenantId, details: { plan: input.plan, ownerId: owner.id } },
           ]);
           const shown = deps.config.email.transport === 'json' ? { inviteToken: invitation.token } : {};
@@ -95,7 +95,7 @@ export function createTenantProvisioningService(deps: AppDeps) {
       if (!exists) throw notFound('Tenant');
       return inTenant(tenantId, actor, async () => {
         const status = await scheduleDeletion(actor.principal.adminId, deps.config.compliance.deletionGraceDays);
-        await recordPlatformAudit(tenantScope().trx, actor, [
+        await recordPlatformAuditInTenant(tenantScope().trx, actor, [
           { action: 'tenant.delete_scheduled', tenantId, targetType: 'tenant', targetId: tenantId, details: { purgeAt: status.purgeAt } },
         ]);
         return status;

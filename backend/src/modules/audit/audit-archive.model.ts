@@ -1,6 +1,6 @@
 import { TenantModel } from '../../infra/tenant-model';
 
-/** What audit retention pruned: the stored entries as gzipped NDJSON, written by the job as the owner. */
+/** What audit retention pruned: the stored entries as gzipped NDJSON, written by the job as the jobs role. */
 export class AuditArchive extends TenantModel {
   static override tableName = 'auditArchives';
 

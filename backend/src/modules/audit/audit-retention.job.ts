@@ -14,7 +14,7 @@ export const auditRetentionJob = defineJob({
     let entries = 0;
     let archives = 0;
     for (const id of await tenantIds(deps.platformKnex)) {
-      const pruned = await pruneTenantAudit(deps.ownerKnex, id, cutoff);
+      const pruned = await pruneTenantAudit(deps.jobsKnex, id, cutoff);
       entries += pruned.entries;
       archives += pruned.archives;
     }

@@ -18,13 +18,13 @@ export interface PruneResult {
  * Archives, then deletes, the tenant's sealed audit entries older than the cutoff, oldest first and
  * always a prefix of the chain (an entry still pending waits for the next run): each batch stores the
  * stored rows (personal values still encrypted) as gzipped NDJSON, deletes them, and records the last deleted hash as the chain's anchor, in one transaction, so
- * verification still succeeds from the anchor on. Runs as the owner (the runtime role cannot delete
- * audit rows), scoped to the tenant by row-level security and by every statement's own filter.
+ * verification still succeeds from the anchor on. Runs as the jobs role (the runtime role cannot delete
+ * audit rows; the jobs role may, under app.audit_prune), scoped to the tenant by row-level security and by every statement's own filter.
  */
-export async function pruneTenantAudit(ownerKnex: Knex, tenantId: string, cutoff: Date): Promise<PruneResult> {
+export async function pruneTenantAudit(jobsKnex: Knex, tenantId: string, cutoff: Date): Promise<PruneResult> {
   const result: PruneResult = { archives: 0, entries: 0 };
   for (;;) {
-    const pruned = await ownerKnex.transaction(async (trx) => {
+    const pruned = await jobsKnex.transaction(async (trx) => {
       await setLocal(trx, 'app.tenant_id', tenantId);
       await setLocal(trx, 'app.audit_prune', 'on');
       // Taking the head serializes with the sealer, which locks it to extend the chain; pending entries have no seq and stay.

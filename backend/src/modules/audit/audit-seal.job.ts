@@ -26,7 +26,7 @@ export const auditSealJob = defineJob({
     try {
       await sweep(deps, job.logger);
     } finally {
-      await scheduleNextSweep(deps.ownerKnex);
+      await scheduleNextSweep(deps.jobsKnex);
     }
   },
 });
@@ -35,7 +35,7 @@ async function sweep(deps: JobDeps, logger: Logger): Promise<void> {
   let sealed = 0;
   for (const tenantId of await tenantsWithPendingAudit(deps.platformKnex)) {
     try {
-      sealed += await sealTenantAudit(deps.ownerKnex, tenantId, { skipLocked: true });
+      sealed += await sealTenantAudit(deps.jobsKnex, tenantId, { skipLocked: true });
     } catch (error) {
       logger.error('audit entries could not be sealed', { tenantId, error });
     }
@@ -44,8 +44,8 @@ async function sweep(deps: JobDeps, logger: Logger): Promise<void> {
 }
 
 /** preserve_run_at: a sweep already queued (by the crontab) keeps its time; the running one is not touched. */
-async function scheduleNextSweep(ownerKnex: Knex): Promise<void> {
-  await ownerKnex.raw(
+async function scheduleNextSweep(jobsKnex: Knex): Promise<void> {
+  await jobsKnex.raw(
     `select graphile_worker.add_job(?, '{}'::json, run_at := now() + make_interval(secs => ?), job_key := ?, job_key_mode := 'preserve_run_at', max_attempts := 1)`,
     [AUDIT_SEAL_JOB, RESWEEP_SECONDS, AUDIT_SEAL_JOB],
   );

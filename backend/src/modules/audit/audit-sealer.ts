@@ -4,7 +4,7 @@ import { chainHash, ChainedEntry } from './audit-chain';
 /** Entries sealed per transaction: bounded memory and a short hold of the tenant's chain head. */
 const BATCH = 1_000;
 
-/** A pending row as the owner's pool reads it (no name mapping on that pool). */
+/** A pending row as the jobs pool reads it (no name mapping on that pool). */
 interface PendingRow {
   id: string;
   occurred_at: Date;
@@ -36,14 +36,14 @@ interface Head {
  * batch that sealed later-appended entries goes into the next batch. Batches of one tenant never
  * overlap: each holds the tenant's chain head row lock, which requests never take.
  *
- * Runs as the schema owner (the runtime role may not update audit rows at all), and the database
- * lets it set seq, prev_hash and hash once, on an unsealed entry, and nothing else. With `skipLocked`
+ * Runs as the jobs role (the runtime role may not update audit rows at all), whose only UPDATE grant
+ * there is seq, prev_hash and hash, and the database lets it set them once, on an unsealed entry, and nothing else. With `skipLocked`
  * a tenant another sealer is busy with is left to it; otherwise this waits for that sealer.
  */
-export async function sealTenantAudit(ownerKnex: Knex, tenantId: string, { skipLocked = false } = {}): Promise<number> {
+export async function sealTenantAudit(jobsKnex: Knex, tenantId: string, { skipLocked = false } = {}): Promise<number> {
   let sealed = 0;
   for (;;) {
-    const batch = await ownerKnex.transaction(async (trx) => {
+    const batch = await jobsKnex.transaction(async (trx) => {
       await trx.raw("select set_config('app.tenant_id', ?, true)", [tenantId]);
       const head = await lockHead(trx, tenantId, skipLocked);
       if (!head) return 0;
@@ -76,7 +76,7 @@ export async function sealTenantAudit(ownerKnex: Knex, tenantId: string, { skipL
   }
 }
 
-/** Every tenant with pending entries, listed through the platform role (the owner sees one tenant at a time). */
+/** Every tenant with pending entries, listed through the platform role (the jobs role sees one tenant at a time). */
 export async function tenantsWithPendingAudit(platformKnex: Knex): Promise<string[]> {
   const rows = await platformKnex('auditLogs').whereNull('seq').distinct<Array<{ tenantId: string }>>('tenantId').orderBy('tenantId');
   return rows.map((row) => row.tenantId);

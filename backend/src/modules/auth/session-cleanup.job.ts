@@ -19,10 +19,11 @@ export const sessionCleanupJob = defineJob({
         .delete();
       revokedTokens += await trx('revoked_access_tokens').where('expires_at', '<=', trx.fn.now()).delete();
     });
-    // Budgets of addresses nobody has tried for a day (known or not): none of them counts any more.
-    const throttles = await deps.knex('signInThrottles')
-      .where('windowStartedAt', '<', deps.knex.raw("now() - interval '1 day'"))
-      .where((free) => free.whereNull('lockedUntil').orWhere('lockedUntil', '<', deps.knex.fn.now()))
+    // Budgets of addresses nobody has tried for a day (known or not): none of them counts any more. On the
+    // platform pool: the runtime role sees only the tenant scopes, not staff lockouts.
+    const throttles = await deps.platformKnex('signInThrottles')
+      .where('windowStartedAt', '<', deps.platformKnex.raw("now() - interval '1 day'"))
+      .where((free) => free.whereNull('lockedUntil').orWhere('lockedUntil', '<', deps.platformKnex.fn.now()))
       .delete();
     job.logger.info('ended sessions cleaned up', { sessions, revokedTokens, throttles });
   },

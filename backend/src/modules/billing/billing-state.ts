@@ -63,8 +63,14 @@ export const presentBilling = (row: BillingRow) => ({
  */
 export async function changeBilling(current: BillingRow, patch: Partial<BillingRow>, cause: string): Promise<BillingRow> {
   const { trx, tenantId } = tenantScope();
-  const [updated] = (await trx('tenants').where({ id: tenantId }).update(patch, BILLING_COLUMNS)) as BillingRow[];
-  const next = updated!;
+  const { plan, billingStatus, ...rest } = patch;
+  // The runtime role may not UPDATE plan or billing_status: these two go through the one function granted to it.
+  if (plan !== undefined || billingStatus !== undefined) {
+    await trx.raw('select app_set_tenant_billing_state(?, ?)', [plan ?? null, billingStatus ?? null]);
+  }
+  const next = Object.keys(rest).length
+    ? ((await trx('tenants').where({ id: tenantId }).update(rest, BILLING_COLUMNS)) as BillingRow[])[0]!
+    : await billingRow();
   if (next.plan !== current.plan || next.billingStatus !== current.billingStatus) {
     // The history revenue analytics reads (churn, trial conversion): the tenants row keeps only the present.
     await trx('billingStatusChanges').insert({

@@ -8,7 +8,8 @@ const BATCH = 500;
 
 /**
  * Re-encrypts every stored credential that is not under the current key (CREDENTIALS_KEYS' first),
- * tenant by tenant on the runtime pool, under row-level security like any request. Idempotent: a rerun
+ * tenant by tenant on the runtime pool, under row-level security like any request (staff secrets on the
+ * platform pool). Idempotent: a rerun
  * finds nothing left, so an interrupted rotation is finished by running it again. Old keys can leave
  * CREDENTIALS_KEYS once it reports zero remaining. `only` limits it to some tenants (and leaves the
  * platform staff's secrets for a full run).
@@ -46,11 +47,11 @@ export async function rotateCredentials(
       }
     }
   }
-  if (!only) reencrypted += await rotateGlobalCredentials(knex, keys);
+  if (!only) reencrypted += await rotateGlobalCredentials(platformKnex, keys);
   return { tenants: tenants.length, reencrypted };
 }
 
-/** Staff's TOTP secrets: few rows, global, in one transaction on the runtime pool. */
+/** Staff's TOTP secrets: few rows, global, in one transaction on the platform pool (which holds the staff tables). */
 export async function rotateGlobalCredentials(knex: Knex, keys: readonly CredentialKey[]): Promise<number> {
   const current = keys[0]!.id;
   return knex.transaction(async (trx) => {

@@ -4,7 +4,7 @@ import { tenantScope } from '../../infra/tenant-scope';
 import { AppError, notFound } from '../../lib/errors';
 import { Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
 import { inUnitOfWork } from '../../pipeline/unit-of-work';
-import { PlatformActor, recordPlatformAudit } from '../admin/platform-audit';
+import { PlatformActor, recordPlatformAuditInTenant } from '../admin/platform-audit';
 import { platformPermissionsOf, StaffRole } from '../admin/staff-roles';
 import { recordEvent, runWithEvents } from '../events/event-context';
 import { queueEmail } from '../notifications/notifications.service';
@@ -53,7 +53,7 @@ export function createSupportStaffService(deps: AppDeps) {
     );
 
   async function assertAssignable(assigneeId: string): Promise<void> {
-    const staff = await deps.knex('platformAdmins').where({ id: assigneeId, status: 'active' }).first<{ role: StaffRole } | undefined>('role');
+    const staff = await deps.platformKnex('platformAdmins').where({ id: assigneeId, status: 'active' }).first<{ role: StaffRole } | undefined>('role');
     if (!staff || !platformPermissionsOf(staff.role).has('platform:support:manage')) {
       throw new AppError('VALIDATION_ERROR', 'The request is invalid', [{ field: 'assigneeId', message: 'is not an active staff member who handles support' }]);
     }
@@ -106,7 +106,7 @@ export function createSupportStaffService(deps: AppDeps) {
         await trx('supportTickets').where({ id }).update(patch);
         const before = Object.fromEntries(Object.keys(changes).map((key) => [key, locked[key]]));
         recordEvent({ type: 'support_ticket.updated', id, before, after: { ...changes } });
-        await recordPlatformAudit(trx, actor, [{ action: 'support_ticket.update', tenantId: current.tenantId, targetType: 'support_ticket', targetId: id, details: { before, after: changes } }]);
+        await recordPlatformAuditInTenant(trx, actor, [{ action: 'support_ticket.update', tenantId: current.tenantId, targetType: 'support_ticket', targetId: id, details: { before, after: changes } }]);
       });
       return presentStaffTicket(await ticketOf(id));
     },
@@ -125,7 +125,7 @@ export function createSupportStaffService(deps: AppDeps) {
         const row = { tenantId: current.tenantId, id: message.id, ticketId: id, authorId: actor.principal.adminId, body: input.body };
         if (input.internal) await trx('supportTicketNotes').insert(row);
         else await trx('supportTicketMessages').insert({ ...row, authorType: 'staff' });
-        await recordPlatformAudit(trx, actor, [
+        await recordPlatformAuditInTenant(trx, actor, [
           { action: input.internal ? 'support_ticket.note' : 'support_ticket.reply', tenantId: current.tenantId, targetType: 'support_ticket', targetId: id, details: { messageId: message.id } },
         ]);
         if (input.internal) return false;
