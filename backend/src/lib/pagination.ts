@@ -156,5 +156,7 @@ export const creationPageQuery = {
 
 /** One page of a model's query, oldest first. */
 export function pageByCreation<M extends TenantModel>(query: QueryBuilder<M, M[]>, page: Page): Promise<{ rows: M[]; pagination: Pagination }> {
-  return keysetPage<M>(query as unknown as Pageable, creationKeyset(query.tableRefFor(query.modelClass())), page);
+  // Raw SQL meets no identifier mapper: the model's camelCase table name is spelled as the database's.
+  const table = query.tableRefFor(query.modelClass()).replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+  return keysetPage<M>(query as unknown as Pageable, creationKeyset(table), page);
 }
