@@ -4,7 +4,7 @@ import { Knex } from 'knex';
 import request from 'supertest';
 import { TestJobRunner } from './support/jobs';
 import { withTenant } from '../src/infra/tenant-scope';
-import { RouteDefinition } from '../src/lib/http/route';
+import { RouteDefinition } from '../src/http/route';
 import { addMember, addRole, bearer, login, PASSWORD, registerTenant, Registered } from './support/api-fixtures';
 import { arbitraryFromSchema, InputSources } from './support/joi-arbitrary';
 import { isTenantRoute, paramsOf, readingStreamsBriefly, routeName, servedRoutes, urlOf } from './support/route-catalogue';

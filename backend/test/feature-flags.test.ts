@@ -3,7 +3,7 @@ import express from 'express';
 import { Knex } from 'knex';
 import request from 'supertest';
 import { declaredRoutes } from '../src/app';
-import { defineRoute, ok, RouteDefinition } from '../src/lib/http/route';
+import { defineRoute, ok, RouteDefinition } from '../src/http/route';
 import { createMetrics } from '../src/infra/metrics';
 import { createRateLimiters } from '../src/middleware/rate-limits';
 import { consoleRuntime } from '../src/modules/admin/console-runtime';

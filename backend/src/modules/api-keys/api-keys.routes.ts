@@ -1,4 +1,4 @@
-import { created, defineRoute, noContent, principalOf, raw, RouteDefinition } from '../../lib/http/route';
+import { created, defineRoute, noContent, principalOf, raw, RouteDefinition } from '../../http/route';
 import { Page } from '../../lib/pagination';
 import { actorId } from '../auth/principal';
 import { presentApiKey } from './api-key.presenter';

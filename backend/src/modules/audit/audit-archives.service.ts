@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import Joi from 'joi';
 import { notFound } from '../../lib/errors';
-import { DownloadBody } from '../../lib/http/route';
+import { DownloadBody } from '../../http/route';
 import { Page, pageByCreation } from '../../lib/pagination';
 import { AuditArchive } from './audit-archive.model';
 

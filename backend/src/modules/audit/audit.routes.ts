@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { defineRoute, ok, page, raw, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, page, raw, RouteDefinition } from '../../http/route';
 import { creationPageQuery, Page } from '../../lib/pagination';
 import { auditArchiveDownload, auditArchiveSchema, listAuditArchives } from './audit-archives.service';
 import { verifyAuditChain } from './audit-chain';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { tenantScope } from '../../infra/tenant-scope';
 import { enqueueJob } from '../../jobs/enqueue';
 import { AppError, notFound } from '../../lib/errors';
-import { DownloadBody, InTenant } from '../../lib/http/route';
+import { DownloadBody, InTenant } from '../../http/route';
 import { Page, pageByCreation } from '../../lib/pagination';
 import { recordEvent } from '../events/event-context';
 import { actorId, TenantPrincipal } from '../auth/principal';

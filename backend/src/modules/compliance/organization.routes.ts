@@ -1,5 +1,5 @@
 import { AppDeps } from '../../app-deps';
-import { defineRoute, ok, principalOf, raw, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, principalOf, raw, RouteDefinition } from '../../http/route';
 import { Page } from '../../lib/pagination';
 import {
   deletionBody,

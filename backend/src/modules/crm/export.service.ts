@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import { knexSnakeCaseMappers } from 'objection';
 import { defuseFormula } from '../../lib/csv-cell';
-import { DownloadBody, InTenant } from '../../lib/http/route';
+import { DownloadBody, InTenant } from '../../http/route';
 import { tenantScope } from '../../infra/tenant-scope';
 import { fieldsOf } from '../custom-fields/custom-fields.service';
 import { ExportDetails } from '../events/domain-events';

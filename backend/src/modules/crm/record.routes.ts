@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppError } from '../../lib/errors';
-import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../lib/http/route';
+import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../http/route';
 import { listQueryWithView } from '../views/views.service';
 import { exportRoute } from './export.routes';
 import { importRoute } from './import.routes';

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../lib/http/route';
+import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../http/route';
 import { Page, creationPageQuery } from '../../lib/pagination';
 import { actorId } from '../auth/principal';
 import { INTEGRATION_TYPES } from './integration-types';

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
 import { Page } from '../../lib/pagination';
 import { actorId } from '../auth/principal';
 import {

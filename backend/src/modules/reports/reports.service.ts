@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import { defuseFormula } from '../../lib/csv-cell';
 import { notFound } from '../../lib/errors';
-import { DownloadBody } from '../../lib/http/route';
+import { DownloadBody } from '../../http/route';
 import { TenantPrincipal, UserPrincipal } from '../auth/principal';
 import { recordEvent } from '../events/event-context';
 import { compileReport, ReportDefinition, ReportRow, runReport } from './report-builder';

@@ -1,4 +1,4 @@
-import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
 import { Page } from '../../lib/pagination';
 import { presentRole } from './role.presenter';
 import { createRoleBody, listRolesQuery, roleParams, updateRoleBody } from './roles.schema';

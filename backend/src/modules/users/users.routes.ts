@@ -1,5 +1,5 @@
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
 import { Page } from '../../lib/pagination';
 import { signedInSchema } from '../auth/auth.schema';
 import { createAuthService } from '../auth/auth.service';

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, page, principalOf, raw, RouteDefinition } from '../../lib/http/route';
+import { created, defineRoute, noContent, ok, page, principalOf, raw, RouteDefinition } from '../../http/route';
 import { Page } from '../../lib/pagination';
 import { actorId } from '../auth/principal';
 import { createdSubscriptionSchema, deliverySchema, deliveryWithAttemptsSchema, subscriptionSchema } from './webhook.presenter';
