@@ -15,6 +15,17 @@ module.exports = tseslint.config(
     },
   },
   {
+    // Module borders: lib/ holds what any program could use and depends on nothing of this application's
+    // domain; infra/ and config/ know no business module either.
+    files: ['backend/src/lib/**/*.ts', 'backend/src/infra/**/*.ts', 'backend/src/config/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/modules/**', '**/pipeline/**', '**/http/**', '**/jobs/**'], message: 'lib/, infra/ and config/ depend on no module, pipeline stage, route or job.' }] },
+      ],
+    },
+  },
+  {
     files: ['backend/src/server.ts', 'backend/src/worker.ts', 'backend/src/cli/**/*.ts', 'backend/test/**/*.ts', 'backend/bench/**/*.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },

@@ -1,6 +1,6 @@
 import express from 'express';
 import { AppDeps } from './app-deps';
-import { RouteDefinition } from './lib/http/route';
+import { RouteDefinition } from './http/route';
 import { createRateLimiters, RateLimiters } from './middleware/rate-limits';
 import { accountsRoutes } from './modules/accounts/accounts.routes';
 import { activitiesRoutes } from './modules/activities/activities.routes';
@@ -11,6 +11,7 @@ import { adminTenantsRoutes } from './modules/admin/tenants.routes';
 import { featureFlagsRoutes } from './modules/feature-flags/feature-flags.routes';
 import { securityAdminRoutes, securityRoutes } from './modules/security/security.routes';
 import { useSecurity } from './modules/security/security-context';
+import { securityEventsTotal } from './modules/security/security-metrics';
 import { staffRoutes } from './modules/admin/staff.routes';
 import { supportAdminRoutes, supportRoutes } from './modules/support/support.routes';
 import { analyticsRoutes } from './modules/analytics/analytics.routes';
@@ -99,6 +100,8 @@ export function declaredRoutes(deps: AppDeps, limiters: RateLimiters): RouteDefi
 export function createApp(deps: AppDeps): express.Express {
   useAuditEncryptionKey(deps.config.encryptionKey);
   useSecurity(deps);
+  // The detectors' counter is the process's own (they run as event subscribers): every app's registry shows it.
+  if (!deps.metrics.registry.getSingleMetric('security_events_total')) deps.metrics.registry.registerMetric(securityEventsTotal);
   startPrincipalRevocation(deps, 'serves');
   startLiveEvents(deps, 'serves');
   const limiters = createRateLimiters(deps, () => consoleRuntime(deps).settings.current());

@@ -124,7 +124,7 @@ describe('organization export', () => {
     expect(Object.keys(document.tables).sort()).toEqual(expectedTables.sort());
     expect(document.tables.leads).toEqual([expect.objectContaining({ first_name: 'Ada', email: 'ada@example.com', tenant_id: admin.tenantId })]);
     expect(document.tables.users.map((user: { email: string }) => user.email).sort()).toEqual([admin.email, sales.email, 'invited@example.com'].sort());
-    for (const user of document.tables.users) expect(Object.keys(user).filter((column) => /password|hash/.test(column))).toEqual([]);
+    for (const user of document.tables.users) expect(Object.keys(user).filter((column) => /hash|secret|token/.test(column))).toEqual([]);
     expect(document.tables.audit_logs.length).toBeGreaterThan(0);
     for (const rows of Object.values(document.tables) as Array<Array<{ tenant_id: string }>>) {
       for (const row of rows) expect(row.tenant_id).toBe(admin.tenantId);
@@ -157,7 +157,7 @@ describe('organization export', () => {
     expect(Object.keys(files).sort()).toEqual(['organization.csv', ...expectedTables.map((table) => `${table}.csv`)].sort());
     const [header, ...rows] = files['users.csv']!.trim().split('\n');
     expect(header).toContain('email');
-    expect(header).not.toMatch(/password|hash/);
+    expect(header).not.toMatch(/hash|secret|token/);
     expect(rows).toHaveLength(3);
     expect(files['leads.csv']).toContain(`"'=HYPERLINK(""http://evil.example"")"`);
     expect(files['organization.csv']).toContain(admin.tenantId);

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { eventually } from './support/eventually';
 import { TestJobRunner } from './support/jobs';
 import { withTenant } from '../src/infra/tenant-scope';
-import { RouteDefinition } from '../src/lib/http/route';
+import { RouteDefinition } from '../src/http/route';
 import { addMember, addRole, bearer, login, PASSWORD, registerTenant, Registered } from './support/api-fixtures';
 import { arbitraryFromSchema, InputSources } from './support/joi-arbitrary';
 import { isTenantRoute, paramsOf, readingStreamsBriefly, routeName, servedRoutes, urlOf } from './support/route-catalogue';

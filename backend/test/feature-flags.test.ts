@@ -6,7 +6,7 @@ import { declaredRoutes } from '../src/app';
 import { withTenant } from '../src/infra/tenant-scope';
 import { enqueueJob } from '../src/jobs/enqueue';
 import { defineJob, JobDefinition, tenantPayload } from '../src/jobs/job-definition';
-import { defineRoute, ok, RouteDefinition } from '../src/lib/http/route';
+import { defineRoute, ok, RouteDefinition } from '../src/http/route';
 import { createMetrics } from '../src/infra/metrics';
 import { createRateLimiters } from '../src/middleware/rate-limits';
 import { consoleRuntime } from '../src/modules/admin/console-runtime';

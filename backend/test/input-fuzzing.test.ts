@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import request from 'supertest';
-import { RouteDefinition } from '../src/lib/http/route';
+import { RouteDefinition } from '../src/http/route';
 import { ensureSuperAdmin } from '../src/modules/admin/platform-admins.service';
 import { addMember, bearer, login, registerTenant, Registered } from './support/api-fixtures';
 import { arbitraryFromSchema, hostileValue, InputSources } from './support/joi-arbitrary';

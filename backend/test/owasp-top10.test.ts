@@ -3,7 +3,7 @@ import https from 'node:https';
 import net from 'node:net';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { RouteDefinition } from '../src/lib/http/route';
+import { RouteDefinition } from '../src/http/route';
 import { addMember, bearer, login, registerTenant, Registered } from './support/api-fixtures';
 import { isTenantRoute, readingStreamsBriefly, routeName, servedRoutes, urlOf } from './support/route-catalogue';
 import { buildTestApp, TEST_JWT_SECRET, TestApp } from './support/test-app';

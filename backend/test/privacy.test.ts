@@ -81,7 +81,7 @@ describe('privacy: subject access and erasure', () => {
       const res = await api(admin).get(`/privacy/subject?email=${encodeURIComponent(sales.email)}`);
       expect(res.status).toBe(200);
       expect(res.body.data.records.users).toEqual([expect.objectContaining({ id: sales.id, email: sales.email })]);
-      expect(Object.keys(res.body.data.records.users[0]).filter((field) => /password|hash/i.test(field))).toEqual([]);
+      expect(Object.keys(res.body.data.records.users[0]).filter((field) => /hash|secret|token/i.test(field))).toEqual([]);
       expect(res.body.data.records.sessions.length).toBeGreaterThan(0);
       expect(res.body.data.processing.categories).toEqual(expect.arrayContaining([expect.stringMatching(/sign-in/)]));
     });

@@ -25,8 +25,11 @@ async function platformGroupRole(knex) {
   return platformRoleFor(rows[0].db);
 }
 
-/** Credentials and key material stay out of the platform role's reach, even for reading. */
-const SECRET_COLUMN = /password|token_hash|key_hash|key_material/;
+/**
+ * Secrets stay out of the platform role's reach, even for reading: the one rule of secret-names.json.
+ * (Before 20261202000500 the rule was narrower; that migration re-granted every tenant table by this one.)
+ */
+const SECRET_COLUMN = new RegExp(require('./secret-names.json').pattern);
 
 /**
  * The platform role reads every row of a tenant table (a permissive policy next to tenant_isolation),
@@ -34,14 +37,21 @@ const SECRET_COLUMN = /password|token_hash|key_hash|key_material/;
  * 20261122000900_platform_role.js calls this too (a test checks every tenant table has the policy).
  */
 async function grantPlatformRead(knex, table) {
+  await grantPlatformColumns(knex, table);
+  await knex.raw('CREATE POLICY platform_read ON ?? FOR SELECT TO ?? USING (true)', [table, await platformGroupRole(knex)]);
+}
+
+/** (Re)grants the platform role SELECT on every column of the table but the secret ones (secret = a RegExp). */
+async function grantPlatformColumns(knex, table, secret = SECRET_COLUMN) {
   const role = await platformGroupRole(knex);
   const { rows } = await knex.raw(
     "select column_name from information_schema.columns where table_schema = 'public' and table_name = ? order by ordinal_position",
     [table],
   );
-  const columns = rows.map((row) => row.column_name).filter((name) => !SECRET_COLUMN.test(name));
+  const columns = rows.map((row) => row.column_name).filter((name) => !secret.test(name));
+  // Revoking the table's SELECT also revokes every column's: what follows is the whole grant.
+  await knex.raw('REVOKE SELECT ON ?? FROM ??', [table, role]);
   await knex.raw(`GRANT SELECT (${columns.map(quoteIdent).join(', ')}) ON ?? TO ??`, [table, role]);
-  await knex.raw('CREATE POLICY platform_read ON ?? FOR SELECT TO ?? USING (true)', [table, role]);
 }
 
 /** Columns every tenant table starts with: composite key, audit actors, timestamps. */
@@ -210,6 +220,7 @@ module.exports = {
   runtimeGroupRole,
   platformGroupRole,
   grantPlatformRead,
+  grantPlatformColumns,
   tenantColumns,
   tenantForeignKey,
   nullReferencesOnDelete,

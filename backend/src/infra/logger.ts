@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import winston from 'winston';
+import { isSecretName } from '../lib/secret-names';
 import { currentRequestContext } from './request-context';
-
-const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|hash/i;
 
 /** Drops values whose key names a secret, however deep, so no log line can carry one. */
 function redact(value: unknown, depth = 0): unknown {
@@ -13,7 +12,7 @@ function redact(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value)) {
-    out[key] = SECRET_KEY.test(key) ? '[redacted]' : redact(inner, depth + 1);
+    out[key] = isSecretName(key) ? '[redacted]' : redact(inner, depth + 1);
   }
   return out;
 }
@@ -25,7 +24,7 @@ const withContext = winston.format((info) => {
     if (context.tenantId) info.tenantId ??= context.tenantId;
   }
   for (const key of Object.keys(info)) {
-    if (key !== 'level' && key !== 'message') info[key] = SECRET_KEY.test(key) ? '[redacted]' : redact(info[key]);
+    if (key !== 'level' && key !== 'message') info[key] = isSecretName(key) ? '[redacted]' : redact(info[key]);
   }
   return info;
 });

@@ -1,6 +1,5 @@
 import { Knex } from 'knex';
 import client from 'prom-client';
-import { securityEventsTotal } from '../modules/security/security-metrics';
 import { poolStats } from './db';
 import { OutboundCalls } from './outbound/outbound-call';
 
@@ -65,7 +64,6 @@ export function createMetrics(knex: Knex, outbound?: OutboundCalls): Metrics {
     labelNames: ['plan'] as const,
     registers: [registry],
   });
-  registry.registerMetric(securityEventsTotal);
   if (outbound) registerOutboundMetrics(registry, outbound);
   downloads.set({ state: 'sending' }, 0);
   downloads.set({ state: 'waiting_on_client' }, 0);

@@ -8,8 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import express, { Request, RequestHandler, Response } from 'express';
 import { TenantSlots } from '../infra/tenant-slots';
 import { AppError } from '../lib/errors';
-import { BulkBody, tooManyRows } from '../lib/http/route';
-import { SpooledUpload } from '../lib/http/spooled-upload';
+import { BulkBody, tooManyRows } from '../http/route';
+import { SpooledUpload } from '../http/spooled-upload';
 import { Credential } from '../modules/auth/principal';
 
 const tooLarge = () => new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large');

@@ -1,10 +1,9 @@
 import { ErrorDetail } from '../lib/errors';
+import { isSecretName } from '../lib/secret-names';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** A tag, comment or doctype opener: `<b`, `</`, `<!`; plain text like "a < b" or "<3" passes. */
 const MARKUP = /<[a-zA-Z/!?]/;
-/** Secrets are compared, never displayed, so any character is allowed in them. */
-const SECRET_FIELDS = new Set(['password', 'currentPassword', 'newPassword', 'token', 'refreshToken']);
 const MAX_DEPTH = 20;
 
 /**
@@ -31,7 +30,8 @@ export function forbiddenQueryContent(query: Record<string, unknown>): ErrorDeta
 function inspect(value: unknown, path: string, depth: number, problems: ErrorDetail[]): void {
   if (typeof value === 'string') {
     const field = path.split('.').pop() ?? '';
-    if (!SECRET_FIELDS.has(field) && MARKUP.test(value)) problems.push({ field: path, message: 'must not contain HTML or script markup' });
+    // Secrets are compared, never displayed, so any character is allowed in them.
+    if (!isSecretName(field) && MARKUP.test(value)) problems.push({ field: path, message: 'must not contain HTML or script markup' });
     return;
   }
   if (value === null || typeof value !== 'object') return;

@@ -1,5 +1,5 @@
 import { AppError } from '../lib/errors';
-import { RouteDefinition } from '../lib/http/route';
+import { RouteDefinition } from '../http/route';
 import { TenantPrincipal } from '../modules/auth/principal';
 import { FeatureFlagsCache } from '../modules/feature-flags/feature-flags-cache';
 import { flagOnFor } from '../modules/feature-flags/feature-flags';

@@ -1,7 +1,7 @@
 import { Knex } from 'knex';
 import { withTenant } from '../infra/tenant-scope';
 import { AppError } from '../lib/errors';
-import { RouteResult } from '../lib/http/route';
+import { RouteResult } from '../http/route';
 import { toAppError } from '../middleware/error-handler';
 import { AuditActor } from '../modules/audit/audit-context';
 import { Claim, claimKey, completeKey, fingerprint, settleFailedKey } from '../modules/idempotency/idempotency.service';

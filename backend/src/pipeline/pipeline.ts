@@ -1,8 +1,8 @@
 import express, { RequestHandler } from 'express';
 import { AppDeps } from '../app-deps';
 import { withTenant } from '../infra/tenant-scope';
-import { RouteDefinition, RouteResult } from '../lib/http/route';
-import { buildRouter } from '../lib/http/build-router';
+import { RouteDefinition, RouteResult } from '../http/route';
+import { buildRouter } from '../http/build-router';
 import { authenticate } from '../middleware/authenticate';
 import { deferredBody, jsonBody, rawBody } from '../middleware/body-parsers';
 import { bulkBody } from '../middleware/bulk-body';

@@ -1,6 +1,6 @@
 import { parse as parseCookies } from 'cookie';
-import { RouteInput } from '../lib/http/route';
-import { validateInput } from '../lib/http/validate-input';
+import { RouteInput } from '../http/route';
+import { validateInput } from '../http/validate-input';
 import { RequestFrame } from './request-frame';
 
 /**

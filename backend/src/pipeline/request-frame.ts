@@ -1,5 +1,5 @@
 import { Request, Response } from 'express';
-import { RouteDefinition, RouteInput } from '../lib/http/route';
+import { RouteDefinition, RouteInput } from '../http/route';
 import { Credential, Principal } from '../modules/auth/principal';
 
 /** What the stages of one request share, as Ghost's api-framework passes its frame from stage to stage. */

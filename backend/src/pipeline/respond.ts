@@ -1,5 +1,5 @@
 import { Response } from 'express';
-import { RouteResult } from '../lib/http/route';
+import { RouteResult } from '../http/route';
 
 /** Stage 17: what the handler returned, as HTTP. (A download is sent by send-download.ts, after the commit.) */
 export function respond(res: Response, result: RouteResult): void {

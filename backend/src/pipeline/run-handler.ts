@@ -1,4 +1,4 @@
-import { RouteResult } from '../lib/http/route';
+import { RouteResult } from '../http/route';
 import { RequestFrame } from './request-frame';
 
 /** Stage 15: the route's handler with its validated input and its caller. */

@@ -2,7 +2,7 @@ import { AppDeps } from '../app-deps';
 import { Semaphore } from '../infra/semaphore';
 import { TenantSlots } from '../infra/tenant-slots';
 import { withTenant } from '../infra/tenant-scope';
-import { Download, sendDownload } from '../lib/http/download';
+import { Download, sendDownload } from '../http/download';
 import { RequestFrame } from './request-frame';
 import { inUnitOfWork } from './unit-of-work';
 

@@ -2,7 +2,7 @@ import { IncomingMessage } from 'node:http';
 import request from 'supertest';
 import { declaredRoutes } from '../../src/app';
 import { createMetrics } from '../../src/infra/metrics';
-import { RouteDefinition } from '../../src/lib/http/route';
+import { RouteDefinition } from '../../src/http/route';
 import { createRateLimiters } from '../../src/middleware/rate-limits';
 import { isPlatformRoute } from '../../src/modules/auth/principal.service';
 import { TestApp } from './test-app';

@@ -1,4 +1,4 @@
-import { RouteDefinition } from '../../lib/http/route';
+import { RouteDefinition } from '../../http/route';
 import { recordRoutes } from '../crm/record.routes';
 import { recordsService } from '../crm/records.service';
 import { mergeRoutes } from '../merges/merges.routes';

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput, RouteResult } from '../../lib/http/route';
+import { defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput, RouteResult } from '../../http/route';
 import {
   acceptStaffInviteBody,
   adminLoginBody,

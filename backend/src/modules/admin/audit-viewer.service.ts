@@ -1,13 +1,9 @@
 import { Knex } from 'knex';
-import { Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
-import { AuditFilters } from '../audit/audit-entries.repository';
+import { keysetPage, Page, timeKeyset } from '../../lib/pagination';
+import { AuditFilters, whereAuditFilters } from '../audit/audit-entries.repository';
 
 /** The tenant trail's filters, across tenants. */
-export type AuditViewerQuery = AuditFilters & {
-  tenantId?: string;
-  limit: number;
-  cursor?: [occurredAt: string, id: string];
-};
+export type AuditViewerQuery = AuditFilters & Page & { tenantId?: string };
 
 export interface PlatformAuditQuery {
   tenantId?: string;
@@ -16,30 +12,11 @@ export interface PlatformAuditQuery {
   from?: Date;
   to?: Date;
   limit: number;
-  cursor?: [occurredAt: string, id: string];
+  cursor?: string[];
 }
 
-interface TimedRow {
-  id: string;
-  cursorOccurredAt: string;
-}
-
-/** Newest first, keyset-paged on (occurred_at, id) descending. */
-async function pageNewestFirst<R extends TimedRow>(
-  builder: Knex.QueryBuilder,
-  alias: string,
-  query: { limit: number; cursor?: [string, string] },
-): Promise<{ rows: Array<Omit<R, 'cursorOccurredAt'>>; pagination: Pagination }> {
-  if (query.cursor) builder.whereRaw(`(${alias}.occurred_at, ${alias}.id) < (?::timestamptz, ?::uuid)`, query.cursor);
-  const rows = (await builder
-    .orderBy([
-      { column: `${alias}.occurredAt`, order: 'desc' },
-      { column: `${alias}.id`, order: 'desc' },
-    ])
-    .limit(query.limit + 1)) as R[];
-  const page = toPage(rows, query.limit, (last) => [last.cursorOccurredAt, last.id]);
-  return { rows: page.rows.map(({ cursorOccurredAt: _cursor, ...row }) => row), pagination: page.pagination };
-}
+/** Newest first: (occurred_at, id) descending. */
+export const newestFirst = (table: string) => timeKeyset({ table, column: 'occurred_at', order: 'desc' });
 
 /**
  * Cross-tenant audit reading for the console, on the platform role. Personal data in `changes` stays
@@ -67,16 +44,9 @@ export function createAuditViewerService(knex: Knex) {
         'a.requestId',
         'a.result',
         'a.errorCode',
-        knex.raw(`${preciseTimestampSql('a.occurred_at')} as cursor_occurred_at`),
       );
       if (query.tenantId) builder.where('a.tenantId', query.tenantId);
-      if (query.action) builder.where('a.action', query.action);
-      if (query.resourceType) builder.where('a.resourceType', query.resourceType);
-      if (query.resourceId) builder.where('a.resourceId', query.resourceId);
-      if (query.userId) builder.where('a.actorId', query.userId);
-      if (query.from) builder.where('a.occurredAt', '>=', query.from);
-      if (query.to) builder.where('a.occurredAt', '<=', query.to);
-      const { rows, pagination } = await pageNewestFirst<TimedRow & Record<string, unknown>>(builder, 'a', query);
+      const { rows, pagination } = await keysetPage<Record<string, unknown>>(whereAuditFilters(builder, query), newestFirst('a'), query);
       return {
         data: rows.map((row) => ({
           id: row.id,
@@ -114,14 +84,13 @@ export function createAuditViewerService(knex: Knex) {
         'p.requestId',
         'p.result',
         'p.errorCode',
-        knex.raw(`${preciseTimestampSql('p.occurred_at')} as cursor_occurred_at`),
       );
       if (query.tenantId) builder.where('p.tenantId', query.tenantId);
       if (query.action) builder.where('p.action', query.action);
       if (query.actorId) builder.where('p.actorId', query.actorId);
       if (query.from) builder.where('p.occurredAt', '>=', query.from);
       if (query.to) builder.where('p.occurredAt', '<=', query.to);
-      const { rows, pagination } = await pageNewestFirst<TimedRow & Record<string, unknown>>(builder, 'p', query);
+      const { rows, pagination } = await keysetPage<Record<string, unknown>>(builder, newestFirst('p'), query);
       return { data: rows, pagination };
     },
   };

@@ -1,11 +1,11 @@
 import Joi from 'joi';
 import { creationPageQuery, cursorParam } from '../../lib/pagination';
+import { newestFirst } from './audit-viewer.service';
 import { CRM_RESOURCES } from '../roles/permissions';
 import { SETTING_KEYS, SETTING_SCHEMAS } from '../runtime-settings/runtime-settings';
-import { JOB_STATES } from './jobs-admin.service';
+import { JOB_STATES, JOBS_KEYSET } from './jobs-admin.service';
 
-const PRECISE_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const timeCursor = cursorParam(Joi.array().ordered(Joi.string().pattern(PRECISE_TIMESTAMP).required(), Joi.string().guid().required()));
+const timeCursor = cursorParam(newestFirst('a'));
 const limit = Joi.number().integer().min(1).max(200).default(50);
 const isoDay = Joi.string().pattern(/^\d{4}-\d{2}-\d{2}$/).messages({ 'string.pattern.base': '{{#label}} must be a date (YYYY-MM-DD)' });
 const range = {
@@ -139,7 +139,7 @@ export const listJobsQuery = Joi.object({
   task: Joi.string().trim().min(1).max(100),
   state: Joi.string().valid(...JOB_STATES),
   limit,
-  cursor: cursorParam(Joi.array().ordered(Joi.string().pattern(/^\d{1,19}$/).required())),
+  cursor: cursorParam(JOBS_KEYSET),
 });
 
 export const jobSchema = Joi.object({

@@ -1,5 +1,5 @@
 import { AppError } from '../../lib/errors';
-import { RouteDefinition } from '../../lib/http/route';
+import { RouteDefinition } from '../../http/route';
 
 const READS = new Set(['get']);
 

@@ -1,5 +1,5 @@
 import { Knex } from 'knex';
-import { Pagination, toPage } from '../../lib/pagination';
+import { Keyset, keysetPage, Pagination } from '../../lib/pagination';
 
 export const JOB_STATES = ['queued', 'running', 'retrying', 'failed'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -17,11 +17,14 @@ const STATE_SQL = `case when j.attempts >= j.max_attempts then 'failed'
 /** A job's last error, first line and capped: enough to tell failures apart, too short to carry a payload dump. */
 const LAST_ERROR_MAX = 300;
 
+/** Newest first: job ids only grow. */
+export const JOBS_KEYSET: Keyset = { keys: [{ sql: 'j.id', type: 'bigint' }], order: 'desc' };
+
 export interface ListJobsQuery {
   task?: string;
   state?: JobState;
   limit: number;
-  cursor?: [id: string];
+  cursor?: string[];
 }
 
 interface JobRow {
@@ -43,7 +46,7 @@ export function createJobsAdminService(knex: Knex) {
   const jobs = () => knex('graphile_worker.jobs as j');
 
   return {
-    /** Newest first (by id), keyset-paged. */
+    /** Newest first (by id). */
     async list(query: ListJobsQuery): Promise<{ data: JobRow[]; pagination: Pagination }> {
       const builder = jobs().select<JobRow[]>(
         knex.raw('j.id::text as id'),
@@ -60,10 +63,8 @@ export function createJobsAdminService(knex: Knex) {
       );
       if (query.task) builder.where('j.taskIdentifier', query.task);
       if (query.state) builder.whereRaw(`${STATE_SQL} = ?`, [query.state]);
-      if (query.cursor) builder.whereRaw('j.id < ?::bigint', query.cursor);
-      const rows = await builder.orderBy('j.id', 'desc').limit(query.limit + 1);
-      const page = toPage(rows, query.limit, (last) => [last.id]);
-      return { data: page.rows, pagination: page.pagination };
+      const { rows, pagination } = await keysetPage<JobRow>(builder, JOBS_KEYSET, query);
+      return { data: rows, pagination };
     },
 
     /** Counts by task and state, for the dashboard. */

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
 import { invitedStaffSchema, inviteStaffBody, listStaffQuery, staffSchema, staffSessionParams as staffIdParams, updateStaffBody } from './admin-auth.schema';
 import { PlatformActor } from './platform-audit';
 import { createStaffService, StaffChanges, StaffInvitation } from './staff.service';

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { CreationCursor, creationPageQuery } from '../../lib/pagination';
+import { creationPageQuery } from '../../lib/pagination';
 import { CRM_RESOURCES } from '../roles/permissions';
 
 const TENANT_STATUSES = ['active', 'suspended'] as const;
@@ -22,7 +22,7 @@ export interface ListTenantsQuery {
   q?: string;
   search?: string;
   limit: number;
-  cursor?: CreationCursor;
+  cursor?: string[];
   offset?: number;
 }
 

@@ -1,7 +1,7 @@
 import { Knex } from 'knex';
 import { setLocal } from '../../infra/local-settings';
 import { AppError, notFound } from '../../lib/errors';
-import { Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
+import { creationKeyset, keysetPage, Pagination } from '../../lib/pagination';
 import { publishPrincipalChange } from '../auth/principal-revocation';
 import { CRM_RESOURCES } from '../roles/permissions';
 import { PlatformActor, recordPlatformAudit } from './platform-audit';
@@ -51,10 +51,7 @@ export function createTenantsAdminService(knex: Knex) {
   return {
     /** Oldest first, keyset-paged on (created_at, id). */
     async list(query: ListTenantsQuery): Promise<{ data: TenantRow[]; pagination: Pagination }> {
-      const builder = knex('tenants as t').select<Array<TenantRow & { cursorCreatedAt: string }>>(
-        ...TENANT_COLUMNS,
-        knex.raw(`${preciseTimestampSql('t.created_at')} as cursor_created_at`),
-      );
+      const builder = knex('tenants as t').select(...TENANT_COLUMNS);
       if (query.status) builder.where('t.status', query.status);
       if (query.plan) builder.where('t.plan', query.plan);
       const q = query.q ?? query.search;
@@ -68,11 +65,9 @@ export function createTenantsAdminService(knex: Knex) {
             .orWhereExists(knex('users as u').select(knex.raw('1')).whereRaw('u.tenant_id = t.id').where('u.email', q).whereNull('u.deletedAt')),
         );
       }
-      if (query.cursor) builder.whereRaw('(t.created_at, t.id) > (?::timestamptz, ?::uuid)', query.cursor);
       if (query.offset) builder.offset(query.offset);
-      const rows = await builder.orderBy([{ column: 't.createdAt' }, { column: 't.id' }]).limit(query.limit + 1);
-      const page = toPage(rows, query.limit, (last) => [last.cursorCreatedAt, last.id]);
-      return { data: page.rows.map(({ cursorCreatedAt: _cursor, ...tenant }) => tenant), pagination: page.pagination };
+      const { rows, pagination } = await keysetPage<TenantRow>(builder, creationKeyset('t'), query);
+      return { data: rows, pagination };
     },
 
     /** The tenant with its plan's limits, users and live records per CRM resource, and its last activity. */

@@ -1,6 +1,6 @@
 import { AppDeps } from '../../app-deps';
 import { deletionStatusSchema } from '../compliance/compliance.schema';
-import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput, RouteResult } from '../../lib/http/route';
+import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput, RouteResult } from '../../http/route';
 import {
   createdTenantSchema,
   createTenantBody,

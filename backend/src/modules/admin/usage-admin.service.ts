@@ -1,6 +1,6 @@
 import { Knex } from 'knex';
 import { AppError } from '../../lib/errors';
-import { CreationCursor, Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
+import { creationKeyset, keysetPage, Pagination } from '../../lib/pagination';
 import { CRM_RESOURCES } from '../roles/permissions';
 import { UsageCounters } from '../usage/usage-counters';
 import { addCounts, DayCounts, emptyCounts, readDayCounts, utcDay } from '../usage/usage-store';
@@ -11,7 +11,7 @@ export interface UsageQuery {
   from?: string;
   to?: string;
   limit: number;
-  cursor?: CreationCursor;
+  cursor?: string[];
 }
 
 /** The longest series one request returns: a quarter. */
@@ -25,7 +25,6 @@ interface TenantPlanRow {
   plan: string;
   quotas: Record<string, number | null>;
   requestsPerHour: number;
-  cursorCreatedAt: string;
 }
 
 type Resource = (typeof CRM_RESOURCES)[number];
@@ -67,11 +66,9 @@ export function createUsageAdminService(deps: UsageDeps) {
   async function tenantsPage(query: UsageQuery): Promise<{ rows: TenantPlanRow[]; pagination: Pagination }> {
     const builder = knex('tenants as t')
       .join('plans as p', 'p.code', 't.plan')
-      .select<TenantPlanRow[]>('t.id', 't.name', 't.plan', 'p.quotas', 'p.requestsPerHour', knex.raw(`${preciseTimestampSql('t.created_at')} as cursor_created_at`));
+      .select('t.id', 't.name', 't.plan', 'p.quotas', 'p.requestsPerHour');
     if (query.tenantId) builder.where('t.id', query.tenantId);
-    if (query.cursor) builder.whereRaw('(t.created_at, t.id) > (?::timestamptz, ?::uuid)', query.cursor);
-    const rows = await builder.orderBy([{ column: 't.createdAt' }, { column: 't.id' }]).limit(query.limit + 1);
-    return toPage(rows, query.limit, (last) => [last.cursorCreatedAt, last.id]);
+    return keysetPage<TenantPlanRow>(builder, creationKeyset('t'), query);
   }
 
   /**

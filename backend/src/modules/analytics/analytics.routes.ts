@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { defineRoute, ok, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, RouteDefinition } from '../../http/route';
 import {
   churnRiskQuery,
   churnRiskSchema,

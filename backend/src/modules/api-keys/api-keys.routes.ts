@@ -1,5 +1,5 @@
-import { created, defineRoute, noContent, principalOf, raw, RouteDefinition } from '../../lib/http/route';
-import { CreationPage } from '../../lib/pagination';
+import { created, defineRoute, noContent, principalOf, raw, RouteDefinition } from '../../http/route';
+import { Page } from '../../lib/pagination';
 import { actorId } from '../auth/principal';
 import { presentApiKey } from './api-key.presenter';
 import { apiKeyParams, createApiKeyBody, listApiKeysQuery } from './api-keys.schema';
@@ -18,7 +18,7 @@ export function apiKeysRoutes(): RouteDefinition[] {
       tags,
       schema: { query: listApiKeysQuery },
       handler: async (input) => {
-        const page = await listApiKeys(input.query as unknown as CreationPage);
+        const page = await listApiKeys(input.query as unknown as Page);
         return raw(200, { data: page.rows.map(presentApiKey), pagination: page.pagination });
       },
     }),

@@ -1,5 +1,5 @@
 import { AppError, notFound } from '../../lib/errors';
-import { CreationPage, pageByCreation } from '../../lib/pagination';
+import { Page, pageByCreation } from '../../lib/pagination';
 import { UserPrincipal } from '../auth/principal';
 import { announcePrincipalChange } from '../auth/principal-revocation';
 import { assertHolds, resolveRole } from '../roles/roles.service';
@@ -16,7 +16,7 @@ export interface NewApiKey {
   expiresAt?: Date;
 }
 
-export const listApiKeys = (page: CreationPage) =>
+export const listApiKeys = (page: Page) =>
   pageByCreation(
     ApiKey.query()
       .withGraphFetched('role')

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import Joi from 'joi';
 import { notFound } from '../../lib/errors';
-import { DownloadBody } from '../../lib/http/route';
-import { CreationPage, pageByCreation } from '../../lib/pagination';
+import { DownloadBody } from '../../http/route';
+import { Page, pageByCreation } from '../../lib/pagination';
 import { AuditArchive } from './audit-archive.model';
 
 const LISTED = ['id', 'firstSeq', 'lastSeq', 'entryCount', 'oldestAt', 'newestAt', 'lastHash', 'contentSha256', 'createdAt'] as const;
@@ -20,7 +20,7 @@ export const auditArchiveSchema = Joi.object({
   createdAt: Joi.date().iso().required(),
 });
 
-export async function listAuditArchives(page: CreationPage) {
+export async function listAuditArchives(page: Page) {
   const query = AuditArchive.query().select(...LISTED, AuditArchive.raw('octet_length(content) as size_bytes'));
   const result = await pageByCreation(query, page);
   return {

@@ -1,5 +1,6 @@
 import { Knex } from 'knex';
 import { TenantScope } from '../../infra/tenant-scope';
+import { Keyset } from '../../lib/pagination';
 
 /** A type, not an interface: a validated query (a plain record) must convert to it. */
 export type AuditFilters = {
@@ -37,6 +38,9 @@ export interface AuditLogRow {
   subjectKeys: Record<string, string | null> | null;
 }
 
+/** Readers page on the append order (pending entries have no seq yet): it only grows, so pages never shift. */
+export const AUDIT_TRAIL_KEYSET: Keyset = { keys: [{ sql: 'a.append_id', type: 'bigint' }], order: 'desc' };
+
 /** The stored columns readers get, in the order exports write them. */
 export const ENTRY_COLUMNS = [
   'id',
@@ -72,11 +76,16 @@ export function entriesMatching({ tenantId, trx }: TenantScope, filters: AuditFi
           where k.tenant_id = a.tenant_id and k.id = any(a.subject_key_ids)) as subject_keys`,
       ),
     );
+  return whereAuditFilters(query, filters) as unknown as Knex.QueryBuilder<AuditLogRow, AuditLogRow[]>;
+}
+
+/** The filters on an audit_logs query aliased `a`: the tenant's own trail and the console's read the same way. */
+export function whereAuditFilters<B extends Knex.QueryBuilder>(query: B, filters: AuditFilters): B {
   if (filters.action) query.where('a.action', filters.action);
   if (filters.resourceType) query.where('a.resourceType', filters.resourceType);
   if (filters.resourceId) query.where('a.resourceId', filters.resourceId);
   if (filters.userId) query.where('a.actorId', filters.userId);
   if (filters.from) query.where('a.occurredAt', '>=', filters.from);
   if (filters.to) query.where('a.occurredAt', '<=', filters.to);
-  return query as unknown as Knex.QueryBuilder<AuditLogRow, AuditLogRow[]>;
+  return query;
 }

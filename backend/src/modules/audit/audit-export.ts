@@ -2,7 +2,7 @@ import { pipeline, Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { defuseFormula } from '../../lib/csv-cell';
 import { tenantScope } from '../../infra/tenant-scope';
-import { DownloadBody, InTenant } from '../../lib/http/route';
+import { DownloadBody, InTenant } from '../../http/route';
 import { AuditFilters, AuditLogRow, ENTRY_COLUMNS, entriesMatching } from './audit-entries.repository';
 import { presentAuditEntry, PresentedAuditEntry } from './audit-entry.presenter';
 

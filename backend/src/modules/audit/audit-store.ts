@@ -3,15 +3,13 @@ import { insertSelectReturning } from '../../infra/db';
 import { currentRequestContext } from '../../infra/request-context';
 import { tenantScope } from '../../infra/tenant-scope';
 import { canonicalJson } from '../../lib/canonical-json';
+import { isSecretName } from '../../lib/secret-names';
 import { detectInAuditTrail } from '../security/sign-in-detectors';
 import { AuditActor, AuditEvent } from './audit-context';
 import { encryptValue, forgetCachedSubjectKeys, isPersonalField, normalizeSubject, recordSubject, SubjectKey, subjectKeyFor } from './audit-crypto';
 
 /** Changed fields only, each with its value before and after; null stands for absent. */
 export type AuditChanges = Record<string, { before: unknown; after: unknown }>;
-
-/** Never in the trail, at any depth: passwords and their hashes, token and key hashes, secrets, issued keys. */
-const SECRET_FIELD = /password|secret|token|hash|^key$/i;
 
 /** A long user agent is noise an attacker could use to bloat the trail. */
 const USER_AGENT_MAX = 512;
@@ -30,7 +28,8 @@ export async function writeAuditNow(actor: AuditActor, events: AuditEvent[]): Pr
 export function diffChanges(before?: Record<string, unknown> | null, after?: Record<string, unknown> | null): AuditChanges {
   const changes: AuditChanges = {};
   for (const field of new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])) {
-    if (SECRET_FIELD.test(field)) continue;
+    // Never in the trail, at any depth.
+    if (isSecretName(field)) continue;
     const was = storable(before?.[field]);
     const now = storable(after?.[field]);
     if (canonicalJson(was) !== canonicalJson(now)) changes[field] = { before: was, after: now };
@@ -41,7 +40,7 @@ export function diffChanges(before?: Record<string, unknown> | null, after?: Rec
 /** The value as jsonb will give it back (dates as ISO strings, undefined as null), secrets dropped. */
 function storable(value: unknown): unknown {
   if (value === undefined) return null;
-  return JSON.parse(JSON.stringify(value, (field, inner: unknown) => (field && SECRET_FIELD.test(field) ? undefined : inner)) ?? 'null');
+  return JSON.parse(JSON.stringify(value, (field, inner: unknown) => (field && isSecretName(field) ? undefined : inner)) ?? 'null');
 }
 
 interface EncryptedEvent {

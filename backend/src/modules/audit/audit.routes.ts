@@ -1,6 +1,6 @@
 import Joi from 'joi';
-import { defineRoute, ok, page, raw, RouteDefinition } from '../../lib/http/route';
-import { creationPageQuery, CreationPage } from '../../lib/pagination';
+import { defineRoute, ok, page, raw, RouteDefinition } from '../../http/route';
+import { creationPageQuery, Page } from '../../lib/pagination';
 import { auditArchiveDownload, auditArchiveSchema, listAuditArchives } from './audit-archives.service';
 import { verifyAuditChain } from './audit-chain';
 import { exportAuditEntries } from './audit-export';
@@ -87,7 +87,7 @@ export function auditRoutes(): RouteDefinition[] {
       schema: { query: Joi.object(creationPageQuery) },
       response: { status: 200, description: 'The archives', schema: auditArchiveSchema },
       handler: async (input) => {
-        const page = await listAuditArchives(input.query as unknown as CreationPage);
+        const page = await listAuditArchives(input.query as unknown as Page);
         return raw(200, { data: page.rows, pagination: page.pagination });
       },
     }),

@@ -1,6 +1,6 @@
 import Joi from 'joi';
-import { cursorParam } from '../../lib/pagination';
-import { AuditFilters } from './audit-entries.repository';
+import { cursorParam, Page } from '../../lib/pagination';
+import { AUDIT_TRAIL_KEYSET, AuditFilters } from './audit-entries.repository';
 import { ExportFormat } from './audit-export';
 
 const filters = {
@@ -15,18 +15,17 @@ const filters = {
     .messages({ 'date.min': '{{#label}} must not be before from' }),
 };
 
-/** The cursor holds the last entry's append order (pending entries have no seq yet): it only ever grows, so pages never shift. */
 export const listAuditLogsQuery = Joi.object({
   ...filters,
   limit: Joi.number().integer().min(1).max(500).default(50),
-  cursor: cursorParam(Joi.array().ordered(Joi.number().integer().min(1).required())),
+  cursor: cursorParam(AUDIT_TRAIL_KEYSET),
 });
 
 export const exportAuditLogsQuery = Joi.object({ ...filters, format: Joi.string().valid('csv', 'json').default('csv') });
 
 export const auditStatsQuery = Joi.object({ from: filters.from, to: filters.to });
 
-export type ListAuditLogsQuery = AuditFilters & { limit: number; cursor?: [appendId: number] };
+export type ListAuditLogsQuery = AuditFilters & Page;
 
 export type ExportAuditLogsQuery = AuditFilters & { format: ExportFormat };
 

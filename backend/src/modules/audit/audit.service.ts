@@ -1,22 +1,15 @@
 import { tenantScope } from '../../infra/tenant-scope';
-import { Pagination, toPage } from '../../lib/pagination';
-import { AuditFilters, entriesMatching } from './audit-entries.repository';
+import { keysetPage, Page, Pagination } from '../../lib/pagination';
+import { AUDIT_TRAIL_KEYSET, AuditFilters, AuditLogRow, entriesMatching } from './audit-entries.repository';
 import { presentAuditEntry, PresentedAuditEntry } from './audit-entry.presenter';
 
 const DEFAULT_STATS_DAYS = 30;
 const DAY_MS = 86_400_000;
 
-/** Newest first (in append order, pending entries included), keyset-paged on the append order. */
-export async function listAuditEntries(
-  filters: AuditFilters,
-  page: { limit: number; cursor?: [appendId: number] },
-): Promise<{ data: PresentedAuditEntry[]; pagination: Pagination }> {
+/** Newest first in append order, pending entries included. */
+export async function listAuditEntries(filters: AuditFilters, page: Page): Promise<{ data: PresentedAuditEntry[]; pagination: Pagination }> {
   const scope = tenantScope();
-  const query = entriesMatching(scope, filters)
-    .orderBy('a.appendId', 'desc')
-    .limit(page.limit + 1);
-  if (page.cursor) query.where('a.appendId', '<', page.cursor[0]);
-  const { rows, pagination } = toPage(await query, page.limit, (last) => [last.appendId]);
+  const { rows, pagination } = await keysetPage<AuditLogRow>(entriesMatching(scope, filters), AUDIT_TRAIL_KEYSET, page);
   return { data: rows.map((row) => presentAuditEntry(row, scope.tenantId)), pagination };
 }
 

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
 import { createAuthService } from './auth.service';
 import { loginMfaBody, mfaCodeBody, mfaSetupSchema, recoveryCodesSchema } from './mfa.schema';
 import { changePasswordBody, loginBody, loginAnswerSchema, refreshBody, registerBody, sessionParams, signedInSchema } from './auth.schema';

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
 import { AppError } from '../../lib/errors';
-import { defineRoute, noContent, raw, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { defineRoute, noContent, raw, RouteDefinition, RouteInput } from '../../http/route';
 import { passwordSchema } from './passwords';
 import { passwordResetService } from './password-reset.service';
 

@@ -1,7 +1,7 @@
 import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
-import { Access } from '../../lib/http/route';
+import { Access } from '../../http/route';
 import { platformPermissionsOf, StaffRole } from '../admin/staff-roles';
 import { isPlatformPermission } from '../roles/permissions';
 import { ApiKeyPrincipal, Credential, PlanLimits, PlatformAdminPrincipal, TenantPrincipal, UserPrincipal } from './principal';

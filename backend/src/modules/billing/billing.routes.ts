@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { defineRoute, ok, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, RouteDefinition } from '../../http/route';
 import { getBilling, openPortal, startCheckout } from './billing.service';
 import { handleStripeWebhook } from './stripe-webhook.service';
 

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { AppConfig } from '../../config/app-config';
 import { AppError } from '../../lib/errors';
-import { defineRoute, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { defineRoute, principalOf, RouteDefinition, RouteInput } from '../../http/route';
 import { feedEventSchema, lastEventIdHeader, listEventsQuery, streamEventsQuery } from './change-feed.schema';
 import { listEvents, openStream, streamBody } from './change-feed.service';
 

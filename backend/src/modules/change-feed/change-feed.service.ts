@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
-import { DownloadBody, InTenant } from '../../lib/http/route';
+import { DownloadBody, InTenant } from '../../http/route';
 import { TenantPrincipal } from '../auth/principal';
 import { assertCursorKept, cursorOf, FeedEvent, isPersonal, readChanges, readHorizon, readPermissionOf, StoredChange, streamStartSeq } from './change-feed.store';
 import { liveEventsEnded, waitForChanges } from './live-events';

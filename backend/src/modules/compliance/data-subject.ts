@@ -1,5 +1,6 @@
 import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
+import { isSecretName } from '../../lib/secret-names';
 
 type Row = Record<string, unknown> & { id: string };
 
@@ -23,10 +24,8 @@ export const RESOURCE_TYPE: Readonly<Record<string, string>> = {
   deals: 'deal',
 };
 
-/** What a reader of a row never gets: the search vector and credentials. */
-const HIDDEN_FIELD = /^search$|password|token|hash|secret|keyMaterial/i;
-
-export const visible = (row: Row): Row => Object.fromEntries(Object.entries(row).filter(([field]) => !HIDDEN_FIELD.test(field))) as Row;
+/** What a reader of a row never gets: the search vector and secrets. */
+export const visible = (row: Row): Row => Object.fromEntries(Object.entries(row).filter(([field]) => field !== 'search' && !isSecretName(field))) as Row;
 
 export interface SubjectRecords {
   /** Records that are the person: their lead, contact and user rows. */

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import { tenantScope } from '../../infra/tenant-scope';
 import { enqueueJob } from '../../jobs/enqueue';
 import { AppError, notFound } from '../../lib/errors';
-import { DownloadBody, InTenant } from '../../lib/http/route';
-import { CreationPage, pageByCreation } from '../../lib/pagination';
+import { DownloadBody, InTenant } from '../../http/route';
+import { Page, pageByCreation } from '../../lib/pagination';
 import { recordEvent } from '../events/event-context';
 import { actorId, TenantPrincipal } from '../auth/principal';
 import { DataExport, DataExportFormat } from './data-export.model';
@@ -59,7 +59,7 @@ export async function requestExport(principal: TenantPrincipal, format: DataExpo
   return { exportId: created.id, status: created.status };
 }
 
-export async function listExports(page: CreationPage) {
+export async function listExports(page: Page) {
   const result = await pageByCreation(DataExport.query().select(...LISTED), page);
   return { rows: result.rows.map(presentExport), pagination: result.pagination };
 }

@@ -1,6 +1,6 @@
 import { AppDeps } from '../../app-deps';
-import { defineRoute, ok, principalOf, raw, RouteDefinition } from '../../lib/http/route';
-import { CreationPage } from '../../lib/pagination';
+import { defineRoute, ok, principalOf, raw, RouteDefinition } from '../../http/route';
+import { Page } from '../../lib/pagination';
 import {
   deletionBody,
   deletionStatusSchema,
@@ -47,7 +47,7 @@ export function organizationRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { query: exportListQuery },
       response: { status: 200, description: 'The exports', schema: exportSchema },
       handler: async (input) => {
-        const page = await listExports(input.query as unknown as CreationPage);
+        const page = await listExports(input.query as unknown as Page);
         return raw(200, { data: page.rows, pagination: page.pagination });
       },
     }),

@@ -1,5 +1,5 @@
 import { AppDeps } from '../../app-deps';
-import { defineRoute, ok, principalOf, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
 import { erasureBody, erasureSchema, subjectQuery, subjectReportSchema } from './compliance.schema';
 import { subjectAccessReport } from './privacy-access.service';
 import { eraseSubject } from './privacy-erasure.service';

@@ -1,10 +1,5 @@
 import { Knex } from 'knex';
-
-/**
- * Never exported, whatever table they are in: credentials and key material (the platform role's
- * deny-list in migrations/support/tenant-table.js, plus anything named secret).
- */
-export const SECRET_COLUMN = /password|token_hash|key_hash|key_material|secret/;
+import { isSecretName } from '../../lib/secret-names';
 
 /**
  * Columns withheld by name: a stored idempotent answer may carry what was shown once (a new API key,
@@ -65,6 +60,6 @@ export async function exportedTables(trx: Knex): Promise<TenantTable[]> {
       const key = row.key ?? [];
       // Paging needs a key; a tenant table without one is a schema mistake worth failing loudly on.
       if (key.length === 0) throw new Error(`Tenant table ${row.name} has no primary key to page an export by`);
-      return { name: row.name, key, columns: row.columns.filter((column) => !SECRET_COLUMN.test(column) && !withheld.includes(column)) };
+      return { name: row.name, key, columns: row.columns.filter((column) => !isSecretName(column) && !withheld.includes(column)) };
     });
 }

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppError } from '../../lib/errors';
-import { defineRoute, principalOf, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, principalOf, RouteDefinition } from '../../http/route';
 import { listQueryWithView } from '../views/views.service';
 import { exportRecords } from './export.service';
 import { ListFilters, listQuerySchema } from './record-list';

@@ -2,12 +2,13 @@ import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import { knexSnakeCaseMappers } from 'objection';
 import { defuseFormula } from '../../lib/csv-cell';
-import { DownloadBody, InTenant } from '../../lib/http/route';
+import { DownloadBody, InTenant } from '../../http/route';
 import { tenantScope } from '../../infra/tenant-scope';
 import { fieldsOf } from '../custom-fields/custom-fields.service';
 import { ExportDetails } from '../events/domain-events';
 import { recordEvent } from '../events/event-context';
-import { cursorValueExpression, filteredRecords, ListFilters, orderBySql, sortColumnsOf, sortExpression, whereAfter } from './record-list';
+import { afterCursorSql, cursorValuesSql, orderSql } from '../../lib/pagination';
+import { filteredRecords, ListFilters, listKeyset } from './record-list';
 import { isDuplicateKey } from './record-model';
 import { RecordData, ResourceDefinition } from './resource-definition';
 
@@ -83,16 +84,14 @@ export async function exportRecords(def: ResourceDefinition, query: ListFilters)
   // Recorded now, published once the last row is sent (a download's events wait for it): the count is final by then.
   recordEvent({ type: 'records.exported', resource: def.singular, details: audited });
 
-  const table = def.model.tableName;
-  const sorts = sortColumnsOf(def, query);
-  // Each row ends with its sort values and id as cursor text: the next page starts after the last row's.
-  const keyset = [...sorts.map((column) => cursorValueExpression(sortExpression(table, column), column)), `"${table}"."id"::text`];
+  // Each row ends with its key values as cursor text: the next page starts after the last row's.
+  const keyset = listKeyset(def, query);
   const page = (after: string[] | undefined): Promise<unknown[][]> => {
     const builder = filteredRecords(def, query);
-    if (after) whereAfter(builder, def, query, after);
+    if (after) builder.whereRaw(afterCursorSql(keyset), after);
     return builder
-      .select([...columns.map((column) => column.sql), ...keyset].map((sql) => def.model.raw(sql)))
-      .orderByRaw(orderBySql(def, query))
+      .select([...columns.map((column) => column.sql), ...cursorValuesSql(keyset)].map((sql) => def.model.raw(sql)))
+      .orderByRaw(orderSql(keyset))
       .limit(PAGE_ROWS)
       .toKnexQuery()
       // Rows as arrays in column order: no object (and no key renaming) per row.

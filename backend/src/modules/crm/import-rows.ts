@@ -1,7 +1,7 @@
 import { CsvError, parse } from 'csv-parse';
 import Joi from 'joi';
 import { AppError, ErrorDetail } from '../../lib/errors';
-import { SpooledUpload } from '../../lib/http/spooled-upload';
+import { SpooledUpload } from '../../http/spooled-upload';
 import { forbiddenContent } from '../../middleware/sanitize';
 import { RecordData, ResourceDefinition } from './resource-definition';
 

@@ -1,6 +1,6 @@
 import Joi from 'joi';
-import { BulkBody, created, defineRoute, ok, principalOf, RouteDefinition } from '../../lib/http/route';
-import { SpooledUpload } from '../../lib/http/spooled-upload';
+import { BulkBody, created, defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
+import { SpooledUpload } from '../../http/spooled-upload';
 import { IMPORT_MODES, importRecords, undoImport } from './import.service';
 import { ResourceDefinition } from './resource-definition';
 

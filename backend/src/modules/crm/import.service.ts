@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError, notFound } from '../../lib/errors';
-import { tooManyRows } from '../../lib/http/route';
-import { SpooledUpload } from '../../lib/http/spooled-upload';
+import { tooManyRows } from '../../http/route';
+import { SpooledUpload } from '../../http/spooled-upload';
 import { actorId, ownScopeOf, TenantPrincipal } from '../auth/principal';
 import { recordEvent } from '../events/event-context';
 import { assertWithinQuota } from '../plans/plan-gates';

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { defineRoute, ok, principalOf, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
 import { BatchOperation, matchKeysOf, MAX_BATCH_OPERATIONS, runBatch } from './record-batch';
 import { RecordsService } from './records.service';
 import { ResourceDefinition } from './resource-definition';

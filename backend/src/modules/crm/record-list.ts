@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
-import { encodeCursor, Pagination, preciseTimestampSql } from '../../lib/pagination';
+import { afterCursorSql, CURSOR_MAX_LENGTH, cursorValuesSql, decodeCursor, encodeCursor, Keyset, orderSql, Pagination } from '../../lib/pagination';
 import { CUSTOM_FILTER, CUSTOM_SORT, customFilterSql, CustomQuery } from '../custom-fields/custom-field-query';
 import { FilterSpec, ResourceDefinition, SortColumn } from './resource-definition';
 
@@ -43,7 +43,7 @@ export function listFiltersSchema(def: ResourceDefinition): Joi.ObjectSchema {
 export function listQuerySchema(def: ResourceDefinition): Joi.ObjectSchema {
   return listFiltersSchema(def).keys({
     limit: Joi.number().integer().min(1).max(500).default(50),
-    cursor: Joi.string().max(1024),
+    cursor: Joi.string().max(CURSOR_MAX_LENGTH),
     view: Joi.string().uuid().description('A saved view of this resource: its filters and sort apply, the parameters given override them'),
   });
 }
@@ -90,18 +90,15 @@ export function filteredRecords(def: ResourceDefinition, query: ListFilters) {
   return builder;
 }
 
-/** ORDER BY for the query's sort (`name`, `-createdAt`, `customFields.budget`), the id last so that the order is total. */
-export function orderBySql(def: ResourceDefinition, query: Pick<ListFilters, 'sort' | 'custom'>): string {
-  const descending = query.sort.startsWith('-');
+/**
+ * The keyset of a list's sort (`name`, `-createdAt`, `customFields.budget`): its sort expressions, then the
+ * id so that the order is total, all in the sort's direction. Ordering, paging and the CSV export's pages
+ * all read this one description.
+ */
+export function listKeyset(def: ResourceDefinition, query: Pick<ListFilters, 'sort' | 'custom'>): Keyset {
   const table = def.model.tableName;
-  const expressions = sortColumnsOf(def, query).map((column) => sortExpression(table, column));
-  return [...expressions, `"${table}"."id"`].map((expression) => `${expression} ${descending ? 'desc' : 'asc'}`).join(', ');
-}
-
-/** A sort value as the text a cursor carries (a timestamp with its microseconds). */
-export function cursorValueExpression(expression: string, sort: SortColumn): string {
-  if (sort.type === 'timestamp') return preciseTimestampSql(expression);
-  return `${expression}::text`;
+  const keys = sortColumnsOf(def, query).map((column) => ({ sql: sortExpression(table, column), type: column.type }));
+  return { keys: [...keys, { sql: `"${table}"."id"`, type: 'uuid' }], order: query.sort.startsWith('-') ? 'desc' : 'asc' };
 }
 
 /** What a list shows of a table: its columns but the tenant (implied) and the search vectors, in table order. */
@@ -145,18 +142,19 @@ async function listColumns(table: string): Promise<ListColumns> {
  */
 export async function listRecords(def: ResourceDefinition, query: ListQuery): Promise<{ data: unknown[]; pagination: Pagination }> {
   const table = def.model.tableName;
-  const sorts = sortColumnsOf(def, query);
-  const expressions = sorts.map((sort) => sortExpression(table, sort));
+  const keyset = listKeyset(def, query);
   const { columns, keys } = await listColumns(table);
 
   const builder = filteredRecords(def, query);
-  if (query.cursor) whereAfter(builder, def, query, decodeListCursor(query.cursor, query.sort, sorts));
+  if (query.cursor) {
+    // A cursor is valid only for the sort it was made for: the sort is its tag.
+    const after = decodeCursor(query.cursor, keyset, query.sort);
+    if (!after) throw new AppError('VALIDATION_ERROR', 'The cursor is invalid', [{ field: 'query.cursor', message: 'is not a cursor this list gave out for this sort' }]);
+    builder.whereRaw(afterCursorSql(keyset), after);
+  }
   const rows = (await builder
-    .select(
-      ...columns.map((column) => `${table}.${column}`),
-      ...expressions.map((expression, index) => def.model.raw(cursorValueExpression(expression, sorts[index]!))),
-    )
-    .orderByRaw(orderBySql(def, query))
+    .select(...columns.map((column) => `${table}.${column}`), ...cursorValuesSql(keyset).map((sql) => def.model.raw(sql)))
+    .orderByRaw(orderSql(keyset))
     .limit(query.limit + 1)
     .toKnexQuery()
     .options({ rowMode: 'array' })) as unknown as unknown[][];
@@ -169,58 +167,6 @@ export async function listRecords(def: ResourceDefinition, query: ListQuery): Pr
     return def.present ? def.present(record) : record;
   });
   const last = pageRows.at(-1);
-  const nextCursor = hasMore && last ? encodeCursor([query.sort, ...sorts.map((_, index) => String(last[columns.length + index])), String(last[columns.indexOf('id')])]) : null;
+  const nextCursor = hasMore && last ? encodeCursor([query.sort, ...(last.slice(columns.length) as string[])]) : null;
   return { data, pagination: { limit: query.limit, hasMore, nextCursor } };
-}
-
-/** Rows after the given sort values and id (cursor text, as cursorValueExpression writes it) in the sort's order. */
-export function whereAfter<B extends { whereRaw(sql: string, bindings: string[]): B }>(
-  builder: B,
-  def: ResourceDefinition,
-  query: Pick<ListFilters, 'sort' | 'custom'>,
-  values: string[],
-): B {
-  const table = def.model.tableName;
-  const descending = query.sort.startsWith('-');
-  const sorts = sortColumnsOf(def, query);
-  const expressions = sorts.map((column) => sortExpression(table, column));
-  const casts = sorts.map((column) => (column.type === 'timestamp' ? '?::timestamptz' : column.type === 'number' ? '?::numeric' : column.type === 'date' ? '?::date' : '?'));
-  return builder.whereRaw(`(${[...expressions, `"${table}"."id"`].join(', ')}) ${descending ? '<' : '>'} (${[...casts, '?::uuid'].join(', ')})`, values);
-}
-
-/** The form each kind of sort value takes in the cursors this list gives out. */
-const CURSOR_VALUE: Record<SortColumn['type'], (value: string) => boolean> = {
-  timestamp: (value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(value) && !Number.isNaN(Date.parse(value)),
-  number: (value) => /^-?\d{1,20}(\.\d{1,10})?$/.test(value),
-  date: (value) => /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value)),
-  text: () => true,
-};
-
-/**
- * A cursor is only valid for the sort it was made for, with values of the form this list writes (else
- * PostgreSQL would take 'yesterday' or 'infinity' as timestamps); anything else is a 400, never a database error.
- */
-function decodeListCursor(cursor: string, sort: string, sorts: SortColumn[]): string[] {
-  const width = sorts.length;
-  const invalid = new AppError('VALIDATION_ERROR', 'The cursor is invalid', [
-    { field: 'query.cursor', message: 'is not a cursor this list gave out for this sort' },
-  ]);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid;
-  }
-  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-  if (
-    !Array.isArray(parsed) ||
-    parsed.length !== width + 2 ||
-    parsed[0] !== sort ||
-    !parsed.every((value) => typeof value === 'string' && value.length <= 512) ||
-    !sorts.every((column, index) => CURSOR_VALUE[column.type](parsed[index + 1])) ||
-    !uuid.test(parsed[width + 1])
-  ) {
-    throw invalid;
-  }
-  return parsed.slice(1) as string[];
 }

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppError } from '../../lib/errors';
-import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../lib/http/route';
+import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../http/route';
 import { isMergeable } from '../merges/duplicate-rules';
 import { rejectDuplicates } from '../merges/duplicates.service';
 import { mergeable } from '../merges/merges.service';

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
 import { customFieldParams, customFieldSchema, createCustomFieldBody, listCustomFieldsQuery, updateCustomFieldBody } from './custom-fields.schema';
 import { createCustomField, CustomFieldDraft, CustomFieldPatch, deleteCustomField, listCustomFields, updateCustomField } from './custom-fields.service';
 

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { defineRoute, ok, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, RouteDefinition } from '../../http/route';
 import { recordRoutes } from '../crm/record.routes';
 import { recordsService } from '../crm/records.service';
 import { dealsResource } from './deals.resource';

@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import express from 'express';
-import { defineRoute, raw, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, raw, RouteDefinition } from '../../http/route';
 import { AppDeps } from '../../app-deps';
 import { buildOpenApiDocument } from './openapi';
 import { callerCustomFields, withCustomFields } from './tenant-document';

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import joiToSwagger from 'joi-to-swagger';
 import { ERROR_STATUS } from '../../lib/errors';
-import { HttpMethod, RouteDefinition } from '../../lib/http/route';
+import { HttpMethod, RouteDefinition } from '../../http/route';
 import { openApiExample, JsonSchema } from './openapi-example';
 
 /** The OpenAPI document, generated from the route declarations: nothing in it is written per route. */

@@ -1,7 +1,7 @@
 import joiToSwagger from 'joi-to-swagger';
 import { AppDeps } from '../../app-deps';
 import { withTenant } from '../../infra/tenant-scope';
-import { RouteInput } from '../../lib/http/route';
+import { RouteInput } from '../../http/route';
 import { readCredential } from '../../middleware/authenticate';
 import { loadTenantPrincipal } from '../auth/principal.service';
 import { CustomField } from '../custom-fields/custom-field.model';

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { defineRoute, ok, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { defineRoute, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
 import { ConsoleRuntime } from '../admin/console-runtime';
 import { PlatformActor } from '../admin/platform-audit';
 import { featureFlagSchema, flagKeyParams, FlagUpdate, putFlagBody } from './feature-flags.schema';

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { bearerMatches } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
-import { defineRoute, raw, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, raw, RouteDefinition } from '../../http/route';
 import { Metrics } from '../../infra/metrics';
 import { checkDatabase, healthReport, HealthDeps } from './health.service';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../lib/canonical-json';
-import { raw as rawResult, RouteResult } from '../../lib/http/route';
+import { raw as rawResult, RouteResult } from '../../http/route';
 import { AppError } from '../../lib/errors';
 import { IdempotencyKey } from './idempotency-key.model';
 

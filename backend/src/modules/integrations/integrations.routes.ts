@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../lib/http/route';
-import { CreationPage, creationPageQuery } from '../../lib/pagination';
+import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../http/route';
+import { Page, creationPageQuery } from '../../lib/pagination';
 import { actorId } from '../auth/principal';
 import { INTEGRATION_TYPES } from './integration-types';
 import { IntegrationChanges, IntegrationDraft, integrationsService } from './integrations.service';
@@ -47,7 +47,7 @@ export function integrationsRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { query: Joi.object(creationPageQuery) },
       response: { status: 200, description: 'A page of integrations', schema: integrationSchema },
       handler: async (input) => {
-        const { rows, pagination } = await service.list(input.query as unknown as CreationPage);
+        const { rows, pagination } = await service.list(input.query as unknown as Page);
         return page(rows, pagination);
       },
     }),

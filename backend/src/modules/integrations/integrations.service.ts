@@ -3,7 +3,7 @@ import { AppConfig } from '../../config/app-config';
 import { tenantScope } from '../../infra/tenant-scope';
 import { decryptCredential, encryptCredential, rowContext } from '../credentials/credential-crypto';
 import { AppError, notFound } from '../../lib/errors';
-import { CreationPage, pageByCreation } from '../../lib/pagination';
+import { Page, pageByCreation } from '../../lib/pagination';
 import { recordEvent } from '../events/event-context';
 import { assertAcceptableUrl } from '../webhooks/destination-guard';
 import { Integration } from './integration.model';
@@ -67,7 +67,7 @@ export function integrationsService(config: AppConfig) {
   }
 
   return {
-    list: async (page: CreationPage) => {
+    list: async (page: Page) => {
       const { rows, pagination } = await pageByCreation(Integration.query(), page);
       return { rows: rows.map(present), pagination };
     },

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { defineRoute, ok, principalOf, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
 import { accountsResource } from '../accounts/accounts.resource';
 import { createBodySchema, recordRoutes } from '../crm/record.routes';
 import { recordsService } from '../crm/records.service';

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { defineRoute, ok, principalOf, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
 import { recordsService } from '../crm/records.service';
 import { findDuplicates } from './duplicates.service';
 import { MergeableDefinition, mergeRecords, MergeInput, undoMerge } from './merges.service';

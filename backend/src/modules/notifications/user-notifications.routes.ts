@@ -1,7 +1,7 @@
 import Joi from 'joi';
-import { defineRoute, ok, page, principalOf, RouteDefinition } from '../../lib/http/route';
-import { CreationCursor, creationPageQuery } from '../../lib/pagination';
-import { listNotifications, markNotificationsRead, unreadCount } from './user-notifications.service';
+import { defineRoute, ok, page, principalOf, RouteDefinition } from '../../http/route';
+import { cursorParam } from '../../lib/pagination';
+import { listNotifications, markNotificationsRead, NOTIFICATIONS_KEYSET, unreadCount } from './user-notifications.service';
 
 const tags = ['Notifications'];
 
@@ -34,12 +34,12 @@ export function userNotificationsRoutes(): RouteDefinition[] {
       description: 'Made by someone else than me; each is also pushed on `GET /events/stream` as a `notification.created` event that only I receive.',
       response: { status: 200, description: 'A page of notifications, newest first', schema: notificationSchema },
       tags,
-      schema: { query: Joi.object({ ...creationPageQuery, limit: Joi.number().integer().min(1).max(100).default(50), unread: Joi.boolean() }) },
+      schema: { query: Joi.object({ cursor: cursorParam(NOTIFICATIONS_KEYSET), limit: Joi.number().integer().min(1).max(100).default(50), unread: Joi.boolean() }) },
       handler: async (input) => {
         const caller = principalOf(input, 'user');
         const result = await listNotifications(caller.userId, {
           limit: input.query.limit as number,
-          cursor: input.query.cursor as CreationCursor | undefined,
+          cursor: input.query.cursor as string[] | undefined,
           unread: input.query.unread === true,
         });
         return page(result.data, result.pagination);

@@ -1,5 +1,5 @@
 import { tenantScope } from '../../infra/tenant-scope';
-import { CreationCursor, preciseTimestampSql, toPage } from '../../lib/pagination';
+import { keysetPage, timeKeyset } from '../../lib/pagination';
 
 export interface NotificationRow {
   id: string;
@@ -24,20 +24,15 @@ export const presentNotification = (row: NotificationRow) => ({
   createdAt: row.createdAt,
 });
 
-/** The caller's notifications, newest first, keyset-paged on (created_at, id); `unread` leaves out those read. */
-export async function listNotifications(userId: string, query: { limit: number; cursor?: CreationCursor; unread?: boolean }) {
+/** Newest first. */
+export const NOTIFICATIONS_KEYSET = timeKeyset({ order: 'desc' });
+
+/** The caller's notifications; `unread` leaves out those read. */
+export async function listNotifications(userId: string, query: { limit: number; cursor?: string[]; unread?: boolean }) {
   const { trx } = tenantScope();
-  const rows = trx('userNotifications')
-    .where({ userId })
-    .select('*', trx.raw(`${preciseTimestampSql('created_at')} as cursor_created_at`))
-    .orderBy([
-      { column: 'createdAt', order: 'desc' },
-      { column: 'id', order: 'desc' },
-    ])
-    .limit(query.limit + 1);
+  const rows = trx('userNotifications').where({ userId }).select('*');
   if (query.unread) rows.whereNull('readAt');
-  if (query.cursor) rows.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', query.cursor);
-  const page = toPage((await rows) as Array<NotificationRow & { cursorCreatedAt: string }>, query.limit, (last) => [last.cursorCreatedAt, last.id]);
+  const page = await keysetPage<NotificationRow>(rows, NOTIFICATIONS_KEYSET, query);
   return { data: page.rows.map(presentNotification), pagination: page.pagination };
 }
 

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { defineRoute, ok, principalOf, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
 import { getOrganizationSettings, OrganizationSettings, updateOrganizationSettings } from './organization-settings.service';
 
 const settingsSchema = Joi.object({

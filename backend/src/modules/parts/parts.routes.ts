@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
-import { CreationPage } from '../../lib/pagination';
+import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { Page } from '../../lib/pagination';
 import { actorId } from '../auth/principal';
 import {
   inventoryItemSchema,
@@ -59,7 +59,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { query: listOrdersQuery },
       response: { status: 200, description: 'A page of orders', schema: orderSchema },
       handler: async (input) => {
-        const { rows, pagination } = await service.listOrders(input.query as unknown as CreationPage & { status?: string });
+        const { rows, pagination } = await service.listOrders(input.query as unknown as Page & { status?: string });
         return page(rows, pagination);
       },
     }),
@@ -134,7 +134,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { query: inventoryQuery },
       response: { status: 200, description: 'A page of parts in stock', schema: inventoryItemSchema },
       handler: async (input) => {
-        const { rows, pagination } = await service.listInventory(input.query as unknown as CreationPage);
+        const { rows, pagination } = await service.listInventory(input.query as unknown as Page);
         return page(rows, pagination);
       },
     }),

@@ -4,7 +4,7 @@ import { outboundCallsOf } from '../../infra/outbound/outbound-call';
 import { tenantScope } from '../../infra/tenant-scope';
 import { enqueueJob } from '../../jobs/enqueue';
 import { AppError, notFound } from '../../lib/errors';
-import { CreationPage, pageByCreation } from '../../lib/pagination';
+import { Page, pageByCreation } from '../../lib/pagination';
 import { recordEvent } from '../events/event-context';
 import { integrationsService } from '../integrations/integrations.service';
 import { CapricornAdapter } from './capricorn-adapter';
@@ -138,7 +138,7 @@ export function partsService(config: AppConfig) {
       return shown;
     },
 
-    listOrders: async (page: CreationPage & { status?: string }) => {
+    listOrders: async (page: Page & { status?: string }) => {
       const query = PartsOrder.query();
       if (page.status) query.where({ status: page.status });
       const { rows, pagination } = await pageByCreation(query, page);
@@ -201,7 +201,7 @@ export function partsService(config: AppConfig) {
       return { queued: true };
     },
 
-    async listInventory(page: CreationPage) {
+    async listInventory(page: Page) {
       const { rows, pagination } = await pageByCreation(PartsInventoryItem.query(), page);
       return { rows: rows.map(presentInventoryItem), pagination };
     },

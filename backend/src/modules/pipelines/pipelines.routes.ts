@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
 import { createPipelineBody, pipelineParams, pipelineSchema, updatePipelineBody } from './pipelines.schema';
 import { createPipeline, deletePipeline, getPipeline, listPipelines, PipelineDraft, PipelinePatch, updatePipeline } from './pipelines.service';
 

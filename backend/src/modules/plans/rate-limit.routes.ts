@@ -1,4 +1,4 @@
-import { defineRoute, ok, principalOf, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
 import { pastWarning, principalKey, RateLimiters } from '../../middleware/rate-limits';
 
 /** GET /rate-limit: the caller's hourly budget under their plan, what is left of it, and `warning` past 80% of it. */

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
 import { BuiltinParameters, BUILTIN_REPORTS, BuiltinReportName } from './builtin-reports';
 import { ReportDefinition, runReport } from './report-builder';
 import { builtinQuery, createReportBody, exportQuery, reportDefinitionSchema, reportParams, reportRowSchema, reportRunSchema, runsQuery, savedReportSchema, updateReportBody } from './reports.schema';

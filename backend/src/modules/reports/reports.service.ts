@@ -3,7 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import { defuseFormula } from '../../lib/csv-cell';
 import { tenantScope } from '../../infra/tenant-scope';
 import { notFound } from '../../lib/errors';
-import { DownloadBody } from '../../lib/http/route';
+import { DownloadBody } from '../../http/route';
 import { TenantPrincipal, UserPrincipal } from '../auth/principal';
 import { recordEvent } from '../events/event-context';
 import { compileReport, ReportDefinition, ReportRow, runReport } from './report-builder';

@@ -1,5 +1,5 @@
-import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
-import { CreationPage } from '../../lib/pagination';
+import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { Page } from '../../lib/pagination';
 import { presentRole } from './role.presenter';
 import { createRoleBody, listRolesQuery, roleParams, updateRoleBody } from './roles.schema';
 import { createRole, deleteRole, listRoles, RoleDraft, updateRole } from './roles.service';
@@ -17,7 +17,7 @@ export function rolesRoutes(): RouteDefinition[] {
       tags,
       schema: { query: listRolesQuery },
       handler: async (input) => {
-        const { rows, pagination } = await listRoles(input.query as unknown as CreationPage);
+        const { rows, pagination } = await listRoles(input.query as unknown as Page);
         return page(rows.map(presentRole), pagination);
       },
     }),

@@ -1,5 +1,5 @@
 import { AppError, notFound } from '../../lib/errors';
-import { CreationPage, pageByCreation } from '../../lib/pagination';
+import { Page, pageByCreation } from '../../lib/pagination';
 import { ApiKey } from '../api-keys/api-key.model';
 import { actorId, TenantPrincipal } from '../auth/principal';
 import { announcePrincipalChange } from '../auth/principal-revocation';
@@ -39,7 +39,7 @@ export async function resolveRole(ref: string): Promise<Role> {
   return role;
 }
 
-export const listRoles = (page: CreationPage) => pageByCreation(Role.query().whereNull('deletedAt'), page);
+export const listRoles = (page: Page) => pageByCreation(Role.query().whereNull('deletedAt'), page);
 
 export async function createRole(caller: TenantPrincipal, draft: RoleDraft): Promise<Role> {
   assertHolds(caller, draft.permissions, 'grant these permissions');

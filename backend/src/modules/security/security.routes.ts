@@ -1,5 +1,5 @@
 import { AppDeps } from '../../app-deps';
-import { defineRoute, page, RouteDefinition } from '../../lib/http/route';
+import { defineRoute, page, RouteDefinition } from '../../http/route';
 import { platformSecurityEvents, tenantSecurityEvents } from './security-events.service';
 import { platformSecurityEventSchema, platformSecurityEventsQuery, securityEventSchema, SecurityEventsQuery, securityEventsQuery } from './security.schema';
 

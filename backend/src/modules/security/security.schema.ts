@@ -1,8 +1,9 @@
 import Joi from 'joi';
-import { cursorParam } from '../../lib/pagination';
+import { cursorParam, timeKeyset } from '../../lib/pagination';
 import { SECURITY_EVENT_TYPES, SecurityEventType, Severity, SEVERITIES } from './security-finding';
 
-const PRECISE_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+/** Newest first: events raised meanwhile never shift a page. */
+export const SECURITY_EVENTS_KEYSET = timeKeyset({ order: 'desc' });
 
 const filters = {
   type: Joi.string().valid(...SECURITY_EVENT_TYPES),
@@ -14,7 +15,7 @@ const filters = {
     .when('from', { is: Joi.date().required(), then: Joi.date().min(Joi.ref('from')) })
     .messages({ 'date.min': '{{#label}} must not be before from' }),
   limit: Joi.number().integer().min(1).max(500).default(50),
-  cursor: cursorParam(Joi.array().ordered(Joi.string().pattern(PRECISE_TIMESTAMP).required(), Joi.string().guid().required())),
+  cursor: cursorParam(SECURITY_EVENTS_KEYSET),
 };
 
 export const securityEventsQuery = Joi.object(filters);

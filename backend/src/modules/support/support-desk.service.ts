@@ -1,7 +1,7 @@
 import { AppConfig } from '../../config/app-config';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError, notFound } from '../../lib/errors';
-import { Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
+import { creationKeyset, keysetPage, Pagination } from '../../lib/pagination';
 import { UserPrincipal } from '../auth/principal';
 import { recordEvent } from '../events/event-context';
 import { queueEmail } from '../notifications/notifications.service';
@@ -49,12 +49,10 @@ export function createSupportDeskService(config: AppConfig) {
 
     async list(query: Pick<SupportTicketsQuery, 'status' | 'limit' | 'cursor'>): Promise<{ data: ReturnType<typeof presentTicket>[]; pagination: Pagination }> {
       const { trx } = tenantScope();
-      const builder = ticketSelect(trx).select(trx.raw(`${preciseTimestampSql('created_at')} as cursor_created_at`));
+      const builder = ticketSelect(trx);
       if (query.status) builder.where('status', query.status);
-      if (query.cursor) builder.whereRaw('(created_at, id) > (?::timestamptz, ?::uuid)', query.cursor);
-      const rows = (await builder.orderBy([{ column: 'createdAt' }, { column: 'id' }]).limit(query.limit + 1)) as Array<TicketRow & { cursorCreatedAt: string }>;
-      const page = toPage(rows, query.limit, (last) => [last.cursorCreatedAt, last.id]);
-      return { data: page.rows.map(presentTicket), pagination: page.pagination };
+      const { rows, pagination } = await keysetPage<TicketRow>(builder, creationKeyset(), query);
+      return { data: rows.map(presentTicket), pagination };
     },
 
     /** The ticket with its public messages, oldest first; staff's internal notes are never read here. */

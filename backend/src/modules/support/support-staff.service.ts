@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppDeps } from '../../app-deps';
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError, notFound } from '../../lib/errors';
-import { Pagination, preciseTimestampSql, toPage } from '../../lib/pagination';
+import { creationKeyset, keysetPage, Pagination } from '../../lib/pagination';
 import { inUnitOfWork } from '../../pipeline/unit-of-work';
 import { PlatformActor, recordPlatformAuditInTenant } from '../admin/platform-audit';
 import { platformPermissionsOf, StaffRole } from '../admin/staff-roles';
@@ -78,16 +78,14 @@ export function createSupportStaffService(deps: AppDeps) {
 
   return {
     async list(query: SupportTicketsQuery): Promise<{ data: ReturnType<typeof presentStaffTicket>[]; pagination: Pagination }> {
-      const builder = staffRows().select(platformKnex.raw(`${preciseTimestampSql('created_at')} as cursor_created_at`));
+      const builder = staffRows();
       if (query.status) builder.where('status', query.status);
       if (query.priority) builder.where('priority', query.priority);
       if (query.tenantId) builder.where('tenantId', query.tenantId);
       if (query.assigneeId) builder.where('assigneeId', query.assigneeId);
       if (query.breached !== undefined) builder.whereRaw(query.breached ? breachedSql : `not ${breachedSql}`);
-      if (query.cursor) builder.whereRaw('(created_at, id) > (?::timestamptz, ?::uuid)', query.cursor);
-      const rows = (await builder.orderBy([{ column: 'createdAt' }, { column: 'id' }]).limit(query.limit + 1)) as Array<StaffTicketRow & { cursorCreatedAt: string }>;
-      const page = toPage(rows, query.limit, (last) => [last.cursorCreatedAt, last.id]);
-      return { data: page.rows.map(presentStaffTicket), pagination: page.pagination };
+      const { rows, pagination } = await keysetPage<StaffTicketRow>(builder, creationKeyset(), query);
+      return { data: rows.map(presentStaffTicket), pagination };
     },
 
     get,

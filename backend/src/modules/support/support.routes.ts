@@ -1,5 +1,5 @@
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
 import { PlatformActor } from '../admin/platform-audit';
 import {
   createSupportTicketBody,

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { CreationCursor, creationPageQuery } from '../../lib/pagination';
+import { creationPageQuery } from '../../lib/pagination';
 
 export const SUPPORT_PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
 export const SUPPORT_STATUSES = ['open', 'in_progress', 'waiting_for_customer', 'resolved', 'closed'] as const;
@@ -64,7 +64,7 @@ export interface SupportTicketsQuery {
   assigneeId?: string;
   breached?: boolean;
   limit: number;
-  cursor?: CreationCursor;
+  cursor?: string[];
 }
 
 const ticketFields = {

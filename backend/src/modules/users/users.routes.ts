@@ -1,6 +1,6 @@
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
-import { CreationPage } from '../../lib/pagination';
+import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { Page } from '../../lib/pagination';
 import { signedInSchema } from '../auth/auth.schema';
 import { createAuthService } from '../auth/auth.service';
 import { queueInviteEmail } from '../notifications/notifications.service';
@@ -23,7 +23,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { query: listUsersQuery },
       handler: async (input) => {
-        const { rows, pagination } = await listUsers(input.query as unknown as CreationPage & { status?: UserStatus });
+        const { rows, pagination } = await listUsers(input.query as unknown as Page & { status?: UserStatus });
         return page(rows.map(presentUser), pagination);
       },
     }),

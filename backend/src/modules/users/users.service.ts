@@ -1,5 +1,5 @@
 import { AppError, notFound } from '../../lib/errors';
-import { CreationPage, pageByCreation } from '../../lib/pagination';
+import { Page, pageByCreation } from '../../lib/pagination';
 import { hashPassword } from '../auth/passwords';
 import { actorId, TenantPrincipal } from '../auth/principal';
 import { announcePrincipalChange } from '../auth/principal-revocation';
@@ -58,7 +58,7 @@ export interface UserSettings {
   inviteTtlSeconds: number;
 }
 
-export const listUsers = (page: CreationPage & { status?: UserStatus }) => {
+export const listUsers = (page: Page & { status?: UserStatus }) => {
   const query = User.query().whereNull('deletedAt').withGraphFetched('role');
   if (page.status) query.where('status', page.status);
   return pageByCreation(query, page);

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../lib/http/route';
+import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
 import { createViewBody, listViewsQuery, updateViewBody, viewParams, viewSchema } from './views.schema';
 import { createView, deleteView, getView, listViews, updateView, ViewDraft, ViewPatch } from './views.service';
 

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, page, principalOf, raw, RouteDefinition } from '../../lib/http/route';
-import { CreationPage } from '../../lib/pagination';
+import { created, defineRoute, noContent, ok, page, principalOf, raw, RouteDefinition } from '../../http/route';
+import { Page } from '../../lib/pagination';
 import { actorId } from '../auth/principal';
 import { createdSubscriptionSchema, deliverySchema, deliveryWithAttemptsSchema, subscriptionSchema } from './webhook.presenter';
 import { createSubscriptionBody, idParams, listDeliveriesQuery, listSubscriptionsQuery, replayBody, rotateSecretBody, updateSubscriptionBody } from './webhooks.schema';
@@ -23,7 +23,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { query: listSubscriptionsQuery },
       response: { status: 200, description: 'A page of subscriptions', schema: subscriptionSchema },
       handler: async (input) => {
-        const { rows, pagination } = await service.list(input.query as unknown as CreationPage);
+        const { rows, pagination } = await service.list(input.query as unknown as Page);
         return page(rows, pagination);
       },
     }),
@@ -120,7 +120,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { params: idParams, query: listDeliveriesQuery },
       response: { status: 200, description: 'A page of deliveries', schema: deliverySchema },
       handler: async (input) => {
-        const { rows, pagination } = await service.listDeliveries(input.params.id!, input.query as unknown as CreationPage & { status?: string });
+        const { rows, pagination } = await service.listDeliveries(input.params.id!, input.query as unknown as Page & { status?: string });
         return page(rows, pagination);
       },
     }),

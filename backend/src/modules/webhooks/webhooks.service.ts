@@ -4,7 +4,7 @@ import { tenantScope } from '../../infra/tenant-scope';
 import { encryptCredential, rowContext } from '../credentials/credential-crypto';
 import { randomSecret } from '../../lib/crypto';
 import { AppError, notFound } from '../../lib/errors';
-import { CreationPage, pageByCreation } from '../../lib/pagination';
+import { Page, pageByCreation } from '../../lib/pagination';
 import { recordEvent } from '../events/event-context';
 import { assertAcceptableUrl } from './destination-guard';
 import { EVENT_TYPES, matchesAny } from './event-catalog';
@@ -59,7 +59,7 @@ export function webhooksService(config: AppConfig) {
   }
 
   return {
-    list: async (page: CreationPage) => {
+    list: async (page: Page) => {
       const { rows, pagination } = await pageByCreation(WebhookSubscription.query(), page);
       return { rows: rows.map(presentSubscription), pagination };
     },
@@ -156,7 +156,7 @@ export function webhooksService(config: AppConfig) {
       return { deliveries: deliveries.length };
     },
 
-    listDeliveries: async (subscriptionId: string, page: CreationPage & { status?: string }) => {
+    listDeliveries: async (subscriptionId: string, page: Page & { status?: string }) => {
       await load(subscriptionId);
       const query = WebhookDelivery.query()
         .where('webhookDeliveries.subscriptionId', subscriptionId)

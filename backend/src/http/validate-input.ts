@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { AppError, ErrorDetail } from '../errors';
+import { AppError, ErrorDetail } from '../lib/errors';
 import { RouteDefinition } from './route';
 import { SpooledUpload } from './spooled-upload';
 

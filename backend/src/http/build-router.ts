@@ -1,5 +1,5 @@
 import express, { RequestHandler } from 'express';
-import { isPlatformRoute } from '../../modules/auth/principal.service';
+import { isPlatformRoute } from '../modules/auth/principal.service';
 import { RouteDefinition } from './route';
 
 /** `resource:action`; a staff permission carries the `platform:` prefix (`platform:tenants:read`, `platform:impersonate`). */

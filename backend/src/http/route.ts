@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import Joi from 'joi';
-import { AuditResource } from '../../modules/audit/audit-resources';
-import { Principal } from '../../modules/auth/principal';
-import { PlanFeature } from '../../modules/plans/plan-gates';
-import { AppError } from '../errors';
+import { AuditResource } from '../modules/audit/audit-resources';
+import { Principal } from '../modules/auth/principal';
+import { PlanFeature } from '../modules/plans/plan-gates';
+import { AppError } from '../lib/errors';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -59,7 +59,7 @@ export type InTenant = <T>(unit: () => Promise<T>) => Promise<T>;
 /**
  * A download's body, opened once the request's transaction has committed. Whatever it reads from the
  * database it reads through `inTenant`, a page per call, so no connection or transaction is held while
- * the client takes its time (lib/http/download.ts sends it). `clientGone` aborts when the client
+ * the client takes its time (http/download.ts sends it). `clientGone` aborts when the client
  * disconnects, for a body that waits between pieces.
  */
 export type DownloadBody = (inTenant: InTenant, clientGone: AbortSignal) => Readable;
