@@ -17642,8 +17642,8 @@ export interface operations {
     getMeNotifications: {
         parameters: {
             query?: {
-                limit?: number;
                 cursor?: string;
+                limit?: number;
                 unread?: boolean;
             };
             header?: {
