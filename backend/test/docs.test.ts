@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BrowserContext, chromium } from 'playwright-core';
 import request from 'supertest';
+import { registerTenant } from './support/api-fixtures';
 import { buildTestApp, TestApp } from './support/test-app';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -93,6 +94,48 @@ describe('API documentation', () => {
       await linked.goto(`http://127.0.0.1:${port}/docs#/Tickets`);
       await linked.locator('.opblock-summary-path', { hasText: '/api/v1/tickets/{id}/timeline' }).waitFor({ timeout: 10_000 });
       expect(problems).toEqual([]);
+    }, 60_000);
+
+    it("when docs/API.md's stream example runs in a page, then the page receives deal.stage_changed within a second of a PATCH", async () => {
+      const owner = await registerTenant(t.app);
+      const deal = (await request(t.app).post('/api/v1/deals').set(owner.auth).send({ name: 'Watched in a browser' })).body.data;
+      const page = await context.newPage();
+      const { port } = server.address() as AddressInfo;
+      await page.goto(`http://127.0.0.1:${port}/docs`);
+      type Seen = { type: string; resourceId: string; at: number };
+      type Watching = { connected?: boolean; seen: Seen[] };
+      // The example of docs/API.md ("In a browser ... read the stream with fetch"), collecting instead of logging.
+      await page.evaluate((token) => {
+        const watching: Watching = { seen: [] };
+        (globalThis as unknown as { watching: Watching }).watching = watching;
+        void (async () => {
+          const res = await fetch('/api/v1/events/stream?types=deal.*', { headers: { Authorization: `Bearer ${token}` } });
+          watching.connected = res.ok;
+          const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+          for (let buffer = ''; ; ) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buffer += value;
+            for (let end; (end = buffer.indexOf('\n\n')) >= 0; buffer = buffer.slice(end + 2)) {
+              const data = buffer.slice(0, end).split('\n').find((line) => line.startsWith('data: '));
+              if (data) watching.seen.push({ ...JSON.parse(data.slice(6)), at: Date.now() });
+            }
+          }
+        })();
+      }, owner.accessToken);
+      await page.waitForFunction(() => (globalThis as unknown as { watching: Watching }).watching.connected === true, undefined, { timeout: 10_000 });
+
+      expect((await request(t.app).patch(`/api/v1/deals/${deal.id}`).set(owner.auth).send({ stage: 'proposal' })).status).toBe(200);
+      const answeredAt = Date.now();
+      const changed = await page.waitForFunction(
+        () => (globalThis as unknown as { watching: Watching }).watching.seen.find((event) => event.type === 'deal.stage_changed') ?? null,
+        undefined,
+        { timeout: 10_000 },
+      );
+      const event = (await changed.jsonValue()) as Seen;
+      expect(event.resourceId).toBe(deal.id);
+      expect(event.at - answeredAt).toBeLessThan(1_000);
+      await page.close();
     }, 60_000);
   });
 });

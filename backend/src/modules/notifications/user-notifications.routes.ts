@@ -52,6 +52,7 @@ export function userNotificationsRoutes(): RouteDefinition[] {
       permission: 'authenticated',
       usersOnly: true,
       summary: 'Mark my notifications read: those named by `ids`, or `all`',
+      description: 'An id that is not one of your notifications (unknown, another user\'s, another organization\'s) is 404 `NOT_FOUND`, and nothing is marked.',
       response: {
         status: 200,
         description: 'How many were marked (unread ones among those named) and how many unread remain',

@@ -1,4 +1,5 @@
 import { tenantScope } from '../../infra/tenant-scope';
+import { notFound } from '../../lib/errors';
 import { keysetPage, timeKeyset } from '../../lib/pagination';
 
 export interface NotificationRow {
@@ -36,9 +37,16 @@ export async function listNotifications(userId: string, query: { limit: number; 
   return { data: page.rows.map(presentNotification), pagination: page.pagination };
 }
 
-/** Marks the caller's notifications read (the ids given, or all); answers how many were unread. */
+/**
+ * Marks the caller's notifications read (the ids given, or all); answers how many were unread. An id that is
+ * not one of the caller's notifications is 404 and nothing is marked: someone else's answers like an unknown one.
+ */
 export async function markNotificationsRead(userId: string, which: { ids?: string[]; all?: boolean }): Promise<number> {
   const { trx } = tenantScope();
+  if (which.ids) {
+    const [{ count }] = (await trx('userNotifications').where({ userId }).whereIn('id', which.ids).count({ count: '*' })) as Array<{ count: string }>;
+    if (Number(count) !== which.ids.length) throw notFound('Notification');
+  }
   const query = trx('userNotifications').where({ userId }).whereNull('readAt');
   if (!which.all) query.whereIn('id', which.ids ?? []);
   return Number(await query.update({ readAt: trx.fn.now() }));
