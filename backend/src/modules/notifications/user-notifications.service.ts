@@ -44,8 +44,8 @@ export async function listNotifications(userId: string, query: { limit: number; 
 export async function markNotificationsRead(userId: string, which: { ids?: string[]; all?: boolean }): Promise<number> {
   const { trx } = tenantScope();
   if (which.ids) {
-    const [{ count }] = (await trx('userNotifications').where({ userId }).whereIn('id', which.ids).count({ count: '*' })) as Array<{ count: string }>;
-    if (Number(count) !== which.ids.length) throw notFound('Notification');
+    const found = (await trx('userNotifications').where({ userId }).whereIn('id', which.ids).count({ count: '*' })) as Array<{ count: string }>;
+    if (Number(found[0]?.count) !== which.ids.length) throw notFound('Notification');
   }
   const query = trx('userNotifications').where({ userId }).whereNull('readAt');
   if (!which.all) query.whereIn('id', which.ids ?? []);
