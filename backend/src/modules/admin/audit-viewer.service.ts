@@ -1,6 +1,6 @@
 import { Knex } from 'knex';
 import { keysetPage, Page, timeKeyset } from '../../lib/pagination';
-import { AuditFilters, whereAuditFilters } from '../audit/audit-entries.repository';
+import { AuditFilters, ENTRY_COLUMNS, whereAuditFilters } from '../audit/audit-entries.repository';
 
 /** The tenant trail's filters, across tenants. */
 export type AuditViewerQuery = AuditFilters & Page & { tenantId?: string };
@@ -27,24 +27,7 @@ export const newestFirst = (table: string) => timeKeyset({ table, column: 'occur
 export function createAuditViewerService(knex: Knex) {
   return {
     async tenantEntries(query: AuditViewerQuery) {
-      const builder = knex('auditLogs as a').select(
-        'a.id',
-        'a.tenantId',
-        'a.seq',
-        'a.occurredAt',
-        'a.actorType',
-        'a.actorId',
-        'a.impersonatorId',
-        'a.action',
-        'a.resourceType',
-        'a.resourceId',
-        'a.changes',
-        'a.ip',
-        'a.userAgent',
-        'a.requestId',
-        'a.result',
-        'a.errorCode',
-      );
+      const builder = knex('auditLogs as a').select('a.tenantId', ...ENTRY_COLUMNS.filter((column) => column !== 'hash').map((column) => `a.${column}`));
       if (query.tenantId) builder.where('a.tenantId', query.tenantId);
       const { rows, pagination } = await keysetPage<Record<string, unknown>>(whereAuditFilters(builder, query), newestFirst('a'), query);
       return {

@@ -1,5 +1,5 @@
 import { Knex } from 'knex';
-import { chainHash, ChainedEntry } from './audit-chain';
+import { CHAINED_COLUMNS, chainHash, ChainedEntry } from './audit-chain';
 
 /** Entries sealed per transaction: bounded memory and a short hold of the tenant's chain head. */
 const BATCH = 1_000;
@@ -82,22 +82,10 @@ export async function tenantsWithPendingAudit(platformKnex: Knex): Promise<strin
   return rows.map((row) => row.tenantId);
 }
 
+/** What sealing reads of a pending entry: what the chain hashes (but the tenant and seq it gives), and the id. */
 const PENDING_COLUMNS = [
   'id',
-  'occurred_at',
-  'actor_type',
-  'actor_id',
-  'impersonator_id',
-  'action',
-  'resource_type',
-  'resource_id',
-  'changes',
-  'subject_key_ids',
-  'ip',
-  'user_agent',
-  'request_id',
-  'result',
-  'error_code',
+  ...CHAINED_COLUMNS.filter((column) => column !== 'tenantId' && column !== 'seq').map((column) => column.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)),
 ];
 
 /** The head row, locked; created on the tenant's first seal. Undefined when skipping a locked head. */
