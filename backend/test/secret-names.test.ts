@@ -20,7 +20,7 @@ describe('secret names: one rule, every table', () => {
   });
 
   it('when a name is a credential, a hash of one, key material or a signing secret in any case style, then it is secret; a timestamp about one is not', () => {
-    for (const name of ['password_hash', 'newPassword', 'access_token', 'accessToken', 'x-api-key', 'apiKey', 'authorization', 'set-cookie', 'key_material', 'secret_encrypted', 'mfaSecretEncrypted', 'code_hash', 'STRIPE_SECRET_KEY']) {
+    for (const name of ['password_hash', 'newPassword', 'access_token', 'accessToken', 'x-api-key', 'apiKey', 'authorization', 'set-cookie', 'key_material', 'secret_encrypted', 'mfaSecretEncrypted', 'message_encrypted', 'code_hash', 'STRIPE_SECRET_KEY']) {
       expect([name, isSecretName(name)]).toEqual([name, true]);
     }
     for (const name of ['password_changed_at', 'previousSecretExpiresAt', 'mfa_enabled_at', 'key', 'hash', 'prev_hash', 'email', 'subject']) {
@@ -39,6 +39,7 @@ describe('secret names: one rule, every table', () => {
         'api_keys.key_hash',
         'data_subject_keys.key_material',
         'integrations.secrets_encrypted',
+        'notifications.message_encrypted',
         'password_reset_tokens.token_hash',
         'platform_admins.password_hash',
         'refresh_tokens.token_hash',
