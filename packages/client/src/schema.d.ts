@@ -3137,7 +3137,9 @@ export interface paths {
         put?: never;
         /**
          * Mark my notifications read: those named by `ids`, or `all`
-         * @description Access: any authenticated caller. Signed-in users only (not API keys).
+         * @description An id that is not one of your notifications (unknown, another user's, another organization's) is 404 `NOT_FOUND`, and nothing is marked.
+         *
+         *     Access: any authenticated caller. Signed-in users only (not API keys).
          */
         post: operations["postMeNotificationsRead"];
         delete?: never;
