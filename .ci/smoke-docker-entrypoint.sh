@@ -21,6 +21,7 @@ cleanup() {
     -c "drop database if exists \"$db\" with (force)" \
     -c "drop role if exists \"${db}_app\"" -c "drop role if exists \"${db}_runtime\"" \
     -c "drop role if exists \"${db}_platform_login\"" -c "drop role if exists \"${db}_platform\"" \
+    -c "drop role if exists \"${db}_jobs_login\"" -c "drop role if exists \"${db}_jobs\"" \
     -c "drop role if exists \"$owner\"" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT

@@ -23,7 +23,7 @@ describe('secret names: one rule, every table', () => {
     for (const name of ['password_hash', 'newPassword', 'access_token', 'accessToken', 'x-api-key', 'apiKey', 'authorization', 'set-cookie', 'key_material', 'secret_encrypted', 'mfaSecretEncrypted', 'message_encrypted', 'code_hash', 'STRIPE_SECRET_KEY']) {
       expect([name, isSecretName(name)]).toEqual([name, true]);
     }
-    for (const name of ['password_changed_at', 'previousSecretExpiresAt', 'mfa_enabled_at', 'key', 'hash', 'prev_hash', 'email', 'subject']) {
+    for (const name of ['password_changed_at', 'previousSecretExpiresAt', 'mfa_enabled_at', 'key', 'hash', 'prev_hash', 'email', 'subject', 'reencrypted', 'tenants']) {
       expect([name, isSecretName(name)]).toEqual([name, false]);
     }
   });
