@@ -123,7 +123,7 @@ export function adminAuthRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: staffSessionParams },
       handler: async (input) => {
-        await admins.revokeSession(caller(input), input.params.id!, context(input));
+        await admins.revokeSession(caller(input), input.params.id, context(input));
         return noContent();
       },
     }),

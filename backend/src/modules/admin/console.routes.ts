@@ -154,7 +154,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { params: tenantIdParams, body: impersonateBody },
       handler: async (input) => {
-        const session = await impersonation.start(input.params.id!, input.body as ImpersonationInput, actorOf(input));
+        const session = await impersonation.start(input.params.id, input.body as ImpersonationInput, actorOf(input));
         return created(session, { 'Cache-Control': 'no-store' });
       },
     }),

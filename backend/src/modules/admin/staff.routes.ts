@@ -49,7 +49,7 @@ export function staffRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The staff member as it now stands', schema: staffSchema },
       tags,
       schema: { params: staffIdParams, body: updateStaffBody },
-      handler: async (input) => ok(await staff.update(input.params.id!, input.body as StaffChanges, actorOf(input))),
+      handler: async (input) => ok(await staff.update(input.params.id, input.body as StaffChanges, actorOf(input))),
     }),
     defineRoute({
       method: 'delete',
@@ -60,7 +60,7 @@ export function staffRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: staffIdParams },
       handler: async (input) => {
-        await staff.remove(input.params.id!, actorOf(input));
+        await staff.remove(input.params.id, actorOf(input));
         return noContent();
       },
     }),

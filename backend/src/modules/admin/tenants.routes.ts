@@ -70,7 +70,7 @@ export function adminTenantsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       handler: async (input): Promise<RouteResult> => ({
         kind: 'json',
         status: 202,
-        body: { data: await provisioning.scheduleDeletion(input.params.id!, actorOf(input)) },
+        body: { data: await provisioning.scheduleDeletion(input.params.id, actorOf(input)) },
       }),
     }),
     defineRoute({
@@ -82,7 +82,7 @@ export function adminTenantsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { params: tenantIdParams },
       handler: async (input) => {
-        const tenant = await tenants.get(input.params.id!);
+        const tenant = await tenants.get(input.params.id);
         return ok({ ...tenant, usage: { ...tenant.usage, apiCalls: await usage.apiCallsSummary(tenant.id) } });
       },
     }),
@@ -96,7 +96,7 @@ export function adminTenantsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { params: tenantIdParams, body: updateTenantBody },
       handler: async (input) =>
-        ok(await tenants.update(input.params.id!, input.body as UpdateTenantInput, actorOf(input))),
+        ok(await tenants.update(input.params.id, input.body as UpdateTenantInput, actorOf(input))),
     }),
   ];
 }

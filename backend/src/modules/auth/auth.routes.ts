@@ -190,7 +190,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       tags: ['Sessions'],
       schema: { params: sessionParams },
       handler: async (input) => {
-        await revokeOwnSession(principalOf(input, 'user').userId, input.params.id!);
+        await revokeOwnSession(principalOf(input, 'user').userId, input.params.id);
         return noContent();
       },
     }),

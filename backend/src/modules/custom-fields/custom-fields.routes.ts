@@ -38,7 +38,7 @@ export function customFieldsRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The field', schema: customFieldSchema },
       tags,
       schema: { params: customFieldParams, body: updateCustomFieldBody },
-      handler: async (input) => ok(await updateCustomField(caller(input), input.params.id!, input.body as CustomFieldPatch)),
+      handler: async (input) => ok(await updateCustomField(caller(input), input.params.id, input.body as CustomFieldPatch)),
     }),
     defineRoute({
       method: 'delete',
@@ -49,7 +49,7 @@ export function customFieldsRoutes(): RouteDefinition[] {
       tags,
       schema: { params: customFieldParams },
       handler: async (input) => {
-        await deleteCustomField(input.params.id!);
+        await deleteCustomField(input.params.id);
         return noContent();
       },
     }),

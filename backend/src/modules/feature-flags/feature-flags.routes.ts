@@ -35,7 +35,7 @@ export function featureFlagsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       response: { status: 200, description: 'The flag', schema: featureFlagSchema },
       tags,
       schema: { params: flagKeyParams },
-      handler: async (input) => ok(await flags.get(input.params.key!)),
+      handler: async (input) => ok(await flags.get(input.params.key)),
     }),
     defineRoute({
       method: 'put',
@@ -50,7 +50,7 @@ export function featureFlagsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       response: { status: 200, description: 'The flag as it now stands', schema: featureFlagSchema },
       tags,
       schema: { params: flagKeyParams, body: putFlagBody },
-      handler: async (input) => ok(await flags.put(input.params.key!, input.body as FlagUpdate, actorOf(input))),
+      handler: async (input) => ok(await flags.put(input.params.key, input.body as FlagUpdate, actorOf(input))),
     }),
   ];
 }

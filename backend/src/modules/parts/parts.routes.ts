@@ -87,7 +87,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: orderParams },
       response: { status: 200, description: 'The order', schema: orderSchema },
-      handler: async (input) => ok(await service.getOrder(input.params.id!)),
+      handler: async (input) => ok(await service.getOrder(input.params.id)),
     }),
     defineRoute({
       method: 'post',
@@ -99,7 +99,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: orderParams },
       response: { status: 200, description: 'The order', schema: orderSchema, errors },
-      handler: async (input) => ok(await service.cancelOrder(input.params.id!)),
+      handler: async (input) => ok(await service.cancelOrder(input.params.id)),
     }),
     defineRoute({
       method: 'get',
@@ -110,7 +110,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: orderParams },
       response: { status: 200, description: 'The invoice', schema: invoiceSchema, errors },
-      handler: async (input) => ok(await service.invoice(input.params.id!)),
+      handler: async (input) => ok(await service.invoice(input.params.id)),
     }),
     defineRoute({
       method: 'post',
@@ -158,7 +158,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: partParams },
       response: { status: 200, description: 'The part', schema: partDetailsSchema, errors },
-      handler: async (input) => ok(await service.details(input.params.partNumber!)),
+      handler: async (input) => ok(await service.details(input.params.partNumber)),
     }),
     defineRoute({
       method: 'get',
@@ -169,7 +169,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: partParams },
       response: { status: 200, description: 'The stock', schema: stockSchema, errors },
-      handler: async (input) => ok(await service.stock(input.params.partNumber!)),
+      handler: async (input) => ok(await service.stock(input.params.partNumber)),
     }),
   ];
 }

@@ -6,8 +6,8 @@ const partNumber = Joi.string().trim().pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}
 const line = Joi.object({ partNumber: partNumber.required(), quantity: Joi.number().integer().min(1).max(10_000).required() });
 const items = Joi.array().items(line).min(1).max(100).unique('partNumber');
 
-export const partParams = Joi.object({ partNumber: partNumber.required() });
-export const orderParams = Joi.object({ id: Joi.string().uuid().required() });
+export const partParams = Joi.object<{ partNumber: string }>({ partNumber: partNumber.required() });
+export const orderParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 
 export const searchQuery = Joi.object({
   q: Joi.string().trim().min(1).max(100),

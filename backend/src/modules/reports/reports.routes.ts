@@ -84,7 +84,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The report', schema: savedReportSchema },
       tags,
       schema: { params: reportParams },
-      handler: async (input) => ok(await getReport(caller(input), input.params.id!)),
+      handler: async (input) => ok(await getReport(caller(input), input.params.id)),
     }),
     defineRoute({
       method: 'patch',
@@ -96,7 +96,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The report', schema: savedReportSchema },
       tags,
       schema: { params: reportParams, body: updateReportBody },
-      handler: async (input) => ok(await updateReport(user(input), input.params.id!, input.body as Partial<ReportDraft>)),
+      handler: async (input) => ok(await updateReport(user(input), input.params.id, input.body as Partial<ReportDraft>)),
     }),
     defineRoute({
       method: 'delete',
@@ -108,7 +108,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: reportParams },
       handler: async (input) => {
-        await deleteReport(user(input), input.params.id!);
+        await deleteReport(user(input), input.params.id);
         return noContent();
       },
     }),
@@ -120,7 +120,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The report and its rows', schema: Joi.object({ report: savedReportSchema, rows }) },
       tags,
       schema: { params: reportParams },
-      handler: async (input) => ok(await runSavedReport(caller(input), input.params.id!, timeoutMs)),
+      handler: async (input) => ok(await runSavedReport(caller(input), input.params.id, timeoutMs)),
     }),
     defineRoute({
       method: 'get',
@@ -130,7 +130,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The runs', schema: Joi.array().items(reportRunSchema) },
       tags,
       schema: { params: reportParams, query: runsQuery },
-      handler: async (input) => ok(await listReportRuns(caller(input), input.params.id!, (input.query as { limit: number }).limit)),
+      handler: async (input) => ok(await listReportRuns(caller(input), input.params.id, (input.query as { limit: number }).limit)),
     }),
     defineRoute({
       method: 'get',
@@ -141,8 +141,8 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: reportParams, query: exportQuery },
       handler: async (input) => {
-        const { body } = await exportSavedReport(caller(input), input.params.id!, timeoutMs);
-        return { kind: 'download', status: 200, contentType: 'text/csv; charset=utf-8', filename: `report-${input.params.id!.slice(0, 8)}-${yyyymmdd(new Date())}.csv`, body };
+        const { body } = await exportSavedReport(caller(input), input.params.id, timeoutMs);
+        return { kind: 'download', status: 200, contentType: 'text/csv; charset=utf-8', filename: `report-${input.params.id.slice(0, 8)}-${yyyymmdd(new Date())}.csv`, body };
       },
     }),
   ];

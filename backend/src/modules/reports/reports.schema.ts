@@ -67,7 +67,7 @@ const schedule = Joi.object({
   cron: Joi.string().trim().min(9).max(100).required().description('Five fields: minute hour day-of-month month day-of-week, in the report\'s time zone'),
   recipients: Joi.array().items(Joi.string().uuid()).min(1).max(50).unique().required().description('Active users of the organization'),
 }).allow(null);
-export const reportParams = Joi.object({ id: Joi.string().uuid().required() });
+export const reportParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 export const createReportBody = Joi.object({ name: name.required(), definition: reportDefinitionSchema.required(), schedule });
 export const updateReportBody = Joi.object({ name, definition: reportDefinitionSchema, schedule }).min(1);
 export const runsQuery = Joi.object({ limit: Joi.number().integer().min(1).max(100).default(20) });

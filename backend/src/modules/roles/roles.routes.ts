@@ -41,7 +41,7 @@ export function rolesRoutes(): RouteDefinition[] {
       summary: 'Change a custom role; its holders get the new permissions on their next request',
       tags,
       schema: { params: roleParams, body: updateRoleBody },
-      handler: async (input) => ok(presentRole(await updateRole(caller(input), input.params.id!, input.body as Partial<RoleDraft>))),
+      handler: async (input) => ok(presentRole(await updateRole(caller(input), input.params.id, input.body as Partial<RoleDraft>))),
     }),
     defineRoute({
       method: 'delete',
@@ -52,7 +52,7 @@ export function rolesRoutes(): RouteDefinition[] {
       tags,
       schema: { params: roleParams },
       handler: async (input) => {
-        await deleteRole(caller(input), input.params.id!);
+        await deleteRole(caller(input), input.params.id);
         return noContent();
       },
     }),

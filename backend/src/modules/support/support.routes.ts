@@ -63,7 +63,7 @@ export function supportRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The ticket', schema: supportTicketDetailSchema },
       tags,
       schema: { params: supportTicketParams },
-      handler: async (input) => ok(await desk.get(input.params.id!)),
+      handler: async (input) => ok(await desk.get(input.params.id)),
     }),
     defineRoute({
       method: 'post',
@@ -75,7 +75,7 @@ export function supportRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 201, description: 'The message', schema: supportMessageSchema },
       tags,
       schema: { params: supportTicketParams, body: supportMessageBody },
-      handler: async (input) => created(await desk.reply(principalOf(input, 'user'), input.params.id!, (input.body as { body: string }).body)),
+      handler: async (input) => created(await desk.reply(principalOf(input, 'user'), input.params.id, (input.body as { body: string }).body)),
     }),
   ];
 }
@@ -113,7 +113,7 @@ export function supportAdminRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The ticket', schema: staffTicketDetailSchema },
       tags,
       schema: { params: supportTicketParams },
-      handler: async (input) => ok(await staff.get(input.params.id!)),
+      handler: async (input) => ok(await staff.get(input.params.id)),
     }),
     defineRoute({
       method: 'patch',
@@ -123,7 +123,7 @@ export function supportAdminRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The ticket as it now stands', schema: staffTicketSchema },
       tags,
       schema: { params: supportTicketParams, body: updateSupportTicketBody },
-      handler: async (input) => ok(await staff.update(input.params.id!, input.body as SupportTicketChanges, actorOf(input))),
+      handler: async (input) => ok(await staff.update(input.params.id, input.body as SupportTicketChanges, actorOf(input))),
     }),
     defineRoute({
       method: 'post',
@@ -133,7 +133,7 @@ export function supportAdminRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 201, description: 'The ticket with its messages', schema: staffTicketDetailSchema },
       tags,
       schema: { params: supportTicketParams, body: staffMessageBody },
-      handler: async (input) => created(await staff.reply(input.params.id!, input.body as { body: string; internal: boolean }, actorOf(input))),
+      handler: async (input) => created(await staff.reply(input.params.id, input.body as { body: string; internal: boolean }, actorOf(input))),
     }),
   ];
 }

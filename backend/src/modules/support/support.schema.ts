@@ -41,7 +41,7 @@ export interface SupportTicketChanges {
   assigneeId?: string | null;
 }
 
-export const supportTicketParams = Joi.object({ id: Joi.string().guid().required() });
+export const supportTicketParams = Joi.object<{ id: string }>({ id: Joi.string().guid().required() });
 
 export const listSupportTicketsQuery = Joi.object({
   status: Joi.string().valid(...SUPPORT_STATUSES),

@@ -48,7 +48,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams },
       response: { status: 200, description: 'The subscription', schema: subscriptionSchema },
-      handler: async (input) => ok(await service.get(input.params.id!)),
+      handler: async (input) => ok(await service.get(input.params.id)),
     }),
     defineRoute({
       method: 'patch',
@@ -59,7 +59,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams, body: updateSubscriptionBody },
       response: { status: 200, description: 'The subscription', schema: subscriptionSchema },
-      handler: async (input) => ok(await service.update(input.params.id!, input.body as Partial<SubscriptionDraft>, actorId(principalOf(input)))),
+      handler: async (input) => ok(await service.update(input.params.id, input.body as Partial<SubscriptionDraft>, actorId(principalOf(input)))),
     }),
     defineRoute({
       method: 'delete',
@@ -70,7 +70,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams },
       handler: async (input) => {
-        await service.remove(input.params.id!);
+        await service.remove(input.params.id);
         return noContent();
       },
     }),
@@ -86,7 +86,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { params: idParams, body: rotateSecretBody },
       response: { status: 200, description: 'The subscription and its new signing secret', schema: createdSubscriptionSchema },
       handler: async (input) =>
-        ok(await service.rotateSecret(input.params.id!, (input.body as { overlapSeconds: number }).overlapSeconds, actorId(principalOf(input))), { 'Cache-Control': 'no-store' }),
+        ok(await service.rotateSecret(input.params.id, (input.body as { overlapSeconds: number }).overlapSeconds, actorId(principalOf(input))), { 'Cache-Control': 'no-store' }),
     }),
     defineRoute({
       method: 'post',
@@ -97,7 +97,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams },
       response: { status: 202, description: 'The delivery of the ping', schema: deliverySchema },
-      handler: async (input) => raw(202, { data: await service.ping(input.params.id!) }),
+      handler: async (input) => raw(202, { data: await service.ping(input.params.id) }),
     }),
     defineRoute({
       method: 'post',
@@ -109,7 +109,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams, body: replayBody },
       response: { status: 202, description: 'How many deliveries were made', schema: Joi.object({ deliveries: Joi.number().integer().required() }) },
-      handler: async (input) => raw(202, { data: await service.replay(input.params.id!, input.body as { eventIds?: string[]; since?: Date }) }),
+      handler: async (input) => raw(202, { data: await service.replay(input.params.id, input.body as { eventIds?: string[]; since?: Date }) }),
     }),
     defineRoute({
       method: 'get',
@@ -120,7 +120,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { params: idParams, query: listDeliveriesQuery },
       response: { status: 200, description: 'A page of deliveries', schema: deliverySchema },
       handler: async (input) => {
-        const { rows, pagination } = await service.listDeliveries(input.params.id!, input.query as unknown as Page & { status?: string });
+        const { rows, pagination } = await service.listDeliveries(input.params.id, input.query as unknown as Page & { status?: string });
         return page(rows, pagination);
       },
     }),
@@ -132,7 +132,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams },
       response: { status: 200, description: 'The delivery', schema: deliveryWithAttemptsSchema },
-      handler: async (input) => ok(await service.getDelivery(input.params.id!)),
+      handler: async (input) => ok(await service.getDelivery(input.params.id)),
     }),
     defineRoute({
       method: 'post',
@@ -143,7 +143,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams },
       response: { status: 202, description: 'The delivery, pending again', schema: deliverySchema },
-      handler: async (input) => raw(202, { data: await service.retryDelivery(input.params.id!) }),
+      handler: async (input) => raw(202, { data: await service.retryDelivery(input.params.id) }),
     }),
   ];
 }

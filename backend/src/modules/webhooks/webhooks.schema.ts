@@ -38,4 +38,4 @@ export const replayBody = Joi.object({
 
 export const listSubscriptionsQuery = Joi.object(creationPageQuery);
 export const listDeliveriesQuery = Joi.object({ ...creationPageQuery, status: Joi.string().valid('pending', 'succeeded', 'failed') });
-export const idParams = Joi.object({ id: Joi.string().uuid().required() });
+export const idParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
