@@ -33,6 +33,9 @@ export interface RouteInput<P = Record<string, string>, Q = Record<string, unkno
   rawBody?: Buffer;
 }
 
+/** Any route's input, whatever its schemas declare: what a helper reading only the caller, headers or client takes. */
+export type AnyRouteInput = RouteInput<unknown, unknown, unknown>;
+
 /** The caller of a non-public route; its absence there is a programming error. */
 export function principalOf<K extends Principal['kind']>(input: Pick<RouteInput, 'principal'>, ...kinds: K[]): Extract<Principal, { kind: K }> {
   const principal = input.principal;

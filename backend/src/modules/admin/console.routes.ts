@@ -1,5 +1,5 @@
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, ok, page, principalOf, RouteDefinition } from '../../http/route';
 import { AuditViewerQuery, createAuditViewerService, PlatformAuditQuery } from './audit-viewer.service';
 import { ConfigUpdate, createConfigAdminService } from './config-admin.service';
 import {
@@ -26,7 +26,7 @@ import { PlatformActor } from './platform-audit';
 import { tenantIdParams } from './tenants-admin.schema';
 import { createUsageAdminService, UsageQuery } from './usage-admin.service';
 
-const actorOf = (input: RouteInput): PlatformActor => ({
+const actorOf = (input: AnyRouteInput): PlatformActor => ({
   principal: principalOf(input, 'platform_admin'),
   ip: input.ip,
   userAgent: input.userAgent,

@@ -1,12 +1,12 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
 import { invitedStaffSchema, inviteStaffBody, listStaffQuery, staffSchema, staffSessionParams as staffIdParams, updateStaffBody } from './admin-auth.schema';
 import { PlatformActor } from './platform-audit';
 import { createStaffService, StaffChanges, StaffInvitation } from './staff.service';
 import { StaffRole } from './staff-roles';
 
-const actorOf = (input: RouteInput): PlatformActor => ({
+const actorOf = (input: AnyRouteInput): PlatformActor => ({
   principal: principalOf(input, 'platform_admin'),
   ip: input.ip,
   userAgent: input.userAgent,

@@ -1,6 +1,6 @@
 import { AppDeps } from '../../app-deps';
 import { deletionStatusSchema } from '../compliance/compliance.schema';
-import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput, RouteResult } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, ok, page, principalOf, RouteDefinition, RouteResult } from '../../http/route';
 import {
   createdTenantSchema,
   createTenantBody,
@@ -18,7 +18,7 @@ import { createUsageAdminService } from './usage-admin.service';
 import { PlatformActor } from './platform-audit';
 import { createTenantProvisioningService, NewTenantByStaff } from './tenant-provisioning.service';
 
-const actorOf = (input: RouteInput): PlatformActor => ({
+const actorOf = (input: AnyRouteInput): PlatformActor => ({
   principal: principalOf(input, 'platform_admin'),
   ip: input.ip,
   userAgent: input.userAgent,

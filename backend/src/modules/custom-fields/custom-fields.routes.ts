@@ -1,11 +1,11 @@
 import Joi from 'joi';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
 import { customFieldParams, customFieldSchema, createCustomFieldBody, listCustomFieldsQuery, updateCustomFieldBody } from './custom-fields.schema';
 import { createCustomField, CustomFieldDraft, CustomFieldPatch, deleteCustomField, listCustomFields, updateCustomField } from './custom-fields.service';
 
 export function customFieldsRoutes(): RouteDefinition[] {
   const tags = ['Custom fields'];
-  const caller = (input: RouteInput) => principalOf(input, 'user', 'api_key');
+  const caller = (input: AnyRouteInput) => principalOf(input, 'user', 'api_key');
 
   return [
     defineRoute({

@@ -1,12 +1,12 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { defineRoute, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
 import { ConsoleRuntime } from '../admin/console-runtime';
 import { PlatformActor } from '../admin/platform-audit';
 import { featureFlagSchema, flagKeyParams, FlagUpdate, putFlagBody } from './feature-flags.schema';
 import { createFeatureFlagsService } from './feature-flags.service';
 
-const actorOf = (input: RouteInput): PlatformActor => ({
+const actorOf = (input: AnyRouteInput): PlatformActor => ({
   principal: principalOf(input, 'platform_admin'),
   ip: input.ip,
   userAgent: input.userAgent,

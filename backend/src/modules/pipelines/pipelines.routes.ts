@@ -1,11 +1,11 @@
 import Joi from 'joi';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
 import { createPipelineBody, pipelineParams, pipelineSchema, updatePipelineBody } from './pipelines.schema';
 import { createPipeline, deletePipeline, getPipeline, listPipelines, PipelineDraft, PipelinePatch, updatePipeline } from './pipelines.service';
 
 export function pipelinesRoutes(): RouteDefinition[] {
   const tags = ['Pipelines'];
-  const caller = (input: RouteInput) => principalOf(input, 'user', 'api_key');
+  const caller = (input: AnyRouteInput) => principalOf(input, 'user', 'api_key');
 
   return [
     defineRoute({

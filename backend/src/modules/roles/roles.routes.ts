@@ -1,4 +1,4 @@
-import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../http/route';
 import { Page } from '../../lib/pagination';
 import { presentRole } from './role.presenter';
 import { createRoleBody, listRolesQuery, roleParams, updateRoleBody } from './roles.schema';
@@ -6,7 +6,7 @@ import { createRole, deleteRole, listRoles, RoleDraft, updateRole } from './role
 
 export function rolesRoutes(): RouteDefinition[] {
   const tags = ['Roles'];
-  const caller = (input: RouteInput) => principalOf(input, 'user', 'api_key');
+  const caller = (input: AnyRouteInput) => principalOf(input, 'user', 'api_key');
 
   return [
     defineRoute({

@@ -1,5 +1,5 @@
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../http/route';
 import { Page } from '../../lib/pagination';
 import { signedInSchema } from '../auth/auth.schema';
 import { createAuthService } from '../auth/auth.service';
@@ -12,7 +12,7 @@ import { addUser, getUser, listUsers, removeUser, updateUser, UserChanges, UserD
 export function usersRoutes(deps: AppDeps): RouteDefinition[] {
   const auth = createAuthService(deps);
   const tags = ['Users'];
-  const caller = (input: RouteInput) => principalOf(input, 'user', 'api_key');
+  const caller = (input: AnyRouteInput) => principalOf(input, 'user', 'api_key');
 
   return [
     defineRoute({

@@ -1,12 +1,12 @@
 import Joi from 'joi';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
 import { createViewBody, listViewsQuery, updateViewBody, viewParams, viewSchema } from './views.schema';
 import { createView, deleteView, getView, listViews, updateView, ViewDraft, ViewPatch } from './views.service';
 
 export function viewsRoutes(): RouteDefinition[] {
   const tags = ['Saved views'];
-  const caller = (input: RouteInput) => principalOf(input, 'user', 'api_key');
-  const user = (input: RouteInput) => principalOf(input, 'user');
+  const caller = (input: AnyRouteInput) => principalOf(input, 'user', 'api_key');
+  const user = (input: AnyRouteInput) => principalOf(input, 'user');
 
   return [
     defineRoute({
