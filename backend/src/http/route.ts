@@ -33,8 +33,11 @@ export interface RouteInput<P = Record<string, string>, Q = Record<string, unkno
   rawBody?: Buffer;
 }
 
+/** Any route's input, whatever its schemas declare: what a helper reading only the caller, headers or client takes. */
+export type AnyRouteInput = RouteInput<unknown, unknown, unknown>;
+
 /** The caller of a non-public route; its absence there is a programming error. */
-export function principalOf<K extends Principal['kind']>(input: RouteInput, ...kinds: K[]): Extract<Principal, { kind: K }> {
+export function principalOf<K extends Principal['kind']>(input: Pick<RouteInput, 'principal'>, ...kinds: K[]): Extract<Principal, { kind: K }> {
   const principal = input.principal;
   if (!principal || (kinds.length > 0 && !kinds.includes(principal.kind as K))) {
     throw new AppError('FORBIDDEN', 'This endpoint is not available to this kind of caller');
@@ -134,7 +137,32 @@ export interface RouteDefinition {
   handler(input: RouteInput): Promise<RouteResult>;
 }
 
-export const defineRoute = (route: RouteDefinition): RouteDefinition => route;
+/**
+ * The type a schema declares for its value: `Joi.object<LeadQuery>({...})` declares `LeadQuery`. An
+ * undeclared `Joi.object({...})` is `any` to joi; its input then keeps the loose type `Otherwise`, so a
+ * handler never receives an `any`.
+ */
+type Declared<T, Otherwise> = 0 extends 1 & T ? Otherwise : T;
+
+/**
+ * A route as written in a `*.routes.ts`: its handler's `input.params`, `input.query` and `input.body` are
+ * the types its schemas declare, which validateInput has checked and converted them to before it runs.
+ */
+export interface TypedRouteDefinition<P, Q, B> extends Omit<RouteDefinition, 'schema' | 'handler'> {
+  schema?: { params?: Joi.ObjectSchema<P>; query?: Joi.ObjectSchema<Q>; body?: Joi.Schema<B> };
+  handler(
+    input: RouteInput<Declared<P, Record<string, string>>, Declared<Q, Record<string, unknown>>, Declared<B, unknown>>,
+  ): Promise<RouteResult>;
+}
+
+/**
+ * Declares a route, typing its handler's input from its schemas (a route without them is typed as
+ * RouteInput's defaults). The pipeline calls every handler with the input validateInput returned for
+ * these same schemas, so the declared types hold; the list of routes forgets them.
+ */
+export const defineRoute = <P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
+  route: TypedRouteDefinition<P, Q, B>,
+): RouteDefinition => route as unknown as RouteDefinition;
 
 export const ok = (data: unknown, headers?: Record<string, string>): RouteResult => ({
   kind: 'json',

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput, RouteResult } from '../../http/route';
+import { AnyRouteInput, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteResult } from '../../http/route';
 import {
   acceptStaffInviteBody,
   adminLoginBody,
@@ -21,8 +21,8 @@ export function adminAuthRoutes(deps: AppDeps): RouteDefinition[] {
   const admins = createPlatformAdminsService({ knex: deps.platformKnex, config: deps.config });
   const tags = ['Platform admin'];
   const self = 'platform:account:self' as const;
-  const context = (input: RouteInput) => ({ ip: input.ip, userAgent: input.userAgent, requestId: input.requestId });
-  const caller = (input: RouteInput) => principalOf(input, 'platform_admin');
+  const context = (input: AnyRouteInput) => ({ ip: input.ip, userAgent: input.userAgent, requestId: input.requestId });
+  const caller = (input: AnyRouteInput) => principalOf(input, 'platform_admin');
 
   /** The access token in the body, the refresh token only as the HttpOnly cookie scoped to /api/v1/admin/auth. */
   const withTokens = (data: Record<string, unknown>, tokens: StaffTokens): RouteResult =>
@@ -123,7 +123,7 @@ export function adminAuthRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: staffSessionParams },
       handler: async (input) => {
-        await admins.revokeSession(caller(input), input.params.id!, context(input));
+        await admins.revokeSession(caller(input), input.params.id, context(input));
         return noContent();
       },
     }),

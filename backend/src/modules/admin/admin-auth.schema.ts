@@ -13,7 +13,7 @@ export const acceptStaffInviteBody = Joi.object({
   password: passwordSchema.required(),
 });
 
-export const staffSessionParams = Joi.object({ id: Joi.string().guid().required() });
+export const staffSessionParams = Joi.object<{ id: string }>({ id: Joi.string().guid().required() });
 
 export const staffSchema = Joi.object({
   id: Joi.string().guid().required(),

@@ -1,5 +1,5 @@
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, ok, page, principalOf, RouteDefinition } from '../../http/route';
 import { AuditViewerQuery, createAuditViewerService, PlatformAuditQuery } from './audit-viewer.service';
 import { ConfigUpdate, createConfigAdminService } from './config-admin.service';
 import {
@@ -26,7 +26,7 @@ import { PlatformActor } from './platform-audit';
 import { tenantIdParams } from './tenants-admin.schema';
 import { createUsageAdminService, UsageQuery } from './usage-admin.service';
 
-const actorOf = (input: RouteInput): PlatformActor => ({
+const actorOf = (input: AnyRouteInput): PlatformActor => ({
   principal: principalOf(input, 'platform_admin'),
   ip: input.ip,
   userAgent: input.userAgent,
@@ -154,7 +154,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { params: tenantIdParams, body: impersonateBody },
       handler: async (input) => {
-        const session = await impersonation.start(input.params.id!, input.body as ImpersonationInput, actorOf(input));
+        const session = await impersonation.start(input.params.id, input.body as ImpersonationInput, actorOf(input));
         return created(session, { 'Cache-Control': 'no-store' });
       },
     }),

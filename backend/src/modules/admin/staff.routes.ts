@@ -1,12 +1,12 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
 import { invitedStaffSchema, inviteStaffBody, listStaffQuery, staffSchema, staffSessionParams as staffIdParams, updateStaffBody } from './admin-auth.schema';
 import { PlatformActor } from './platform-audit';
 import { createStaffService, StaffChanges, StaffInvitation } from './staff.service';
 import { StaffRole } from './staff-roles';
 
-const actorOf = (input: RouteInput): PlatformActor => ({
+const actorOf = (input: AnyRouteInput): PlatformActor => ({
   principal: principalOf(input, 'platform_admin'),
   ip: input.ip,
   userAgent: input.userAgent,
@@ -49,7 +49,7 @@ export function staffRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The staff member as it now stands', schema: staffSchema },
       tags,
       schema: { params: staffIdParams, body: updateStaffBody },
-      handler: async (input) => ok(await staff.update(input.params.id!, input.body as StaffChanges, actorOf(input))),
+      handler: async (input) => ok(await staff.update(input.params.id, input.body as StaffChanges, actorOf(input))),
     }),
     defineRoute({
       method: 'delete',
@@ -60,7 +60,7 @@ export function staffRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: staffIdParams },
       handler: async (input) => {
-        await staff.remove(input.params.id!, actorOf(input));
+        await staff.remove(input.params.id, actorOf(input));
         return noContent();
       },
     }),

@@ -26,7 +26,7 @@ export interface ListTenantsQuery {
   offset?: number;
 }
 
-export const tenantIdParams = Joi.object({ id: Joi.string().guid().required() });
+export const tenantIdParams = Joi.object<{ id: string }>({ id: Joi.string().guid().required() });
 
 /** A reason goes with a suspension only; at least one of status and plan. */
 export const updateTenantBody = Joi.object({

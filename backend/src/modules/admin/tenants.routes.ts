@@ -1,6 +1,6 @@
 import { AppDeps } from '../../app-deps';
 import { deletionStatusSchema } from '../compliance/compliance.schema';
-import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput, RouteResult } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, ok, page, principalOf, RouteDefinition, RouteResult } from '../../http/route';
 import {
   createdTenantSchema,
   createTenantBody,
@@ -18,7 +18,7 @@ import { createUsageAdminService } from './usage-admin.service';
 import { PlatformActor } from './platform-audit';
 import { createTenantProvisioningService, NewTenantByStaff } from './tenant-provisioning.service';
 
-const actorOf = (input: RouteInput): PlatformActor => ({
+const actorOf = (input: AnyRouteInput): PlatformActor => ({
   principal: principalOf(input, 'platform_admin'),
   ip: input.ip,
   userAgent: input.userAgent,
@@ -70,7 +70,7 @@ export function adminTenantsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       handler: async (input): Promise<RouteResult> => ({
         kind: 'json',
         status: 202,
-        body: { data: await provisioning.scheduleDeletion(input.params.id!, actorOf(input)) },
+        body: { data: await provisioning.scheduleDeletion(input.params.id, actorOf(input)) },
       }),
     }),
     defineRoute({
@@ -82,7 +82,7 @@ export function adminTenantsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { params: tenantIdParams },
       handler: async (input) => {
-        const tenant = await tenants.get(input.params.id!);
+        const tenant = await tenants.get(input.params.id);
         return ok({ ...tenant, usage: { ...tenant.usage, apiCalls: await usage.apiCallsSummary(tenant.id) } });
       },
     }),
@@ -96,7 +96,7 @@ export function adminTenantsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { params: tenantIdParams, body: updateTenantBody },
       handler: async (input) =>
-        ok(await tenants.update(input.params.id!, input.body as UpdateTenantInput, actorOf(input))),
+        ok(await tenants.update(input.params.id, input.body as UpdateTenantInput, actorOf(input))),
     }),
   ];
 }

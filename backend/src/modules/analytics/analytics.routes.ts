@@ -72,7 +72,7 @@ export function analyticsRoutes(deps: Pick<AppDeps, 'platformKnex'>): RouteDefin
       response: { status: 200, description: 'The tenant analytics', schema: tenantAnalyticsSchema },
       tags,
       schema: { params: tenantAnalyticsParams },
-      handler: async (input) => ok(await analytics.tenant(input.params.id!)),
+      handler: async (input) => ok(await analytics.tenant(input.params.id)),
     }),
   ];
 }

@@ -11,7 +11,7 @@ export const cohortsQuery = Joi.object({
   months: Joi.number().integer().min(1).max(36).default(12).description('Cohorts: the sign-up months ending with this one'),
 });
 
-export const tenantAnalyticsParams = Joi.object({ id: Joi.string().guid().required() });
+export const tenantAnalyticsParams = Joi.object<{ id: string }>({ id: Joi.string().guid().required() });
 
 const reason = Joi.object({
   code: Joi.string().valid('usage_decline', 'no_active_users', 'scheduled_deletion', 'payment_failed', 'open_support_tickets').required(),

@@ -49,7 +49,7 @@ export function apiKeysRoutes(): RouteDefinition[] {
       tags,
       schema: { params: apiKeyParams },
       handler: async (input) => {
-        await revokeApiKey(input.params.id!, actorId(principalOf(input)));
+        await revokeApiKey(input.params.id, actorId(principalOf(input)));
         return noContent();
       },
     }),

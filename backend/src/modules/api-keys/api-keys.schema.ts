@@ -20,4 +20,4 @@ export const createApiKeyBody = Joi.object({
 
 export const listApiKeysQuery = Joi.object(creationPageQuery);
 
-export const apiKeyParams = Joi.object({ id: Joi.string().uuid().required() });
+export const apiKeyParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });

@@ -98,10 +98,10 @@ export function auditRoutes(): RouteDefinition[] {
       feature: 'audit_export',
       summary: 'One archive: the pruned entries as stored (personal values still encrypted), gzipped NDJSON',
       tags,
-      schema: { params: Joi.object({ id: Joi.string().uuid().required() }) },
+      schema: { params: Joi.object<{ id: string }>({ id: Joi.string().uuid().required() }) },
       response: { status: 200, description: 'The archive', contentType: 'application/gzip', schema: Joi.binary() },
       handler: async (input) => {
-        const { filename, body } = await auditArchiveDownload(input.params.id!);
+        const { filename, body } = await auditArchiveDownload(input.params.id);
         return { kind: 'download', status: 200, contentType: 'application/gzip', filename, body };
       },
     }),

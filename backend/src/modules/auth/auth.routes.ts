@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
 import { createAuthService } from './auth.service';
 import { loginMfaBody, mfaCodeBody, mfaSetupSchema, recoveryCodesSchema } from './mfa.schema';
 import { changePasswordBody, loginBody, loginAnswerSchema, refreshBody, registerBody, sessionParams, signedInSchema } from './auth.schema';
@@ -9,7 +9,7 @@ import { listActiveSessions, revokeOwnSession } from './sessions.service';
 
 export function authRoutes(deps: AppDeps): RouteDefinition[] {
   const auth = createAuthService(deps);
-  const client = (input: RouteInput) => ({ ip: input.ip, userAgent: input.userAgent });
+  const client = (input: AnyRouteInput) => ({ ip: input.ip, userAgent: input.userAgent });
   const withCookie = (result: { tokens: { refreshToken: string } }) => ({
     'Set-Cookie': refreshCookie(result.tokens.refreshToken, deps.config.jwt.refreshTtlSeconds),
   });
@@ -190,7 +190,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       tags: ['Sessions'],
       schema: { params: sessionParams },
       handler: async (input) => {
-        await revokeOwnSession(principalOf(input, 'user').userId, input.params.id!);
+        await revokeOwnSession(principalOf(input, 'user').userId, input.params.id);
         return noContent();
       },
     }),

@@ -34,7 +34,7 @@ export const changePasswordBody = Joi.object({
   }),
 });
 
-export const sessionParams = Joi.object({ id: Joi.string().uuid().required() });
+export const sessionParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 
 const roleRef = Joi.object({ id: Joi.string().uuid().required(), key: Joi.string().allow(null), name: Joi.string() });
 

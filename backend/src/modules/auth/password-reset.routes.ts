@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
 import { AppError } from '../../lib/errors';
-import { defineRoute, noContent, raw, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, defineRoute, noContent, raw, RouteDefinition } from '../../http/route';
 import { passwordSchema } from './passwords';
 import { passwordResetService } from './password-reset.service';
 
@@ -9,7 +9,7 @@ const ACCEPTED = { message: 'If an account matches, a reset code has been sent t
 
 export function passwordResetRoutes(deps: AppDeps): RouteDefinition[] {
   const resets = passwordResetService(deps);
-  const client = (input: RouteInput) => ({ ip: input.ip, userAgent: input.userAgent });
+  const client = (input: AnyRouteInput) => ({ ip: input.ip, userAgent: input.userAgent });
   const tags = ['Auth'];
   return [
     defineRoute({

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { AppConfig } from '../../config/app-config';
 import { AppError } from '../../lib/errors';
-import { defineRoute, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, defineRoute, principalOf, RouteDefinition, RouteInput } from '../../http/route';
 import { feedEventSchema, lastEventIdHeader, listEventsQuery, streamEventsQuery } from './change-feed.schema';
 import { listEvents, openStream, streamBody } from './change-feed.service';
 
@@ -19,7 +19,7 @@ function resumeSeq(input: RouteInput): number | undefined {
 
 export function changeFeedRoutes(config: AppConfig): RouteDefinition[] {
   const tags = ['Change feed'];
-  const caller = (input: RouteInput) => principalOf(input, 'user', 'api_key');
+  const caller = (input: AnyRouteInput) => principalOf(input, 'user', 'api_key');
 
   return [
     defineRoute({

@@ -6,7 +6,7 @@ const format = Joi.string().valid('json', 'csv').description('`json` (one docume
 export const exportRequestQuery = Joi.object({ format });
 export const exportRequestBody = Joi.object({ format });
 export const exportListQuery = Joi.object(creationPageQuery);
-export const exportParams = Joi.object({ id: Joi.string().uuid().required() });
+export const exportParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 
 export const exportAccepted = Joi.object({
   exportId: Joi.string().uuid().required(),

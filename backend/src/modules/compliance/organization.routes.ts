@@ -61,7 +61,7 @@ export function organizationRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { params: exportParams },
       response: { status: 200, description: 'The export', contentType: ['application/json', 'application/zip'], schema: exportDocumentSchema, errors: [409] },
       handler: async (input) => {
-        const { format, filename, body } = await exportDownload(input.params.id!);
+        const { format, filename, body } = await exportDownload(input.params.id);
         return { kind: 'download', status: 200, contentType: format === 'json' ? 'application/json' : 'application/zip', filename, body };
       },
     }),

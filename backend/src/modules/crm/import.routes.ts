@@ -61,8 +61,8 @@ export function importUndoRoutes(): RouteDefinition[] {
       summary: 'Undo an import: delete the records it created, restore the ones it updated',
       description: "Needs the write permission of the import's resource. 409 when the import is already undone.",
       tags: ['Imports'],
-      schema: { params: Joi.object({ importId: Joi.string().uuid().required() }) },
-      handler: async (input) => ok(await undoImport(principalOf(input, 'user', 'api_key'), input.params.importId!)),
+      schema: { params: Joi.object<{ importId: string }>({ importId: Joi.string().uuid().required() }) },
+      handler: async (input) => ok(await undoImport(principalOf(input, 'user', 'api_key'), input.params.importId)),
     }),
   ];
 }

@@ -19,7 +19,7 @@ export { createBodySchema };
 /** Leads, contacts and accounts: `reject` checks for likely duplicates before creating (`allow`, the default, does not). */
 const onDuplicateQuery = Joi.object({ onDuplicate: Joi.string().valid('allow', 'reject').default('allow') });
 
-const idParams = Joi.object({ id: Joi.string().uuid().required() });
+const idParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 
 /** The standard routes of a CRM resource: list, create, bulk import, CSV export, read, update, delete, timeline. */
 export function recordRoutes(def: ResourceDefinition, records: RecordsService): RouteDefinition[] {
@@ -75,7 +75,7 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       handler: async (input) => {
         const includeDeleted = input.query.includeDeleted === true;
         if (includeDeleted && !canSeeDeleted(principalOf(input).permissions)) throw refuseDeleted();
-        return ok(await records.get(input.params.id!, includeDeleted));
+        return ok(await records.get(input.params.id, includeDeleted));
       },
     }),
     defineRoute({
@@ -87,7 +87,7 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       tags,
       schema: { params: idParams, body: Joi.object(def.fields).min(1) },
       handler: async (input) =>
-        ok(await records.update(principalOf(input, 'user', 'api_key'), input.params.id!, input.body as Record<string, unknown>)),
+        ok(await records.update(principalOf(input, 'user', 'api_key'), input.params.id, input.body as Record<string, unknown>)),
     }),
     defineRoute({
       method: 'delete',
@@ -98,7 +98,7 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       tags,
       schema: { params: idParams, query: Joi.object({ hard: Joi.boolean().default(false) }) },
       handler: async (input) => {
-        await records.remove(principalOf(input, 'user', 'api_key'), input.params.id!, input.query.hard === true);
+        await records.remove(principalOf(input, 'user', 'api_key'), input.params.id, input.query.hard === true);
         return noContent();
       },
     }),
@@ -111,8 +111,8 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       tags,
       schema: { params: idParams },
       handler: async (input) => {
-        await records.load(input.params.id!);
-        return ok(await recordTimeline(principalOf(input, 'user', 'api_key'), def.singular, input.params.id!));
+        await records.load(input.params.id);
+        return ok(await recordTimeline(principalOf(input, 'user', 'api_key'), def.singular, input.params.id));
       },
     }),
   ];

@@ -1,11 +1,11 @@
 import Joi from 'joi';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
 import { customFieldParams, customFieldSchema, createCustomFieldBody, listCustomFieldsQuery, updateCustomFieldBody } from './custom-fields.schema';
 import { createCustomField, CustomFieldDraft, CustomFieldPatch, deleteCustomField, listCustomFields, updateCustomField } from './custom-fields.service';
 
 export function customFieldsRoutes(): RouteDefinition[] {
   const tags = ['Custom fields'];
-  const caller = (input: RouteInput) => principalOf(input, 'user', 'api_key');
+  const caller = (input: AnyRouteInput) => principalOf(input, 'user', 'api_key');
 
   return [
     defineRoute({
@@ -38,7 +38,7 @@ export function customFieldsRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The field', schema: customFieldSchema },
       tags,
       schema: { params: customFieldParams, body: updateCustomFieldBody },
-      handler: async (input) => ok(await updateCustomField(caller(input), input.params.id!, input.body as CustomFieldPatch)),
+      handler: async (input) => ok(await updateCustomField(caller(input), input.params.id, input.body as CustomFieldPatch)),
     }),
     defineRoute({
       method: 'delete',
@@ -49,7 +49,7 @@ export function customFieldsRoutes(): RouteDefinition[] {
       tags,
       schema: { params: customFieldParams },
       handler: async (input) => {
-        await deleteCustomField(input.params.id!);
+        await deleteCustomField(input.params.id);
         return noContent();
       },
     }),

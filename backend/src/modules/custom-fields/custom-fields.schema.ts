@@ -6,7 +6,7 @@ import { CUSTOM_FIELD_KEY } from './custom-field-values';
 const label = Joi.string().trim().min(1).max(100);
 const options = Joi.array().items(Joi.string().trim().min(1).max(100)).unique().max(100);
 
-export const customFieldParams = Joi.object({ id: Joi.string().uuid().required() });
+export const customFieldParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 export const listCustomFieldsQuery = Joi.object({ resource: Joi.string().valid(...CRM_RESOURCES) });
 
 export const createCustomFieldBody = Joi.object({

@@ -1,12 +1,12 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { defineRoute, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
 import { ConsoleRuntime } from '../admin/console-runtime';
 import { PlatformActor } from '../admin/platform-audit';
 import { featureFlagSchema, flagKeyParams, FlagUpdate, putFlagBody } from './feature-flags.schema';
 import { createFeatureFlagsService } from './feature-flags.service';
 
-const actorOf = (input: RouteInput): PlatformActor => ({
+const actorOf = (input: AnyRouteInput): PlatformActor => ({
   principal: principalOf(input, 'platform_admin'),
   ip: input.ip,
   userAgent: input.userAgent,
@@ -35,7 +35,7 @@ export function featureFlagsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       response: { status: 200, description: 'The flag', schema: featureFlagSchema },
       tags,
       schema: { params: flagKeyParams },
-      handler: async (input) => ok(await flags.get(input.params.key!)),
+      handler: async (input) => ok(await flags.get(input.params.key)),
     }),
     defineRoute({
       method: 'put',
@@ -50,7 +50,7 @@ export function featureFlagsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       response: { status: 200, description: 'The flag as it now stands', schema: featureFlagSchema },
       tags,
       schema: { params: flagKeyParams, body: putFlagBody },
-      handler: async (input) => ok(await flags.put(input.params.key!, input.body as FlagUpdate, actorOf(input))),
+      handler: async (input) => ok(await flags.put(input.params.key, input.body as FlagUpdate, actorOf(input))),
     }),
   ];
 }

@@ -4,7 +4,7 @@ const flagKey = Joi.string()
   .pattern(/^[a-z][a-z0-9_.-]{1,63}$/)
   .description('Lowercase letters, digits, `_`, `.` and `-`, 2..64 characters, starting with a letter');
 
-export const flagKeyParams = Joi.object({ key: flagKey.required() });
+export const flagKeyParams = Joi.object<{ key: string }>({ key: flagKey.required() });
 
 export const putFlagBody = Joi.object({
   enabled: Joi.boolean().required().description('Off: no tenant has the flag, whatever the targeting says'),

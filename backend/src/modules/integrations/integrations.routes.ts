@@ -9,7 +9,7 @@ import { IntegrationChanges, IntegrationDraft, integrationsService } from './int
 /** Integrations are organization settings: tenant admins (organization:manage) manage them. */
 const PERMISSION = 'organization:manage';
 
-const params = Joi.object({ id: Joi.string().uuid().required() });
+const params = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 const configDescription = 'Per type: slack_notification {webhookUrl*, channel, events: deal.won|deal.lost|ticket.urgent}; custom_webhook {url, secret*, events}; stripe_payment {apiKey*, webhookSecret*}; capricorn_edi {apiKey*, customerId, baseUrl (none: the built-in supplier simulator)}. * = secret: stored encrypted, answered masked.';
 const createBody = Joi.object({
   type: Joi.string().valid(...INTEGRATION_TYPES).required(),
@@ -70,7 +70,7 @@ export function integrationsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params },
       response: { status: 200, description: 'The integration', schema: integrationSchema },
-      handler: async (input) => ok(await service.get(input.params.id!)),
+      handler: async (input) => ok(await service.get(input.params.id)),
     }),
     defineRoute({
       method: 'patch',
@@ -81,7 +81,7 @@ export function integrationsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params, body: updateBody },
       response: { status: 200, description: 'The integration', schema: integrationSchema },
-      handler: async (input) => ok(await service.update(input.params.id!, input.body as IntegrationChanges, actorId(principalOf(input)))),
+      handler: async (input) => ok(await service.update(input.params.id, input.body as IntegrationChanges, actorId(principalOf(input)))),
     }),
     defineRoute({
       method: 'delete',
@@ -92,7 +92,7 @@ export function integrationsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params },
       handler: async (input) => {
-        await service.remove(input.params.id!);
+        await service.remove(input.params.id);
         return noContent();
       },
     }),

@@ -4,7 +4,7 @@ import { recordsService } from '../crm/records.service';
 import { findDuplicates } from './duplicates.service';
 import { MergeableDefinition, mergeRecords, MergeInput, undoMerge } from './merges.service';
 
-const idParams = Joi.object({ id: Joi.string().uuid().required() });
+const idParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 
 const duplicateSchema = Joi.object({
   id: Joi.string().uuid().required(),
@@ -52,8 +52,8 @@ export function mergeRoutes(def: MergeableDefinition): RouteDefinition[] {
       tags,
       schema: { params: idParams, query: Joi.object({ limit: Joi.number().integer().min(1).max(50).default(10) }) },
       handler: async (input) => {
-        const record = await records.load(input.params.id!);
-        return ok(await findDuplicates(def, principalOf(input, 'user', 'api_key'), record, { excludeId: input.params.id!, limit: input.query.limit as number }));
+        const record = await records.load(input.params.id);
+        return ok(await findDuplicates(def, principalOf(input, 'user', 'api_key'), record, { excludeId: input.params.id, limit: input.query.limit as number }));
       },
     }),
     defineRoute({
@@ -69,7 +69,7 @@ export function mergeRoutes(def: MergeableDefinition): RouteDefinition[] {
       response: { status: 200, description: 'The merge, its id and the survivor as it now stands', schema: mergeResult },
       tags,
       schema: { params: idParams, body: mergeBody },
-      handler: async (input) => ok(await mergeRecords(def, principalOf(input, 'user', 'api_key'), input.params.id!, input.body as MergeInput)),
+      handler: async (input) => ok(await mergeRecords(def, principalOf(input, 'user', 'api_key'), input.params.id, input.body as MergeInput)),
     }),
   ];
 }
@@ -96,7 +96,7 @@ export function mergeUndoRoutes(): RouteDefinition[] {
       },
       tags: ['Merges'],
       schema: { params: idParams },
-      handler: async (input) => ok(await undoMerge(principalOf(input, 'user', 'api_key'), input.params.id!)),
+      handler: async (input) => ok(await undoMerge(principalOf(input, 'user', 'api_key'), input.params.id)),
     }),
   ];
 }

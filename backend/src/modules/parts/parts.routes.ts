@@ -1,7 +1,6 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
-import { Page } from '../../lib/pagination';
+import { AnyRouteInput, created, defineRoute, ok, page, principalOf, RouteDefinition } from '../../http/route';
 import { actorId } from '../auth/principal';
 import {
   inventoryItemSchema,
@@ -19,8 +18,7 @@ import {
   searchQuery,
   stockSchema,
 } from './parts.schema';
-import { OrderDraft, partsService } from './parts.service';
-import { PartLine, PartSearch } from './supplier-adapter';
+import { partsService } from './parts.service';
 
 /**
  * Parts ordering through the organization's supplier integration (docs/API.md "Parts ordering"). The
@@ -32,7 +30,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
   const tags = ['Parts ordering'];
   const feature = 'parts_ordering' as const;
   const errors = [409, 502];
-  const idempotencyKey = (input: RouteInput) => {
+  const idempotencyKey = (input: AnyRouteInput) => {
     const key = input.headers['idempotency-key'];
     return typeof key === 'string' ? key : undefined;
   };
@@ -47,7 +45,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { query: searchQuery },
       response: { status: 200, description: 'Matching parts', schema: Joi.array().items(partSchema), errors },
-      handler: async (input) => ok(await service.search(input.query as PartSearch)),
+      handler: async (input) => ok(await service.search(input.query)),
     }),
     defineRoute({
       method: 'get',
@@ -59,7 +57,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { query: listOrdersQuery },
       response: { status: 200, description: 'A page of orders', schema: orderSchema },
       handler: async (input) => {
-        const { rows, pagination } = await service.listOrders(input.query as unknown as Page & { status?: string });
+        const { rows, pagination } = await service.listOrders(input.query);
         return page(rows, pagination);
       },
     }),
@@ -76,7 +74,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { body: orderBody },
       response: { status: 201, description: 'The order as placed, with the supplier’s answer', schema: orderSchema, errors },
-      handler: async (input) => created(await service.placeOrder(input.body as OrderDraft, actorId(principalOf(input)), idempotencyKey(input))),
+      handler: async (input) => created(await service.placeOrder(input.body, actorId(principalOf(input)), idempotencyKey(input))),
     }),
     defineRoute({
       method: 'get',
@@ -87,7 +85,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: orderParams },
       response: { status: 200, description: 'The order', schema: orderSchema },
-      handler: async (input) => ok(await service.getOrder(input.params.id!)),
+      handler: async (input) => ok(await service.getOrder(input.params.id)),
     }),
     defineRoute({
       method: 'post',
@@ -99,7 +97,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: orderParams },
       response: { status: 200, description: 'The order', schema: orderSchema, errors },
-      handler: async (input) => ok(await service.cancelOrder(input.params.id!)),
+      handler: async (input) => ok(await service.cancelOrder(input.params.id)),
     }),
     defineRoute({
       method: 'get',
@@ -110,7 +108,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: orderParams },
       response: { status: 200, description: 'The invoice', schema: invoiceSchema, errors },
-      handler: async (input) => ok(await service.invoice(input.params.id!)),
+      handler: async (input) => ok(await service.invoice(input.params.id)),
     }),
     defineRoute({
       method: 'post',
@@ -122,7 +120,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { body: quoteBody },
       response: { status: 200, description: 'The quote', schema: quoteSchema, errors },
-      handler: async (input) => ok(await service.quote((input.body as { items: PartLine[] }).items)),
+      handler: async (input) => ok(await service.quote(input.body.items)),
     }),
     defineRoute({
       method: 'get',
@@ -134,7 +132,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { query: inventoryQuery },
       response: { status: 200, description: 'A page of parts in stock', schema: inventoryItemSchema },
       handler: async (input) => {
-        const { rows, pagination } = await service.listInventory(input.query as unknown as Page);
+        const { rows, pagination } = await service.listInventory(input.query);
         return page(rows, pagination);
       },
     }),
@@ -158,7 +156,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: partParams },
       response: { status: 200, description: 'The part', schema: partDetailsSchema, errors },
-      handler: async (input) => ok(await service.details(input.params.partNumber!)),
+      handler: async (input) => ok(await service.details(input.params.partNumber)),
     }),
     defineRoute({
       method: 'get',
@@ -169,7 +167,7 @@ export function partsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: partParams },
       response: { status: 200, description: 'The stock', schema: stockSchema, errors },
-      handler: async (input) => ok(await service.stock(input.params.partNumber!)),
+      handler: async (input) => ok(await service.stock(input.params.partNumber)),
     }),
   ];
 }

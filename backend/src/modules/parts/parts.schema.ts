@@ -1,30 +1,31 @@
 import Joi from 'joi';
-import { creationPageQuery } from '../../lib/pagination';
-import { SUPPLIER_ORDER_STATUSES } from './supplier-adapter';
+import { creationPageQuery, Page } from '../../lib/pagination';
+import type { OrderDraft } from './parts.service';
+import { PartLine, PartSearch, SUPPLIER_ORDER_STATUSES } from './supplier-adapter';
 
 const partNumber = Joi.string().trim().pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).messages({ 'string.pattern.base': '{{#label}} must be a part number (letters, digits, . _ -; at most 64)' });
 const line = Joi.object({ partNumber: partNumber.required(), quantity: Joi.number().integer().min(1).max(10_000).required() });
 const items = Joi.array().items(line).min(1).max(100).unique('partNumber');
 
-export const partParams = Joi.object({ partNumber: partNumber.required() });
-export const orderParams = Joi.object({ id: Joi.string().uuid().required() });
+export const partParams = Joi.object<{ partNumber: string }>({ partNumber: partNumber.required() });
+export const orderParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 
-export const searchQuery = Joi.object({
+export const searchQuery = Joi.object<PartSearch>({
   q: Joi.string().trim().min(1).max(100),
   make: Joi.string().trim().min(1).max(50),
   model: Joi.string().trim().min(1).max(50),
   year: Joi.number().integer().min(1900).max(2100),
 }).or('q', 'make', 'model', 'year');
 
-export const quoteBody = Joi.object({ items: items.required() });
-export const orderBody = Joi.object({
+export const quoteBody = Joi.object<{ items: PartLine[] }>({ items: items.required() });
+export const orderBody = Joi.object<OrderDraft>({
   items: items.required(),
   dealId: Joi.string().uuid(),
   ticketId: Joi.string().uuid(),
   accountId: Joi.string().uuid(),
 });
-export const listOrdersQuery = Joi.object({ ...creationPageQuery, status: Joi.string().valid(...SUPPLIER_ORDER_STATUSES) });
-export const inventoryQuery = Joi.object(creationPageQuery);
+export const listOrdersQuery = Joi.object<Page & { status?: string }>({ ...creationPageQuery, status: Joi.string().valid(...SUPPLIER_ORDER_STATUSES) });
+export const inventoryQuery = Joi.object<Page>(creationPageQuery);
 
 const money = { priceCents: Joi.number().integer().allow(null).required(), currency: Joi.string().allow(null).required() };
 const partFields = { partNumber: Joi.string().required(), description: Joi.string().required(), brand: Joi.string().allow(null).required(), ...money };

@@ -1,11 +1,11 @@
 import Joi from 'joi';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
 import { createPipelineBody, pipelineParams, pipelineSchema, updatePipelineBody } from './pipelines.schema';
 import { createPipeline, deletePipeline, getPipeline, listPipelines, PipelineDraft, PipelinePatch, updatePipeline } from './pipelines.service';
 
 export function pipelinesRoutes(): RouteDefinition[] {
   const tags = ['Pipelines'];
-  const caller = (input: RouteInput) => principalOf(input, 'user', 'api_key');
+  const caller = (input: AnyRouteInput) => principalOf(input, 'user', 'api_key');
 
   return [
     defineRoute({
@@ -25,7 +25,7 @@ export function pipelinesRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The pipeline', schema: pipelineSchema },
       tags,
       schema: { params: pipelineParams },
-      handler: async (input) => ok(await getPipeline(input.params.id!)),
+      handler: async (input) => ok(await getPipeline(input.params.id)),
     }),
     defineRoute({
       method: 'post',
@@ -47,7 +47,7 @@ export function pipelinesRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The pipeline', schema: pipelineSchema },
       tags,
       schema: { params: pipelineParams, body: updatePipelineBody },
-      handler: async (input) => ok(await updatePipeline(caller(input), input.params.id!, input.body as PipelinePatch)),
+      handler: async (input) => ok(await updatePipeline(caller(input), input.params.id, input.body as PipelinePatch)),
     }),
     defineRoute({
       method: 'delete',
@@ -58,7 +58,7 @@ export function pipelinesRoutes(): RouteDefinition[] {
       tags,
       schema: { params: pipelineParams },
       handler: async (input) => {
-        await deletePipeline(input.params.id!);
+        await deletePipeline(input.params.id);
         return noContent();
       },
     }),

@@ -12,7 +12,7 @@ const stage = Joi.object({
 });
 const stages = Joi.array().items(stage).min(1).max(50).unique('key');
 
-export const pipelineParams = Joi.object({ id: Joi.string().uuid().required() });
+export const pipelineParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 export const createPipelineBody = Joi.object({ name: name.required(), stages: stages.required() });
 export const updatePipelineBody = Joi.object({
   name,

@@ -1,10 +1,10 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
-import { BuiltinParameters, BUILTIN_REPORTS, BuiltinReportName } from './builtin-reports';
-import { ReportDefinition, runReport } from './report-builder';
+import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
+import { BUILTIN_REPORTS, BuiltinReportName } from './builtin-reports';
+import { runReport } from './report-builder';
 import { builtinQuery, createReportBody, exportQuery, reportDefinitionSchema, reportParams, reportRowSchema, reportRunSchema, runsQuery, savedReportSchema, updateReportBody } from './reports.schema';
-import { createReport, deleteReport, exportSavedReport, getReport, listReportRuns, listReports, ReportDraft, runSavedReport, updateReport } from './reports.service';
+import { createReport, deleteReport, exportSavedReport, getReport, listReportRuns, listReports, runSavedReport, updateReport } from './reports.service';
 
 /** What each built-in report answers, for its summary; the formulas are in docs/API.md, "Reports". */
 const BUILTIN_SUMMARIES: Record<BuiltinReportName, string> = {
@@ -21,8 +21,8 @@ const yyyymmdd = (date: Date): string => date.toISOString().slice(0, 10).replace
 export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
   const tags = ['Reports'];
   const timeoutMs = deps.config.reports.statementTimeoutMs;
-  const caller = (input: RouteInput) => principalOf(input, 'user', 'api_key');
-  const user = (input: RouteInput) => principalOf(input, 'user');
+  const caller = (input: AnyRouteInput) => principalOf(input, 'user', 'api_key');
+  const user = (input: AnyRouteInput) => principalOf(input, 'user');
   const rows = Joi.array().items(reportRowSchema);
 
   const builtins = (Object.keys(BUILTIN_REPORTS) as BuiltinReportName[]).map((name) =>
@@ -35,7 +35,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The rows', schema: rows },
       tags,
       schema: { query: builtinQuery(WITH_PIPELINE.includes(name)) },
-      handler: async (input) => ok(await BUILTIN_REPORTS[name](caller(input), input.query as unknown as BuiltinParameters, timeoutMs)),
+      handler: async (input) => ok(await BUILTIN_REPORTS[name](caller(input), input.query, timeoutMs)),
     }),
   );
 
@@ -53,7 +53,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The rows', schema: rows },
       tags,
       schema: { body: reportDefinitionSchema },
-      handler: async (input) => ok(await runReport(caller(input), input.body as ReportDefinition, timeoutMs)),
+      handler: async (input) => ok(await runReport(caller(input), input.body, timeoutMs)),
     }),
     defineRoute({
       method: 'get',
@@ -74,7 +74,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 201, description: 'The report', schema: savedReportSchema },
       tags,
       schema: { body: createReportBody },
-      handler: async (input) => created(await createReport(user(input), input.body as ReportDraft)),
+      handler: async (input) => created(await createReport(user(input), input.body)),
     }),
     defineRoute({
       method: 'get',
@@ -84,7 +84,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The report', schema: savedReportSchema },
       tags,
       schema: { params: reportParams },
-      handler: async (input) => ok(await getReport(caller(input), input.params.id!)),
+      handler: async (input) => ok(await getReport(caller(input), input.params.id)),
     }),
     defineRoute({
       method: 'patch',
@@ -96,7 +96,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The report', schema: savedReportSchema },
       tags,
       schema: { params: reportParams, body: updateReportBody },
-      handler: async (input) => ok(await updateReport(user(input), input.params.id!, input.body as Partial<ReportDraft>)),
+      handler: async (input) => ok(await updateReport(user(input), input.params.id, input.body)),
     }),
     defineRoute({
       method: 'delete',
@@ -108,7 +108,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: reportParams },
       handler: async (input) => {
-        await deleteReport(user(input), input.params.id!);
+        await deleteReport(user(input), input.params.id);
         return noContent();
       },
     }),
@@ -120,7 +120,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The report and its rows', schema: Joi.object({ report: savedReportSchema, rows }) },
       tags,
       schema: { params: reportParams },
-      handler: async (input) => ok(await runSavedReport(caller(input), input.params.id!, timeoutMs)),
+      handler: async (input) => ok(await runSavedReport(caller(input), input.params.id, timeoutMs)),
     }),
     defineRoute({
       method: 'get',
@@ -130,7 +130,7 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The runs', schema: Joi.array().items(reportRunSchema) },
       tags,
       schema: { params: reportParams, query: runsQuery },
-      handler: async (input) => ok(await listReportRuns(caller(input), input.params.id!, (input.query as { limit: number }).limit)),
+      handler: async (input) => ok(await listReportRuns(caller(input), input.params.id, input.query.limit)),
     }),
     defineRoute({
       method: 'get',
@@ -141,8 +141,8 @@ export function reportsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: reportParams, query: exportQuery },
       handler: async (input) => {
-        const { body } = await exportSavedReport(caller(input), input.params.id!, timeoutMs);
-        return { kind: 'download', status: 200, contentType: 'text/csv; charset=utf-8', filename: `report-${input.params.id!.slice(0, 8)}-${yyyymmdd(new Date())}.csv`, body };
+        const { body } = await exportSavedReport(caller(input), input.params.id, timeoutMs);
+        return { kind: 'download', status: 200, contentType: 'text/csv; charset=utf-8', filename: `report-${input.params.id.slice(0, 8)}-${yyyymmdd(new Date())}.csv`, body };
       },
     }),
   ];

@@ -1,5 +1,8 @@
 import Joi from 'joi';
+import type { BuiltinParameters } from './builtin-reports';
+import type { ReportDefinition } from './report-builder';
 import { INTERVALS, MEASURE_FUNCTIONS, REPORT_RESOURCE_NAMES } from './report-fields';
+import type { ReportDraft } from './reports.service';
 
 /** The IANA zones this runtime knows (PostgreSQL knows the same database); UTC is always one. */
 const TIME_ZONES = new Set(['UTC', ...Intl.supportedValuesOf('timeZone')]);
@@ -25,7 +28,7 @@ const groupName = Joi.string()
   .messages({ 'string.pattern.base': '{{#label}} must be a field name' });
 const filterValue = Joi.alternatives(scalar, Joi.array().items(scalar).min(1).max(100), Joi.object({ gte: scalar, lte: scalar }).min(1));
 
-export const reportDefinitionSchema = Joi.object({
+export const reportDefinitionSchema = Joi.object<ReportDefinition>({
   resource: Joi.string().valid(...REPORT_RESOURCE_NAMES).required(),
   filters: Joi.object({
     // Keys with a dot are refused in every body (middleware/sanitize.ts): custom fields nest, as in views.
@@ -58,7 +61,7 @@ const rangeWithin = (value: { from?: string; to?: string }, helpers: Joi.CustomH
 
 const builtinKeys = { from: day, to: day, ownerId: Joi.string().uuid(), timeZone };
 /** Every built-in report takes from, to, ownerId and timeZone; the two about deals also take pipelineId. */
-export const builtinQuery = (withPipeline: boolean): Joi.ObjectSchema =>
+export const builtinQuery = (withPipeline: boolean): Joi.ObjectSchema<BuiltinParameters> =>
   (withPipeline ? Joi.object({ ...builtinKeys, pipelineId: Joi.string().uuid() }) : Joi.object(builtinKeys)).custom(rangeWithin);
 
 const name = Joi.string().trim().min(1).max(100);
@@ -67,10 +70,10 @@ const schedule = Joi.object({
   cron: Joi.string().trim().min(9).max(100).required().description('Five fields: minute hour day-of-month month day-of-week, in the report\'s time zone'),
   recipients: Joi.array().items(Joi.string().uuid()).min(1).max(50).unique().required().description('Active users of the organization'),
 }).allow(null);
-export const reportParams = Joi.object({ id: Joi.string().uuid().required() });
-export const createReportBody = Joi.object({ name: name.required(), definition: reportDefinitionSchema.required(), schedule });
-export const updateReportBody = Joi.object({ name, definition: reportDefinitionSchema, schedule }).min(1);
-export const runsQuery = Joi.object({ limit: Joi.number().integer().min(1).max(100).default(20) });
+export const reportParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
+export const createReportBody = Joi.object<ReportDraft>({ name: name.required(), definition: reportDefinitionSchema.required(), schedule });
+export const updateReportBody = Joi.object<Partial<ReportDraft>>({ name, definition: reportDefinitionSchema, schedule }).min(1);
+export const runsQuery = Joi.object<{ limit: number }>({ limit: Joi.number().integer().min(1).max(100).default(20) });
 export const exportQuery = Joi.object({ format: Joi.string().valid('csv').default('csv') });
 
 const cell = Joi.alternatives(Joi.string().allow(null), Joi.number());

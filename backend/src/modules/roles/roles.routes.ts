@@ -1,4 +1,4 @@
-import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../http/route';
 import { Page } from '../../lib/pagination';
 import { presentRole } from './role.presenter';
 import { createRoleBody, listRolesQuery, roleParams, updateRoleBody } from './roles.schema';
@@ -6,7 +6,7 @@ import { createRole, deleteRole, listRoles, RoleDraft, updateRole } from './role
 
 export function rolesRoutes(): RouteDefinition[] {
   const tags = ['Roles'];
-  const caller = (input: RouteInput) => principalOf(input, 'user', 'api_key');
+  const caller = (input: AnyRouteInput) => principalOf(input, 'user', 'api_key');
 
   return [
     defineRoute({
@@ -41,7 +41,7 @@ export function rolesRoutes(): RouteDefinition[] {
       summary: 'Change a custom role; its holders get the new permissions on their next request',
       tags,
       schema: { params: roleParams, body: updateRoleBody },
-      handler: async (input) => ok(presentRole(await updateRole(caller(input), input.params.id!, input.body as Partial<RoleDraft>))),
+      handler: async (input) => ok(presentRole(await updateRole(caller(input), input.params.id, input.body as Partial<RoleDraft>))),
     }),
     defineRoute({
       method: 'delete',
@@ -52,7 +52,7 @@ export function rolesRoutes(): RouteDefinition[] {
       tags,
       schema: { params: roleParams },
       handler: async (input) => {
-        await deleteRole(caller(input), input.params.id!);
+        await deleteRole(caller(input), input.params.id);
         return noContent();
       },
     }),

@@ -19,4 +19,4 @@ export const createRoleBody = Joi.object({
 
 export const updateRoleBody = Joi.object({ name, description, permissions }).min(1);
 
-export const roleParams = Joi.object({ id: Joi.string().uuid().required() });
+export const roleParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });

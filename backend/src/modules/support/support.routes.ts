@@ -1,20 +1,17 @@
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, ok, page, principalOf, RouteDefinition } from '../../http/route';
 import { PlatformActor } from '../admin/platform-audit';
 import {
   createSupportTicketBody,
   listStaffTicketsQuery,
   listSupportTicketsQuery,
-  NewSupportTicket,
   staffMessageBody,
   staffTicketDetailSchema,
   staffTicketSchema,
-  SupportTicketChanges,
   supportMessageBody,
   supportMessageSchema,
   supportTicketDetailSchema,
   supportTicketParams,
-  SupportTicketsQuery,
   supportTicketSchema,
   updateSupportTicketBody,
 } from './support.schema';
@@ -38,7 +35,7 @@ export function supportRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 201, description: 'The ticket', schema: supportTicketSchema },
       tags,
       schema: { body: createSupportTicketBody },
-      handler: async (input) => created(await desk.create(principalOf(input, 'user'), input.body as NewSupportTicket)),
+      handler: async (input) => created(await desk.create(principalOf(input, 'user'), input.body)),
     }),
     defineRoute({
       method: 'get',
@@ -50,7 +47,7 @@ export function supportRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { query: listSupportTicketsQuery },
       handler: async (input) => {
-        const { data, pagination } = await desk.list(input.query as unknown as SupportTicketsQuery);
+        const { data, pagination } = await desk.list(input.query);
         return page(data, pagination);
       },
     }),
@@ -63,7 +60,7 @@ export function supportRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The ticket', schema: supportTicketDetailSchema },
       tags,
       schema: { params: supportTicketParams },
-      handler: async (input) => ok(await desk.get(input.params.id!)),
+      handler: async (input) => ok(await desk.get(input.params.id)),
     }),
     defineRoute({
       method: 'post',
@@ -75,12 +72,12 @@ export function supportRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 201, description: 'The message', schema: supportMessageSchema },
       tags,
       schema: { params: supportTicketParams, body: supportMessageBody },
-      handler: async (input) => created(await desk.reply(principalOf(input, 'user'), input.params.id!, (input.body as { body: string }).body)),
+      handler: async (input) => created(await desk.reply(principalOf(input, 'user'), input.params.id, input.body.body)),
     }),
   ];
 }
 
-const actorOf = (input: RouteInput): PlatformActor => ({
+const actorOf = (input: AnyRouteInput): PlatformActor => ({
   principal: principalOf(input, 'platform_admin'),
   ip: input.ip,
   userAgent: input.userAgent,
@@ -101,7 +98,7 @@ export function supportAdminRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { query: listStaffTicketsQuery },
       handler: async (input) => {
-        const { data, pagination } = await staff.list(input.query as unknown as SupportTicketsQuery);
+        const { data, pagination } = await staff.list(input.query);
         return page(data, pagination);
       },
     }),
@@ -113,7 +110,7 @@ export function supportAdminRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The ticket', schema: staffTicketDetailSchema },
       tags,
       schema: { params: supportTicketParams },
-      handler: async (input) => ok(await staff.get(input.params.id!)),
+      handler: async (input) => ok(await staff.get(input.params.id)),
     }),
     defineRoute({
       method: 'patch',
@@ -123,7 +120,7 @@ export function supportAdminRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The ticket as it now stands', schema: staffTicketSchema },
       tags,
       schema: { params: supportTicketParams, body: updateSupportTicketBody },
-      handler: async (input) => ok(await staff.update(input.params.id!, input.body as SupportTicketChanges, actorOf(input))),
+      handler: async (input) => ok(await staff.update(input.params.id, input.body, actorOf(input))),
     }),
     defineRoute({
       method: 'post',
@@ -133,7 +130,7 @@ export function supportAdminRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 201, description: 'The ticket with its messages', schema: staffTicketDetailSchema },
       tags,
       schema: { params: supportTicketParams, body: staffMessageBody },
-      handler: async (input) => created(await staff.reply(input.params.id!, input.body as { body: string; internal: boolean }, actorOf(input))),
+      handler: async (input) => created(await staff.reply(input.params.id, input.body, actorOf(input))),
     }),
   ];
 }

@@ -8,7 +8,7 @@ export type SupportStatus = (typeof SUPPORT_STATUSES)[number];
 
 const body = Joi.string().trim().min(1).max(10_000);
 
-export const createSupportTicketBody = Joi.object({
+export const createSupportTicketBody = Joi.object<NewSupportTicket>({
   subject: Joi.string().trim().min(3).max(200).required(),
   description: body.required(),
   priority: Joi.string().valid(...SUPPORT_PRIORITIES).default('normal'),
@@ -20,14 +20,14 @@ export interface NewSupportTicket {
   priority: SupportPriority;
 }
 
-export const supportMessageBody = Joi.object({ body: body.required() });
+export const supportMessageBody = Joi.object<{ body: string }>({ body: body.required() });
 
-export const staffMessageBody = Joi.object({
+export const staffMessageBody = Joi.object<{ body: string; internal: boolean }>({
   body: body.required(),
   internal: Joi.boolean().default(false).description('A note for staff only, never shown to the tenant'),
 });
 
-export const updateSupportTicketBody = Joi.object({
+export const updateSupportTicketBody = Joi.object<SupportTicketChanges>({
   status: Joi.string().valid(...SUPPORT_STATUSES),
   priority: Joi.string().valid(...SUPPORT_PRIORITIES),
   assigneeId: Joi.string().guid().allow(null).description('A staff member holding support:manage; null unassigns'),
@@ -41,14 +41,14 @@ export interface SupportTicketChanges {
   assigneeId?: string | null;
 }
 
-export const supportTicketParams = Joi.object({ id: Joi.string().guid().required() });
+export const supportTicketParams = Joi.object<{ id: string }>({ id: Joi.string().guid().required() });
 
-export const listSupportTicketsQuery = Joi.object({
+export const listSupportTicketsQuery = Joi.object<SupportTicketsQuery>({
   status: Joi.string().valid(...SUPPORT_STATUSES),
   ...creationPageQuery,
 });
 
-export const listStaffTicketsQuery = Joi.object({
+export const listStaffTicketsQuery = Joi.object<SupportTicketsQuery>({
   status: Joi.string().valid(...SUPPORT_STATUSES),
   priority: Joi.string().valid(...SUPPORT_PRIORITIES),
   tenantId: Joi.string().guid(),

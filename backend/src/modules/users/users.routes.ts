@@ -1,5 +1,5 @@
 import { AppDeps } from '../../app-deps';
-import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../http/route';
 import { Page } from '../../lib/pagination';
 import { signedInSchema } from '../auth/auth.schema';
 import { createAuthService } from '../auth/auth.service';
@@ -12,7 +12,7 @@ import { addUser, getUser, listUsers, removeUser, updateUser, UserChanges, UserD
 export function usersRoutes(deps: AppDeps): RouteDefinition[] {
   const auth = createAuthService(deps);
   const tags = ['Users'];
-  const caller = (input: RouteInput) => principalOf(input, 'user', 'api_key');
+  const caller = (input: AnyRouteInput) => principalOf(input, 'user', 'api_key');
 
   return [
     defineRoute({
@@ -34,7 +34,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
       summary: 'One member of the organization',
       tags,
       schema: { params: userParams },
-      handler: async (input) => ok(presentUser(await getUser(input.params.id!))),
+      handler: async (input) => ok(presentUser(await getUser(input.params.id))),
     }),
     defineRoute({
       method: 'post',
@@ -59,7 +59,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
       summary: "Change a member's role, status or profile; disabling revokes their sessions at once",
       tags,
       schema: { params: userParams, body: updateUserBody },
-      handler: async (input) => ok(presentUser(await updateUser(caller(input), input.params.id!, input.body as UserChanges))),
+      handler: async (input) => ok(presentUser(await updateUser(caller(input), input.params.id, input.body as UserChanges))),
     }),
     defineRoute({
       method: 'delete',
@@ -70,7 +70,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: userParams },
       handler: async (input) => {
-        await removeUser(caller(input), input.params.id!);
+        await removeUser(caller(input), input.params.id);
         return noContent();
       },
     }),

@@ -29,7 +29,7 @@ export const updateUserBody = Joi.object({
   teamId: teamId.allow(null),
 }).min(1);
 
-export const userParams = Joi.object({ id: Joi.string().uuid().required() });
+export const userParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 
 export const acceptInviteBody = Joi.object({
   token: Joi.string().max(200).required(),

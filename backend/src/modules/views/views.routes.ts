@@ -1,12 +1,12 @@
 import Joi from 'joi';
-import { created, defineRoute, noContent, ok, principalOf, RouteDefinition, RouteInput } from '../../http/route';
+import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
 import { createViewBody, listViewsQuery, updateViewBody, viewParams, viewSchema } from './views.schema';
 import { createView, deleteView, getView, listViews, updateView, ViewDraft, ViewPatch } from './views.service';
 
 export function viewsRoutes(): RouteDefinition[] {
   const tags = ['Saved views'];
-  const caller = (input: RouteInput) => principalOf(input, 'user', 'api_key');
-  const user = (input: RouteInput) => principalOf(input, 'user');
+  const caller = (input: AnyRouteInput) => principalOf(input, 'user', 'api_key');
+  const user = (input: AnyRouteInput) => principalOf(input, 'user');
 
   return [
     defineRoute({
@@ -27,7 +27,7 @@ export function viewsRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The view', schema: viewSchema },
       tags,
       schema: { params: viewParams },
-      handler: async (input) => ok(await getView(caller(input), input.params.id!)),
+      handler: async (input) => ok(await getView(caller(input), input.params.id)),
     }),
     defineRoute({
       method: 'post',
@@ -51,7 +51,7 @@ export function viewsRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The view', schema: viewSchema },
       tags,
       schema: { params: viewParams, body: updateViewBody },
-      handler: async (input) => ok(await updateView(user(input), input.params.id!, input.body as ViewPatch)),
+      handler: async (input) => ok(await updateView(user(input), input.params.id, input.body as ViewPatch)),
     }),
     defineRoute({
       method: 'delete',
@@ -63,7 +63,7 @@ export function viewsRoutes(): RouteDefinition[] {
       tags,
       schema: { params: viewParams },
       handler: async (input) => {
-        await deleteView(user(input), input.params.id!);
+        await deleteView(user(input), input.params.id);
         return noContent();
       },
     }),

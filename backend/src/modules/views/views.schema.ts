@@ -22,7 +22,7 @@ const sort = Joi.string().max(100).allow(null);
 const columns = Joi.array().items(Joi.string().max(100)).unique().max(100);
 const visibility = Joi.string().valid(...VISIBILITIES);
 
-export const viewParams = Joi.object({ id: Joi.string().uuid().required() });
+export const viewParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 export const listViewsQuery = Joi.object({ resource: Joi.string().valid(...CRM_RESOURCES) });
 export const createViewBody = Joi.object({
   resource: Joi.string().valid(...CRM_RESOURCES).required(),

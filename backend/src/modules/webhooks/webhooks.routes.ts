@@ -1,11 +1,10 @@
 import Joi from 'joi';
 import { AppDeps } from '../../app-deps';
 import { created, defineRoute, noContent, ok, page, principalOf, raw, RouteDefinition } from '../../http/route';
-import { Page } from '../../lib/pagination';
 import { actorId } from '../auth/principal';
 import { createdSubscriptionSchema, deliverySchema, deliveryWithAttemptsSchema, subscriptionSchema } from './webhook.presenter';
 import { createSubscriptionBody, idParams, listDeliveriesQuery, listSubscriptionsQuery, replayBody, rotateSecretBody, updateSubscriptionBody } from './webhooks.schema';
-import { SubscriptionDraft, webhooksService } from './webhooks.service';
+import { webhooksService } from './webhooks.service';
 
 /** Webhooks are organization settings: tenant admins (organization:manage) manage them. */
 const PERMISSION = 'organization:manage';
@@ -23,7 +22,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { query: listSubscriptionsQuery },
       response: { status: 200, description: 'A page of subscriptions', schema: subscriptionSchema },
       handler: async (input) => {
-        const { rows, pagination } = await service.list(input.query as unknown as Page);
+        const { rows, pagination } = await service.list(input.query);
         return page(rows, pagination);
       },
     }),
@@ -38,7 +37,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { body: createSubscriptionBody },
       response: { status: 201, description: 'The subscription and its signing secret', schema: createdSubscriptionSchema },
-      handler: async (input) => created(await service.create(input.body as SubscriptionDraft, actorId(principalOf(input))), { 'Cache-Control': 'no-store' }),
+      handler: async (input) => created(await service.create(input.body, actorId(principalOf(input))), { 'Cache-Control': 'no-store' }),
     }),
     defineRoute({
       method: 'get',
@@ -48,7 +47,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams },
       response: { status: 200, description: 'The subscription', schema: subscriptionSchema },
-      handler: async (input) => ok(await service.get(input.params.id!)),
+      handler: async (input) => ok(await service.get(input.params.id)),
     }),
     defineRoute({
       method: 'patch',
@@ -59,7 +58,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams, body: updateSubscriptionBody },
       response: { status: 200, description: 'The subscription', schema: subscriptionSchema },
-      handler: async (input) => ok(await service.update(input.params.id!, input.body as Partial<SubscriptionDraft>, actorId(principalOf(input)))),
+      handler: async (input) => ok(await service.update(input.params.id, input.body, actorId(principalOf(input)))),
     }),
     defineRoute({
       method: 'delete',
@@ -70,7 +69,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams },
       handler: async (input) => {
-        await service.remove(input.params.id!);
+        await service.remove(input.params.id);
         return noContent();
       },
     }),
@@ -86,7 +85,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { params: idParams, body: rotateSecretBody },
       response: { status: 200, description: 'The subscription and its new signing secret', schema: createdSubscriptionSchema },
       handler: async (input) =>
-        ok(await service.rotateSecret(input.params.id!, (input.body as { overlapSeconds: number }).overlapSeconds, actorId(principalOf(input))), { 'Cache-Control': 'no-store' }),
+        ok(await service.rotateSecret(input.params.id, input.body.overlapSeconds, actorId(principalOf(input))), { 'Cache-Control': 'no-store' }),
     }),
     defineRoute({
       method: 'post',
@@ -97,7 +96,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams },
       response: { status: 202, description: 'The delivery of the ping', schema: deliverySchema },
-      handler: async (input) => raw(202, { data: await service.ping(input.params.id!) }),
+      handler: async (input) => raw(202, { data: await service.ping(input.params.id) }),
     }),
     defineRoute({
       method: 'post',
@@ -109,7 +108,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams, body: replayBody },
       response: { status: 202, description: 'How many deliveries were made', schema: Joi.object({ deliveries: Joi.number().integer().required() }) },
-      handler: async (input) => raw(202, { data: await service.replay(input.params.id!, input.body as { eventIds?: string[]; since?: Date }) }),
+      handler: async (input) => raw(202, { data: await service.replay(input.params.id, input.body) }),
     }),
     defineRoute({
       method: 'get',
@@ -120,7 +119,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { params: idParams, query: listDeliveriesQuery },
       response: { status: 200, description: 'A page of deliveries', schema: deliverySchema },
       handler: async (input) => {
-        const { rows, pagination } = await service.listDeliveries(input.params.id!, input.query as unknown as Page & { status?: string });
+        const { rows, pagination } = await service.listDeliveries(input.params.id, input.query);
         return page(rows, pagination);
       },
     }),
@@ -132,7 +131,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams },
       response: { status: 200, description: 'The delivery', schema: deliveryWithAttemptsSchema },
-      handler: async (input) => ok(await service.getDelivery(input.params.id!)),
+      handler: async (input) => ok(await service.getDelivery(input.params.id)),
     }),
     defineRoute({
       method: 'post',
@@ -143,7 +142,7 @@ export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params: idParams },
       response: { status: 202, description: 'The delivery, pending again', schema: deliverySchema },
-      handler: async (input) => raw(202, { data: await service.retryDelivery(input.params.id!) }),
+      handler: async (input) => raw(202, { data: await service.retryDelivery(input.params.id) }),
     }),
   ];
 }
