@@ -110,20 +110,27 @@ export interface PoolOptions {
   connectTimeoutMs: number;
 }
 
-/** The server's pool: camelCase in code, snake_case in SQL, bounded waits so a dead database fails fast. */
-export function createAppKnex(url: string, options: PoolOptions, logger?: Logger): Knex {
-  return knexFactory({
+/** What every serving pool shares: tenant binding, bounded waits so a dead database fails fast, no bound values in errors. */
+function servingPool(url: string, options: PoolOptions, applicationName: string): Knex.Config {
+  return {
     client: TenantBindingClient,
     connection: {
       connectionString: url,
       statement_timeout: options.statementTimeoutMs,
       connectionTimeoutMillis: options.connectTimeoutMs,
-      application_name: 'crm-api',
+      application_name: applicationName,
     },
     pool: { min: 0, max: options.poolMax },
     acquireConnectionTimeout: options.connectTimeoutMs,
     // An error names the statement, never its bound values (emails, token hashes): errors reach the logs.
     compileSqlOnError: false,
+  };
+}
+
+/** The server's pool: camelCase in code, snake_case in SQL. */
+export function createAppKnex(url: string, options: PoolOptions, logger?: Logger): Knex {
+  return knexFactory({
+    ...servingPool(url, options, 'crm-api'),
     // knex would print to the console; its warnings belong in the structured log.
     log: {
       warn: (message: unknown) => logger?.warn('knex', { detail: String(message) }),
@@ -140,18 +147,7 @@ export function createAppKnex(url: string, options: PoolOptions, logger?: Logger
  * names as written, like the owner's pool these jobs ran on before, and the same bounded waits as the server's.
  */
 export function createJobsKnex(url: string, options: PoolOptions): Knex {
-  return knexFactory({
-    client: TenantBindingClient,
-    connection: {
-      connectionString: url,
-      statement_timeout: options.statementTimeoutMs,
-      connectionTimeoutMillis: options.connectTimeoutMs,
-      application_name: 'crm-jobs',
-    },
-    pool: { min: 0, max: options.poolMax },
-    acquireConnectionTimeout: options.connectTimeoutMs,
-    compileSqlOnError: false,
-  });
+  return knexFactory(servingPool(url, options, 'crm-jobs'));
 }
 
 /** A privileged connection for migrations and seeds, as the schema owner. */
