@@ -81,11 +81,13 @@ async function lockLive(def: ResourceDefinition, ids: readonly string[]): Promis
  */
 export async function mergeRecords(def: MergeableDefinition, principal: TenantPrincipal, survivorId: string, input: MergeInput) {
   assertMayMerge(def, principal);
-  assertPreferValid(def, survivorId, input);
+  // Ids first: a record the caller cannot see is 404 whatever else the body says, so another tenant's id
+  // answers exactly like an unknown one (the same id twice is 400 only for a record the caller has).
   const [survivor] = await lockLive(def, [survivorId]);
   if (!survivor) throw notFound(capitalized(def.singular));
   const duplicates = await lockLive(def, input.duplicateIds);
   if (duplicates.length !== input.duplicateIds.length) throw notFound(`${capitalized(def.singular)} to merge`);
+  assertPreferValid(def, survivorId, input);
   for (const row of [survivor, ...duplicates]) await assertMayChange(def, principal, row);
 
   const actor = actorId(principal);
