@@ -1,4 +1,4 @@
-import { defaultStackParser, ErrorEvent, makeNodeTransport, NodeClient, Scope } from '@sentry/node';
+import type { ErrorEvent } from '@sentry/node';
 import { AppConfig } from '../config/app-config';
 
 /** Where an error happened, as far as a report may say: identifiers and templates, never bodies or people. */
@@ -59,42 +59,12 @@ export function scrubEvent(event: ErrorEvent): ErrorEvent {
 }
 
 /**
- * Reports through Sentry's own Node client (not its global hub, so that each configuration, as each test app,
- * has its own and none patches modules). No default integrations: they would add request data, breadcrumbs
- * of console lines and outgoing URLs, and process handlers of their own; process errors are ours (process-errors.ts).
+ * Sentry's client is loaded only when a DSN is set: loading it costs about half a second of start-up, which
+ * every process without error tracking (development, tests, the CLI) would pay for nothing.
  */
-export function createErrorReporter(tracking: NonNullable<AppConfig['errorTracking']>): ErrorReporter {
-  const client = new NodeClient({
-    dsn: tracking.dsn,
-    release: tracking.release,
-    environment: tracking.environment,
-    transport: makeNodeTransport,
-    stackParser: defaultStackParser,
-    integrations: [],
-    sendDefaultPii: false,
-    sendClientReports: false,
-    maxBreadcrumbs: 0,
-    beforeSend: scrubEvent,
-  });
-  client.init();
-  return {
-    report(error, context) {
-      const scope = new Scope();
-      scope.setClient(client);
-      scope.setTags({
-        source: context.source,
-        ...(context.requestId && { request_id: context.requestId }),
-        ...(context.route && { route: context.route }),
-        ...(context.method && { method: context.method }),
-        ...(context.status && { status: String(context.status) }),
-        ...(context.tenantId && { tenant_id: context.tenantId }),
-        ...(context.job && { job_task: context.job.task, job_id: context.job.id, job_attempt: String(context.job.attempt) }),
-      });
-      if (context.route) scope.setTransactionName(`${context.method ?? ''} ${context.route}`.trim());
-      client.captureException(error, undefined, scope);
-    },
-    flush: (timeoutMs) => Promise.resolve(client.flush(timeoutMs)),
-  };
+function sentryReporter(): typeof import('./sentry-reporter') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous, conditional load (see above)
+  return require('./sentry-reporter') as typeof import('./sentry-reporter');
 }
 
 const reporters = new WeakMap<AppConfig, ErrorReporter>();
@@ -103,7 +73,7 @@ const reporters = new WeakMap<AppConfig, ErrorReporter>();
 export function errorReporterOf(config: AppConfig): ErrorReporter {
   let reporter = reporters.get(config);
   if (!reporter) {
-    reporter = config.errorTracking ? createErrorReporter(config.errorTracking) : silent;
+    reporter = config.errorTracking ? sentryReporter().createErrorReporter(config.errorTracking) : silent;
     reporters.set(config, reporter);
   }
   return reporter;

@@ -1,3 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { offlineOpenApiDocument } from '../../src/modules/docs/offline-document';
 import { TEST_ENV, testServer, uniqueDatabaseName } from './test-database';
 
 declare global {
@@ -5,7 +9,8 @@ declare global {
 }
 
 /**
- * Once per run: the server to test against. Each jest worker makes its own database on it when its first
+ * Once per run: the server to test against, and the OpenAPI document every answer is checked against
+ * (openapi-validation.ts), built here once rather than in each of ~100 files (seconds of CPU each). Each jest worker makes its own database on it when its first
  * file starts (worker-database.ts), so test files running at the same time never share one.
  */
 export default async function globalSetup(): Promise<void> {
@@ -14,4 +19,7 @@ export default async function globalSetup(): Promise<void> {
   process.env[TEST_ENV.serverUrl] = server.serverUrl;
   process.env[TEST_ENV.embedded] = server.embedded ? '1' : '';
   process.env[TEST_ENV.runPrefix] = uniqueDatabaseName('crm_test');
+  const openApiFile = path.join(os.tmpdir(), `${process.env[TEST_ENV.runPrefix]}-openapi.json`);
+  writeFileSync(openApiFile, JSON.stringify(offlineOpenApiDocument()));
+  process.env[TEST_ENV.openApiFile] = openApiFile;
 }

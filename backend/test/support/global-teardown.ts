@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { dropDatabase, TEST_ENV, workerDatabases } from './test-database';
 
 export default async function globalTeardown(): Promise<void> {
@@ -6,5 +7,7 @@ export default async function globalTeardown(): Promise<void> {
   if (serverUrl && runPrefix) {
     for (const url of await workerDatabases(serverUrl, runPrefix)) await dropDatabase(url);
   }
+  const openApiFile = process.env[TEST_ENV.openApiFile];
+  if (openApiFile) rmSync(openApiFile, { force: true });
   await globalThis.__crmTestServer?.stop();
 }

@@ -1,14 +1,16 @@
+import { readFileSync } from 'node:fs';
 import Ajv, { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import request from 'supertest';
-import { offlineOpenApiDocument } from '../../src/modules/docs/offline-document';
+import type { OpenApiDocument } from '../../src/modules/docs/openapi';
+import { TEST_ENV } from './test-database';
 
 /**
  * Jest setup (setupFilesAfterEnv): every supertest response to a documented route is checked against the
  * OpenAPI document the server serves: its status must be documented for the operation, its media type
  * and body must match that status's schema (the error envelope for errors), and X-Request-Id must be
- * set. A mismatch fails the request's promise (or end callback) with what differed. Validators are
- * compiled once per operation and status, on first use.
+ * set. A mismatch fails the request's promise (or end callback) with what differed. The document is the
+ * one global-setup.ts built for the run; validators are compiled once per operation and status, on first use.
  */
 type Schema = Record<string, unknown>;
 interface Operation {
@@ -20,7 +22,7 @@ interface Matcher {
   operations: Record<string, Operation>;
 }
 
-const document = offlineOpenApiDocument();
+const document = JSON.parse(readFileSync(process.env[TEST_ENV.openApiFile]!, 'utf8')) as OpenApiDocument;
 const components = document.components as { schemas: Record<string, Schema>; responses: Record<string, Schema> };
 
 const matchers: Matcher[] = Object.entries(document.paths)
@@ -36,6 +38,7 @@ const ajv = new Ajv({ strict: false, allErrors: true, logger: false });
 addFormats(ajv);
 for (const format of ['int32', 'int64', 'float', 'double']) ajv.addFormat(format, true);
 const validators = new Map<string, ValidateFunction>();
+const resolvedResponses = new Map<string, Schema>();
 
 /** Replaces `#/components/...` references with what they name (the document's schemas are not recursive). */
 function resolved<T>(value: T): T {
@@ -69,7 +72,9 @@ export function responseProblem(method: string, url: string, res: request.Respon
   const documented = operation.responses[String(res.status)];
   if (!documented) return `${where}, a status its operation does not document (${Object.keys(operation.responses).join(', ')})`;
   if (!res.headers['x-request-id']) return `${where} without X-Request-Id`;
-  const response = resolved(documented) as { content?: Record<string, { schema: Schema }> };
+  const key = `${method} ${matcher.pattern.source} ${res.status}`;
+  if (!resolvedResponses.has(key)) resolvedResponses.set(key, resolved(documented));
+  const response = resolvedResponses.get(key) as { content?: Record<string, { schema: Schema }> };
   if (!response.content) {
     return res.text ? `${where} with a body where none is documented` : undefined;
   }
@@ -77,7 +82,7 @@ export function responseProblem(method: string, url: string, res: request.Respon
   const media = response.content[contentType];
   if (!media) return `${where} as ${contentType || 'no media type'}, not ${Object.keys(response.content).join(' or ')}`;
   if (contentType !== 'application/json') return undefined;
-  const validate = validatorFor(`${method} ${matcher.pattern.source} ${res.status}`, media.schema);
+  const validate = validatorFor(key, media.schema);
   if (validate(res.body)) return undefined;
   const errors = (validate.errors ?? []).slice(0, 5).map((error) => `${error.instancePath || '(body)'} ${error.message}`);
   return `${where} with a body off its schema: ${errors.join('; ')}\nbody: ${JSON.stringify(res.body).slice(0, 500)}`;

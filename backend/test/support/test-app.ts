@@ -38,7 +38,7 @@ export function testConfig(env: Record<string, string | undefined> = {}): AppCon
     REDIS_URL: process.env.REDIS_URL,
     LOG_LEVEL: 'silent',
     JWT_SECRET: TEST_JWT_SECRET,
-    BCRYPT_COST: '10',
+    BCRYPT_COST: '4',
     // Each app counts alone, and budgets are wide: rate-limit tests set their own.
     REDIS_KEY_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
     RATE_LIMIT_ANONYMOUS_MAX: '100000',

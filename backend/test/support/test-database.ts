@@ -16,6 +16,8 @@ export const TEST_ENV = {
   embedded: 'CRM_TEST_EMBEDDED',
   /** This run's prefix of database names: each jest worker's database is `<prefix>_w<JEST_WORKER_ID>`. */
   runPrefix: 'CRM_TEST_RUN_PREFIX',
+  /** The OpenAPI document, built once per run (global-setup.ts) into this JSON file for every file's checks. */
+  openApiFile: 'CRM_TEST_OPENAPI_FILE',
   /**
    * Opt-in, outside CI: `host:port` of each Citus worker, comma-separated, when DATABASE_URL is a Citus
    * coordinator (docs/SCALING.md). Each test database is then made on the coordinator and every worker,
