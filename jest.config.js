@@ -12,7 +12,8 @@ module.exports = {
     // Every supertest answer is validated against the OpenAPI document (status, media type, body).
     '<rootDir>/backend/test/support/openapi-validation.ts',
   ],
-  testTimeout: 30000,
+  // A bound on a hang, not on speed: a test slowed by a loaded machine (a CPU burner beside the suite) still passes.
+  testTimeout: 60000,
   maxWorkers: 2,
   // A leaked handle must never hang CI; `npx jest --detectOpenHandles` is how to find one.
   forceExit: true,

@@ -138,7 +138,7 @@ describe('input fuzzing of every declared route', () => {
     }
     const failures = t.logs.filter((line) => line.level === 'error').map((line) => `${line.message} ${line.method} ${line.path} ${String(JSON.stringify(line.error ?? line.detail ?? '')).slice(0, 300)}`);
     expect({ problems, failures, unhandled }).toEqual({ problems: [], failures: [], unhandled: [] });
-  }, 12_000 * RUNS);
+  }, 30_000 * RUNS);
 
   describe('regressions found by fuzzing', () => {
     // An app of their own: the fuzzing above may have changed this deployment's runtime settings
