@@ -1,17 +1,18 @@
 /**
- * What an operator reads about configuration names exactly what the server reads: every variable of the
- * configuration schema is in `.env.example` and in README's configuration table, and neither names a
+ * What an operator reads about configuration names exactly what the server reads: every variable declared in
+ * config/variables.ts is in `.env.example` and in README's configuration table, and neither names a
  * variable the server ignores.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { envSchema } from '../src/config/env.schema';
+import { variablesOf } from '../src/config/declaration';
+import { variables } from '../src/config/variables';
 import { PROJECT_ROOT } from '../src/lib/project-root';
 
 const read = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
 const sorted = (names: Iterable<string>) => [...new Set(names)].sort();
 
-const schemaNames = sorted(Object.keys(envSchema.describe().keys as Record<string, unknown>));
+const schemaNames = sorted(variablesOf(variables).map((variable) => variable.env));
 
 /** `NAME=value` or `# NAME=value` (a commented example) at the start of a line. */
 const exampleNames = sorted([...read('.env.example').matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1]!));

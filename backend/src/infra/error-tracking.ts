@@ -63,11 +63,11 @@ export function scrubEvent(event: ErrorEvent): ErrorEvent {
  * has its own and none patches modules). No default integrations: they would add request data, breadcrumbs
  * of console lines and outgoing URLs, and process handlers of their own; process errors are ours (process-errors.ts).
  */
-export function createErrorReporter(tracking: NonNullable<AppConfig['errorTracking']>): ErrorReporter {
+export function createErrorReporter(tracking: NonNullable<AppConfig['errorTracking']>, environment: AppConfig['env']): ErrorReporter {
   const client = new NodeClient({
     dsn: tracking.dsn,
     release: tracking.release,
-    environment: tracking.environment,
+    environment,
     transport: makeNodeTransport,
     stackParser: defaultStackParser,
     integrations: [],
@@ -103,7 +103,7 @@ const reporters = new WeakMap<AppConfig, ErrorReporter>();
 export function errorReporterOf(config: AppConfig): ErrorReporter {
   let reporter = reporters.get(config);
   if (!reporter) {
-    reporter = config.errorTracking ? createErrorReporter(config.errorTracking) : silent;
+    reporter = config.errorTracking ? createErrorReporter(config.errorTracking, config.env) : silent;
     reporters.set(config, reporter);
   }
   return reporter;
