@@ -1,5 +1,6 @@
 'use strict';
 const { runtimeGroupRole, grantRuntime, isolateTenantTable, touchUpdatedAt } = require('./support/tenant-table');
+const { createNoLoginRole } = require('./support/no-login-role');
 
 const CRM_RESOURCES = ['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities', 'tickets'];
 const CRM_ACTIONS = ['read', 'write', 'delete', 'export'];
@@ -73,14 +74,7 @@ exports.up = async function up(knex) {
   // Concurrent migrations of sibling databases may race to create the same-named role in
   // one cluster only if they share a database name, which they cannot; the guard keeps reruns safe.
   const role = await runtimeGroupRole(knex);
-  await knex.raw(
-    `DO $$ BEGIN
-       IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${quoteLiteral(role)}) THEN
-         CREATE ROLE ${quoteIdent(role)} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-       END IF;
-     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-     END $$`,
-  );
+  await createNoLoginRole(knex, role);
   await knex.raw('GRANT USAGE ON SCHEMA public TO ??', [role]);
 
   // Unset and reset settings both read as NULL, so a connection without a tenant matches no row.
@@ -180,10 +174,3 @@ function describe(key) {
   return `${verbs[action] || action} ${resource.replace('_', ' ')}`;
 }
 
-function quoteIdent(name) {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-function quoteLiteral(value) {
-  return `'${value.replace(/'/g, "''")}'`;
-}

@@ -8,6 +8,8 @@
  * platform pool's login role a member (infra/migrator.ts).
  */
 const { platformGroupRole, grantPlatformRead } = require('./support/tenant-table');
+const { createNoLoginRole } = require('./support/no-login-role');
+const { quoteIdent } = require('./support/sql-quote');
 
 const TENANT_WRITABLE_COLUMNS = ['status', 'plan', 'suspended_at', 'suspended_reason'];
 const GLOBAL_TABLES = ['plans', 'permissions', 'role_templates', 'platform_admins'];
@@ -22,14 +24,7 @@ async function tenantTables(knex) {
 
 exports.up = async function up(knex) {
   const role = await platformGroupRole(knex);
-  await knex.raw(
-    `DO $$ BEGIN
-       IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${quoteLiteral(role)}) THEN
-         CREATE ROLE ${quoteIdent(role)} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-       END IF;
-     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-     END $$`,
-  );
+  await createNoLoginRole(knex, role);
   await knex.raw('GRANT USAGE ON SCHEMA public TO ??', [role]);
   // tenant_isolation applies to every role, so the platform role evaluates it too (and matches nothing by it).
   await knex.raw('GRANT EXECUTE ON FUNCTION app_current_tenant() TO ??', [role]);
@@ -63,10 +58,3 @@ async function grantPlatformReadGlobal(knex, table, role) {
   await knex.raw(`GRANT SELECT (${rows.map((row) => quoteIdent(row.column_name)).join(', ')}) ON ?? TO ??`, [table, role]);
 }
 
-function quoteIdent(name) {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-function quoteLiteral(value) {
-  return `'${value.replace(/'/g, "''")}'`;
-}

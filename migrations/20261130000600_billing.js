@@ -19,6 +19,7 @@ const {
   grantPlatformRead,
   platformGroupRole,
 } = require('./support/tenant-table');
+const { quoteIdent } = require('./support/sql-quote');
 
 const PRICES = [
   { code: 'free', monthly_price_cents: 0 },
@@ -40,7 +41,7 @@ const TENANT_BILLING_COLUMNS = [
   'stripe_subscription_id',
 ];
 
-const quoteIdents = (names) => names.map((name) => `"${name}"`).join(', ');
+const quoteIdents = (names) => names.map(quoteIdent).join(', ');
 
 exports.up = async function up(knex) {
   const platform = await platformGroupRole(knex);

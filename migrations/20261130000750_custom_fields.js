@@ -9,6 +9,7 @@
  */
 const { tenantColumns, tenantForeignKey, isolateTenantTable, touchUpdatedAt, grantPlatformRead, platformGroupRole } = require('./support/tenant-table');
 const { prepareTrigger } = require('./support/distribution');
+const { addPermissions, removePermissions } = require('./support/permissions');
 
 const CRM_TABLES = ['leads', 'contacts', 'accounts', 'deals', 'tasks', 'activities', 'tickets'];
 const TYPES = ['text', 'number', 'currency', 'date', 'datetime', 'boolean', 'select', 'multiselect', 'email', 'url', 'phone'];
@@ -174,29 +175,11 @@ exports.up = async function up(knex) {
   for (const [plan, limit] of Object.entries(QUOTAS)) {
     await knex.raw(`UPDATE plans SET quotas = quotas || jsonb_build_object('customFields', ?::int) WHERE code = ?`, [limit, plan]);
   }
-  await grantPermissions(knex);
+  await addPermissions(knex, NEW_PERMISSIONS, GRANTED);
 };
 
-/** The new permissions, in the catalogue, the role matrix and every tenant's system roles of that matrix. */
-async function grantPermissions(knex) {
-  await knex('permissions').insert(Object.entries(NEW_PERMISSIONS).map(([key, description]) => ({ key, description })));
-  // The owner updates every tenant's roles at once: forced row-level security is lifted inside this transaction only.
-  await knex.raw('ALTER TABLE roles NO FORCE ROW LEVEL SECURITY');
-  for (const [role, permissions] of Object.entries(GRANTED)) {
-    await knex.raw('UPDATE role_templates SET permissions = permissions || ?::text[] WHERE key = ?', [permissions, role]);
-    await knex.raw('UPDATE roles SET permissions = permissions || ?::text[] WHERE key = ? AND is_system', [permissions, role]);
-  }
-  await knex.raw('ALTER TABLE roles FORCE ROW LEVEL SECURITY');
-}
-
 exports.down = async function down(knex) {
-  await knex.raw('ALTER TABLE roles NO FORCE ROW LEVEL SECURITY');
-  for (const permission of Object.keys(NEW_PERMISSIONS)) {
-    await knex.raw('UPDATE role_templates SET permissions = array_remove(permissions, ?)', [permission]);
-    await knex.raw('UPDATE roles SET permissions = array_remove(permissions, ?)', [permission]);
-  }
-  await knex.raw('ALTER TABLE roles FORCE ROW LEVEL SECURITY');
-  await knex('permissions').whereIn('key', Object.keys(NEW_PERMISSIONS)).delete();
+  await removePermissions(knex, Object.keys(NEW_PERMISSIONS));
   await knex.raw(`UPDATE plans SET quotas = quotas - 'customFields'`);
   for (const table of CRM_TABLES) {
     await knex.raw('DROP TRIGGER ?? ON ??', [`${table}_custom_field_values`, table]);

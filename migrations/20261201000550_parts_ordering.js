@@ -6,6 +6,7 @@
  * the plan feature `parts_ordering` (pro and enterprise) come with them.
  */
 const { tenantColumns, tenantForeignKey, isolateTenantTable, touchUpdatedAt, grantPlatformRead } = require('./support/tenant-table');
+const { addPermissions, removePermissions } = require('./support/permissions');
 
 const STATUSES = ['submitted', 'confirmed', 'backordered', 'shipped', 'delivered', 'cancelled'];
 const NEW_PERMISSIONS = {
@@ -65,26 +66,13 @@ exports.up = async function up(knex) {
   await touchUpdatedAt(knex, 'parts_inventory');
   await grantPlatformRead(knex, 'parts_inventory');
 
-  await knex('permissions').insert(Object.entries(NEW_PERMISSIONS).map(([key, description]) => ({ key, description })));
-  // The owner updates every tenant's roles at once: forced row-level security is lifted inside this transaction only.
-  await knex.raw('ALTER TABLE roles NO FORCE ROW LEVEL SECURITY');
-  for (const [role, permissions] of Object.entries(GRANTED)) {
-    await knex.raw('UPDATE role_templates SET permissions = permissions || ?::text[] WHERE key = ?', [permissions, role]);
-    await knex.raw('UPDATE roles SET permissions = permissions || ?::text[] WHERE key = ? AND is_system', [permissions, role]);
-  }
-  await knex.raw('ALTER TABLE roles FORCE ROW LEVEL SECURITY');
+  await addPermissions(knex, NEW_PERMISSIONS, GRANTED);
   await knex.raw(`UPDATE plans SET features = features || '["parts_ordering"]'::jsonb WHERE code = ANY(?)`, [PLANS_WITH_PARTS]);
 };
 
 exports.down = async function down(knex) {
   await knex.raw(`UPDATE plans SET features = features - 'parts_ordering'`);
-  await knex.raw('ALTER TABLE roles NO FORCE ROW LEVEL SECURITY');
-  for (const permission of Object.keys(NEW_PERMISSIONS)) {
-    await knex.raw('UPDATE role_templates SET permissions = array_remove(permissions, ?)', [permission]);
-    await knex.raw('UPDATE roles SET permissions = array_remove(permissions, ?)', [permission]);
-  }
-  await knex.raw('ALTER TABLE roles FORCE ROW LEVEL SECURITY');
-  await knex('permissions').whereIn('key', Object.keys(NEW_PERMISSIONS)).delete();
+  await removePermissions(knex, Object.keys(NEW_PERMISSIONS));
   for (const [table, column] of [['deals', 'deal_id'], ['tickets', 'ticket_id'], ['accounts', 'account_id']]) {
     await knex.raw('DROP TRIGGER IF EXISTS ?? ON ??', [`parts_orders_${column}_set_null`, table]);
   }

@@ -5,6 +5,7 @@
  * indexes the built-in reports read through (docs/PERFORMANCE.md, "Reports").
  */
 const { tenantColumns, tenantForeignKey, isolateTenantTable, touchUpdatedAt, grantPlatformRead } = require('./support/tenant-table');
+const { addPermissions } = require('./support/permissions');
 
 const NEW_PERMISSIONS = { 'reports:manage': 'Save, change and delete reports of the organization' };
 const GRANTED = { tenant_admin: ['reports:manage'], manager: ['reports:manage'], sales_user: ['reports:read'] };
@@ -33,14 +34,7 @@ exports.up = async function up(knex) {
 
   for (const [table, name, definition] of REPORT_INDEXES) await knex.raw(`CREATE INDEX ?? ON ?? ${definition}`, [name, table]);
 
-  await knex('permissions').insert(Object.entries(NEW_PERMISSIONS).map(([key, description]) => ({ key, description })));
-  // The owner updates every tenant's roles at once: forced row-level security is lifted inside this transaction only.
-  await knex.raw('ALTER TABLE roles NO FORCE ROW LEVEL SECURITY');
-  for (const [role, permissions] of Object.entries(GRANTED)) {
-    await knex.raw('UPDATE role_templates SET permissions = permissions || ?::text[] WHERE key = ?', [permissions, role]);
-    await knex.raw('UPDATE roles SET permissions = permissions || ?::text[] WHERE key = ? AND is_system', [permissions, role]);
-  }
-  await knex.raw('ALTER TABLE roles FORCE ROW LEVEL SECURITY');
+  await addPermissions(knex, NEW_PERMISSIONS, GRANTED);
 };
 
 exports.down = async function down(knex) {

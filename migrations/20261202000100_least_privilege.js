@@ -1,6 +1,8 @@
 'use strict';
 const { runtimeGroupRole, platformGroupRole } = require('./support/tenant-table');
 const { jobsRoleFor } = require('./support/role-names');
+const { createNoLoginRole } = require('./support/no-login-role');
+const { quoteIdent } = require('./support/sql-quote');
 
 /**
  * Each role gets only what its code needs (issue 14, "Database privileges"):
@@ -97,17 +99,6 @@ const PURGE_DUE_TENANT = `
     RETURN true;
   END $$`;
 
-async function createNoLoginRole(knex, role) {
-  await knex.raw(
-    `DO $$ BEGIN
-       IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${quoteLiteral(role)}) THEN
-         CREATE ROLE ${quoteIdent(role)} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-       END IF;
-     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-     END $$`,
-  );
-}
-
 async function tenantColumnsExcept(knex, excluded) {
   const { rows } = await knex.raw(
     "select column_name from information_schema.columns where table_schema = 'public' and table_name = 'tenants' order by ordinal_position",
@@ -200,10 +191,3 @@ exports.down = async function down(knex) {
   await knex.raw(`GRANT SELECT (${rows.map((row) => quoteIdent(row.column_name)).join(', ')}) ON platform_admins TO ??`, [platform]);
 };
 
-function quoteIdent(name) {
-  return `"${String(name).replace(/"/g, '""')}"`;
-}
-
-function quoteLiteral(value) {
-  return `'${String(value).replace(/'/g, "''")}'`;
-}

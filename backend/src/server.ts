@@ -2,7 +2,7 @@ import http from 'node:http';
 import { createApp } from './app';
 import { loadConfigOrExit } from './config/load-config';
 import { answerClientErrors } from './infra/client-errors';
-import { createAppKnex, createJobsKnex } from './infra/db';
+import { createServingPools, destroyServingPools } from './infra/db';
 import { resolveServingDatabase } from './infra/database-target';
 import { EmbeddedPostgresError } from './infra/embedded-postgres';
 import { createLogger, flushLogs } from './infra/logger';
@@ -52,9 +52,8 @@ async function main(): Promise<void> {
   if (!config.redisUrl && !config.redisCluster) logger.warn('REDIS_URL is not set: rate-limit counters are kept in memory, per process');
 
   const { credentials } = database;
-  const knex = createAppKnex(credentials.runtime.url, config.db, logger);
-  // Admin console routes, staff sign-in and the audit backlog probes; two connections suffice.
-  const platformKnex = createAppKnex(credentials.platform.url, { ...config.db, poolMax: 2 }, logger);
+  const pools = createServingPools(credentials, config.db, logger);
+  const { knex, platformKnex, jobsKnex } = pools;
   await ensureSuperAdmin(platformKnex, config, logger);
   const redis = connectRedis(config, logger);
   const lifecycle = { draining: false };
@@ -66,12 +65,10 @@ async function main(): Promise<void> {
   const app = createApp(deps);
 
   // Jobs run here unless `npm run worker` processes take them (JOBS_IN_PROCESS=false).
-  const jobsUrl = credentials.jobs.url;
-  const jobsKnex = createJobsKnex(jobsUrl, { ...config.db, poolMax: 2 });
   let jobs: JobEngine | undefined;
   if (config.jobs.inProcess) {
     jobs = await startJobEngine({ config, knex, platformKnex, jobsKnex, logger }, metrics, {
-      databaseUrl: jobsUrl,
+      databaseUrl: credentials.jobs.url,
       jobs: JOBS,
       concurrency: config.jobs.concurrency,
     });
@@ -106,7 +103,7 @@ async function main(): Promise<void> {
       ['usage counters', () => consoleRuntime(deps).usage.stop()],
       jobs && ['job engine', () => jobs.stop()],
       ['principal revocation', () => stopPrincipalRevocation(knex)],
-      ['database pools', () => Promise.all([jobsKnex.destroy(), knex.destroy(), platformKnex.destroy()])],
+      ['database pools', () => destroyServingPools(pools)],
       redis && ['redis', () => redis.quit()],
       database.embedded && ['embedded PostgreSQL', () => database.stop()],
     ]).then(async (clean) => {

@@ -1,5 +1,5 @@
 import { loadConfigOrExit } from './config/load-config';
-import { createAppKnex, createJobsKnex } from './infra/db';
+import { createServingPools, destroyServingPools } from './infra/db';
 import { servingCredentials } from './infra/db-roles';
 import { createLogger, flushLogs } from './infra/logger';
 import { errorReporterOf } from './infra/error-tracking';
@@ -33,10 +33,8 @@ async function main(): Promise<void> {
   }
   // The roles' own URLs, or DATABASE_URL to derive them from: the worker never connects as the owner.
   const credentials = servingCredentials(config.db);
-  const knex = createAppKnex(credentials.runtime.url, config.db, logger);
-  const platformKnex = createAppKnex(credentials.platform.url, { ...config.db, poolMax: 2 }, logger);
-  const jobsUrl = credentials.jobs.url;
-  const jobsKnex = createJobsKnex(jobsUrl, { ...config.db, poolMax: 2 });
+  const pools = createServingPools(credentials, config.db, logger);
+  const { knex, platformKnex, jobsKnex } = pools;
   const metrics = createMetrics(knex, outboundCallsOf(config));
   registerAuditBacklogMetrics(metrics.registry, platformKnex, config.audit.sealWarnSeconds);
   registerQueueMetrics(metrics.registry, platformKnex);
@@ -47,7 +45,7 @@ async function main(): Promise<void> {
   // Jobs that write CRM records wake the API instances' live event streams.
   startLiveEvents({ config, knex, redis, logger }, 'announces');
   const engine = await startJobEngine({ config, knex, platformKnex, jobsKnex, logger }, metrics, {
-    databaseUrl: jobsUrl,
+    databaseUrl: credentials.jobs.url,
     jobs: JOBS,
     concurrency: config.jobs.concurrency,
   });
@@ -68,7 +66,7 @@ async function main(): Promise<void> {
       ['job engine', () => engine.stop()],
       ['principal revocation', () => stopPrincipalRevocation(knex)],
       ['live events', () => stopLiveEvents(knex)],
-      ['database pools', () => Promise.all([knex.destroy(), platformKnex.destroy(), jobsKnex.destroy()])],
+      ['database pools', () => destroyServingPools(pools)],
       redis && ['redis', () => redis.quit()],
     ]).then(async (clean) => {
       logger.info('shutdown complete');

@@ -60,9 +60,23 @@ describe('configuration', () => {
     [{ NODE_ENV: 'production' }, 'DATABASE_URL'],
     [{ ENCRYPTION_KEY: 'dG9vLXNob3J0' }, 'ENCRYPTION_KEY'],
     [{ REDIS_KEY_PREFIX: 'has spaces' }, 'REDIS_KEY_PREFIX'],
+    [{ JOBS_DATABASE_URL: 'postgres://jobs@db/crm' }, 'JOBS_DATABASE_URL'],
+    [{ PLATFORM_DATABASE_URL: 'postgres://platform@db/crm' }, 'APP_DATABASE_URL'],
+    [{ SUPER_ADMIN_EMAIL: 'root@example.test' }, 'SUPER_ADMIN_PASSWORD'],
+    [{ STRIPE_SECRET_KEY: 'sk_test_1' }, 'STRIPE_WEBHOOK_SECRET'],
+    [{ EMAIL_TRANSPORT: 'smtp' }, 'SMTP_URL'],
   ])('when the environment is %j, then loading fails naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`"${variable}"`));
+  });
+
+  it('when a group of variables is set, then its object appears, with the defaults of its other members', () => {
+    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'k'.repeat(40), ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'), DATABASE_URL: 'postgres://u@db/crm', SENTRY_DSN: 'https://key@sentry.example.com/1', SMTP_URL: 'smtp://mail:25' });
+    expect(config.errorTracking).toEqual({ dsn: 'https://key@sentry.example.com/1', release: expect.stringMatching(/^crm-backend@/) });
+    expect(config.auth.adminMfaRequired).toBe(true);
+    expect(config.email.transport).toBe('smtp');
+    expect(config.billing.stripe).toBeUndefined();
+    expect(config.auth.superAdmin).toBeUndefined();
   });
 
   it('when several values are bad, then every one is named at once', () => {

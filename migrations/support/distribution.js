@@ -10,6 +10,7 @@
  * column under row-level security. The readiness test (backend/test/citus-readiness.test.ts) checks the
  * catalogue against Citus's rules with that same rule, without a cluster.
  */
+const { quoteIdent } = require('./sql-quote');
 
 /** Tenant tables: tenant_id under row-level security (platform_audit_logs names tenants but is global). */
 const TENANT_TABLES_SQL = `
@@ -87,9 +88,6 @@ async function prepareTrigger(knex) {
   if (await citusInstalled(knex)) await allowTriggers(knex);
 }
 
-function quoteIdent(name) {
-  return `"${String(name).replace(/"/g, '""')}"`;
-}
 
 module.exports = {
   TENANT_TABLES_SQL,

@@ -10,6 +10,7 @@
 
 const { groupRoleFor, platformRoleFor } = require('./role-names');
 const { distributeTenantTable, replicateGlobalTable, prepareTrigger } = require('./distribution');
+const { quoteIdent, quoteLiteral } = require('./sql-quote');
 
 const CRUD = 'SELECT, INSERT, UPDATE, DELETE';
 
@@ -207,13 +208,6 @@ async function touchUpdatedAt(knex, table) {
   );
 }
 
-function quoteIdent(name) {
-  return `"${String(name).replace(/"/g, '""')}"`;
-}
-
-function quoteLiteral(value) {
-  return `'${String(value).replace(/'/g, "''")}'`;
-}
 
 module.exports = {
   CRUD,

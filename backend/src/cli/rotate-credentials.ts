@@ -1,6 +1,6 @@
 import { loadConfigOrExit } from '../config/load-config';
-import { createAppKnex } from '../infra/db';
-import { platformCredentials, runtimeCredentials } from '../infra/db-roles';
+import { createServingPools, destroyServingPools } from '../infra/db';
+import { servingCredentials } from '../infra/db-roles';
 import { createLogger } from '../infra/logger';
 import { rotateCredentials } from '../modules/credentials/credential-rotation';
 
@@ -12,18 +12,13 @@ import { rotateCredentials } from '../modules/credentials/credential-rotation';
 async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const logger = createLogger(config.log.level).child({ component: 'credentials' });
-  const adminUrl = config.db.adminUrl;
-  if (!adminUrl) {
-    process.stderr.write('credentials:rotate needs DATABASE_URL\n');
-    process.exit(1);
-  }
-  const knex = createAppKnex(runtimeCredentials(adminUrl, config.db.appUrl).url, config.db, logger);
-  const platformKnex = createAppKnex(platformCredentials(adminUrl).url, { ...config.db, poolMax: 2 }, logger);
+  // The pools the server and the worker use (no database named: servingCredentials says which variables to set).
+  const pools = createServingPools(servingCredentials(config.db), config.db, logger);
   try {
-    const result = await rotateCredentials(knex, platformKnex, config.credentialKeys);
+    const result = await rotateCredentials(pools.knex, pools.platformKnex, config.credentialKeys);
     logger.info('credentials re-encrypted under the current key', { currentKeyId: config.credentialKeys[0]!.id, ...result });
   } finally {
-    await Promise.all([knex.destroy(), platformKnex.destroy()]);
+    await destroyServingPools(pools);
   }
 }
 

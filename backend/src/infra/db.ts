@@ -3,6 +3,7 @@ import ClientPG from 'knex/lib/dialects/postgres';
 import TransactionPG from 'knex/lib/dialects/postgres/execution/pg-transaction';
 import { knexSnakeCaseMappers } from 'objection';
 import pg from 'pg';
+import type { ServingCredentials } from './db-roles';
 import { Logger } from './logger';
 
 // JSON shapes for the API: dates stay 'YYYY-MM-DD' (not a local-midnight Date), and numeric/bigint
@@ -149,6 +150,29 @@ export function createAppKnex(url: string, options: PoolOptions, logger?: Logger
 export function createJobsKnex(url: string, options: PoolOptions): Knex {
   return knexFactory(servingPool(url, options, 'crm-jobs'));
 }
+
+/** The pools of a serving process (the API, the worker, a CLI task), each as its role's own login, never the owner. */
+export interface ServingPools {
+  knex: Knex;
+  /** Admin console routes, staff sign-in and the audit backlog probes. */
+  platformKnex: Knex;
+  jobsKnex: Knex;
+}
+
+/**
+ * The runtime pool at DB_POOL_MAX; the platform and jobs pools carry little, so two connections each suffice.
+ * Pools connect on first use: one a process never queries opens no connection.
+ */
+export function createServingPools(credentials: ServingCredentials, options: PoolOptions, logger: Logger): ServingPools {
+  return {
+    knex: createAppKnex(credentials.runtime.url, options, logger),
+    platformKnex: createAppKnex(credentials.platform.url, { ...options, poolMax: 2 }, logger),
+    jobsKnex: createJobsKnex(credentials.jobs.url, { ...options, poolMax: 2 }),
+  };
+}
+
+export const destroyServingPools = (pools: ServingPools): Promise<unknown> =>
+  Promise.all([pools.jobsKnex.destroy(), pools.knex.destroy(), pools.platformKnex.destroy()]);
 
 /** A privileged connection for migrations and seeds, as the schema owner. */
 export function createAdminKnex(url: string): Knex {

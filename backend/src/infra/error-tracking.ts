@@ -73,7 +73,7 @@ const reporters = new WeakMap<AppConfig, ErrorReporter>();
 export function errorReporterOf(config: AppConfig): ErrorReporter {
   let reporter = reporters.get(config);
   if (!reporter) {
-    reporter = config.errorTracking ? sentryReporter().createErrorReporter(config.errorTracking) : silent;
+    reporter = config.errorTracking ? sentryReporter().createErrorReporter(config.errorTracking, config.env) : silent;
     reporters.set(config, reporter);
   }
   return reporter;

@@ -7,11 +7,11 @@ import { ErrorReporter, scrubEvent } from './error-tracking';
  * has its own and none patches modules). No default integrations: they would add request data, breadcrumbs
  * of console lines and outgoing URLs, and process handlers of their own; process errors are ours (process-errors.ts).
  */
-export function createErrorReporter(tracking: NonNullable<AppConfig['errorTracking']>): ErrorReporter {
+export function createErrorReporter(tracking: NonNullable<AppConfig['errorTracking']>, environment: AppConfig['env']): ErrorReporter {
   const client = new NodeClient({
     dsn: tracking.dsn,
     release: tracking.release,
-    environment: tracking.environment,
+    environment,
     transport: makeNodeTransport,
     stackParser: defaultStackParser,
     integrations: [],

@@ -61,8 +61,6 @@ export function signInThrottle(knex: Knex) {
   };
 }
 
-export type SignInThrottle = ReturnType<typeof signInThrottle>;
-
 /** The answer to any sign-in while the account is locked, whatever the password. */
 export function lockedOut(seconds: number): AppError {
   return new AppError('RATE_LIMITED', 'Too many failed sign-ins: this account is locked for a while', undefined, {

@@ -34,9 +34,6 @@ export function decryptCredential(keys: readonly CredentialKey[], envelope: stri
   return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
 }
 
-/** The key id an envelope was made with. */
-export const credentialKeyId = (envelope: string): string | undefined => ENVELOPE.exec(envelope)?.[1];
-
 /** The authenticated context of a credential stored in `table`'s row `id` of `tenantId`. */
 export const rowContext = (table: string, tenantId: string, id: string): string => `${table}:${tenantId}:${id}`;
 

@@ -17,7 +17,7 @@ export interface RuntimeSettings {
 
 export type SettingKey = keyof RuntimeSettings;
 
-/** Same bounds as env.schema.ts, so an override can never be a value the environment would refuse. */
+/** Within the bounds of the variables in config/variables.ts, so an override can never be a value the environment would refuse. */
 export const SETTING_SCHEMAS: Record<SettingKey, Joi.Schema> = {
   rateLimitAnonymousMax: Joi.number().integer().min(1).max(1_000_000),
   rateLimitAnonymousWindowSeconds: Joi.number().integer().min(1).max(86_400),
