@@ -21,7 +21,7 @@ const duplicateSchema = Joi.object({
   record: Joi.object().unknown().required(),
 });
 
-const mergeBody = Joi.object({
+const mergeBody = Joi.object<MergeInput>({
   duplicateIds: Joi.array().items(Joi.string().uuid()).min(1).max(20).unique().required(),
   prefer: Joi.object().pattern(Joi.string().max(64), Joi.string().uuid()).max(50),
 });
@@ -50,10 +50,10 @@ export function mergeRoutes(def: MergeableDefinition): RouteDefinition[] {
         "A sales user sees only candidates they or their team own.",
       response: { status: 200, description: 'The candidates, best first', schema: Joi.array().items(duplicateSchema) },
       tags,
-      schema: { params: idParams, query: Joi.object({ limit: Joi.number().integer().min(1).max(50).default(10) }) },
+      schema: { params: idParams, query: Joi.object<{ limit: number }>({ limit: Joi.number().integer().min(1).max(50).default(10) }) },
       handler: async (input) => {
         const record = await records.load(input.params.id);
-        return ok(await findDuplicates(def, principalOf(input, 'user', 'api_key'), record, { excludeId: input.params.id, limit: input.query.limit as number }));
+        return ok(await findDuplicates(def, principalOf(input, 'user', 'api_key'), record, { excludeId: input.params.id, limit: input.query.limit }));
       },
     }),
     defineRoute({
@@ -69,7 +69,7 @@ export function mergeRoutes(def: MergeableDefinition): RouteDefinition[] {
       response: { status: 200, description: 'The merge, its id and the survivor as it now stands', schema: mergeResult },
       tags,
       schema: { params: idParams, body: mergeBody },
-      handler: async (input) => ok(await mergeRecords(def, principalOf(input, 'user', 'api_key'), input.params.id, input.body as MergeInput)),
+      handler: async (input) => ok(await mergeRecords(def, principalOf(input, 'user', 'api_key'), input.params.id, input.body)),
     }),
   ];
 }
