@@ -9,7 +9,7 @@ import { dealsResource } from '../deals/deals.resource';
 import { leadsResource } from './leads.resource';
 import { convertLead, ConvertLeadInput } from './leads.service';
 
-const convertBody = Joi.object({
+const convertBody = Joi.object<ConvertLeadInput>({
   accountId: Joi.string().uuid(),
   account: Joi.object(accountsResource.fields),
   contactId: Joi.string().uuid(),
@@ -27,7 +27,7 @@ export function leadsRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The account, the contact, the deal (if any) and the converted lead' },
       tags: ['Leads'],
       schema: { params: Joi.object<{ id: string }>({ id: Joi.string().uuid().required() }), body: convertBody },
-      handler: async (input) => ok(await convertLead(principalOf(input, 'user', 'api_key'), input.params.id, input.body as ConvertLeadInput)),
+      handler: async (input) => ok(await convertLead(principalOf(input, 'user', 'api_key'), input.params.id, input.body)),
     }),
     ...mergeRoutes(mergeable(leadsResource)),
     ...recordRoutes(leadsResource, recordsService(leadsResource)),
