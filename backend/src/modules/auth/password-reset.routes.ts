@@ -3,12 +3,12 @@ import { AppDeps } from '../../app-deps';
 import { AppError } from '../../lib/errors';
 import { AnyRouteInput, defineRoute, noContent, raw, RouteDefinition } from '../../http/route';
 import { passwordSchema } from './passwords';
-import { passwordResetService } from './password-reset.service';
+import { createPasswordResetService } from './password-reset.service';
 
 const ACCEPTED = { message: 'If an account matches, a reset code has been sent to its email address' };
 
 export function passwordResetRoutes(deps: AppDeps): RouteDefinition[] {
-  const resets = passwordResetService(deps);
+  const resets = createPasswordResetService(deps);
   const client = (input: AnyRouteInput) => ({ ip: input.ip, userAgent: input.userAgent });
   const tags = ['Auth'];
   return [

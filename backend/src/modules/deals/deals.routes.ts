@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { defineRoute, ok, RouteDefinition } from '../../http/route';
 import { recordRoutes } from '../crm/record.routes';
-import { recordsService } from '../crm/records.service';
+import { createRecordsService } from '../crm/records.service';
 import { dealsResource } from './deals.resource';
 import { dealForecast, dealPipeline } from './deals.service';
 
@@ -25,6 +25,6 @@ export function dealsRoutes(): RouteDefinition[] {
       schema: { query: Joi.object<{ pipelineId?: string }>({ pipelineId: Joi.string().uuid() }) },
       handler: async (input) => ok(await dealPipeline(input.query.pipelineId)),
     }),
-    ...recordRoutes(dealsResource, recordsService(dealsResource)),
+    ...recordRoutes(dealsResource, createRecordsService(dealsResource)),
   ];
 }

@@ -4,7 +4,7 @@ import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition
 import { Page, creationPageQuery } from '../../lib/pagination';
 import { actorId } from '../auth/principal';
 import { INTEGRATION_TYPES } from './integration-types';
-import { IntegrationChanges, IntegrationDraft, integrationsService } from './integrations.service';
+import { IntegrationChanges, IntegrationDraft, createIntegrationsService } from './integrations.service';
 
 /** Integrations are organization settings: tenant admins (organization:manage) manage them. */
 const PERMISSION = 'organization:manage';
@@ -35,7 +35,7 @@ const integrationSchema = Joi.object({
 });
 
 export function integrationsRoutes(deps: AppDeps): RouteDefinition[] {
-  const service = integrationsService(deps.config);
+  const service = createIntegrationsService(deps.config);
   const tags = ['Integrations'];
   return [
     defineRoute({

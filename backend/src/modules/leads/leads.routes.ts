@@ -2,7 +2,7 @@ import Joi from 'joi';
 import { defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
 import { accountsResource } from '../accounts/accounts.resource';
 import { createBodySchema, recordRoutes } from '../crm/record.routes';
-import { recordsService } from '../crm/records.service';
+import { createRecordsService } from '../crm/records.service';
 import { mergeRoutes } from '../merges/merges.routes';
 import { mergeable } from '../merges/merges.service';
 import { dealsResource } from '../deals/deals.resource';
@@ -30,6 +30,6 @@ export function leadsRoutes(): RouteDefinition[] {
       handler: async (input) => ok(await convertLead(principalOf(input, 'user', 'api_key'), input.params.id, input.body)),
     }),
     ...mergeRoutes(mergeable(leadsResource)),
-    ...recordRoutes(leadsResource, recordsService(leadsResource)),
+    ...recordRoutes(leadsResource, createRecordsService(leadsResource)),
   ];
 }

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
-import { recordsService } from '../crm/records.service';
+import { createRecordsService } from '../crm/records.service';
 import { findDuplicates } from './duplicates.service';
 import { MergeableDefinition, mergeRecords, MergeInput, undoMerge } from './merges.service';
 
@@ -37,7 +37,7 @@ const mergeResult = Joi.object({
 /** GET /{resource}/:id/duplicates and POST /{resource}/:id/merge of a lead, contact or account. */
 export function mergeRoutes(def: MergeableDefinition): RouteDefinition[] {
   const tags = [def.name.charAt(0).toUpperCase() + def.name.slice(1)];
-  const records = recordsService(def);
+  const records = createRecordsService(def);
   return [
     defineRoute({
       method: 'get',
