@@ -5,7 +5,10 @@ import type { SecondFactor } from './totp-factors';
 const totpCode = Joi.string().trim().pattern(/^\d{6}$/).messages({ 'string.pattern.base': '{{#label}} must be the 6 digits the authenticator app shows' });
 const recoveryCode = Joi.string().trim().min(10).max(32);
 
-/** The second step: the challenge and either a TOTP code or a recovery code, never both. */
+/**
+ * The second step: the challenge and either a TOTP code or a recovery code, never both. Its value is the
+ * union the services take; the third type argument names the keys, which the union alone would not.
+ */
 export const loginMfaBody = Joi.object<{ mfaToken: string } & SecondFactor, false, Record<'mfaToken' | 'code' | 'recoveryCode', unknown>>({
   mfaToken: Joi.string().max(2000).required(),
   code: totpCode,

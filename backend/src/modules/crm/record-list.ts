@@ -26,7 +26,7 @@ export const DEFAULT_SORT = '-createdAt';
 /**
  * The filters and sort a list (or a saved view) may name: the resource's declared ones, and its custom
  * fields' (`customFields.<key>[eq|gte|lte|in]`, `sort=-customFields.<key>`), checked against the tenant's
- * fields once known (resolveCustomQuery).
+ * fields once known (resolveCustomQuery). `T` is the value of the schema a caller adds keys to (a list's page).
  */
 export function listFiltersSchema<T extends ListFilterParams = ListFilterParams>(def: ResourceDefinition): Joi.ObjectSchema<T> {
   const sortKeys = Object.keys(sortsOf(def)).flatMap((key) => [key, `-${key}`]);
