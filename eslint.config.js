@@ -26,6 +26,20 @@ module.exports = tseslint.config(
     },
   },
   {
+    // A handler's input is typed by its declaration's schemas (http/route.ts, defineRoute): a cast would
+    // hide a schema that says something else.
+    files: ['backend/src/modules/**/*.routes.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "TSAsExpression > MemberExpression.expression[object.name='input'][property.name=/^(body|query|params)$/], TSAsExpression > MemberExpression.expression[object.object.name='input'][object.property.name=/^(body|query|params)$/]",
+          message: 'Declare the type on the schema (Joi.object<T>) instead of casting the input.',
+        },
+      ],
+    },
+  },
+  {
     files: ['backend/src/server.ts', 'backend/src/worker.ts', 'backend/src/cli/**/*.ts', 'backend/test/**/*.ts', 'backend/bench/**/*.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },

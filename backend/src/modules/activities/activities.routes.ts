@@ -1,6 +1,6 @@
 import { RouteDefinition } from '../../http/route';
 import { recordRoutes } from '../crm/record.routes';
-import { recordsService } from '../crm/records.service';
+import { createRecordsService } from '../crm/records.service';
 import { activitiesResource } from './activities.resource';
 
-export const activitiesRoutes = (): RouteDefinition[] => recordRoutes(activitiesResource, recordsService(activitiesResource));
+export const activitiesRoutes = (): RouteDefinition[] => recordRoutes(activitiesResource, createRecordsService(activitiesResource));

@@ -13,7 +13,6 @@ import {
 } from './admin-auth.schema';
 import { loginMfaBody, mfaCodeBody, mfaSetupSchema, recoveryCodesSchema } from '../auth/mfa.schema';
 import { createPlatformAdminsService, StaffSignIn } from './platform-admins.service';
-import { SecondFactor } from '../auth/totp-factors';
 import { clearedStaffRefreshCookie, STAFF_REFRESH_COOKIE, staffRefreshCookie, StaffTokens } from './staff-sessions';
 
 /** Staff sign-in and one's own account. Every signed-in route needs only `account:self`, held by every role. */
@@ -46,7 +45,7 @@ export function adminAuthRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'Signed in, or the MFA step to take', schema: staffSignInSchema, errors: [401] },
       tags,
       schema: { body: adminLoginBody },
-      handler: async (input) => signInAnswer(await admins.login(input.body as { email: string; password: string }, context(input))),
+      handler: async (input) => signInAnswer(await admins.login(input.body, context(input))),
     }),
     defineRoute({
       method: 'post',
@@ -58,7 +57,7 @@ export function adminAuthRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'Signed in', schema: staffSignInSchema, errors: [401] },
       tags,
       schema: { body: loginMfaBody },
-      handler: async (input) => signInAnswer(await admins.loginMfa(input.body as { mfaToken: string } & SecondFactor, context(input))),
+      handler: async (input) => signInAnswer(await admins.loginMfa(input.body, context(input))),
     }),
     defineRoute({
       method: 'post',
@@ -82,7 +81,7 @@ export function adminAuthRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'Signed in', schema: staffSignInSchema, errors: [401] },
       tags,
       schema: { body: acceptStaffInviteBody },
-      handler: async (input) => signInAnswer(await admins.acceptInvite(input.body as { token: string; password: string }, context(input))),
+      handler: async (input) => signInAnswer(await admins.acceptInvite(input.body, context(input))),
     }),
     defineRoute({
       method: 'post',
@@ -144,7 +143,7 @@ export function adminAuthRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'MFA is on', schema: recoveryCodesSchema },
       tags,
       schema: { body: mfaCodeBody },
-      handler: async (input) => ok(await admins.mfaEnable(caller(input), (input.body as { code: string }).code, context(input)), { 'Cache-Control': 'no-store' }),
+      handler: async (input) => ok(await admins.mfaEnable(caller(input), input.body.code, context(input)), { 'Cache-Control': 'no-store' }),
     }),
     defineRoute({
       method: 'post',
@@ -155,7 +154,7 @@ export function adminAuthRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { body: mfaCodeBody },
       handler: async (input) => {
-        await admins.mfaDisable(caller(input), (input.body as { code: string }).code, context(input));
+        await admins.mfaDisable(caller(input), input.body.code, context(input));
         return noContent();
       },
     }),

@@ -1,14 +1,16 @@
 import Joi from 'joi';
 import { passwordSchema } from '../auth/passwords';
-import { STAFF_ROLES } from './staff-roles';
+import { STAFF_ROLES, StaffRole } from './staff-roles';
+import type { StaffStatus } from './platform-admin.model';
+import type { StaffChanges, StaffInvitation } from './staff.service';
 
-export const adminLoginBody = Joi.object({
+export const adminLoginBody = Joi.object<{ email: string; password: string }>({
   email: Joi.string().trim().lowercase().email({ tlds: { allow: false } }).max(254).required(),
   // No policy here: a login must not reveal the policy, only whether the password is right.
   password: Joi.string().min(1).max(1024).required(),
 });
 
-export const acceptStaffInviteBody = Joi.object({
+export const acceptStaffInviteBody = Joi.object<{ token: string; password: string }>({
   token: Joi.string().max(200).required(),
   password: passwordSchema.required(),
 });
@@ -63,21 +65,21 @@ export const staffSessionSchema = Joi.object({
 
 const name = Joi.string().trim().min(1).max(100);
 
-export const inviteStaffBody = Joi.object({
+export const inviteStaffBody = Joi.object<StaffInvitation>({
   email: Joi.string().trim().lowercase().email({ tlds: { allow: false } }).max(254).required(),
   role: Joi.string().valid(...STAFF_ROLES).required(),
   firstName: name.required(),
   lastName: name.required(),
 });
 
-export const updateStaffBody = Joi.object({
+export const updateStaffBody = Joi.object<StaffChanges>({
   role: Joi.string().valid(...STAFF_ROLES),
   status: Joi.string().valid('active', 'disabled'),
 })
   .or('role', 'status')
   .required();
 
-export const listStaffQuery = Joi.object({
+export const listStaffQuery = Joi.object<{ role?: StaffRole; status?: StaffStatus }>({
   role: Joi.string().valid(...STAFF_ROLES),
   status: Joi.string().valid('active', 'invited', 'disabled'),
 });

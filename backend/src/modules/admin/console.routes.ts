@@ -1,7 +1,7 @@
 import { AppDeps } from '../../app-deps';
 import { AnyRouteInput, created, defineRoute, ok, page, principalOf, RouteDefinition } from '../../http/route';
-import { AuditViewerQuery, createAuditViewerService, PlatformAuditQuery } from './audit-viewer.service';
-import { ConfigUpdate, createConfigAdminService } from './config-admin.service';
+import { createAuditViewerService } from './audit-viewer.service';
+import { createConfigAdminService } from './config-admin.service';
 import {
   auditViewerEntrySchema,
   auditViewerQuery,
@@ -20,11 +20,11 @@ import {
 import { ConsoleRuntime } from './console-runtime';
 import { createDashboardService } from './dashboard.service';
 import { outboundCallsOf } from '../../infra/outbound/outbound-call';
-import { createImpersonationService, ImpersonationInput } from './impersonation.service';
-import { createJobsAdminService, ListJobsQuery } from './jobs-admin.service';
+import { createImpersonationService } from './impersonation.service';
+import { createJobsAdminService } from './jobs-admin.service';
 import { PlatformActor } from './platform-audit';
 import { tenantIdParams } from './tenants-admin.schema';
-import { createUsageAdminService, UsageQuery } from './usage-admin.service';
+import { createUsageAdminService } from './usage-admin.service';
 
 const actorOf = (input: AnyRouteInput): PlatformActor => ({
   principal: principalOf(input, 'platform_admin'),
@@ -77,7 +77,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { query: usageQuery },
       handler: async (input) => {
-        const { data, pagination } = await usage.report(input.query as unknown as UsageQuery);
+        const { data, pagination } = await usage.report(input.query);
         return page(data, pagination);
       },
     }),
@@ -90,7 +90,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { query: listJobsQuery },
       handler: async (input) => {
-        const { data, pagination } = await jobs.list(input.query as unknown as ListJobsQuery);
+        const { data, pagination } = await jobs.list(input.query);
         return page(data, pagination);
       },
     }),
@@ -104,7 +104,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { query: auditViewerQuery },
       handler: async (input) => {
-        const { data, pagination } = await audit.tenantEntries(input.query as unknown as AuditViewerQuery);
+        const { data, pagination } = await audit.tenantEntries(input.query);
         return page(data, pagination);
       },
     }),
@@ -117,7 +117,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { query: platformAuditQuery },
       handler: async (input) => {
-        const { data, pagination } = await audit.platformEntries(input.query as unknown as PlatformAuditQuery);
+        const { data, pagination } = await audit.platformEntries(input.query);
         return page(data, pagination);
       },
     }),
@@ -139,7 +139,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       response: { status: 200, description: 'The settings as they now stand', schema: configSchema },
       tags,
       schema: { body: updateConfigBody },
-      handler: async (input) => ok(await config.update(input.body as ConfigUpdate, actorOf(input))),
+      handler: async (input) => ok(await config.update(input.body, actorOf(input))),
     }),
     defineRoute({
       method: 'post',
@@ -154,7 +154,7 @@ export function adminConsoleRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { params: tenantIdParams, body: impersonateBody },
       handler: async (input) => {
-        const session = await impersonation.start(input.params.id, input.body as ImpersonationInput, actorOf(input));
+        const session = await impersonation.start(input.params.id, input.body, actorOf(input));
         return created(session, { 'Cache-Control': 'no-store' });
       },
     }),

@@ -1,9 +1,12 @@
 import Joi from 'joi';
 import { creationPageQuery, cursorParam } from '../../lib/pagination';
-import { newestFirst } from './audit-viewer.service';
+import { AuditViewerQuery, newestFirst, PlatformAuditQuery } from './audit-viewer.service';
+import type { ConfigUpdate } from './config-admin.service';
+import type { ImpersonationInput } from './impersonation.service';
+import type { UsageQuery } from './usage-admin.service';
 import { CRM_RESOURCES } from '../roles/permissions';
 import { SETTING_KEYS, SETTING_SCHEMAS } from '../runtime-settings/runtime-settings';
-import { JOB_STATES, JOBS_KEYSET } from './jobs-admin.service';
+import { JOB_STATES, JOBS_KEYSET, ListJobsQuery } from './jobs-admin.service';
 
 const timeCursor = cursorParam(newestFirst('a'));
 const limit = Joi.number().integer().min(1).max(200).default(50);
@@ -19,7 +22,7 @@ const range = {
 const counts = () => ({ apiCalls: Joi.number().integer().required(), clientErrors: Joi.number().integer().required(), serverErrors: Joi.number().integer().required() });
 const byResource = (schema: () => Joi.Schema) => Joi.object(Object.fromEntries(CRM_RESOURCES.map((resource) => [resource, schema()]))).required();
 
-export const usageQuery = Joi.object({
+export const usageQuery = Joi.object<UsageQuery>({
   tenantId: Joi.string().guid(),
   from: isoDay.custom((value: string, helpers) => (Number.isNaN(Date.parse(`${value}T00:00:00Z`)) ? helpers.error('any.invalid') : value)),
   to: isoDay.custom((value: string, helpers) => (Number.isNaN(Date.parse(`${value}T00:00:00Z`)) ? helpers.error('any.invalid') : value)),
@@ -135,7 +138,7 @@ export const dashboardSchema = Joi.object({
     .description("This instance's outbound destinations (supplier, Stripe, SMTP, webhooks, Slack): circuit breaker state and calls since it started"),
 });
 
-export const listJobsQuery = Joi.object({
+export const listJobsQuery = Joi.object<ListJobsQuery>({
   task: Joi.string().trim().min(1).max(100),
   state: Joi.string().valid(...JOB_STATES),
   limit,
@@ -156,7 +159,7 @@ export const jobSchema = Joi.object({
   createdAt: Joi.date().required(),
 });
 
-export const auditViewerQuery = Joi.object({
+export const auditViewerQuery = Joi.object<AuditViewerQuery>({
   tenantId: Joi.string().guid(),
   action: Joi.string().trim().min(1).max(100),
   resourceType: Joi.string().trim().min(1).max(100),
@@ -188,7 +191,7 @@ export const auditViewerEntrySchema = Joi.object({
   errorCode: Joi.string().allow(null).required(),
 });
 
-export const platformAuditQuery = Joi.object({
+export const platformAuditQuery = Joi.object<PlatformAuditQuery>({
   tenantId: Joi.string().guid(),
   action: Joi.string().trim().min(1).max(100),
   actorId: Joi.string().guid(),
@@ -215,7 +218,7 @@ export const platformAuditEntrySchema = Joi.object({
 });
 
 /** Each setting: a number within its bounds, or null to drop the override. */
-export const updateConfigBody = Joi.object(Object.fromEntries(SETTING_KEYS.map((key) => [key, SETTING_SCHEMAS[key].allow(null)])))
+export const updateConfigBody = Joi.object<ConfigUpdate>(Object.fromEntries(SETTING_KEYS.map((key) => [key, SETTING_SCHEMAS[key].allow(null)])))
   .min(1)
   .required();
 
@@ -233,7 +236,7 @@ export const configSchema = Joi.object({
   }).required(),
 });
 
-export const impersonateBody = Joi.object({
+export const impersonateBody = Joi.object<ImpersonationInput>({
   reason: Joi.string().trim().min(3).max(500).required(),
   userId: Joi.string().guid(),
 }).required();

@@ -3,8 +3,7 @@ import { AppDeps } from '../../app-deps';
 import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
 import { invitedStaffSchema, inviteStaffBody, listStaffQuery, staffSchema, staffSessionParams as staffIdParams, updateStaffBody } from './admin-auth.schema';
 import { PlatformActor } from './platform-audit';
-import { createStaffService, StaffChanges, StaffInvitation } from './staff.service';
-import { StaffRole } from './staff-roles';
+import { createStaffService } from './staff.service';
 
 const actorOf = (input: AnyRouteInput): PlatformActor => ({
   principal: principalOf(input, 'platform_admin'),
@@ -27,7 +26,7 @@ export function staffRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The staff', schema: Joi.array().items(staffSchema) },
       tags,
       schema: { query: listStaffQuery },
-      handler: async (input) => ok(await staff.list(input.query as { role?: StaffRole; status?: 'active' | 'invited' | 'disabled' })),
+      handler: async (input) => ok(await staff.list(input.query)),
     }),
     defineRoute({
       method: 'post',
@@ -38,7 +37,7 @@ export function staffRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 201, description: 'The invited staff member', schema: invitedStaffSchema },
       tags,
       schema: { body: inviteStaffBody },
-      handler: async (input) => created(await staff.invite(input.body as StaffInvitation, actorOf(input)), { 'Cache-Control': 'no-store' }),
+      handler: async (input) => created(await staff.invite(input.body, actorOf(input)), { 'Cache-Control': 'no-store' }),
     }),
     defineRoute({
       method: 'patch',
@@ -49,7 +48,7 @@ export function staffRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'The staff member as it now stands', schema: staffSchema },
       tags,
       schema: { params: staffIdParams, body: updateStaffBody },
-      handler: async (input) => ok(await staff.update(input.params.id, input.body as StaffChanges, actorOf(input))),
+      handler: async (input) => ok(await staff.update(input.params.id, input.body, actorOf(input))),
     }),
     defineRoute({
       method: 'delete',

@@ -1,11 +1,12 @@
 import Joi from 'joi';
 import { creationPageQuery } from '../../lib/pagination';
 import { CRM_RESOURCES } from '../roles/permissions';
+import type { NewTenantByStaff } from './tenant-provisioning.service';
 
 const TENANT_STATUSES = ['active', 'suspended'] as const;
 const planCode = Joi.string().trim().min(1).max(50);
 
-export const listTenantsQuery = Joi.object({
+export const listTenantsQuery = Joi.object<ListTenantsQuery>({
   status: Joi.string().valid(...TENANT_STATUSES),
   plan: planCode,
   q: Joi.string().trim().min(1).max(100).description('Part of the name or subdomain, or a user email'),
@@ -29,7 +30,7 @@ export interface ListTenantsQuery {
 export const tenantIdParams = Joi.object<{ id: string }>({ id: Joi.string().guid().required() });
 
 /** A reason goes with a suspension only; at least one of status and plan. */
-export const updateTenantBody = Joi.object({
+export const updateTenantBody = Joi.object<UpdateTenantInput>({
   status: Joi.string().valid(...TENANT_STATUSES),
   reason: Joi.when('status', {
     is: 'suspended',
@@ -104,7 +105,7 @@ const subdomain = Joi.string()
   .messages({ 'string.pattern.base': '{{#label}} must be letters, digits and inner dashes' });
 const personName = Joi.string().trim().min(1).max(100);
 
-export const createTenantBody = Joi.object({
+export const createTenantBody = Joi.object<NewTenantByStaff>({
   name: Joi.string().trim().min(2).max(120).required(),
   subdomain: subdomain.description('Default: made from the name'),
   plan: planCode.required(),

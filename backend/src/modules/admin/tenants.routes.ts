@@ -4,19 +4,17 @@ import { AnyRouteInput, created, defineRoute, ok, page, principalOf, RouteDefini
 import {
   createdTenantSchema,
   createTenantBody,
-  ListTenantsQuery,
   listTenantsQuery,
   tenantDetailSchema,
   tenantIdParams,
   tenantSummarySchema,
-  UpdateTenantInput,
   updateTenantBody,
 } from './tenants-admin.schema';
 import { createTenantsAdminService } from './tenants-admin.service';
 import { ConsoleRuntime } from './console-runtime';
 import { createUsageAdminService } from './usage-admin.service';
 import { PlatformActor } from './platform-audit';
-import { createTenantProvisioningService, NewTenantByStaff } from './tenant-provisioning.service';
+import { createTenantProvisioningService } from './tenant-provisioning.service';
 
 const actorOf = (input: AnyRouteInput): PlatformActor => ({
   principal: principalOf(input, 'platform_admin'),
@@ -42,7 +40,7 @@ export function adminTenantsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { query: listTenantsQuery },
       handler: async (input) => {
-        const { data, pagination } = await tenants.list(input.query as unknown as ListTenantsQuery);
+        const { data, pagination } = await tenants.list(input.query);
         return page(data, pagination);
       },
     }),
@@ -56,7 +54,7 @@ export function adminTenantsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { body: createTenantBody },
       handler: async (input): Promise<RouteResult> =>
-        created(await provisioning.create(input.body as NewTenantByStaff, actorOf(input)), { 'Cache-Control': 'no-store' }),
+        created(await provisioning.create(input.body, actorOf(input)), { 'Cache-Control': 'no-store' }),
     }),
     defineRoute({
       method: 'delete',
@@ -96,7 +94,7 @@ export function adminTenantsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       tags,
       schema: { params: tenantIdParams, body: updateTenantBody },
       handler: async (input) =>
-        ok(await tenants.update(input.params.id, input.body as UpdateTenantInput, actorOf(input))),
+        ok(await tenants.update(input.params.id, input.body, actorOf(input))),
     }),
   ];
 }

@@ -12,7 +12,7 @@ import {
   tenantAnalyticsSchema,
 } from './analytics.schema';
 import { createAnalyticsService } from './analytics.service';
-import { OverviewWindow, revenueOverview } from './revenue-overview';
+import { revenueOverview } from './revenue-overview';
 
 /** Platform analytics for staff holding `analytics:read`, computed on the platform pool. */
 export function analyticsRoutes(deps: Pick<AppDeps, 'platformKnex'>): RouteDefinition[] {
@@ -32,7 +32,7 @@ export function analyticsRoutes(deps: Pick<AppDeps, 'platformKnex'>): RouteDefin
       response: { status: 200, description: 'The overview', schema: overviewSchema },
       tags,
       schema: { query: overviewQuery },
-      handler: async (input) => ok(await revenueOverview(deps.platformKnex, input.query as unknown as OverviewWindow)),
+      handler: async (input) => ok(await revenueOverview(deps.platformKnex, input.query)),
     }),
     defineRoute({
       method: 'get',
@@ -50,7 +50,7 @@ export function analyticsRoutes(deps: Pick<AppDeps, 'platformKnex'>): RouteDefin
       tags,
       schema: { query: churnRiskQuery },
       handler: async (input) => {
-        const { data, total } = await analytics.churnRisk(input.query as { minScore: number; limit: number; offset: number });
+        const { data, total } = await analytics.churnRisk(input.query);
         return ok({ tenants: data, total });
       },
     }),
@@ -62,7 +62,7 @@ export function analyticsRoutes(deps: Pick<AppDeps, 'platformKnex'>): RouteDefin
       response: { status: 200, description: 'The cohorts, oldest first', schema: Joi.array().items(cohortSchema) },
       tags,
       schema: { query: cohortsQuery },
-      handler: async (input) => ok(await analytics.cohorts(input.query as { months: number })),
+      handler: async (input) => ok(await analytics.cohorts(input.query)),
     }),
     defineRoute({
       method: 'get',

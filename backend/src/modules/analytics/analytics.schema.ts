@@ -1,12 +1,13 @@
 import Joi from 'joi';
+import type { OverviewWindow } from './revenue-overview';
 
-export const churnRiskQuery = Joi.object({
+export const churnRiskQuery = Joi.object<{ minScore: number; limit: number; offset: number }>({
   minScore: Joi.number().integer().min(0).max(100).default(0),
   limit: Joi.number().integer().min(1).max(500).default(100),
   offset: Joi.number().integer().min(0).max(1_000_000).default(0),
 });
 
-export const cohortsQuery = Joi.object({
+export const cohortsQuery = Joi.object<{ by: 'month'; months: number }>({
   by: Joi.string().valid('month').default('month'),
   months: Joi.number().integer().min(1).max(36).default(12).description('Cohorts: the sign-up months ending with this one'),
 });
@@ -62,7 +63,7 @@ export const tenantAnalyticsSchema = Joi.object({
 
 const DAY_MS = 86_400_000;
 
-export const overviewQuery = Joi.object({
+export const overviewQuery = Joi.object<OverviewWindow>({
   from: Joi.date().iso().description('Start of the window (inclusive); default 30 days before `to`'),
   to: Joi.date().iso().description('End of the window (exclusive); default now'),
 })

@@ -1,9 +1,8 @@
 import { created, defineRoute, noContent, principalOf, raw, RouteDefinition } from '../../http/route';
-import { Page } from '../../lib/pagination';
 import { actorId } from '../auth/principal';
 import { presentApiKey } from './api-key.presenter';
 import { apiKeyParams, createApiKeyBody, listApiKeysQuery } from './api-keys.schema';
-import { createApiKey, listApiKeys, NewApiKey, revokeApiKey } from './api-keys.service';
+import { createApiKey, listApiKeys, revokeApiKey } from './api-keys.service';
 
 export function apiKeysRoutes(): RouteDefinition[] {
   const tags = ['API keys'];
@@ -18,7 +17,7 @@ export function apiKeysRoutes(): RouteDefinition[] {
       tags,
       schema: { query: listApiKeysQuery },
       handler: async (input) => {
-        const page = await listApiKeys(input.query as unknown as Page);
+        const page = await listApiKeys(input.query);
         return raw(200, { data: page.rows.map(presentApiKey), pagination: page.pagination });
       },
     }),
@@ -35,7 +34,7 @@ export function apiKeysRoutes(): RouteDefinition[] {
       tags,
       schema: { body: createApiKeyBody },
       handler: async (input) => {
-        const apiKey = await createApiKey(input.body as NewApiKey, principalOf(input, 'user'));
+        const apiKey = await createApiKey(input.body, principalOf(input, 'user'));
         return created(apiKey, { 'Cache-Control': 'no-store' });
       },
     }),

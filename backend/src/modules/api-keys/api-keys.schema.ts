@@ -1,8 +1,9 @@
 import Joi from 'joi';
-import { creationPageQuery } from '../../lib/pagination';
+import { creationPageQuery, Page } from '../../lib/pagination';
 import { TENANT_PERMISSIONS } from '../roles/permissions';
+import type { NewApiKey } from './api-keys.service';
 
-export const createApiKeyBody = Joi.object({
+export const createApiKeyBody = Joi.object<NewApiKey>({
   name: Joi.string().trim().min(1).max(100).required(),
   role: Joi.string()
     .trim()
@@ -18,6 +19,6 @@ export const createApiKeyBody = Joi.object({
   expiresAt: Joi.date().iso().greater('now').messages({ 'date.greater': '{{#label}} must be in the future' }),
 });
 
-export const listApiKeysQuery = Joi.object(creationPageQuery);
+export const listApiKeysQuery = Joi.object<Page>(creationPageQuery);
 
 export const apiKeyParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });

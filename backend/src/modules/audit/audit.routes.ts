@@ -9,9 +9,7 @@ import {
   auditEntrySchema,
   auditStatsQuery,
   auditVerdictSchema,
-  ExportAuditLogsQuery,
   exportAuditLogsQuery,
-  ListAuditLogsQuery,
   listAuditLogsQuery,
 } from './audit.schema';
 
@@ -31,7 +29,7 @@ export function auditRoutes(): RouteDefinition[] {
       schema: { query: listAuditLogsQuery },
       response: { status: 200, description: 'A page of audit entries', schema: auditEntrySchema },
       handler: async (input) => {
-        const { limit, cursor, ...filters } = input.query as ListAuditLogsQuery;
+        const { limit, cursor, ...filters } = input.query;
         const { data, pagination } = await listAuditEntries(filters, { limit, cursor });
         return page(data, pagination);
       },
@@ -47,7 +45,7 @@ export function auditRoutes(): RouteDefinition[] {
       tags,
       schema: { query: exportAuditLogsQuery },
       handler: async (input) => {
-        const { format, ...filters } = input.query as ExportAuditLogsQuery;
+        const { format, ...filters } = input.query;
         return {
           kind: 'download',
           status: 200,
@@ -64,7 +62,7 @@ export function auditRoutes(): RouteDefinition[] {
       summary: 'Audit entry counts by action, by actor and by UTC day over `from`..`to` (default: the last 30 days)',
       tags,
       schema: { query: auditStatsQuery },
-      handler: async (input) => ok(await auditStats(input.query as { from?: Date; to?: Date })),
+      handler: async (input) => ok(await auditStats(input.query)),
     }),
     defineRoute({
       method: 'get',
@@ -84,10 +82,10 @@ export function auditRoutes(): RouteDefinition[] {
       summary: 'Archives of entries that retention pruned, oldest first, keyset-paged',
       description: 'Entries older than the retention period (AUDIT_RETENTION_DAYS, default 365) are archived, then pruned, daily; the chain keeps verifying from the last pruned hash.',
       tags,
-      schema: { query: Joi.object(creationPageQuery) },
+      schema: { query: Joi.object<Page>(creationPageQuery) },
       response: { status: 200, description: 'The archives', schema: auditArchiveSchema },
       handler: async (input) => {
-        const page = await listAuditArchives(input.query as unknown as Page);
+        const page = await listAuditArchives(input.query);
         return raw(200, { data: page.rows, pagination: page.pagination });
       },
     }),

@@ -15,15 +15,15 @@ const filters = {
     .messages({ 'date.min': '{{#label}} must not be before from' }),
 };
 
-export const listAuditLogsQuery = Joi.object({
+export const listAuditLogsQuery = Joi.object<ListAuditLogsQuery>({
   ...filters,
   limit: Joi.number().integer().min(1).max(500).default(50),
   cursor: cursorParam(AUDIT_TRAIL_KEYSET),
 });
 
-export const exportAuditLogsQuery = Joi.object({ ...filters, format: Joi.string().valid('csv', 'json').default('csv') });
+export const exportAuditLogsQuery = Joi.object<ExportAuditLogsQuery>({ ...filters, format: Joi.string().valid('csv', 'json').default('csv') });
 
-export const auditStatsQuery = Joi.object({ from: filters.from, to: filters.to });
+export const auditStatsQuery = Joi.object<Pick<AuditFilters, 'from' | 'to'>>({ from: filters.from, to: filters.to });
 
 export type ListAuditLogsQuery = AuditFilters & Page;
 

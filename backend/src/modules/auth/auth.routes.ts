@@ -26,7 +26,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { body: registerBody },
       response: { status: 201, description: 'The organization, its first user (a tenant admin) and a token pair', schema: signedInSchema },
       handler: async (input) => {
-        const result = await auth.register(input.body as Parameters<typeof auth.register>[0], client(input));
+        const result = await auth.register(input.body, client(input));
         return created(result, withCookie(result));
       },
     }),
@@ -44,7 +44,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       },
       schema: { body: loginBody },
       handler: async (input) => {
-        const result = await auth.login(input.body as Parameters<typeof auth.login>[0], input.requestedTenantId, client(input));
+        const result = await auth.login(input.body, input.requestedTenantId, client(input));
         return 'mfaRequired' in result ? ok(result, { 'Cache-Control': 'no-store' }) : ok(result, withCookie(result));
       },
     }),
@@ -59,7 +59,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'Signed in: the user, the tenant and a token pair', schema: signedInSchema, errors: [401] },
       schema: { body: loginMfaBody },
       handler: async (input) => {
-        const result = await auth.loginMfa(input.body as Parameters<typeof auth.loginMfa>[0], client(input));
+        const result = await auth.loginMfa(input.body, client(input));
         return ok(result, withCookie(result));
       },
     }),
@@ -84,7 +84,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       response: { status: 200, description: 'MFA is on', schema: recoveryCodesSchema },
       tags,
       schema: { body: mfaCodeBody },
-      handler: async (input) => ok(await auth.mfaEnable(principalOf(input, 'user'), (input.body as { code: string }).code), { 'Cache-Control': 'no-store' }),
+      handler: async (input) => ok(await auth.mfaEnable(principalOf(input, 'user'), input.body.code), { 'Cache-Control': 'no-store' }),
     }),
     defineRoute({
       method: 'post',
@@ -97,7 +97,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { body: mfaCodeBody },
       handler: async (input) => {
-        await auth.mfaDisable(principalOf(input, 'user'), (input.body as { code: string }).code);
+        await auth.mfaDisable(principalOf(input, 'user'), input.body.code);
         return noContent();
       },
     }),
@@ -111,8 +111,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { body: refreshBody },
       response: { status: 200, description: 'A new token pair; the old refresh token is spent', schema: signedInSchema },
       handler: async (input) => {
-        const body = (input.body ?? {}) as { refreshToken?: string };
-        const result = await auth.refresh(body.refreshToken ?? input.cookies[REFRESH_COOKIE]);
+        const result = await auth.refresh(input.body.refreshToken ?? input.cookies[REFRESH_COOKIE]);
         return ok(result, withCookie(result));
       },
     }),
@@ -151,7 +150,7 @@ export function authRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { body: changePasswordBody },
       handler: async (input) => {
-        await auth.changePassword(principalOf(input, 'user'), input.body as { currentPassword: string; newPassword: string });
+        await auth.changePassword(principalOf(input, 'user'), input.body);
         return noContent();
       },
     }),

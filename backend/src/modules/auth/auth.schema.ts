@@ -1,10 +1,11 @@
 import Joi from 'joi';
 import { passwordSchema } from './passwords';
+import type { LoginInput, RegisterInput } from './auth.service';
 
 const email = Joi.string().trim().lowercase().email().max(254);
 const name = Joi.string().trim().min(1).max(100);
 
-export const registerBody = Joi.object({
+export const registerBody = Joi.object<RegisterInput>({
   email: email.required(),
   password: passwordSchema.required(),
   firstName: name.required(),
@@ -18,16 +19,16 @@ export const registerBody = Joi.object({
   plan: Joi.string().valid('free', 'pro', 'enterprise'),
 });
 
-export const loginBody = Joi.object({
+export const loginBody = Joi.object<LoginInput>({
   email: email.required(),
   // No policy here: a login must not reveal the policy, only whether the password is right.
   password: Joi.string().min(1).max(1024).required(),
   tenantId: Joi.string().uuid(),
 });
 
-export const refreshBody = Joi.object({ refreshToken: Joi.string().max(200) });
+export const refreshBody = Joi.object<{ refreshToken?: string }>({ refreshToken: Joi.string().max(200) });
 
-export const changePasswordBody = Joi.object({
+export const changePasswordBody = Joi.object<{ currentPassword: string; newPassword: string }>({
   currentPassword: Joi.string().min(1).max(1024).required(),
   newPassword: passwordSchema.required().invalid(Joi.ref('currentPassword')).messages({
     'any.invalid': '{{#label}} must differ from the current password',

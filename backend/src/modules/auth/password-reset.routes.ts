@@ -3,12 +3,12 @@ import { AppDeps } from '../../app-deps';
 import { AppError } from '../../lib/errors';
 import { AnyRouteInput, defineRoute, noContent, raw, RouteDefinition } from '../../http/route';
 import { passwordSchema } from './passwords';
-import { passwordResetService } from './password-reset.service';
+import { createPasswordResetService } from './password-reset.service';
 
 const ACCEPTED = { message: 'If an account matches, a reset code has been sent to its email address' };
 
 export function passwordResetRoutes(deps: AppDeps): RouteDefinition[] {
-  const resets = passwordResetService(deps);
+  const resets = createPasswordResetService(deps);
   const client = (input: AnyRouteInput) => ({ ip: input.ip, userAgent: input.userAgent });
   const tags = ['Auth'];
   return [
@@ -21,10 +21,10 @@ export function passwordResetRoutes(deps: AppDeps): RouteDefinition[] {
       description:
         'The tenant comes from X-Tenant-ID, the subdomain or `tenantId`, as for sign-in; without one, every organization of that email gets a code. The 202 comes before any account is looked up, so its timing is the same for known and unknown addresses; at most 3 requests per address and hour make a code.',
       tags,
-      schema: { body: Joi.object({ email: Joi.string().trim().lowercase().email().max(254).required(), tenantId: Joi.string().uuid() }) },
+      schema: { body: Joi.object<{ email: string; tenantId?: string }>({ email: Joi.string().trim().lowercase().email().max(254).required(), tenantId: Joi.string().uuid() }) },
       response: { status: 202, description: 'Accepted, whatever the email', schema: Joi.object({ message: Joi.string().required() }) },
       handler: async (input) => {
-        const body = input.body as { email: string; tenantId?: string };
+        const { body } = input;
         if (body.tenantId && input.requestedTenantId && body.tenantId !== input.requestedTenantId) {
           throw new AppError('TENANT_MISMATCH', 'tenantId and X-Tenant-ID name different tenants');
         }
@@ -44,11 +44,10 @@ export function passwordResetRoutes(deps: AppDeps): RouteDefinition[] {
       summary: 'Set a new password with a reset code; the code is spent and every session of the account ends',
       description: 'An unknown, expired or already used code answers 401.',
       tags,
-      schema: { body: Joi.object({ token: Joi.string().max(200).required(), newPassword: passwordSchema.required() }) },
+      schema: { body: Joi.object<{ token: string; newPassword: string }>({ token: Joi.string().max(200).required(), newPassword: passwordSchema.required() }) },
       response: { status: 204, description: 'The password is changed', errors: [401] },
       handler: async (input) => {
-        const body = input.body as { token: string; newPassword: string };
-        await resets.reset(body.token, body.newPassword, client(input));
+        await resets.reset(input.body.token, input.body.newPassword, client(input));
         return noContent();
       },
     }),

@@ -21,7 +21,7 @@ export const RESET_REQUESTS = { threshold: 3, windowSeconds: 3600 };
 
 const invalidToken = () => new AppError('UNAUTHORIZED', 'The reset token is invalid, expired or already used');
 
-export function passwordResetService({ knex, config }: { knex: Knex; config: AppConfig }) {
+export function createPasswordResetService({ knex, config }: { knex: Knex; config: AppConfig }) {
   const audit = (client: ClientInfo, userId: string, action: string, subject: string) =>
     writeAuditNow({ actorType: 'user', actorId: userId, ip: client.ip || null, userAgent: client.userAgent ?? null }, [
       { action, resourceType: 'user', resourceId: userId, subject },

@@ -15,7 +15,7 @@ const billingSchema = Joi.object({
 
 const redirectSchema = Joi.object({ url: Joi.string().uri().required().description("Stripe's page to send the user to") });
 
-const checkoutBody = Joi.object({
+const checkoutBody = Joi.object<{ plan: string }>({
   plan: Joi.string().valid('pro', 'enterprise').required().description('The paid plan to subscribe to'),
 }).required();
 
@@ -48,7 +48,7 @@ export function billingRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { body: checkoutBody },
       response: { status: 200, description: 'Where to send the user to pay', schema: redirectSchema, errors: [404, 409, 503] },
-      handler: async (input) => ok(await startCheckout(deps.config, (input.body as { plan: string }).plan)),
+      handler: async (input) => ok(await startCheckout(deps.config, input.body.plan)),
     }),
     defineRoute({
       method: 'post',

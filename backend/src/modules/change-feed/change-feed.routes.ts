@@ -2,16 +2,16 @@ import Joi from 'joi';
 import { AppConfig } from '../../config/app-config';
 import { AppError } from '../../lib/errors';
 import { AnyRouteInput, defineRoute, principalOf, RouteDefinition, RouteInput } from '../../http/route';
-import { feedEventSchema, lastEventIdHeader, listEventsQuery, streamEventsQuery } from './change-feed.schema';
+import { FeedQuery, feedEventSchema, lastEventIdHeader, listEventsQuery, streamEventsQuery } from './change-feed.schema';
 import { listEvents, openStream, streamBody } from './change-feed.service';
 
 /** No caching anywhere, and no buffering in a proxy (nginx honours X-Accel-Buffering): events go out as they commit. */
 const STREAM_HEADERS = { 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' };
 
 /** The resume point: the Last-Event-ID header an EventSource sends on reconnecting, else `?after=`. */
-function resumeSeq(input: RouteInput): number | undefined {
+function resumeSeq(input: Pick<RouteInput<unknown, FeedQuery>, 'headers' | 'query'>): number | undefined {
   const header = input.headers['last-event-id'];
-  if (header === undefined || header === '') return input.query.after as number | undefined;
+  if (header === undefined || header === '') return input.query.after;
   const { value, error } = lastEventIdHeader.validate(Array.isArray(header) ? header[0] : header);
   if (error) throw new AppError('VALIDATION_ERROR', 'Invalid request', [{ field: 'Last-Event-ID', message: error.message }]);
   return value as unknown as number;
@@ -42,8 +42,8 @@ export function changeFeedRoutes(config: AppConfig): RouteDefinition[] {
       tags,
       schema: { query: listEventsQuery },
       handler: async (input) => {
-        const limit = input.query.limit as number;
-        const { data, nextCursor, hasMore } = await listEvents(caller(input), { after: input.query.after as number | undefined, types: input.query.types as string[] | undefined, limit });
+        const { after, types, limit } = input.query;
+        const { data, nextCursor, hasMore } = await listEvents(caller(input), { after, types, limit });
         return { kind: 'json', status: 200, body: { data, pagination: { limit, nextCursor, hasMore } } };
       },
     }),
@@ -61,7 +61,7 @@ export function changeFeedRoutes(config: AppConfig): RouteDefinition[] {
       schema: { query: streamEventsQuery },
       handler: async (input) => {
         const principal = caller(input);
-        const start = await openStream(principal, { after: resumeSeq(input), types: input.query.types as string[] | undefined }, config.transfers.liveEventsHeartbeatMs);
+        const start = await openStream(principal, { after: resumeSeq(input), types: input.query.types }, config.transfers.liveEventsHeartbeatMs);
         return {
           kind: 'download',
           status: 200,

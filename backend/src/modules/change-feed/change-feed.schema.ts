@@ -21,13 +21,16 @@ const types = Joi.string()
   })
   .messages({ 'any.invalid': '{{#label}} must list event types or patterns such as deal.*, task.created or *' });
 
-export const listEventsQuery = Joi.object({
+/** Where to start (a decoded cursor: the sequence number) and which event types. */
+export type FeedQuery = { after?: number; types?: string[] };
+
+export const listEventsQuery = Joi.object<FeedQuery & { limit: number }>({
   after: cursor,
   types,
   limit: Joi.number().integer().min(1).max(1000).default(100),
 });
 
-export const streamEventsQuery = Joi.object({
+export const streamEventsQuery = Joi.object<FeedQuery>({
   /** For clients that cannot send Last-Event-ID (a first EventSource connection resuming a stored cursor). */
   after: cursor,
   types,

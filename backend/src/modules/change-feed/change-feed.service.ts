@@ -3,6 +3,7 @@ import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
 import { DownloadBody, InTenant } from '../../http/route';
 import { TenantPrincipal } from '../auth/principal';
+import { ownersInScope } from '../crm/record-access';
 import { assertCursorKept, cursorOf, FeedEvent, isPersonal, readChanges, readHorizon, readPermissionOf, StoredChange, streamStartSeq } from './change-feed.store';
 import { liveEventsEnded, waitForChanges } from './live-events';
 
@@ -31,11 +32,7 @@ export async function visibilityOf(principal: TenantPrincipal): Promise<(change:
 async function scopedVisibility(principal: TenantPrincipal): Promise<(change: StoredChange) => boolean> {
   const readable = (resourceType: string | null) => !resourceType || principal.permissions.has(readPermissionOf(resourceType));
   if (principal.kind !== 'user' || principal.roleKey !== 'sales_user') return (change) => readable(change.event.resourceType);
-  const owners = new Set([principal.userId]);
-  if (principal.teamId) {
-    const teammates = (await tenantScope().trx('users').where({ teamId: principal.teamId }).select('id')) as Array<{ id: string }>;
-    for (const teammate of teammates) owners.add(teammate.id);
-  }
+  const owners = (await ownersInScope(principal)) ?? new Set([principal.userId]);
   return (change) => readable(change.event.resourceType) && change.ownerId !== null && owners.has(change.ownerId);
 }
 

@@ -1,11 +1,12 @@
 import Joi from 'joi';
-import { creationPageQuery } from '../../lib/pagination';
+import { creationPageQuery, Page } from '../../lib/pagination';
+import type { DataExportFormat } from './data-export.model';
 
 const format = Joi.string().valid('json', 'csv').description('`json` (one document, the default) or `csv` (a zip of one CSV per table)');
 
-export const exportRequestQuery = Joi.object({ format });
-export const exportRequestBody = Joi.object({ format });
-export const exportListQuery = Joi.object(creationPageQuery);
+export const exportRequestQuery = Joi.object<{ format?: DataExportFormat }>({ format });
+export const exportRequestBody = Joi.object<{ format?: DataExportFormat }>({ format });
+export const exportListQuery = Joi.object<Page>(creationPageQuery);
 export const exportParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 
 export const exportAccepted = Joi.object({
@@ -36,7 +37,7 @@ export const exportDocumentSchema = Joi.object({
   tables: Joi.object().pattern(Joi.string(), Joi.array().items(Joi.object().unknown())).required(),
 });
 
-export const deletionBody = Joi.object({
+export const deletionBody = Joi.object<{ confirm: string }>({
   confirm: Joi.string().max(300).required().description("The organization's exact name"),
 });
 
@@ -48,8 +49,8 @@ export const deletionStatusSchema = Joi.object({
 });
 
 const email = Joi.string().trim().lowercase().email().max(254).required();
-export const subjectQuery = Joi.object({ email });
-export const erasureBody = Joi.object({ email });
+export const subjectQuery = Joi.object<{ email: string }>({ email });
+export const erasureBody = Joi.object<{ email: string }>({ email });
 
 const rows = Joi.array().items(Joi.object().unknown());
 const byTable = Joi.object().pattern(Joi.string(), rows);

@@ -1,6 +1,5 @@
 import { AppDeps } from '../../app-deps';
 import { defineRoute, ok, principalOf, raw, RouteDefinition } from '../../http/route';
-import { Page } from '../../lib/pagination';
 import {
   deletionBody,
   deletionStatusSchema,
@@ -12,7 +11,6 @@ import {
   exportRequestQuery,
   exportSchema,
 } from './compliance.schema';
-import { DataExportFormat } from './data-export.model';
 import { cancelDeletion, deletionStatus, requestDeletion } from './organization-deletion.service';
 import { exportDownload, listExports, requestExport } from './organization-export.service';
 
@@ -32,9 +30,7 @@ export function organizationRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { query: exportRequestQuery, body: exportRequestBody },
       response: { status: 202, description: 'Accepted: the export job is queued', schema: exportAccepted },
       handler: async (input) => {
-        const body = (input.body ?? {}) as { format?: DataExportFormat };
-        const query = input.query as { format?: DataExportFormat };
-        const accepted = await requestExport(principalOf(input), body.format ?? query.format ?? 'json');
+        const accepted = await requestExport(principalOf(input), input.body.format ?? input.query.format ?? 'json');
         return { kind: 'json', status: 202, body: { data: accepted } };
       },
     }),
@@ -47,7 +43,7 @@ export function organizationRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { query: exportListQuery },
       response: { status: 200, description: 'The exports', schema: exportSchema },
       handler: async (input) => {
-        const page = await listExports(input.query as unknown as Page);
+        const page = await listExports(input.query);
         return raw(200, { data: page.rows, pagination: page.pagination });
       },
     }),
@@ -86,7 +82,7 @@ export function organizationRoutes(deps: AppDeps): RouteDefinition[] {
       schema: { body: deletionBody },
       response: { status: 202, description: 'Accepted: the purge is scheduled', schema: deletionStatusSchema },
       handler: async (input) => {
-        const { confirm } = input.body as { confirm: string };
+        const { confirm } = input.body;
         const status = await requestDeletion(principalOf(input), confirm, deps.config.compliance.deletionGraceDays);
         return { kind: 'json', status: 202, body: { data: status } };
       },

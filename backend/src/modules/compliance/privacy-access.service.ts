@@ -4,6 +4,7 @@ import { recordEvent } from '../events/event-context';
 import { recordSubject, subjectHash } from '../audit/audit-crypto';
 import { AuditLogRow, entriesMatching } from '../audit/audit-entries.repository';
 import { presentAuditEntry } from '../audit/audit-entry.presenter';
+import { Tenant } from '../tenants/tenant.model';
 import { findSubjectRecords, RESOURCE_TYPE, SubjectRecords, visible } from './data-subject';
 
 /** Subject keys of the audit trail that may hold this person's data: their email's, and each of their records'. */
@@ -45,7 +46,7 @@ export async function subjectAccessReport(email: string, config: AppConfig) {
     truncated.push(section);
     return rows.slice(0, limit);
   };
-  const organization = await trx('tenants').where({ id: tenantId }).first<{ name: string }>('name');
+  const organization = await Tenant.query().select('name').first();
   const auditEntries = cut('auditEntries', await auditEntriesAbout(email, records, limit));
   const sessions = cut(
     'records.sessions',

@@ -17,7 +17,7 @@ export function privacyRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { query: subjectQuery },
       response: { status: 200, description: 'The report', schema: subjectReportSchema },
-      handler: async (input) => ok(await subjectAccessReport((input.query as { email: string }).email, deps.config)),
+      handler: async (input) => ok(await subjectAccessReport(input.query.email, deps.config)),
     }),
     defineRoute({
       method: 'post',
@@ -32,7 +32,7 @@ export function privacyRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { body: erasureBody },
       response: { status: 200, description: 'What was erased', schema: erasureSchema },
-      handler: async (input) => ok(await eraseSubject(principalOf(input), (input.body as { email: string }).email)),
+      handler: async (input) => ok(await eraseSubject(principalOf(input), input.body.email)),
     }),
   ];
 }

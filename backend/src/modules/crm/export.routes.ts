@@ -3,12 +3,14 @@ import { AppError } from '../../lib/errors';
 import { defineRoute, principalOf, RouteDefinition } from '../../http/route';
 import { listQueryWithView } from '../views/views.service';
 import { exportRecords } from './export.service';
-import { ListFilters, listQuerySchema } from './record-list';
+import { ListFilterParams, listQuerySchema } from './record-list';
 import { ResourceDefinition } from './resource-definition';
 
 const yyyymmdd = (date: Date): string => date.toISOString().slice(0, 10).replaceAll('-', '');
 
 export function exportRoute(def: ResourceDefinition): RouteDefinition {
+  // The list's parameters, less its page: the export reads every matching row.
+  const exportQuery: Joi.ObjectSchema<ListFilterParams & { view?: string }> = listQuerySchema(def).keys({ limit: Joi.any().forbidden(), cursor: Joi.any().forbidden() });
   return defineRoute({
     method: 'get',
     path: `/${def.name}/export/csv`,
@@ -20,9 +22,9 @@ export function exportRoute(def: ResourceDefinition): RouteDefinition {
       'Rows are read page by page as the client takes them; an organization has a few downloads at a time ' +
       '(DOWNLOADS_PER_TENANT per instance): one more is a 429.',
     tags: [def.name.charAt(0).toUpperCase() + def.name.slice(1)],
-    schema: { query: listQuerySchema(def).keys({ limit: Joi.any().forbidden(), cursor: Joi.any().forbidden() }) },
+    schema: { query: exportQuery },
     handler: async (input) => {
-      const query = await listQueryWithView(def, principalOf(input, 'user', 'api_key'), input.query as ListFilters & { view?: string });
+      const query = await listQueryWithView(def, principalOf(input, 'user', 'api_key'), input.query);
       if (query.includeDeleted && !principalOf(input).permissions.has(`${def.name}:delete`)) {
         throw new AppError('FORBIDDEN', `includeDeleted needs the ${def.name}:delete permission`);
       }

@@ -1,8 +1,9 @@
 import { tenantScope } from '../../infra/tenant-scope';
-import { ownScopeOf, TenantPrincipal } from '../auth/principal';
+import { TenantPrincipal } from '../auth/principal';
 import { checkCustomValues } from '../custom-fields/custom-field-values';
 import { fieldsOf } from '../custom-fields/custom-fields.service';
 import { RELATED_TYPES } from './field-schemas';
+import { ownersInScope } from './record-access';
 import { ImportRow } from './import-rows';
 import { RecordData, ResourceDefinition } from './resource-definition';
 
@@ -78,10 +79,8 @@ export async function checkRelated(def: ResourceDefinition, rows: ImportRow[]): 
  * assertMayChange; null when the caller is bounded by permissions alone.
  */
 export async function allowedOwners(def: ResourceDefinition, principal: TenantPrincipal): Promise<Set<string> | null> {
-  const scope = ownScopeOf(principal);
-  if (!scope || !def.ownerField) return null;
-  const team: string[] = scope.teamId ? await tenantScope().trx('users').where({ teamId: scope.teamId }).pluck('id') : [];
-  return new Set([...(scope.userId ? [scope.userId] : []), ...team]);
+  if (!def.ownerField) return null;
+  return (await ownersInScope(principal)) ?? null;
 }
 
 /**

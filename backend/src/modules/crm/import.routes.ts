@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { BulkBody, created, defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
 import { SpooledUpload } from '../../http/spooled-upload';
-import { IMPORT_MODES, importRecords, undoImport } from './import.service';
+import { IMPORT_MODES, importRecords, ImportOptions, undoImport } from './import.service';
 import { ResourceDefinition } from './resource-definition';
 
 /** 100,000 rows of a dozen fields fit well within 50 MB, as CSV or as JSON. */
@@ -29,20 +29,21 @@ export function importRoute(def: ResourceDefinition): RouteDefinition {
     description: DESCRIPTION,
     tags: [def.name.charAt(0).toUpperCase() + def.name.slice(1)],
     schema: {
-      query: Joi.object({
+      query: Joi.object<Omit<ImportOptions, 'maxRows'>>({
         dryRun: Joi.boolean().default(false),
         mode: Joi.string()
           .valid(...IMPORT_MODES)
           .default('all-or-nothing'),
         upsertBy: upsertKeys.length ? Joi.string().valid(...upsertKeys) : Joi.any().forbidden(),
       }),
-      body: Joi.array().required().label('body'),
+      // A CSV body arrives spooled to a file, which validation passes on for the import to read row by row.
+      body: Joi.array<unknown[] | SpooledUpload>().required().label('body'),
     },
     handler: async (input) => {
-      const report = await importRecords(def, principalOf(input, 'user', 'api_key'), input.body as unknown[] | SpooledUpload, {
-        mode: input.query.mode as (typeof IMPORT_MODES)[number],
-        dryRun: input.query.dryRun === true,
-        upsertBy: input.query.upsertBy as string | undefined,
+      const report = await importRecords(def, principalOf(input, 'user', 'api_key'), input.body, {
+        mode: input.query.mode,
+        dryRun: input.query.dryRun,
+        upsertBy: input.query.upsertBy,
         maxRows: IMPORT_BODY.maxRows,
       });
       return report.importId ? created(report) : ok(report);

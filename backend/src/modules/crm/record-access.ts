@@ -1,6 +1,7 @@
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
 import { ownScopeOf, TenantPrincipal } from '../auth/principal';
+import { User } from '../users/user.model';
 import { RecordData, ResourceDefinition } from './resource-definition';
 
 /**
@@ -14,10 +15,22 @@ export async function assertMayChange(def: ResourceDefinition, principal: Tenant
   const owner = record[def.ownerField] as string | null | undefined;
   if (owner && owner === scope.userId) return;
   if (owner && scope.teamId) {
-    const teammate = await tenantScope().trx('users').where({ id: owner, teamId: scope.teamId }).first('id');
+    const teammate = await User.query().select('id').where({ id: owner, teamId: scope.teamId }).first();
     if (teammate) return;
   }
   throw new AppError('FORBIDDEN', `Sales users may change only their own and their team's ${def.name}`);
+}
+
+/**
+ * The owners whose records a sales user (or a sales_user API key) may change: themselves and their
+ * team; undefined for every other role, bounded by permissions alone (the rule of assertMayChange).
+ */
+export async function ownersInScope(principal: TenantPrincipal): Promise<Set<string> | undefined> {
+  const scope = ownScopeOf(principal);
+  if (!scope) return undefined;
+  const owners = new Set<string>(scope.userId ? [scope.userId] : []);
+  if (scope.teamId) for (const teammate of await User.query().select('id').where({ teamId: scope.teamId })) owners.add(teammate.id);
+  return owners;
 }
 
 /** Every referenced id must name a live record of this tenant: a foreign or unknown id is a 400, not a link. */

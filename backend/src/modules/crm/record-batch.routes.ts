@@ -37,7 +37,7 @@ export function batchRoute(def: ResourceDefinition, records: RecordsService): Ro
     description: DESCRIPTION,
     tags: [def.name.charAt(0).toUpperCase() + def.name.slice(1)],
     schema: {
-      body: Joi.object({
+      body: Joi.object<{ operations: BatchOperation[]; atomic: boolean }>({
         operations: Joi.array().items(operation).min(1).max(MAX_BATCH_OPERATIONS).required(),
         atomic: Joi.boolean().default(false),
       }),
@@ -59,8 +59,7 @@ export function batchRoute(def: ResourceDefinition, records: RecordsService): Ro
       ),
     },
     handler: async (input) => {
-      const body = input.body as { operations: BatchOperation[]; atomic: boolean };
-      return ok(await runBatch(def, records, principalOf(input, 'user', 'api_key'), body.operations, body.atomic));
+      return ok(await runBatch(def, records, principalOf(input, 'user', 'api_key'), input.body.operations, input.body.atomic));
     },
   });
 }

@@ -1,9 +1,9 @@
 import Joi from 'joi';
-import { ResourceDefinition } from './resource-definition';
+import { RecordData, ResourceDefinition } from './resource-definition';
 
 /** The body schema of a create: declared fields only, required ones required. */
-export const createBodySchema = (def: ResourceDefinition): Joi.ObjectSchema =>
-  Joi.object(
+export const createBodySchema = (def: ResourceDefinition): Joi.ObjectSchema<RecordData> =>
+  Joi.object<RecordData>(
     Object.fromEntries(
       Object.entries(def.fields).map(([field, schema]) => [field, def.required.includes(field) ? schema.required() : schema]),
     ),

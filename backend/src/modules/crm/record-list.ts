@@ -26,12 +26,12 @@ export const DEFAULT_SORT = '-createdAt';
 /**
  * The filters and sort a list (or a saved view) may name: the resource's declared ones, and its custom
  * fields' (`customFields.<key>[eq|gte|lte|in]`, `sort=-customFields.<key>`), checked against the tenant's
- * fields once known (resolveCustomQuery).
+ * fields once known (resolveCustomQuery). `T` is the value of the schema a caller adds keys to (a list's page).
  */
-export function listFiltersSchema(def: ResourceDefinition): Joi.ObjectSchema {
+export function listFiltersSchema<T extends ListFilterParams = ListFilterParams>(def: ResourceDefinition): Joi.ObjectSchema<T> {
   const sortKeys = Object.keys(sortsOf(def)).flatMap((key) => [key, `-${key}`]);
   const filters = Object.fromEntries(Object.entries(filtersOf(def)).map(([name, spec]) => [name, spec.schema]));
-  return Joi.object({
+  return Joi.object<T, false, ListFilterParams>({
     sort: Joi.alternatives(Joi.string().valid(...sortKeys), Joi.string().pattern(CUSTOM_SORT)).description(`Default ${DEFAULT_SORT} (or the view's); - for descending`),
     q: Joi.string().trim().min(1).max(200),
     includeDeleted: Joi.boolean().default(false),
@@ -40,22 +40,34 @@ export function listFiltersSchema(def: ResourceDefinition): Joi.ObjectSchema {
 }
 
 /** The list query parameters a resource accepts; anything else is a 400. */
-export function listQuerySchema(def: ResourceDefinition): Joi.ObjectSchema {
-  return listFiltersSchema(def).keys({
+export function listQuerySchema(def: ResourceDefinition): Joi.ObjectSchema<ListParams> {
+  return listFiltersSchema<ListParams>(def).keys({
     limit: Joi.number().integer().min(1).max(500).default(50),
     cursor: Joi.string().max(CURSOR_MAX_LENGTH),
     view: Joi.string().uuid().description('A saved view of this resource: its filters and sort apply, the parameters given override them'),
   });
 }
 
-/** Which rows a list (or the CSV export) covers, and in what order. */
-export interface ListFilters {
-  sort: string;
+/** A list's filters as validated: without a sort, a saved view's or the default applies. */
+export interface ListFilterParams {
+  sort?: string;
   q?: string;
   includeDeleted: boolean;
   /** The custom fields' filters and sort, once resolved against the tenant's fields. */
   custom?: CustomQuery;
   [filter: string]: unknown;
+}
+
+/** Which rows a list (or the CSV export) covers, and in what order. */
+export interface ListFilters extends ListFilterParams {
+  sort: string;
+}
+
+/** A list's query parameters as validated: its filters, a page and a saved view. */
+export interface ListParams extends ListFilterParams {
+  limit: number;
+  cursor?: string;
+  view?: string;
 }
 
 export interface ListQuery extends ListFilters {

@@ -8,11 +8,11 @@ import { listQueryWithView } from '../views/views.service';
 import { exportRoute } from './export.routes';
 import { batchRoute } from './record-batch.routes';
 import { importRoute } from './import.routes';
-import { listQuerySchema, listRecords, ListQuery } from './record-list';
+import { listQuerySchema, listRecords } from './record-list';
 import { createBodySchema } from './record-body';
 import { recordTimeline } from './record-timeline';
 import { RecordsService } from './records.service';
-import { ResourceDefinition } from './resource-definition';
+import { RecordData, ResourceDefinition } from './resource-definition';
 
 export { createBodySchema };
 
@@ -38,7 +38,7 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       schema: { query: listQuerySchema(def) },
       handler: async (input) => {
         const caller = principalOf(input, 'user', 'api_key');
-        const query = await listQueryWithView(def, caller, input.query as ListQuery & { view?: string });
+        const query = await listQueryWithView(def, caller, input.query);
         if (query.includeDeleted && !canSeeDeleted(caller.permissions)) throw refuseDeleted();
         const result = await listRecords(def, query);
         return page(result.data, result.pagination);
@@ -57,9 +57,8 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       schema: { body: createBodySchema(def), ...(isMergeable(def.name) && { query: onDuplicateQuery }) },
       handler: async (input) => {
         const caller = principalOf(input, 'user', 'api_key');
-        const body = input.body as Record<string, unknown>;
-        if (input.query.onDuplicate === 'reject') await rejectDuplicates(mergeable(def), caller, body);
-        return created(await records.create(caller, body));
+        if (input.query.onDuplicate === 'reject') await rejectDuplicates(mergeable(def), caller, input.body);
+        return created(await records.create(caller, input.body));
       },
     }),
     importRoute(def),
@@ -85,9 +84,9 @@ export function recordRoutes(def: ResourceDefinition, records: RecordsService): 
       permission: `${def.name}:write`,
       summary: `Update a ${def.singular} (only the fields sent)`,
       tags,
-      schema: { params: idParams, body: Joi.object(def.fields).min(1) },
+      schema: { params: idParams, body: Joi.object<RecordData>(def.fields).min(1) },
       handler: async (input) =>
-        ok(await records.update(principalOf(input, 'user', 'api_key'), input.params.id, input.body as Record<string, unknown>)),
+        ok(await records.update(principalOf(input, 'user', 'api_key'), input.params.id, input.body)),
     }),
     defineRoute({
       method: 'delete',

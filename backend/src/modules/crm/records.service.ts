@@ -28,7 +28,7 @@ const subjectOf = (def: ResourceDefinition, ...rows: Array<RecordData | undefine
 const EXTERNAL_ID_ARBITER = '(tenant_id, external_id) WHERE external_id IS NOT NULL AND deleted_at IS NULL';
 
 /** Create, read, update and delete of one resource, in the request's tenant transaction, each a domain event. */
-export function recordsService(def: ResourceDefinition) {
+export function createRecordsService(def: ResourceDefinition) {
   const fields = Object.keys(def.fields);
 
   async function load(id: string, options: { includeDeleted?: boolean; lock?: boolean } = {}): Promise<RecordData> {
@@ -159,4 +159,4 @@ export function recordsService(def: ResourceDefinition) {
   };
 }
 
-export type RecordsService = ReturnType<typeof recordsService>;
+export type RecordsService = ReturnType<typeof createRecordsService>;

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
 import { customFieldParams, customFieldSchema, createCustomFieldBody, listCustomFieldsQuery, updateCustomFieldBody } from './custom-fields.schema';
-import { createCustomField, CustomFieldDraft, CustomFieldPatch, deleteCustomField, listCustomFields, updateCustomField } from './custom-fields.service';
+import { createCustomField, deleteCustomField, listCustomFields, updateCustomField } from './custom-fields.service';
 
 export function customFieldsRoutes(): RouteDefinition[] {
   const tags = ['Custom fields'];
@@ -16,7 +16,7 @@ export function customFieldsRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'Every custom field', schema: Joi.array().items(customFieldSchema) },
       tags,
       schema: { query: listCustomFieldsQuery },
-      handler: async (input) => ok(await listCustomFields(input.query.resource as string | undefined)),
+      handler: async (input) => ok(await listCustomFields(input.query.resource)),
     }),
     defineRoute({
       method: 'post',
@@ -27,7 +27,7 @@ export function customFieldsRoutes(): RouteDefinition[] {
       response: { status: 201, description: 'The field', schema: customFieldSchema },
       tags,
       schema: { body: createCustomFieldBody },
-      handler: async (input) => created(await createCustomField(caller(input), input.body as CustomFieldDraft)),
+      handler: async (input) => created(await createCustomField(caller(input), input.body)),
     }),
     defineRoute({
       method: 'patch',
@@ -38,7 +38,7 @@ export function customFieldsRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The field', schema: customFieldSchema },
       tags,
       schema: { params: customFieldParams, body: updateCustomFieldBody },
-      handler: async (input) => ok(await updateCustomField(caller(input), input.params.id, input.body as CustomFieldPatch)),
+      handler: async (input) => ok(await updateCustomField(caller(input), input.params.id, input.body)),
     }),
     defineRoute({
       method: 'delete',

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { defineRoute, ok, RouteDefinition } from '../../http/route';
 import { recordRoutes } from '../crm/record.routes';
-import { recordsService } from '../crm/records.service';
+import { createRecordsService } from '../crm/records.service';
 import { dealsResource } from './deals.resource';
 import { dealForecast, dealPipeline } from './deals.service';
 
@@ -13,8 +13,8 @@ export function dealsRoutes(): RouteDefinition[] {
       permission: 'deals:read',
       summary: "Forecast: amount and amount x probability by stage and by expected close month, of one pipeline's deals or all",
       tags: ['Deals'],
-      schema: { query: Joi.object({ byOwner: Joi.boolean().default(false), pipelineId: Joi.string().uuid() }) },
-      handler: async (input) => ok(await dealForecast(input.query.byOwner === true, input.query.pipelineId as string | undefined)),
+      schema: { query: Joi.object<{ byOwner: boolean; pipelineId?: string }>({ byOwner: Joi.boolean().default(false), pipelineId: Joi.string().uuid() }) },
+      handler: async (input) => ok(await dealForecast(input.query.byOwner, input.query.pipelineId)),
     }),
     defineRoute({
       method: 'get',
@@ -22,9 +22,9 @@ export function dealsRoutes(): RouteDefinition[] {
       permission: 'deals:read',
       summary: "Pipeline: deal counts and amounts per stage, of one pipeline's deals or all",
       tags: ['Deals'],
-      schema: { query: Joi.object({ pipelineId: Joi.string().uuid() }) },
-      handler: async (input) => ok(await dealPipeline(input.query.pipelineId as string | undefined)),
+      schema: { query: Joi.object<{ pipelineId?: string }>({ pipelineId: Joi.string().uuid() }) },
+      handler: async (input) => ok(await dealPipeline(input.query.pipelineId)),
     }),
-    ...recordRoutes(dealsResource, recordsService(dealsResource)),
+    ...recordRoutes(dealsResource, createRecordsService(dealsResource)),
   ];
 }

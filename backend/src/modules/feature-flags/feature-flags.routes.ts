@@ -3,7 +3,7 @@ import { AppDeps } from '../../app-deps';
 import { AnyRouteInput, defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
 import { ConsoleRuntime } from '../admin/console-runtime';
 import { PlatformActor } from '../admin/platform-audit';
-import { featureFlagSchema, flagKeyParams, FlagUpdate, putFlagBody } from './feature-flags.schema';
+import { featureFlagSchema, flagKeyParams, putFlagBody } from './feature-flags.schema';
 import { createFeatureFlagsService } from './feature-flags.service';
 
 const actorOf = (input: AnyRouteInput): PlatformActor => ({
@@ -50,7 +50,7 @@ export function featureFlagsRoutes(deps: AppDeps, runtime: ConsoleRuntime): Rout
       response: { status: 200, description: 'The flag as it now stands', schema: featureFlagSchema },
       tags,
       schema: { params: flagKeyParams, body: putFlagBody },
-      handler: async (input) => ok(await flags.put(input.params.key, input.body as FlagUpdate, actorOf(input))),
+      handler: async (input) => ok(await flags.put(input.params.key, input.body, actorOf(input))),
     }),
   ];
 }

@@ -6,7 +6,7 @@ const flagKey = Joi.string()
 
 export const flagKeyParams = Joi.object<{ key: string }>({ key: flagKey.required() });
 
-export const putFlagBody = Joi.object({
+export const putFlagBody = Joi.object<FlagUpdate>({
   enabled: Joi.boolean().required().description('Off: no tenant has the flag, whatever the targeting says'),
   tenants: Joi.array().items(Joi.string().guid()).max(1000).unique().default([]).description('Tenants that always have the flag'),
   plans: Joi.array().items(Joi.string().trim().min(1).max(50)).min(1).max(20).unique().allow(null).default(null).description('Plans whose tenants are in the audience; null: every plan'),

@@ -4,20 +4,20 @@ import { created, defineRoute, noContent, ok, page, principalOf, RouteDefinition
 import { Page, creationPageQuery } from '../../lib/pagination';
 import { actorId } from '../auth/principal';
 import { INTEGRATION_TYPES } from './integration-types';
-import { IntegrationChanges, IntegrationDraft, integrationsService } from './integrations.service';
+import { IntegrationChanges, IntegrationDraft, createIntegrationsService } from './integrations.service';
 
 /** Integrations are organization settings: tenant admins (organization:manage) manage them. */
 const PERMISSION = 'organization:manage';
 
 const params = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
 const configDescription = 'Per type: slack_notification {webhookUrl*, channel, events: deal.won|deal.lost|ticket.urgent}; custom_webhook {url, secret*, events}; stripe_payment {apiKey*, webhookSecret*}; capricorn_edi {apiKey*, customerId, baseUrl (none: the built-in supplier simulator)}. * = secret: stored encrypted, answered masked.';
-const createBody = Joi.object({
+const createBody = Joi.object<IntegrationDraft>({
   type: Joi.string().valid(...INTEGRATION_TYPES).required(),
   name: Joi.string().trim().min(1).max(100).required(),
   active: Joi.boolean().default(true),
   config: Joi.object().unknown(true).required().description(configDescription),
 });
-const updateBody = Joi.object({
+const updateBody = Joi.object<IntegrationChanges>({
   name: Joi.string().trim().min(1).max(100),
   active: Joi.boolean(),
   config: Joi.object().unknown(true).min(1).description(`Merged into the stored configuration. ${configDescription}`),
@@ -35,7 +35,7 @@ const integrationSchema = Joi.object({
 });
 
 export function integrationsRoutes(deps: AppDeps): RouteDefinition[] {
-  const service = integrationsService(deps.config);
+  const service = createIntegrationsService(deps.config);
   const tags = ['Integrations'];
   return [
     defineRoute({
@@ -44,10 +44,10 @@ export function integrationsRoutes(deps: AppDeps): RouteDefinition[] {
       permission: PERMISSION,
       summary: "The tenant's integrations, oldest first, keyset-paged; secrets masked",
       tags,
-      schema: { query: Joi.object(creationPageQuery) },
+      schema: { query: Joi.object<Page>(creationPageQuery) },
       response: { status: 200, description: 'A page of integrations', schema: integrationSchema },
       handler: async (input) => {
-        const { rows, pagination } = await service.list(input.query as unknown as Page);
+        const { rows, pagination } = await service.list(input.query);
         return page(rows, pagination);
       },
     }),
@@ -60,7 +60,7 @@ export function integrationsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { body: createBody },
       response: { status: 201, description: 'The integration, secrets masked', schema: integrationSchema },
-      handler: async (input) => created(await service.create(input.body as IntegrationDraft, actorId(principalOf(input)))),
+      handler: async (input) => created(await service.create(input.body, actorId(principalOf(input)))),
     }),
     defineRoute({
       method: 'get',
@@ -81,7 +81,7 @@ export function integrationsRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { params, body: updateBody },
       response: { status: 200, description: 'The integration', schema: integrationSchema },
-      handler: async (input) => ok(await service.update(input.params.id, input.body as IntegrationChanges, actorId(principalOf(input)))),
+      handler: async (input) => ok(await service.update(input.params.id, input.body, actorId(principalOf(input)))),
     }),
     defineRoute({
       method: 'delete',

@@ -18,7 +18,7 @@ export interface IntegrationDraft {
 
 export type IntegrationChanges = Partial<Pick<IntegrationDraft, 'name' | 'active' | 'config'>>;
 
-export function integrationsService(config: AppConfig) {
+export function createIntegrationsService(config: AppConfig) {
   const guard = { allowPrivateNetworks: config.webhooks.allowPrivateNetworks, requireHttps: config.env === 'production' };
   const context = (id: string) => rowContext('integrations', tenantScope().tenantId, id);
 

@@ -2,14 +2,14 @@ import Joi from 'joi';
 import { defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
 import { accountsResource } from '../accounts/accounts.resource';
 import { createBodySchema, recordRoutes } from '../crm/record.routes';
-import { recordsService } from '../crm/records.service';
+import { createRecordsService } from '../crm/records.service';
 import { mergeRoutes } from '../merges/merges.routes';
 import { mergeable } from '../merges/merges.service';
 import { dealsResource } from '../deals/deals.resource';
 import { leadsResource } from './leads.resource';
 import { convertLead, ConvertLeadInput } from './leads.service';
 
-const convertBody = Joi.object({
+const convertBody = Joi.object<ConvertLeadInput>({
   accountId: Joi.string().uuid(),
   account: Joi.object(accountsResource.fields),
   contactId: Joi.string().uuid(),
@@ -27,9 +27,9 @@ export function leadsRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The account, the contact, the deal (if any) and the converted lead' },
       tags: ['Leads'],
       schema: { params: Joi.object<{ id: string }>({ id: Joi.string().uuid().required() }), body: convertBody },
-      handler: async (input) => ok(await convertLead(principalOf(input, 'user', 'api_key'), input.params.id, input.body as ConvertLeadInput)),
+      handler: async (input) => ok(await convertLead(principalOf(input, 'user', 'api_key'), input.params.id, input.body)),
     }),
     ...mergeRoutes(mergeable(leadsResource)),
-    ...recordRoutes(leadsResource, recordsService(leadsResource)),
+    ...recordRoutes(leadsResource, createRecordsService(leadsResource)),
   ];
 }

@@ -3,7 +3,7 @@ import { actorId, TenantPrincipal } from '../auth/principal';
 import { accountsResource } from '../accounts/accounts.resource';
 import { contactsResource } from '../contacts/contacts.resource';
 import { assertMayChange } from '../crm/record-access';
-import { recordsService } from '../crm/records.service';
+import { createRecordsService } from '../crm/records.service';
 import { presentRecord } from '../crm/record-model';
 import { dealsResource } from '../deals/deals.resource';
 import { recordEvent } from '../events/event-context';
@@ -16,10 +16,10 @@ export interface ConvertLeadInput {
   deal?: Record<string, unknown>;
 }
 
-const leads = recordsService(leadsResource);
-const accounts = recordsService(accountsResource);
-const contacts = recordsService(contactsResource);
-const deals = recordsService(dealsResource);
+const leads = createRecordsService(leadsResource);
+const accounts = createRecordsService(accountsResource);
+const contacts = createRecordsService(contactsResource);
+const deals = createRecordsService(dealsResource);
 
 /**
  * Lead -> account (new or existing) + contact (new or existing) + optional deal, and the lead marked

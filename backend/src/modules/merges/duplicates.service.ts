@@ -1,6 +1,7 @@
 import { tenantScope } from '../../infra/tenant-scope';
 import { AppError } from '../../lib/errors';
-import { ownScopeOf, TenantPrincipal } from '../auth/principal';
+import { TenantPrincipal } from '../auth/principal';
+import { ownersInScope } from '../crm/record-access';
 import { presentRecord } from '../crm/record-model';
 import type { RecordData } from '../crm/resource-definition';
 import type { MergeableDefinition } from './merges.service';
@@ -14,21 +15,6 @@ export interface Duplicate {
   score: number;
   reasons: DuplicateReason[];
   record: RecordData;
-}
-
-/**
- * The owners whose records a sales user (or a sales_user API key) may change: themselves and their
- * team; undefined for every other role, bounded by permissions alone (the rule of record-access.ts).
- */
-export async function ownersInScope(principal: TenantPrincipal): Promise<Set<string> | undefined> {
-  const scope = ownScopeOf(principal);
-  if (!scope) return undefined;
-  const owners = new Set<string>(scope.userId ? [scope.userId] : []);
-  if (scope.teamId) {
-    const teammates = (await tenantScope().trx('users').where({ teamId: scope.teamId }).select('id')) as Array<{ id: string }>;
-    for (const teammate of teammates) owners.add(teammate.id);
-  }
-  return owners;
 }
 
 /**

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { defineRoute, ok, principalOf, RouteDefinition } from '../../http/route';
-import { recordsService } from '../crm/records.service';
+import { createRecordsService } from '../crm/records.service';
 import { findDuplicates } from './duplicates.service';
 import { MergeableDefinition, mergeRecords, MergeInput, undoMerge } from './merges.service';
 
@@ -21,7 +21,7 @@ const duplicateSchema = Joi.object({
   record: Joi.object().unknown().required(),
 });
 
-const mergeBody = Joi.object({
+const mergeBody = Joi.object<MergeInput>({
   duplicateIds: Joi.array().items(Joi.string().uuid()).min(1).max(20).unique().required(),
   prefer: Joi.object().pattern(Joi.string().max(64), Joi.string().uuid()).max(50),
 });
@@ -37,7 +37,7 @@ const mergeResult = Joi.object({
 /** GET /{resource}/:id/duplicates and POST /{resource}/:id/merge of a lead, contact or account. */
 export function mergeRoutes(def: MergeableDefinition): RouteDefinition[] {
   const tags = [def.name.charAt(0).toUpperCase() + def.name.slice(1)];
-  const records = recordsService(def);
+  const records = createRecordsService(def);
   return [
     defineRoute({
       method: 'get',
@@ -50,10 +50,10 @@ export function mergeRoutes(def: MergeableDefinition): RouteDefinition[] {
         "A sales user sees only candidates they or their team own.",
       response: { status: 200, description: 'The candidates, best first', schema: Joi.array().items(duplicateSchema) },
       tags,
-      schema: { params: idParams, query: Joi.object({ limit: Joi.number().integer().min(1).max(50).default(10) }) },
+      schema: { params: idParams, query: Joi.object<{ limit: number }>({ limit: Joi.number().integer().min(1).max(50).default(10) }) },
       handler: async (input) => {
         const record = await records.load(input.params.id);
-        return ok(await findDuplicates(def, principalOf(input, 'user', 'api_key'), record, { excludeId: input.params.id, limit: input.query.limit as number }));
+        return ok(await findDuplicates(def, principalOf(input, 'user', 'api_key'), record, { excludeId: input.params.id, limit: input.query.limit }));
       },
     }),
     defineRoute({
@@ -69,7 +69,7 @@ export function mergeRoutes(def: MergeableDefinition): RouteDefinition[] {
       response: { status: 200, description: 'The merge, its id and the survivor as it now stands', schema: mergeResult },
       tags,
       schema: { params: idParams, body: mergeBody },
-      handler: async (input) => ok(await mergeRecords(def, principalOf(input, 'user', 'api_key'), input.params.id, input.body as MergeInput)),
+      handler: async (input) => ok(await mergeRecords(def, principalOf(input, 'user', 'api_key'), input.params.id, input.body)),
     }),
   ];
 }

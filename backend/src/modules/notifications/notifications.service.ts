@@ -3,6 +3,7 @@ import { AppConfig } from '../../config/app-config';
 import { tenantScope } from '../../infra/tenant-scope';
 import { enqueueJob } from '../../jobs/enqueue';
 import { encryptCredential, rowContext } from '../credentials/credential-crypto';
+import { Tenant } from '../tenants/tenant.model';
 import { EMAIL_TEMPLATES, EmailTemplate, TemplateParams } from './email-templates';
 
 export const SEND_JOB = 'notifications.send';
@@ -46,7 +47,6 @@ export async function tenantAdmins(): Promise<Array<{ id: string; email: string;
 
 /** The invitation e-mail: the code the invitee accepts with, and until when. */
 export async function queueInviteEmail(config: AppConfig, user: { id: string; email: string }, invitation: { token: string; expiresAt: Date }): Promise<void> {
-  const { trx, tenantId } = tenantScope();
-  const tenant = await trx('tenants').where({ id: tenantId }).first<{ name: string }>('name');
+  const tenant = await Tenant.query().select('name').first();
   await queueEmail(config, 'invite', { email: user.email, userId: user.id }, { organization: tenant!.name, token: invitation.token, expiresAt: invitation.expiresAt.toISOString() });
 }

@@ -34,12 +34,12 @@ export function userNotificationsRoutes(): RouteDefinition[] {
       description: 'Made by someone else than me; each is also pushed on `GET /events/stream` as a `notification.created` event that only I receive.',
       response: { status: 200, description: 'A page of notifications, newest first', schema: notificationSchema },
       tags,
-      schema: { query: Joi.object({ cursor: cursorParam(NOTIFICATIONS_KEYSET), limit: Joi.number().integer().min(1).max(100).default(50), unread: Joi.boolean() }) },
+      schema: { query: Joi.object<{ cursor?: string[]; limit: number; unread?: boolean }>({ cursor: cursorParam(NOTIFICATIONS_KEYSET), limit: Joi.number().integer().min(1).max(100).default(50), unread: Joi.boolean() }) },
       handler: async (input) => {
         const caller = principalOf(input, 'user');
         const result = await listNotifications(caller.userId, {
-          limit: input.query.limit as number,
-          cursor: input.query.cursor as string[] | undefined,
+          limit: input.query.limit,
+          cursor: input.query.cursor,
           unread: input.query.unread === true,
         });
         return page(result.data, result.pagination);
@@ -59,10 +59,10 @@ export function userNotificationsRoutes(): RouteDefinition[] {
         schema: Joi.object({ read: Joi.number().integer().required(), unread: Joi.number().integer().required() }),
       },
       tags,
-      schema: { body: Joi.object({ ids: Joi.array().items(Joi.string().uuid()).min(1).max(500).unique(), all: Joi.boolean().valid(true) }).xor('ids', 'all') },
+      schema: { body: Joi.object<{ ids?: string[]; all?: boolean }>({ ids: Joi.array().items(Joi.string().uuid()).min(1).max(500).unique(), all: Joi.boolean().valid(true) }).xor('ids', 'all') },
       handler: async (input) => {
         const caller = principalOf(input, 'user');
-        const read = await markNotificationsRead(caller.userId, input.body as { ids?: string[]; all?: boolean });
+        const read = await markNotificationsRead(caller.userId, input.body);
         return ok({ read, unread: await unreadCount(caller.userId) });
       },
     }),

@@ -14,7 +14,7 @@ const settingsSchema = Joi.object({
     ),
 });
 
-const updateSettingsBody = Joi.object({ allowImpersonation: Joi.boolean(), requireMfa: Joi.boolean() }).min(1).required();
+const updateSettingsBody = Joi.object<Partial<OrganizationSettings>>({ allowImpersonation: Joi.boolean(), requireMfa: Joi.boolean() }).min(1).required();
 
 /** GET/PATCH /organization/settings: tenant-wide switches a tenant_admin (organization:manage) controls. */
 export function organizationSettingsRoutes(): RouteDefinition[] {
@@ -38,7 +38,7 @@ export function organizationSettingsRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The settings as they now stand', schema: settingsSchema },
       tags,
       schema: { body: updateSettingsBody },
-      handler: async (input) => ok(await updateOrganizationSettings(principalOf(input, 'user', 'api_key'), input.body as Partial<OrganizationSettings>)),
+      handler: async (input) => ok(await updateOrganizationSettings(principalOf(input, 'user', 'api_key'), input.body)),
     }),
   ];
 }

@@ -3,6 +3,7 @@ import { AppError, notFound } from '../../lib/errors';
 import { announcePrincipalChange } from '../auth/principal-revocation';
 import { TenantPrincipal } from '../auth/principal';
 import { recordEvent } from '../events/event-context';
+import { Tenant } from '../tenants/tenant.model';
 
 export interface OrganizationSettings {
   /** Platform support may open impersonation sessions as this organization's users. */
@@ -13,10 +14,7 @@ export interface OrganizationSettings {
 
 /** The caller's organization's settings, read and written in the request's tenant transaction (RLS). */
 async function readSettings(forUpdate = false): Promise<OrganizationSettings> {
-  const { trx, tenantId } = tenantScope();
-  const query = trx('tenants')
-    .where('id', tenantId)
-    .first<{ impersonationOptOut: boolean; mfaRequired: boolean } | undefined>('impersonationOptOut', 'mfaRequired');
+  const query = Tenant.query().select('impersonationOptOut', 'mfaRequired').first();
   if (forUpdate) query.forUpdate();
   const row = await query;
   if (!row) throw notFound('Organization');
@@ -31,16 +29,15 @@ export const getOrganizationSettings = (): Promise<OrganizationSettings> => read
  * would lock out of everything but MFA setup.
  */
 export async function updateOrganizationSettings(principal: TenantPrincipal, input: Partial<OrganizationSettings>): Promise<OrganizationSettings> {
-  const { trx, tenantId } = tenantScope();
   const before = await readSettings(true);
   const after = { ...before, ...input };
   if (after.allowImpersonation === before.allowImpersonation && after.requireMfa === before.requireMfa) return before;
   if (after.requireMfa && !before.requireMfa && (principal.kind !== 'user' || !principal.mfaEnabled)) {
     throw new AppError('MFA_ENROLLMENT_REQUIRED', 'Turn on multi-factor authentication for your own account before requiring it (POST /auth/mfa/setup)');
   }
-  await trx('tenants').where('id', tenantId).update({ impersonationOptOut: !after.allowImpersonation, mfaRequired: after.requireMfa });
+  await Tenant.query().patch({ impersonationOptOut: !after.allowImpersonation, mfaRequired: after.requireMfa });
   // Every caller of the organization is reloaded: who must enrol changed.
   if (after.requireMfa !== before.requireMfa) announcePrincipalChange();
-  recordEvent({ type: 'organization.settings_updated', tenantId, before: { ...before }, after: { ...after } });
+  recordEvent({ type: 'organization.settings_updated', tenantId: tenantScope().tenantId, before: { ...before }, after: { ...after } });
   return after;
 }

@@ -3,7 +3,7 @@ import { defineJob, schedulePayload, tenantPayload } from '../../jobs/job-defini
 import { AppError } from '../../lib/errors';
 import { inSystemUnit } from '../billing/system-unit';
 import { enqueueJob } from '../../jobs/enqueue';
-import { POLL_ORDER_JOB, partsService, SYNC_INVENTORY_JOB } from './parts.service';
+import { POLL_ORDER_JOB, createPartsService, SYNC_INVENTORY_JOB } from './parts.service';
 
 /** A supplier that is down is no failure of the job: it asks again at the next poll or sync. */
 const supplierDown = (error: unknown) => error instanceof AppError && error.code === 'SUPPLIER_UNAVAILABLE';
@@ -17,7 +17,7 @@ export const partsOrderPollJob = defineJob({
   name: POLL_ORDER_JOB,
   payload: tenantPayload({ orderId: Joi.string().uuid().required() }),
   async run(payload, deps, job) {
-    const parts = partsService(deps.config);
+    const parts = createPartsService(deps.config);
     const outcome = await inSystemUnit(deps, payload.tenantId, null, async () => {
       try {
         return (await parts.refreshOrder(payload.orderId)) ? 'final' : 'open';
@@ -36,7 +36,7 @@ export const partsInventorySyncJob = defineJob({
   name: SYNC_INVENTORY_JOB,
   payload: tenantPayload({}),
   async run(payload, deps, job) {
-    const result = await inSystemUnit(deps, payload.tenantId, null, () => partsService(deps.config).syncInventory());
+    const result = await inSystemUnit(deps, payload.tenantId, null, () => createPartsService(deps.config).syncInventory());
     job.logger.info('parts inventory synced', { parts: result.parts });
   },
 });

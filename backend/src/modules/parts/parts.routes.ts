@@ -18,7 +18,7 @@ import {
   searchQuery,
   stockSchema,
 } from './parts.schema';
-import { partsService } from './parts.service';
+import { createPartsService } from './parts.service';
 
 /**
  * Parts ordering through the organization's supplier integration (docs/API.md "Parts ordering"). The
@@ -26,7 +26,7 @@ import { partsService } from './parts.service';
  * with Retry-After; 502 SUPPLIER_ERROR when it refuses the credentials.
  */
 export function partsRoutes(deps: AppDeps): RouteDefinition[] {
-  const service = partsService(deps.config);
+  const service = createPartsService(deps.config);
   const tags = ['Parts ordering'];
   const feature = 'parts_ordering' as const;
   const errors = [409, 502];

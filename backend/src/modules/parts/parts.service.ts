@@ -6,7 +6,7 @@ import { enqueueJob } from '../../jobs/enqueue';
 import { AppError, notFound } from '../../lib/errors';
 import { Page, pageByCreation } from '../../lib/pagination';
 import { recordEvent } from '../events/event-context';
-import { integrationsService } from '../integrations/integrations.service';
+import { createIntegrationsService } from '../integrations/integrations.service';
 import { CapricornAdapter } from './capricorn-adapter';
 import { sharedSimulator } from './capricorn-simulator';
 import { PartsInventoryItem, PartsOrder, presentInventoryItem, presentOrder, SupplierAnswer } from './parts.models';
@@ -36,8 +36,8 @@ const answer = (operation: string, said: unknown): SupplierAnswer => ({ at: new 
  * go through the adapter, which goes through the outbound policy; failures become the contract's errors
  * (supplier-errors.ts). Orders keep every answer the supplier gave; status changes are domain events.
  */
-export function partsService(config: AppConfig) {
-  const integrations = integrationsService(config);
+export function createPartsService(config: AppConfig) {
+  const integrations = createIntegrationsService(config);
   const resetSeconds = Math.ceil(config.outbound.breakerResetMs / 1000);
 
   async function adapter(): Promise<SupplierAdapter> {

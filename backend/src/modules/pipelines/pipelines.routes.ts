@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
 import { createPipelineBody, pipelineParams, pipelineSchema, updatePipelineBody } from './pipelines.schema';
-import { createPipeline, deletePipeline, getPipeline, listPipelines, PipelineDraft, PipelinePatch, updatePipeline } from './pipelines.service';
+import { createPipeline, deletePipeline, getPipeline, listPipelines, updatePipeline } from './pipelines.service';
 
 export function pipelinesRoutes(): RouteDefinition[] {
   const tags = ['Pipelines'];
@@ -36,7 +36,7 @@ export function pipelinesRoutes(): RouteDefinition[] {
       response: { status: 201, description: 'The pipeline', schema: pipelineSchema },
       tags,
       schema: { body: createPipelineBody },
-      handler: async (input) => created(await createPipeline(caller(input), input.body as PipelineDraft)),
+      handler: async (input) => created(await createPipeline(caller(input), input.body)),
     }),
     defineRoute({
       method: 'patch',
@@ -47,7 +47,7 @@ export function pipelinesRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The pipeline', schema: pipelineSchema },
       tags,
       schema: { params: pipelineParams, body: updatePipelineBody },
-      handler: async (input) => ok(await updatePipeline(caller(input), input.params.id, input.body as PipelinePatch)),
+      handler: async (input) => ok(await updatePipeline(caller(input), input.params.id, input.body)),
     }),
     defineRoute({
       method: 'delete',

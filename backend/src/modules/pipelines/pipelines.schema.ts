@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { STAGE_KINDS } from './pipeline.model';
+import type { PipelineDraft, PipelinePatch } from './pipelines.service';
 
 const STAGE_KEY = /^[a-z][a-z0-9_]{0,39}$/;
 const name = Joi.string().trim().min(1).max(100);
@@ -13,8 +14,8 @@ const stage = Joi.object({
 const stages = Joi.array().items(stage).min(1).max(50).unique('key');
 
 export const pipelineParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
-export const createPipelineBody = Joi.object({ name: name.required(), stages: stages.required() });
-export const updatePipelineBody = Joi.object({
+export const createPipelineBody = Joi.object<PipelineDraft>({ name: name.required(), stages: stages.required() });
+export const updatePipelineBody = Joi.object<PipelinePatch>({
   name,
   stages,
   moveTo: Joi.object().pattern(STAGE_KEY, Joi.string().pattern(STAGE_KEY)).max(50),

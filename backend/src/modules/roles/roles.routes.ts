@@ -1,8 +1,7 @@
 import { AnyRouteInput, created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../http/route';
-import { Page } from '../../lib/pagination';
 import { presentRole } from './role.presenter';
 import { createRoleBody, listRolesQuery, roleParams, updateRoleBody } from './roles.schema';
-import { createRole, deleteRole, listRoles, RoleDraft, updateRole } from './roles.service';
+import { createRole, deleteRole, listRoles, updateRole } from './roles.service';
 
 export function rolesRoutes(): RouteDefinition[] {
   const tags = ['Roles'];
@@ -17,7 +16,7 @@ export function rolesRoutes(): RouteDefinition[] {
       tags,
       schema: { query: listRolesQuery },
       handler: async (input) => {
-        const { rows, pagination } = await listRoles(input.query as unknown as Page);
+        const { rows, pagination } = await listRoles(input.query);
         return page(rows.map(presentRole), pagination);
       },
     }),
@@ -30,7 +29,7 @@ export function rolesRoutes(): RouteDefinition[] {
       summary: 'Create a custom role; nobody can grant a permission they do not hold',
       tags,
       schema: { body: createRoleBody },
-      handler: async (input) => created(presentRole(await createRole(caller(input), input.body as RoleDraft))),
+      handler: async (input) => created(presentRole(await createRole(caller(input), input.body))),
     }),
     defineRoute({
       method: 'patch',
@@ -41,7 +40,7 @@ export function rolesRoutes(): RouteDefinition[] {
       summary: 'Change a custom role; its holders get the new permissions on their next request',
       tags,
       schema: { params: roleParams, body: updateRoleBody },
-      handler: async (input) => ok(presentRole(await updateRole(caller(input), input.params.id, input.body as Partial<RoleDraft>))),
+      handler: async (input) => ok(presentRole(await updateRole(caller(input), input.params.id, input.body))),
     }),
     defineRoute({
       method: 'delete',

@@ -1,6 +1,7 @@
 import Joi from 'joi';
-import { creationPageQuery } from '../../lib/pagination';
+import { creationPageQuery, Page } from '../../lib/pagination';
 import { TENANT_PERMISSIONS } from './permissions';
+import type { RoleDraft } from './roles.service';
 
 const name = Joi.string().trim().min(1).max(100);
 const description = Joi.string().trim().max(500).allow(null);
@@ -9,14 +10,14 @@ const permissions = Joi.array()
   .max(TENANT_PERMISSIONS.length)
   .unique();
 
-export const listRolesQuery = Joi.object(creationPageQuery);
+export const listRolesQuery = Joi.object<Page>(creationPageQuery);
 
-export const createRoleBody = Joi.object({
+export const createRoleBody = Joi.object<RoleDraft>({
   name: name.required(),
   description,
   permissions: permissions.required(),
 });
 
-export const updateRoleBody = Joi.object({ name, description, permissions }).min(1);
+export const updateRoleBody = Joi.object<Partial<RoleDraft>>({ name, description, permissions }).min(1);
 
 export const roleParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });

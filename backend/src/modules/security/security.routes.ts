@@ -1,7 +1,7 @@
 import { AppDeps } from '../../app-deps';
 import { defineRoute, page, RouteDefinition } from '../../http/route';
 import { platformSecurityEvents, tenantSecurityEvents } from './security-events.service';
-import { platformSecurityEventSchema, platformSecurityEventsQuery, securityEventSchema, SecurityEventsQuery, securityEventsQuery } from './security.schema';
+import { platformSecurityEventSchema, platformSecurityEventsQuery, securityEventSchema, securityEventsQuery } from './security.schema';
 
 const FILTERS = 'filters `type`, `severity`, `userId`, `from`, `to`; cursor-paged';
 
@@ -18,7 +18,7 @@ export function securityRoutes(): RouteDefinition[] {
       tags: ['Security'],
       schema: { query: securityEventsQuery },
       handler: async (input) => {
-        const { data, pagination } = await tenantSecurityEvents(input.query as unknown as SecurityEventsQuery);
+        const { data, pagination } = await tenantSecurityEvents(input.query);
         return page(data, pagination);
       },
     }),
@@ -37,7 +37,7 @@ export function securityAdminRoutes(deps: AppDeps): RouteDefinition[] {
       tags: ['Platform admin'],
       schema: { query: platformSecurityEventsQuery },
       handler: async (input) => {
-        const { data, pagination } = await platformSecurityEvents(deps.platformKnex, input.query as unknown as SecurityEventsQuery);
+        const { data, pagination } = await platformSecurityEvents(deps.platformKnex, input.query);
         return page(data, pagination);
       },
     }),

@@ -18,8 +18,8 @@ const filters = {
   cursor: cursorParam(SECURITY_EVENTS_KEYSET),
 };
 
-export const securityEventsQuery = Joi.object(filters);
-export const platformSecurityEventsQuery = Joi.object({ ...filters, tenantId: Joi.string().guid() });
+export const securityEventsQuery = Joi.object<SecurityEventsQuery>(filters);
+export const platformSecurityEventsQuery = Joi.object<SecurityEventsQuery>({ ...filters, tenantId: Joi.string().guid() });
 
 export interface SecurityEventsQuery {
   type?: SecurityEventType;

@@ -1,6 +1,6 @@
 import { RouteDefinition } from '../../http/route';
 import { recordRoutes } from '../crm/record.routes';
-import { recordsService } from '../crm/records.service';
+import { createRecordsService } from '../crm/records.service';
 import { tasksResource } from './tasks.resource';
 
-export const tasksRoutes = (): RouteDefinition[] => recordRoutes(tasksResource, recordsService(tasksResource));
+export const tasksRoutes = (): RouteDefinition[] => recordRoutes(tasksResource, createRecordsService(tasksResource));

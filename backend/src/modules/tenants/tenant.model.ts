@@ -15,6 +15,10 @@ export class Tenant extends TenantModel {
   status!: TenantStatus;
   billingStatus!: BillingStatus;
   trialEndsAt!: Date | null;
+  /** The organization refuses support impersonation (organization settings: allowImpersonation off). */
+  impersonationOptOut!: boolean;
+  /** Every user must sign in with TOTP. */
+  mfaRequired!: boolean;
   createdAt!: Date;
   updatedAt!: Date;
 }

@@ -1,6 +1,6 @@
 import { RouteDefinition } from '../../http/route';
 import { recordRoutes } from '../crm/record.routes';
-import { recordsService } from '../crm/records.service';
+import { createRecordsService } from '../crm/records.service';
 import { ticketsResource } from './tickets.resource';
 
-export const ticketsRoutes = (): RouteDefinition[] => recordRoutes(ticketsResource, recordsService(ticketsResource));
+export const ticketsRoutes = (): RouteDefinition[] => recordRoutes(ticketsResource, createRecordsService(ticketsResource));

@@ -1,13 +1,11 @@
 import { AppDeps } from '../../app-deps';
 import { AnyRouteInput, created, defineRoute, noContent, ok, page, principalOf, RouteDefinition } from '../../http/route';
-import { Page } from '../../lib/pagination';
 import { signedInSchema } from '../auth/auth.schema';
 import { createAuthService } from '../auth/auth.service';
 import { queueInviteEmail } from '../notifications/notifications.service';
 import { presentUser } from './user.presenter';
-import { UserStatus } from './user.model';
 import { acceptInviteBody, createUserBody, listUsersQuery, updateUserBody, userParams } from './users.schema';
-import { addUser, getUser, listUsers, removeUser, updateUser, UserChanges, UserDraft } from './users.service';
+import { addUser, getUser, listUsers, removeUser, updateUser } from './users.service';
 
 export function usersRoutes(deps: AppDeps): RouteDefinition[] {
   const auth = createAuthService(deps);
@@ -23,7 +21,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { query: listUsersQuery },
       handler: async (input) => {
-        const { rows, pagination } = await listUsers(input.query as unknown as Page & { status?: UserStatus });
+        const { rows, pagination } = await listUsers(input.query);
         return page(rows.map(presentUser), pagination);
       },
     }),
@@ -45,7 +43,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
       tags,
       schema: { body: createUserBody },
       handler: async (input) => {
-        const { user, invitation } = await addUser(caller(input), input.body as UserDraft, deps.config.auth);
+        const { user, invitation } = await addUser(caller(input), input.body, deps.config.auth);
         if (invitation) await queueInviteEmail(deps.config, user, invitation);
         const shown = invitation ? { inviteToken: invitation.token, inviteExpiresAt: invitation.expiresAt } : {};
         return created({ ...presentUser(user), ...shown });
@@ -59,7 +57,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
       summary: "Change a member's role, status or profile; disabling revokes their sessions at once",
       tags,
       schema: { params: userParams, body: updateUserBody },
-      handler: async (input) => ok(presentUser(await updateUser(caller(input), input.params.id, input.body as UserChanges))),
+      handler: async (input) => ok(presentUser(await updateUser(caller(input), input.params.id, input.body))),
     }),
     defineRoute({
       method: 'delete',
@@ -84,7 +82,7 @@ export function usersRoutes(deps: AppDeps): RouteDefinition[] {
       tags: ['Auth'],
       schema: { body: acceptInviteBody },
       handler: async (input) => {
-        const result = await auth.acceptInvite(input.body as { token: string; password: string }, { ip: input.ip, userAgent: input.userAgent });
+        const result = await auth.acceptInvite(input.body, { ip: input.ip, userAgent: input.userAgent });
         return ok(result);
       },
     }),

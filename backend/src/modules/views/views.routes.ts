@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { AnyRouteInput, created, defineRoute, noContent, ok, principalOf, RouteDefinition } from '../../http/route';
 import { createViewBody, listViewsQuery, updateViewBody, viewParams, viewSchema } from './views.schema';
-import { createView, deleteView, getView, listViews, updateView, ViewDraft, ViewPatch } from './views.service';
+import { createView, deleteView, getView, listViews, updateView } from './views.service';
 
 export function viewsRoutes(): RouteDefinition[] {
   const tags = ['Saved views'];
@@ -17,7 +17,7 @@ export function viewsRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The views', schema: Joi.array().items(viewSchema) },
       tags,
       schema: { query: listViewsQuery },
-      handler: async (input) => ok(await listViews(caller(input), input.query.resource as string | undefined)),
+      handler: async (input) => ok(await listViews(caller(input), input.query.resource)),
     }),
     defineRoute({
       method: 'get',
@@ -39,7 +39,7 @@ export function viewsRoutes(): RouteDefinition[] {
       response: { status: 201, description: 'The view', schema: viewSchema },
       tags,
       schema: { body: createViewBody },
-      handler: async (input) => created(await createView(user(input), input.body as ViewDraft)),
+      handler: async (input) => created(await createView(user(input), input.body)),
     }),
     defineRoute({
       method: 'patch',
@@ -51,7 +51,7 @@ export function viewsRoutes(): RouteDefinition[] {
       response: { status: 200, description: 'The view', schema: viewSchema },
       tags,
       schema: { params: viewParams, body: updateViewBody },
-      handler: async (input) => ok(await updateView(user(input), input.params.id, input.body as ViewPatch)),
+      handler: async (input) => ok(await updateView(user(input), input.params.id, input.body)),
     }),
     defineRoute({
       method: 'delete',

@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { CRM_RESOURCES } from '../roles/permissions';
 import { VISIBILITIES } from './saved-view.model';
+import type { ViewDraft, ViewPatch } from './views.service';
 
 const name = Joi.string().trim().min(1).max(100);
 const scalar = Joi.alternatives(Joi.string().max(1000), Joi.number(), Joi.boolean());
@@ -23,8 +24,8 @@ const columns = Joi.array().items(Joi.string().max(100)).unique().max(100);
 const visibility = Joi.string().valid(...VISIBILITIES);
 
 export const viewParams = Joi.object<{ id: string }>({ id: Joi.string().uuid().required() });
-export const listViewsQuery = Joi.object({ resource: Joi.string().valid(...CRM_RESOURCES) });
-export const createViewBody = Joi.object({
+export const listViewsQuery = Joi.object<{ resource?: string }>({ resource: Joi.string().valid(...CRM_RESOURCES) });
+export const createViewBody = Joi.object<ViewDraft>({
   resource: Joi.string().valid(...CRM_RESOURCES).required(),
   name: name.required(),
   filters: filters.default({}),
@@ -32,7 +33,7 @@ export const createViewBody = Joi.object({
   columns: columns.default([]),
   visibility: visibility.default('private'),
 });
-export const updateViewBody = Joi.object({ name, filters, sort, columns, visibility }).min(1);
+export const updateViewBody = Joi.object<ViewPatch>({ name, filters, sort, columns, visibility }).min(1);
 
 export const viewSchema = Joi.object({
   id: Joi.string().uuid(),

@@ -4,13 +4,13 @@ import { created, defineRoute, noContent, ok, page, principalOf, raw, RouteDefin
 import { actorId } from '../auth/principal';
 import { createdSubscriptionSchema, deliverySchema, deliveryWithAttemptsSchema, subscriptionSchema } from './webhook.presenter';
 import { createSubscriptionBody, idParams, listDeliveriesQuery, listSubscriptionsQuery, replayBody, rotateSecretBody, updateSubscriptionBody } from './webhooks.schema';
-import { webhooksService } from './webhooks.service';
+import { createWebhooksService } from './webhooks.service';
 
 /** Webhooks are organization settings: tenant admins (organization:manage) manage them. */
 const PERMISSION = 'organization:manage';
 
 export function webhooksRoutes(deps: AppDeps): RouteDefinition[] {
-  const service = webhooksService(deps.config);
+  const service = createWebhooksService(deps.config);
   const tags = ['Webhooks'];
   return [
     defineRoute({

@@ -22,7 +22,7 @@ export interface SubscriptionDraft {
 /** Events a replay by time may resend at once. */
 const REPLAY_MAX = 1000;
 
-export function webhooksService(config: AppConfig) {
+export function createWebhooksService(config: AppConfig) {
   const guard = { allowPrivateNetworks: config.webhooks.allowPrivateNetworks, requireHttps: config.env === 'production' };
 
   async function load(id: string): Promise<WebhookSubscription> {
