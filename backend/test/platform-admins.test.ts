@@ -33,7 +33,8 @@ describe('platform admins', () => {
       await ensureSuperAdmin(t.deps.platformKnex, t.deps.config, t.deps.logger);
       const rows = await adminsWith(email);
       expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({ role: 'super_admin', status: 'active', password_hash: expect.stringMatching(/^\$2[aby]\$10\$/) });
+      const cost = String(t.deps.config.auth.bcryptCost).padStart(2, '0');
+      expect(rows[0]).toMatchObject({ role: 'super_admin', status: 'active', password_hash: expect.stringMatching(new RegExp(`^\\$2[aby]\\$${cost}\\$`)) });
       expect(JSON.stringify(t.logs)).not.toContain(ADMIN_PASSWORD);
       expect(t.logs.filter((line) => line.message === 'platform super admin created' && line.email === email)).toHaveLength(1);
     });
