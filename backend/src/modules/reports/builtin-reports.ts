@@ -114,7 +114,8 @@ export async function salesPerformanceReport(principal: TenantPrincipal, paramet
  * lead's creation to its conversion. Two passes: the counts by source, summed from lead_rollups when the
  * time zone's days are whole hours of it (lead-rollup.ts), else over every lead; then the won deals and the
  * median over the converted leads only, read through leads_report_converted_idx (docs/PERFORMANCE.md,
- * "Reports"): the join and the median's sort see a tenth of the rows instead of all of them.
+ * "Reports"): the join and the median's sort see a tenth of the rows instead of all of them. That pass is
+ * materialized: joined in a nested loop on `is not distinct from` (null sources), it was run again per source.
  */
 export async function leadFunnelReport(principal: TenantPrincipal, parameters: BuiltinParameters, timeoutMs: number): Promise<Row[]> {
   assertMayReport(principal, 'leads');
@@ -139,7 +140,7 @@ export async function leadFunnelReport(principal: TenantPrincipal, parameters: B
   const countedBindings = rolledUp ? [tenantId, ...dayRange(parameters), ...rollupFilters.bindings, ...rollupScope.bindings] : bindings;
   const rows = await query(
     timeoutMs,
-    `with counted as (${counted}), converted as (
+    `with counted as (${counted}), converted as materialized (
        select l.source, count(*) filter (where s.kind = 'won')::int as won,
          percentile_cont(0.5) within group (order by extract(epoch from l.converted_at - l.created_at) / 86400)
            filter (where l.converted_at is not null) as median
