@@ -26,6 +26,7 @@ end loop; end $$`;
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const load = () => os.loadavg()[0]!.toFixed(2);
+const ms = (value: number) => `${value.toLocaleString('en-US', { maximumFractionDigits: 0 })} ms`;
 
 /** Runs `work` in a transaction of the tenant, the rollup triggers on or off, and rolls it back. */
 async function inTurn<T>(client: pg.Client, tenantId: string, triggers: boolean, work: () => Promise<T>): Promise<T> {
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
             }),
           );
         }
-        lines.push(`| ${name} | ${turns[0]!.ms.toFixed(0)} ms | ${turns[1]!.ms.toFixed(0)} ms | \`${turns[0]!.trigger.trim()}\` | ${load()} |`);
+        lines.push(`| ${name} | ${ms(turns[0]!.ms)} | ${ms(turns[1]!.ms)} | \`${turns[0]!.trigger.trim()}\` | ${load()} |`);
       }
       console.log(`${SINGLE.toLocaleString('en-US')} single-row inserts`);
       const times: Record<string, number[]> = { on: [], off: [] };
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
           });
         }
       }
-      lines.push(`| ${SINGLE.toLocaleString('en-US')} single-row INSERTs, one statement each (median of ${TURNS} turns) | ${median(times.on!).toFixed(0)} ms | ${median(times.off!).toFixed(0)} ms | ${((median(times.on!) - median(times.off!)) / SINGLE).toFixed(2)} ms a statement | ${load()} |`);
+      lines.push(`| ${SINGLE.toLocaleString('en-US')} single-row INSERTs, one statement each (median of ${TURNS} turns) | ${ms(median(times.on!))} | ${ms(median(times.off!))} | ${((median(times.on!) - median(times.off!)) / SINGLE).toFixed(2)} ms a statement | ${load()} |`);
       console.log(`\nOn a tenant holding ${LEADS.toLocaleString('en-US')} leads, ${os.availableParallelism()} CPUs, Node ${process.version}:\n\n${lines.join('\n')}\n`);
     });
   } finally {
