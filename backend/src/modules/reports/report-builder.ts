@@ -171,7 +171,8 @@ interface CompiledReport {
  * A report as one aggregate query over the resource's live records the caller may list (a sales user:
  * their own and their team's), filtered, grouped and measured. Every name is checked against
  * REPORT_RESOURCES, or `customFields.<key>` against the tenant's custom fields of the resource, first (all
- * problems in one 400); every value is a bound parameter.
+ * problems in one 400); every value is a bound parameter. A leads report the lead rollup can answer with
+ * the same rows sums the rollup instead of reading every lead (lead-rollup-report.ts).
  */
 export async function compileReport(principal: ReportCaller, definition: ReportDefinition): Promise<CompiledReport> {
   const resource = REPORT_RESOURCES[definition.resource]!;
