@@ -1,4 +1,8 @@
-import { CrmTenant, CrmUser, crmWorld, errorFields, insertRows, inTenant } from './support/crm-fixtures';
+import { Knex } from 'knex';
+import { withTenant } from '../src/infra/tenant-scope';
+import { compactLeadRollups, leadRollupCompactionJob } from '../src/modules/reports/lead-rollup-compaction.job';
+import { createCrmTenant, CrmTenant, CrmUser, crmWorld, errorFields, insertRows, inTenant } from './support/crm-fixtures';
+import { runtimeKnex } from './support/test-app';
 import { TestJobRunner } from './support/jobs';
 import { mailsOf, runJobsUntil } from './support/mail-log';
 
@@ -220,6 +224,159 @@ describe('reports', () => {
       expect(quoted.status).toBe(200);
       expect(quoted.body.data).toEqual([{ count: 0 }]);
       expect((await run({ resource: 'deals' })).body.data).toEqual([{ count: 7 }]);
+    });
+  });
+
+  /**
+   * lead_rollups answers the lead funnel and the builder's leads by status, source, owner and creation day
+   * in a time zone of whole hours (UTC here); in Asia/Tehran (+03:30) the same reports read the leads. With
+   * ranges that hold the same leads in both zones, the two must agree.
+   */
+  describe('the lead rollup', () => {
+    let c: CrmTenant;
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const aroundToday = () => `from=${day(-1)}&to=${day(1)}`;
+    const funnel = (query: string, user: CrmUser) => get(`/reports/lead-funnel?${query}`, user);
+    const BY_SOURCE = { resource: 'leads', groupBy: ['source', 'status'], measures: [{ fn: 'count' }, { fn: 'count', field: 'score' }, { fn: 'sum', field: 'score' }, { fn: 'avg', field: 'score' }] };
+    const BY_OWNER_AND_DAY = { resource: 'leads', groupBy: ['ownerId', { field: 'createdAt', interval: 'day' }], measures: [{ fn: 'count' }, { fn: 'avg', field: 'score' }] };
+    /** The definition with max(score) added, which the rollup cannot answer (the leads are read), then left out of the rows. */
+    const live = async (definition: Record<string, unknown> & { measures: unknown[] }, user: CrmUser) => {
+      const res = await run({ ...definition, measures: [...definition.measures, { fn: 'max', field: 'score' }] }, user);
+      expect(res.status).toBe(200);
+      return (res.body.data as Array<Record<string, unknown>>).map(({ maxScore: _max, ...row }) => row);
+    };
+    /** Each report the rollup answers, against the same one read from the leads; answers the rollup's rows. */
+    const expectSameAsLeads = async (user: CrmUser, funnelQuery: string, filters: Record<string, unknown>) => {
+      const rolled = await funnel(funnelQuery, user);
+      expect(rolled.status).toBe(200);
+      expect(rolled.body.data).toEqual((await funnel(`${funnelQuery}&timeZone=Asia/Tehran`, user)).body.data);
+      const builder: Array<Array<Record<string, unknown>>> = [];
+      for (const definition of [BY_SOURCE, BY_OWNER_AND_DAY]) {
+        const res = await run({ ...definition, filters }, user);
+        expect(res.status).toBe(200);
+        expect(res.body.data).toEqual(await live({ ...definition, filters }, user));
+        builder.push(res.body.data);
+      }
+      return { funnel: rolled.body.data as Array<Record<string, unknown>>, bySource: builder[0]!, byOwnerAndDay: builder[1]! };
+    };
+    const today = () => ({ createdAt: { gte: day(-1), lte: day(1) } });
+
+    beforeAll(async () => {
+      c = await createCrmTenant(world.t, ['admin', 'sales', 'teammate', 'outsider']);
+    });
+
+    it('when leads are created, changed, soft-deleted, merged and restored, converted, imported and an import undone, then the rollup gives the rows the leads give', async () => {
+      const { admin, sales } = c.users;
+      const create = async (body: Record<string, unknown>) => {
+        const res = await api().post('/api/v1/leads').set(admin.auth).send(body);
+        expect(res.status).toBe(201);
+        return res.body.data.id as string;
+      };
+      const [a, b, cc, d] = [
+        await create({ lastName: 'Alpha', email: 'alpha@example.com', source: 'web', score: 10 }),
+        await create({ lastName: 'Bravo', email: 'bravo@example.com', source: 'web', score: 20 }),
+        await create({ lastName: 'Charlie', email: 'charlie@example.com', source: 'ads', score: 30 }),
+        await create({ lastName: 'Delta', email: 'delta@example.com', source: 'ads' }),
+      ];
+      await expectSameAsLeads(admin, aroundToday(), today());
+
+      expect((await api().patch(`/api/v1/leads/${a}`).set(admin.auth).send({ source: 'ads', score: 50, status: 'contacted', ownerId: sales.id })).status).toBe(200);
+      expect((await api().delete(`/api/v1/leads/${b}`).set(admin.auth)).status).toBe(204);
+      const merged = await api().post(`/api/v1/leads/${cc}/merge`).set(admin.auth).send({ duplicateIds: [d] });
+      expect(merged.status).toBe(200);
+      await expectSameAsLeads(admin, aroundToday(), today());
+      expect((await api().post(`/api/v1/merges/${merged.body.data.mergeId as string}/undo`).set(admin.auth)).status).toBe(200);
+      const converted = await api().post(`/api/v1/leads/${cc}/convert`).set(admin.auth).send({ account: { name: 'Charlie Co' }, deal: { name: 'Charlie deal', amount: 100 } });
+      expect(converted.status).toBe(200);
+      const importCsv = (csv: string) => api().post('/api/v1/leads/import/bulk').set(admin.auth).set('Content-Type', 'text/csv').send(csv);
+      const kept = await importCsv('lastName,email,source,score\nEcho,echo@example.com,event,40\nFoxtrot,foxtrot@example.com,event,60\n');
+      expect(kept.status).toBe(201);
+      const undone = await importCsv('lastName,email,source,score\nGolf,golf@example.com,event,90\n');
+      expect(undone.status).toBe(201);
+      expect((await api().post(`/api/v1/imports/${undone.body.data.importId as string}/undo`).set(admin.auth)).status).toBe(200);
+
+      const rows = await expectSameAsLeads(admin, aroundToday(), today());
+      // By hand: ads holds Alpha (moved), Charlie (converted) and Delta (restored); Bravo is deleted, Golf undone.
+      expect(rows.funnel).toEqual([
+        { source: 'ads', leads: 3, contacts: 1, deals: 1, won: 0, contactRate: 0.3333, dealRate: 0.3333, wonRate: 0, medianDaysToConvert: 0 },
+        { source: 'event', leads: 2, contacts: 0, deals: 0, won: 0, contactRate: 0, dealRate: 0, wonRate: 0, medianDaysToConvert: null },
+      ]);
+      expect(rows.bySource.map((row) => [row.source, row.status, row.count, row.countScore, row.sumScore, row.avgScore])).toEqual([
+        ['ads', 'contacted', 1, 1, 50, 50],
+        ['ads', 'converted', 1, 1, 30, 30],
+        ['ads', 'new', 1, 0, null, null],
+        ['event', 'new', 2, 2, 100, 50],
+      ]);
+
+      // The compaction job folds the deltas into one row per group and hour; the answers stay as they were.
+      await leadRollupCompactionJob.run({} as never, { ...world.t.deps, jobsKnex: world.owner }, { id: '1', attempt: 1, maxAttempts: 1, logger: world.t.deps.logger });
+      const stored = await inTenant(world.owner, c.tenantId, (trx) => trx('lead_rollups').where({ tenant_id: c.tenantId }).select('compacted', 'leads'));
+      expect(stored.every((row) => row.compacted && row.leads > 0)).toBe(true);
+      expect(await expectSameAsLeads(admin, aroundToday(), today())).toEqual(rows);
+    });
+
+    it('when a sales user runs the lead funnel or groups leads, then the rollup counts only their own and their team\'s leads, as the leads do', async () => {
+      const march = { createdAt: { gte: '2026-03-01', lte: '2026-03-31' } };
+      const rows = await expectSameAsLeads(users().sales, 'from=2026-03-01&to=2026-03-31', march);
+      expect(rows.funnel).toEqual([{ source: 'web', leads: 4, contacts: 2, deals: 1, won: 1, contactRate: 0.5, dealRate: 0.25, wonRate: 0.25, medianDaysToConvert: 3 }]);
+      expect(rows.byOwnerAndDay.map((row) => [row.ownerId, row.createdAt, row.count])).toEqual(
+        ['2026-03-01', '2026-03-02', '2026-03-03', '2026-03-04'].map((date) => [users().sales.id, date, 1]),
+      );
+      await expectSameAsLeads(users().manager, 'from=2026-03-01&to=2026-03-31', march);
+    });
+
+    it('when a rollup row is there that no lead stands for, then a whole-hour time zone shows it and a half-hour one does not: which reports read the rollup', async () => {
+      const [phantom] = await insertRows(world.owner, c.tenantId, 'lead_rollups', [
+        { hour: new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000), source: 'phantom', status: 'new', leads: 1, contacts: 0, deals: 0, scoreSum: 0, scoreCount: 0 },
+      ]);
+      try {
+        const sources = async (query: string) => ((await funnel(query, c.users.admin)).body.data as Array<{ source: string }>).map((row) => row.source);
+        expect(await sources(aroundToday())).toContain('phantom');
+        expect(await sources(`${aroundToday()}&timeZone=Europe/Berlin`)).toContain('phantom');
+        expect(await sources(`${aroundToday()}&timeZone=Asia/Tehran`)).not.toContain('phantom');
+        const grouped = await run({ resource: 'leads', groupBy: ['source'], filters: today() }, c.users.admin);
+        expect(grouped.body.data).toContainEqual({ source: 'phantom', count: 1 });
+      } finally {
+        await inTenant(world.owner, c.tenantId, (trx) => trx('lead_rollups').where({ tenant_id: c.tenantId, id: phantom }).delete());
+      }
+    });
+
+    it('when two transactions of one tenant create leads of the same hour, owner and source, then neither waits for the other nor for compaction, and both count once committed', async () => {
+      const knex = runtimeKnex(3);
+      const { admin } = c.users;
+      const lead = (lastName: string) => ({ tenant_id: c.tenantId, last_name: lastName, source: 'race', owner_id: admin.id });
+      // A writer or the compaction that waited on the held transaction's locks would fail after 2 s instead of finishing.
+      const withoutWaiting = <T>(fn: (trx: Knex.Transaction) => Promise<T>) =>
+        withTenant(knex, c.tenantId, async (trx) => {
+          await trx.raw("set local lock_timeout = '2s'");
+          return fn(trx);
+        });
+      const raced = async () => {
+        const rows = (await funnel(aroundToday(), admin)).body.data as Array<{ source: string; leads: number }>;
+        return rows.find((row) => row.source === 'race')?.leads;
+      };
+      let release: () => void = () => undefined;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let held: Promise<void> | undefined;
+      const inserted = new Promise<void>((resolve, reject) => {
+        held = withTenant(knex, c.tenantId, async (trx) => {
+          await trx('leads').insert(lead('Held'));
+          resolve();
+          await released;
+        }).catch(reject);
+      });
+      try {
+        await inserted;
+        await withoutWaiting((trx) => trx('leads').insert(lead('Committed')));
+        await withoutWaiting((trx) => compactLeadRollups(trx, c.tenantId));
+        expect(await raced()).toBe(1);
+      } finally {
+        release();
+        await held;
+      }
+      expect(await raced()).toBe(2);
+      await expectSameAsLeads(admin, aroundToday(), today());
+      await knex.destroy();
     });
   });
 

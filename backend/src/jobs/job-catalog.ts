@@ -15,6 +15,7 @@ import { organizationNoticeJob } from '../modules/notifications/organization-not
 import { partsInventoryScheduleJob, partsInventorySyncJob, partsOrderPollJob } from '../modules/parts/parts.jobs';
 import { securityStaffAlertJob } from '../modules/security/security-staff-alert.job';
 import { scheduledReportsJob } from '../modules/reports/scheduled-reports.job';
+import { leadRollupCompactionJob } from '../modules/reports/lead-rollup-compaction.job';
 import { JobDefinition } from './job-definition';
 
 /** Every job the engine runs, wherever it runs. */
@@ -38,4 +39,5 @@ export const JOBS: readonly JobDefinition<never>[] = [
   partsInventoryScheduleJob,
   securityStaffAlertJob,
   scheduledReportsJob,
+  leadRollupCompactionJob,
 ] as readonly JobDefinition<never>[];

@@ -9,8 +9,12 @@ const WITHHELD_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   idempotency_keys: ['response_body', 'response_headers'],
 };
 
-/** The export's own content is not part of the next export; staff's notes on support tickets are the platform's. */
-const NOT_EXPORTED = new Set(['data_export_chunks', 'support_ticket_notes']);
+/**
+ * The export's own content is not part of the next export; staff's notes on support tickets are the
+ * platform's; lead_rollups are counts derived from the leads the export holds (a report rebuilds them from
+ * those), with no personal data.
+ */
+const NOT_EXPORTED = new Set(['data_export_chunks', 'lead_rollups', 'support_ticket_notes']);
 
 export interface TenantTable {
   name: string;

@@ -1,6 +1,7 @@
 import { Knex } from 'knex';
 import { tenantScope } from '../../infra/tenant-scope';
 import { TenantPrincipal } from '../auth/principal';
+import { DayBounds, wholeHoursIn } from './lead-rollup';
 import { assertMayReport, scopeSql, withStatementTimeout } from './report-scope';
 
 /** The parameters of a built-in report, shaped by its schema (reports.schema.ts). */
@@ -21,11 +22,17 @@ const DEFAULT_DAYS = 90;
 
 type Row = Record<string, unknown>;
 
-/** `[from, to]` as `?` bindings of the day bounds in the report's time zone: from's midnight, the midnight after to. */
-function dayRange(parameters: BuiltinParameters): Knex.RawBinding[] {
+/** The first and last day a dated report covers, in its time zone. */
+function days(parameters: BuiltinParameters): DayBounds & { from: string; to: string } {
   const to = parameters.to ?? new Date().toISOString().slice(0, 10);
   const from = parameters.from ?? new Date(Date.parse(to) - (DEFAULT_DAYS - 1) * 86_400_000).toISOString().slice(0, 10);
-  return [from, parameters.timeZone, to, parameters.timeZone];
+  return { from, to, timeZone: parameters.timeZone };
+}
+
+/** `[from, to]` as `?` bindings of the day bounds in the report's time zone: from's midnight, the midnight after to. */
+function dayRange(parameters: BuiltinParameters): Knex.RawBinding[] {
+  const { from, to, timeZone } = days(parameters);
+  return [from, timeZone, to, timeZone];
 }
 const RANGE_SQL = (column: string) => ` and ${column} >= (?::date::timestamp at time zone ?) and ${column} < ((?::date + 1)::timestamp at time zone ?)`;
 
@@ -104,26 +111,36 @@ export async function salesPerformanceReport(principal: TenantPrincipal, paramet
 /**
  * Leads created in the range, by source: how many, how many converted to a contact and to a deal, how many
  * of those deals are won (a stage of kind `won`), each as a rate of the leads, and the median days from a
- * lead's creation to its conversion. Two passes: the counts by source over every lead (a hash aggregate, no
- * join, no sort); then the won deals and the median over the converted leads only, read through
- * leads_report_converted_idx (docs/PERFORMANCE.md, "Reports"): the join and the median's sort see a tenth
- * of the rows instead of all of them.
+ * lead's creation to its conversion. Two passes: the counts by source, summed from lead_rollups when the
+ * time zone's days are whole hours of it (lead-rollup.ts), else over every lead; then the won deals and the
+ * median over the converted leads only, read through leads_report_converted_idx (docs/PERFORMANCE.md,
+ * "Reports"): the join and the median's sort see a tenth of the rows instead of all of them. That pass is
+ * materialized: joined in a nested loop on `is not distinct from` (null sources), it was run again per source.
  */
 export async function leadFunnelReport(principal: TenantPrincipal, parameters: BuiltinParameters, timeoutMs: number): Promise<Row[]> {
   assertMayReport(principal, 'leads');
-  const { tenantId } = tenantScope();
+  const { trx, tenantId } = tenantScope();
   const filters = equalities([['l.owner_id', parameters.ownerId]]);
   const scope = scopeSql(principal, 'l.owner_id');
   const where = `l.tenant_id = ? and l.deleted_at is null${RANGE_SQL('l.created_at')}${filters.sql}${scope.sql}`;
   const bindings = [tenantId, ...dayRange(parameters), ...filters.bindings, ...scope.bindings];
-  const rows = await query(
-    timeoutMs,
-    `with counted as (
-       select l.source, count(*)::int as leads, count(l.converted_contact_id)::int as contacts, count(l.converted_deal_id)::int as deals
+  const rolledUp = await wholeHoursIn(trx, tenantId, days(parameters));
+  const rollupFilters = equalities([['r.owner_id', parameters.ownerId]]);
+  const rollupScope = scopeSql(principal, 'r.owner_id');
+  const counted = rolledUp
+    ? `select r.source, sum(r.leads)::int as leads, sum(r.contacts)::int as contacts, sum(r.deals)::int as deals
+       from lead_rollups r
+       where r.tenant_id = ?${RANGE_SQL('r.hour')}${rollupFilters.sql}${rollupScope.sql}
+       group by r.source
+       having sum(r.leads) > 0`
+    : `select l.source, count(*)::int as leads, count(l.converted_contact_id)::int as contacts, count(l.converted_deal_id)::int as deals
        from leads l
        where ${where}
-       group by l.source
-     ), converted as (
+       group by l.source`;
+  const countedBindings = rolledUp ? [tenantId, ...dayRange(parameters), ...rollupFilters.bindings, ...rollupScope.bindings] : bindings;
+  const rows = await query(
+    timeoutMs,
+    `with counted as (${counted}), converted as materialized (
        select l.source, count(*) filter (where s.kind = 'won')::int as won,
          percentile_cont(0.5) within group (order by extract(epoch from l.converted_at - l.created_at) / 86400)
            filter (where l.converted_at is not null) as median
@@ -141,7 +158,7 @@ export async function leadFunnelReport(principal: TenantPrincipal, parameters: B
      from counted c
      left join converted v on v.source is not distinct from c.source
      order by c.leads desc, c.source nulls last`,
-    [...bindings, ...bindings],
+    [...countedBindings, ...bindings],
   );
   return numbers(rows, ['contactRate', 'dealRate', 'wonRate', 'medianDaysToConvert']);
 }

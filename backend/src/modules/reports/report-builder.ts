@@ -5,6 +5,7 @@ import { Interval, MeasureFunction, REPORT_RESOURCES, ReportField, ReportResourc
 import { CustomField } from '../custom-fields/custom-field.model';
 import { applyCustomFilter, customFieldsNamed, customGroupSql, customKeyOf, splitFilters } from './report-custom-fields';
 import { assertMayReport, ReportCaller, scopeToCaller, withStatementTimeout } from './report-scope';
+import { leadRollupReport } from './lead-rollup-report';
 
 export type FilterValue = string | number | Array<string | number> | { gte?: string | number; lte?: string | number };
 
@@ -21,7 +22,7 @@ export interface ReportDefinition {
 
 export type ReportRow = Record<string, string | number | null>;
 
-interface Column {
+export interface Column {
   /** The key of the answer's rows. */
   key: string;
   /** The select expression, with `?` for its bindings. */
@@ -33,8 +34,8 @@ interface Column {
   day?: boolean;
 }
 
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-const capitalized = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
+export const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+export const capitalized = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
 const qualified = (resource: ReportResource, field: ReportField) => `${resource.table}.${field.column}`;
 
 function fieldOf(resource: ReportResource, name: string, path: string, problems: ErrorDetail[]): ReportField | undefined {
@@ -170,7 +171,8 @@ interface CompiledReport {
  * A report as one aggregate query over the resource's live records the caller may list (a sales user:
  * their own and their team's), filtered, grouped and measured. Every name is checked against
  * REPORT_RESOURCES, or `customFields.<key>` against the tenant's custom fields of the resource, first (all
- * problems in one 400); every value is a bound parameter.
+ * problems in one 400); every value is a bound parameter. A leads report the lead rollup can answer with
+ * the same rows sums the rollup instead of reading every lead (lead-rollup-report.ts).
  */
 export async function compileReport(principal: ReportCaller, definition: ReportDefinition): Promise<CompiledReport> {
   const resource = REPORT_RESOURCES[definition.resource]!;
@@ -191,16 +193,25 @@ export async function compileReport(principal: ReportCaller, definition: ReportD
   const order = orderBy(definition, columns, problems);
   if (problems.length) throw new AppError('VALIDATION_ERROR', 'The report names what it cannot use', problems);
 
+  const rollup = await leadRollupReport(principal, definition);
+  if (rollup) return grouped(rollup.query, rollup.groups, rollup.measures, order, definition.limit);
   scopeToCaller(query, principal, `${resource.table}.${resource.ownerColumn}`);
+  return grouped(query, groups, measures, order, definition.limit);
+}
+
+/** The query's groups and measures selected, grouped, ordered and limited. */
+function grouped(query: Knex.QueryBuilder, groups: Column[], measures: Column[], order: string, limit: number): CompiledReport {
+  const { trx } = tenantScope();
+  const columns = [...groups, ...measures];
   query.select(columns.map((column, index) => trx.raw(`${column.sql} as c${index}`, column.bindings)));
   if (groups.length) query.groupByRaw(groups.map((_, index) => String(index + 1)).join(', '));
-  if (!columns.some((column) => column.day)) return { query: query.orderByRaw(order).limit(definition.limit), columns };
+  if (!columns.some((column) => column.day)) return { query: query.orderByRaw(order).limit(limit), columns };
   // Date buckets are grouped as timestamps and named as days afterwards: to_char on each group, not each row.
   const named = trx
     .from(query.as('r'))
     .select(columns.map((column, index) => (column.day ? trx.raw(`to_char(??, 'YYYY-MM-DD') as ??`, [`r.c${index}`, `c${index}`]) : `r.c${index}`)))
     .orderByRaw(order)
-    .limit(definition.limit);
+    .limit(limit);
   return { query: named, columns };
 }
 
