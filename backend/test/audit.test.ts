@@ -556,6 +556,12 @@ describe('audit log', () => {
       // A seal the chain head never vouched for is not in the chain: verify counts both entries as pending.
       expect(otherId).toBeDefined();
       expect((await get(admin, '/audit-logs/verify')).body.data).toEqual({ valid: true, sealed: 0, pending: 2, oldestPendingAt: expect.any(String) });
+      // The forged seal stays out of the worker's database, which later files share: a real sealer there would
+      // meet seq 1 taken and log the failure on every sweep, as it should for a forgery.
+      await asOwner(admin.tenantId, async (trx) => {
+        await trx.raw("select set_config('app.audit_prune', 'on', true)");
+        await trx('audit_logs').where({ tenant_id: admin.tenantId }).delete();
+      });
     });
 
     it('when client addresses come in other spellings (IPv6, mapped IPv4, none), then entries keep verifying', async () => {
